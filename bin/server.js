@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// simplecached command line: parses flags, starts a Server, and closes it gracefully on a signal.
+// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -I).
+'use strict';
+
+const { parseArgs } = require('util');
+const Server = require('../lib/server');
+const pkg = require('../package.json');
+
+const USAGE = `Usage: simplecached [options]
+
+  -p, --port <n>             TCP port for the simplecached protocol (default 11311; 0 picks one)
+  -l, --host <addr>          address to listen on (default 127.0.0.1)
+  -m, --memory-limit <MiB>   memory for items, in megabytes (default 64)
+  -c, --max-connections <n>  simultaneous connections (default 1024)
+  -I, --max-item-size <size> largest value, in bytes or with k/m suffix (default 1m)
+  -h, --help                 show this help
+      --version              show the version
+`;
+
+const FLAGS = {
+	port: { type: 'string', short: 'p' },
+	host: { type: 'string', short: 'l' },
+	'memory-limit': { type: 'string', short: 'm' },
+	'max-connections': { type: 'string', short: 'c' },
+	'max-item-size': { type: 'string', short: 'I' },
+	help: { type: 'boolean', short: 'h' },
+	version: { type: 'boolean' },
+};
+
+class UsageError extends Error {}
+
+function integerFlag(values, name, scale = 1) {
+	const text = values[name];
+	if (text === undefined) return undefined;
+	if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got '${text}'`);
+	return Number(text) * scale;
+}
+
+// Sizes as memcached's -I takes them: 1048576, 1024k, 1m.
+function sizeFlag(values, name) {
+	const text = values[name];
+	if (text === undefined) return undefined;
+	const match = /^(\d+)([kKmM]?)$/.exec(text);
+	if (!match) throw new UsageError(`--${name} must be a size like 1048576, 512k or 1m, got '${text}'`);
+	const scale = { '': 1, k: 1024, m: 1024 * 1024 }[match[2].toLowerCase()];
+	return Number(match[1]) * scale;
+}
+
+function parseOptions(argv) {
+	let parsed;
+	try {
+		parsed = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
+	} catch (err) {
+		throw new UsageError(err.message);
+	}
+	const v = parsed.values;
+	return {
+		help: v.help,
+		version: v.version,
+		server: {
+			port: integerFlag(v, 'port'),
+			host: v.host,
+			memoryLimit: integerFlag(v, 'memory-limit', 1024 * 1024),
+			maxConnections: integerFlag(v, 'max-connections'),
+			maxItemSize: sizeFlag(v, 'max-item-size'),
+		},
+	};
+}
+
+function main() {
+	let opts;
+	try {
+		opts = parseOptions(process.argv.slice(2));
+		if (opts.help) return process.stdout.write(USAGE);
+		if (opts.version) return process.stdout.write(`${pkg.version}\n`);
+		const server = new Server(opts.server, (err) => {
+			if (err) {
+				console.error(`simplecached: cannot listen on ${opts.server.host || '127.0.0.1'}:${opts.server.port ?? 11311}: ${err.message}`);
+				process.exit(1);
+			}
+			const { address, port } = server.address();
+			console.log(`simplecached ${pkg.version} listening on ${address}:${port}`);
+		});
+		handleSignals(server);
+	} catch (err) {
+		if (!(err instanceof UsageError || err instanceof TypeError || err instanceof RangeError)) throw err;
+		process.stderr.write(`simplecached: ${err.message}\n\n${USAGE}`);
+		process.exitCode = 2;
+	}
+	return undefined;
+}
+
+// First signal: close gracefully (replies already due are sent), exit 0. Second: exit at once.
+function handleSignals(server) {
+	let stopping = false;
+	const stop = (signal) => {
+		if (stopping) process.exit(1);
+		stopping = true;
+		console.log(`simplecached: ${signal}, closing`);
+		// No process.exit(): the process ends by itself once every handle is closed, which proves none leaked.
+		server.close().then(() => { process.exitCode = 0; });
+	};
+	process.on('SIGINT', stop);
+	process.on('SIGTERM', stop);
+}
+
+main();

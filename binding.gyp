@@ -1,0 +1,26 @@
+{
+  "targets": [
+    {
+      "target_name": "simplecached",
+      "sources": [
+        "csrc/buf.c",
+        "csrc/store.c",
+        "csrc/engine.c",
+        "csrc/proto_simple.c",
+        "csrc/conn.c",
+        "csrc/net.c",
+        "csrc/binding.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=c11", "-D_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17"],
+      "xcode_settings": {
+        "GCC_C_LANGUAGE_STANDARD": "c11",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CFLAGS": ["-O2", "-Wall", "-Wextra"]
+      }
+    }
+  ]
+}

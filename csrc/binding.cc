@@ -1,0 +1,354 @@
+// binding: the N-API face of the C engine — Engine (store + in-process feed) and NativeServer
+// (libuv listeners on Node's loop). Validation and friendly errors live in lib/; this stays thin.
+#include <napi.h>
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+extern "C" {
+#include "engine.h"
+#include "net.h"
+}
+
+namespace {
+
+// The C engine outlives whichever of its users goes last: the Engine wrapper (finalized by GC or
+// at environment teardown) or any server still draining connections.
+struct SharedEngine {
+    engine_t engine;
+    unsigned refs = 1;
+    void Unref()
+    {
+        if (--refs == 0) {
+            engine_destroy(&engine);
+            delete this;
+        }
+    }
+};
+
+Napi::Error UvError(Napi::Env env, int rc, const char *syscall)
+{
+    Napi::Error err = Napi::Error::New(env, std::string(syscall) + " " + uv_err_name(rc) + ": " + uv_strerror(rc));
+    err.Set("code", Napi::String::New(env, uv_err_name(rc)));
+    err.Set("errno", Napi::Number::New(env, rc));
+    err.Set("syscall", Napi::String::New(env, syscall));
+    return err;
+}
+
+size_t SizeOption(Napi::Object opts, const char *name, size_t fallback)
+{
+    Napi::Value v = opts.Get(name);
+    return v.IsNumber() ? (size_t)v.As<Napi::Number>().Int64Value() : fallback;
+}
+
+// Keys and values arrive as Buffers (lib/ converts strings once, at the edge).
+bool BufferArg(const Napi::CallbackInfo &info, size_t i, const char **data, size_t *len)
+{
+    if (info.Length() <= i || !info[i].IsBuffer()) {
+        Napi::TypeError::New(info.Env(), "expected a Buffer").ThrowAsJavaScriptException();
+        return false;
+    }
+    Napi::Buffer<char> b = info[i].As<Napi::Buffer<char>>();
+    *data = b.Data();
+    *len = b.Length();
+    return true;
+}
+
+class Engine : public Napi::ObjectWrap<Engine> {
+public:
+    static Napi::Function Init(Napi::Env env)
+    {
+        return DefineClass(env, "Engine",
+                           {InstanceMethod("feed", &Engine::Feed), InstanceMethod("get", &Engine::Get),
+                            InstanceMethod("set", &Engine::Set), InstanceMethod("delete", &Engine::Delete),
+                            InstanceMethod("stats", &Engine::Stats)});
+    }
+
+    explicit Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info)
+    {
+        Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>()
+                                                                      : Napi::Object::New(info.Env());
+        buf_init(&pending_);
+        engine_config_t config;
+        config.memory_limit = SizeOption(opts, "memoryLimit", 64u << 20);
+        config.max_item_size = SizeOption(opts, "maxItemSize", 1u << 20);
+        shared_ = new SharedEngine();
+        if (engine_init(&shared_->engine, &config) != 0) {
+            Napi::Error::New(info.Env(), "out of memory creating the store").ThrowAsJavaScriptException();
+            return;
+        }
+        session_init(&session_, &shared_->engine, SESSION_PROTO_SIMPLE);
+    }
+
+    ~Engine() override
+    {
+        buf_free(&pending_);
+        shared_->Unref();
+    }
+
+    SharedEngine *Shared() { return shared_; }
+
+private:
+    // Runs protocol bytes through this engine's own session, keeping an incomplete command for
+    // the next call, and returns the replies.
+    Napi::Value Feed(const Napi::CallbackInfo &info)
+    {
+        const char *data;
+        size_t len;
+        if (!BufferArg(info, 0, &data, &len))
+            return info.Env().Undefined();
+        buf_t out;
+        buf_init(&out);
+        if (buf_append(&pending_, data, len) != 0) {
+            Napi::Error::New(info.Env(), "out of memory").ThrowAsJavaScriptException();
+            return info.Env().Undefined();
+        }
+        buf_consume(&pending_, engine_feed(&session_, buf_head(&pending_), buf_len(&pending_), &out));
+        Napi::Value result = Napi::Buffer<char>::Copy(info.Env(), buf_head(&out), buf_len(&out));
+        buf_free(&out);
+        return result;
+    }
+
+    Napi::Value Get(const Napi::CallbackInfo &info)
+    {
+        const char *key;
+        size_t nkey;
+        if (!BufferArg(info, 0, &key, &nkey))
+            return info.Env().Undefined();
+        engine_t *e = &shared_->engine;
+        e->stats.cmd_get++;
+        item_t *it = store_key_valid(key, nkey) ? store_get(e->store, key, nkey) : NULL;
+        if (it == NULL) {
+            e->stats.get_misses++;
+            return info.Env().Null();
+        }
+        e->stats.get_hits++;
+        Napi::Value value = Napi::Buffer<char>::Copy(info.Env(), item_value(it), it->nvalue);
+        store_release(e->store, it);
+        return value;
+    }
+
+    // Returns the store's status name: "OK", "TOO_LARGE" or "NO_MEMORY" (lib/ turns it into an error).
+    Napi::Value Set(const Napi::CallbackInfo &info)
+    {
+        const char *key, *value;
+        size_t nkey, nvalue;
+        if (!BufferArg(info, 0, &key, &nkey) || !BufferArg(info, 1, &value, &nvalue))
+            return info.Env().Undefined();
+        engine_t *e = &shared_->engine;
+        e->stats.cmd_set++;
+        static const char *names[] = {"OK", "NOT_FOUND", "TOO_LARGE", "NO_MEMORY"};
+        return Napi::String::New(info.Env(), names[store_set(e->store, key, nkey, value, nvalue, 0, 0)]);
+    }
+
+    Napi::Value Delete(const Napi::CallbackInfo &info)
+    {
+        const char *key;
+        size_t nkey;
+        if (!BufferArg(info, 0, &key, &nkey))
+            return info.Env().Undefined();
+        engine_t *e = &shared_->engine;
+        bool deleted = store_key_valid(key, nkey) && store_delete(e->store, key, nkey) == STORE_OK;
+        (deleted ? e->stats.delete_hits : e->stats.delete_misses)++;
+        return Napi::Boolean::New(info.Env(), deleted);
+    }
+
+    Napi::Value Stats(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        Napi::Object out = Napi::Object::New(env);
+        const engine_t *e = &shared_->engine;
+#define X(name) out.Set(#name, Napi::Number::New(env, (double)e->stats.name));
+        ENGINE_STATS(X)
+#undef X
+        store_stats_t st;
+        store_get_stats(e->store, &st);
+        out.Set("curr_items", Napi::Number::New(env, (double)st.items));
+        out.Set("total_items", Napi::Number::New(env, (double)st.total_items));
+        out.Set("bytes", Napi::Number::New(env, (double)st.bytes));
+        out.Set("evictions", Napi::Number::New(env, (double)st.evictions));
+        out.Set("hash_buckets", Napi::Number::New(env, (double)st.buckets));
+        out.Set("limit_maxbytes", Napi::Number::New(env, (double)store_memory_limit(e->store)));
+        out.Set("item_size_max", Napi::Number::New(env, (double)store_max_item_size(e->store)));
+        return out;
+    }
+
+    SharedEngine *shared_ = nullptr;
+    session_t session_;
+    buf_t pending_;
+};
+
+class NativeServer;
+
+// The native half of a server. It lives until its handles have closed, which can be after the
+// JavaScript wrapper is gone (environment teardown finalizes wrappers while handles still close).
+struct ServerState {
+    net_server_t *server = nullptr;
+    SharedEngine *shared = nullptr;
+    NativeServer *wrapper = nullptr;  // null once the wrapper is finalized
+    napi_async_cleanup_hook_handle cleanup = nullptr;
+    bool closing = false;
+    bool tearing_down = false;
+};
+
+// One listener serving one protocol on Node's loop. While open it keeps its wrapper and engine
+// alive; an environment teardown (process exit, worker termination) closes it through an async
+// cleanup hook, so no handle outlives the loop.
+class NativeServer : public Napi::ObjectWrap<NativeServer> {
+public:
+    static Napi::Function Init(Napi::Env env)
+    {
+        return DefineClass(env, "NativeServer",
+                           {InstanceMethod("address", &NativeServer::Address),
+                            InstanceMethod("close", &NativeServer::Close)});
+    }
+
+    // new NativeServer(engine, {host, port, maxConnections}) listens at once or throws.
+    explicit NativeServer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeServer>(info)
+    {
+        Napi::Env env = info.Env();
+        Napi::FunctionReference *engine_class = env.GetInstanceData<Napi::FunctionReference>();
+        if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject() ||
+            !info[0].As<Napi::Object>().InstanceOf(engine_class->Value())) {
+            Napi::TypeError::New(env, "NativeServer(engine, options)").ThrowAsJavaScriptException();
+            return;
+        }
+        SharedEngine *shared = Engine::Unwrap(info[0].As<Napi::Object>())->Shared();
+        Napi::Object opts = info[1].As<Napi::Object>();
+        std::string host = opts.Get("host").ToString().Utf8Value();
+        net_config_t config;
+        config.host = host.c_str();
+        config.port = (int)SizeOption(opts, "port", 0);
+        config.max_connections = (unsigned)SizeOption(opts, "maxConnections", 1024);
+        config.proto = SESSION_PROTO_SIMPLE;
+        uv_loop_t *loop;
+        napi_get_uv_event_loop(env, &loop);
+        net_server_t *server;
+        int rc = net_server_start(loop, &shared->engine, &config, &server);
+        if (rc != 0) {
+            UvError(env, rc, "listen").ThrowAsJavaScriptException();
+            return;
+        }
+        state_ = new ServerState();
+        state_->server = server;
+        state_->shared = shared;
+        state_->wrapper = this;
+        shared->refs++;
+        Ref();
+        napi_add_async_cleanup_hook(env, CleanupHook, state_, &state_->cleanup);
+    }
+
+    ~NativeServer() override
+    {
+        if (state_)
+            state_->wrapper = nullptr;
+    }
+
+private:
+    Napi::Value Address(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        if (state_ == nullptr || state_->closing)
+            return env.Null();
+        struct sockaddr_storage addr;
+        int rc = net_server_address(state_->server, &addr);
+        if (rc != 0) {
+            UvError(env, rc, "getsockname").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        char ip[64] = "";
+        int port;
+        const char *family;
+        if (addr.ss_family == AF_INET6) {
+            auto *a6 = (struct sockaddr_in6 *)&addr;
+            uv_ip6_name(a6, ip, sizeof(ip));
+            port = ntohs(a6->sin6_port);
+            family = "IPv6";
+        } else {
+            auto *a4 = (struct sockaddr_in *)&addr;
+            uv_ip4_name(a4, ip, sizeof(ip));
+            port = ntohs(a4->sin_port);
+            family = "IPv4";
+        }
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("address", Napi::String::New(env, ip));
+        out.Set("family", Napi::String::New(env, family));
+        out.Set("port", Napi::Number::New(env, port));
+        return out;
+    }
+
+    // close(callback): the callback runs once every connection and the listener are closed.
+    Napi::Value Close(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        if (info.Length() < 1 || !info[0].IsFunction()) {
+            Napi::TypeError::New(env, "close(callback)").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        if (state_ == nullptr || state_->closing) {
+            Napi::Error::New(env, "server is not running").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        on_closed_ = Napi::Persistent(info[0].As<Napi::Function>());
+        async_context_ = std::make_unique<Napi::AsyncContext>(env, "simplecached:close");
+        state_->closing = true;
+        net_server_close(state_->server, ClosedCb, state_);
+        return env.Undefined();
+    }
+
+    // Runs on the loop once the last handle has closed; JavaScript only outside teardown.
+    static void ClosedCb(void *ctx)
+    {
+        auto *state = static_cast<ServerState *>(ctx);
+        napi_remove_async_cleanup_hook(state->cleanup);
+        state->shared->Unref();
+        NativeServer *wrapper = state->tearing_down ? nullptr : state->wrapper;
+        delete state;
+        if (wrapper)
+            wrapper->Closed();
+    }
+
+    void Closed()
+    {
+        state_ = nullptr;
+        Napi::Env env = Env();
+        Napi::HandleScope scope(env);
+        Napi::Object self = Value();
+        Napi::FunctionReference cb = std::move(on_closed_);
+        Unref();
+        cb.MakeCallback(self, {}, *async_context_);
+        if (env.IsExceptionPending())
+            napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+    }
+
+    static void CleanupHook(napi_async_cleanup_hook_handle handle, void *arg)
+    {
+        (void)handle;
+        auto *state = static_cast<ServerState *>(arg);
+        state->tearing_down = true;
+        if (state->wrapper)
+            state->wrapper->state_ = nullptr;
+        if (!state->closing) {
+            state->closing = true;
+            net_server_close(state->server, ClosedCb, state);
+        }
+    }
+
+    ServerState *state_ = nullptr;
+    Napi::FunctionReference on_closed_;
+    std::unique_ptr<Napi::AsyncContext> async_context_;
+};
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports)
+{
+    Napi::Function engine_class = Engine::Init(env);
+    env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(engine_class)));
+    exports.Set("Engine", engine_class);
+    exports.Set("NativeServer", NativeServer::Init(env));
+    return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(simplecached, InitModule)

@@ -1,0 +1,166 @@
+/* conn: reads bytes into a bounded buffer, feeds the session, and writes each batch of replies
+ * with one try-write (and one queued uv_write for what the socket did not take at once). */
+#include "conn.h"
+
+#include "net.h"
+
+static void _flush(conn_t *c);
+
+static void _close_cb(uv_handle_t *h)
+{
+    conn_t *c = (conn_t *)h;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->flight);
+    net_server_conn_closed(c->server, c);
+}
+
+void conn_abort(conn_t *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, _close_cb);
+}
+
+static size_t _pending_output(const conn_t *c)
+{
+    return buf_len(&c->out) + buf_len(&c->flight);
+}
+
+static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    (void)suggested;
+    conn_t *c = (conn_t *)h;
+    if (buf_reserve(&c->in, CONN_READ_SIZE) != 0) {
+        /* libuv turns an empty buffer into UV_ENOBUFS for the read callback, which closes. */
+        *out = uv_buf_init(NULL, 0);
+        return;
+    }
+    *out = uv_buf_init(buf_tail(&c->in), (unsigned int)buf_space(&c->in));
+}
+
+static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
+
+/* Alternates sending replies and executing buffered commands until input runs out, output passes
+ * the high-water mark, or the connection is closing. A write left in flight resumes this from its
+ * callback. Reading goes on only while unsent output is under the mark, which also bounds the
+ * input buffer: under the mark every complete command has been executed.
+ * After end of input, commands already received are still answered, then the connection closes. */
+static void _process(conn_t *c)
+{
+    for (;;) {
+        _flush(c);
+        if (uv_is_closing((uv_handle_t *)&c->tcp))
+            return;
+        if (c->closing || _pending_output(c) > CONN_OUTPUT_HIGH_WATER)
+            break;
+        size_t used = 0;
+        if (buf_len(&c->in) > 0) {
+            used = engine_feed(&c->session, buf_head(&c->in), buf_len(&c->in), &c->out);
+            buf_consume(&c->in, used);
+        }
+        if (c->session.state != SESSION_OPEN || (used == 0 && c->input_ended))
+            c->closing = true;
+        else if (used == 0)
+            break;
+    }
+    buf_trim(&c->in, CONN_INPUT_KEEP);
+    bool want_input = !c->input_ended && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
+    if (!want_input && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    } else if (want_input && !c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) == 0) {
+        c->reading = true;
+    }
+}
+
+void conn_shutdown(conn_t *c)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    c->input_ended = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    if (!c->writing)
+        _process(c);
+}
+
+static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
+{
+    (void)unused;
+    conn_t *c = (conn_t *)stream;
+    if (nread == UV_EOF) {
+        conn_shutdown(c);
+        return;
+    }
+    if (nread < 0) {
+        conn_abort(c);
+        return;
+    }
+    c->in.end += (size_t)nread;
+    _process(c);
+}
+
+static void _write_cb(uv_write_t *req, int status)
+{
+    conn_t *c = req->data;
+    c->writing = false;
+    buf_consume(&c->flight, buf_len(&c->flight));
+    buf_trim(&c->flight, CONN_INPUT_KEEP);
+    if (status < 0) {
+        conn_abort(c);
+        return;
+    }
+    _process(c);
+}
+
+/* Sends c->out: as much as the socket takes now, the rest as one queued write. At most one write
+ * is in flight; replies produced meanwhile wait in c->out and go out when it completes. */
+static void _flush(conn_t *c)
+{
+    if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    if (buf_len(&c->out) == 0) {
+        if (c->closing)
+            conn_abort(c);
+        return;
+    }
+    uv_buf_t chunk = uv_buf_init(buf_head(&c->out), (unsigned int)buf_len(&c->out));
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &chunk, 1);
+    if (n == UV_EAGAIN)
+        n = 0;
+    if (n < 0) {
+        conn_abort(c);
+        return;
+    }
+    buf_consume(&c->out, (size_t)n);
+    if (buf_len(&c->out) == 0) {
+        buf_trim(&c->out, CONN_INPUT_KEEP);
+        if (c->closing)
+            conn_abort(c);
+        return;
+    }
+    buf_t swap = c->flight;
+    c->flight = c->out;
+    c->out = swap;
+    chunk = uv_buf_init(buf_head(&c->flight), (unsigned int)buf_len(&c->flight));
+    c->write_req.data = c;
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &chunk, 1, _write_cb) != 0) {
+        conn_abort(c);
+        return;
+    }
+    c->writing = true;
+}
+
+int conn_start(conn_t *c)
+{
+    buf_init(&c->in);
+    buf_init(&c->out);
+    buf_init(&c->flight);
+    c->session.out_high_water = CONN_OUTPUT_HIGH_WATER;
+    uv_tcp_nodelay(&c->tcp, 1);
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb);
+    c->reading = rc == 0;
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* conn: one client connection on a libuv loop — its input and output buffers, its protocol session
+ * and its flow control. It turns socket events into engine_feed() calls and writes the replies. */
+#ifndef SC_CONN_H
+#define SC_CONN_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "engine.h"
+
+struct net_server;
+
+/* Unsent output past which a connection is not read (nor its buffered input executed) until its
+ * writes drain. A single reply may pass it; the next command then waits. */
+#define CONN_OUTPUT_HIGH_WATER (256 * 1024)
+/* Input buffer capacity kept across reads; bigger buffers (a large set) are freed once empty. */
+#define CONN_INPUT_KEEP (64 * 1024)
+/* Free room offered to each read. */
+#define CONN_READ_SIZE (16 * 1024)
+
+typedef struct conn {
+    uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t* */
+    struct net_server *server;
+    struct conn *prev, *next;   /* the server's list of connections */
+    session_t session;
+    buf_t in;                   /* received, not yet executed */
+    buf_t out;                  /* replies not yet handed to a write */
+    buf_t flight;               /* replies of the write in progress */
+    uv_write_t write_req;
+    bool writing;
+    bool reading;
+    bool input_ended;           /* peer EOF or server shutdown: execute what is buffered, then close */
+    bool closing;               /* close once output has drained; execute nothing more */
+} conn_t;
+
+/* Starts serving an accepted, initialised tcp handle embedded in c. Returns 0 or a UV error. */
+int conn_start(conn_t *c);
+
+/* Stops reading, answers the complete commands already received, sends every reply, then closes.
+ * Idempotent. */
+void conn_shutdown(conn_t *c);
+
+/* Closes at once, dropping queued output. Idempotent. */
+void conn_abort(conn_t *c);
+
+#endif

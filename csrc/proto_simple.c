@@ -1,0 +1,163 @@
+/* proto_simple: the seed protocol — `set <key> <value>`, `get <key>`, `delete <key>`, `quit`.
+ * Lines end in "\r\n" or "\n"; whatever is not a valid command gets ERROR and the session goes on. */
+#include "proto_simple.h"
+
+#include <string.h>
+
+static const char REPLY_ERROR[] = "ERROR\r\n";
+
+/* Splits "word rest" at the first space; returns 0 when there is no space. */
+static int _split(const char *s, size_t n, size_t *word_len)
+{
+    const char *space = memchr(s, ' ', n);
+    if (space == NULL)
+        return 0;
+    *word_len = (size_t)(space - s);
+    return 1;
+}
+
+static void _parse_line(const char *line, size_t n, simple_request_t *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->cmd = SIMPLE_INVALID;
+    size_t word;
+    if (n == 4 && memcmp(line, "quit", 4) == 0) {
+        req->cmd = SIMPLE_QUIT;
+        return;
+    }
+    if (!_split(line, n, &word))
+        return;
+    const char *args = line + word + 1;
+    size_t nargs = n - word - 1;
+    if (word == 3 && memcmp(line, "get", 3) == 0) {
+        req->cmd = SIMPLE_GET;
+    } else if (word == 6 && memcmp(line, "delete", 6) == 0) {
+        req->cmd = SIMPLE_DELETE;
+    } else if (word == 3 && memcmp(line, "set", 3) == 0) {
+        size_t nkey;
+        if (!_split(args, nargs, &nkey))
+            return;
+        req->cmd = SIMPLE_SET;
+        req->value = args + nkey + 1;
+        req->nvalue = nargs - nkey - 1;
+        nargs = nkey;
+    } else {
+        return;
+    }
+    /* The key is the whole remaining argument; a space or control byte in it makes it invalid. */
+    if (!store_key_valid(args, nargs)) {
+        req->cmd = SIMPLE_INVALID;
+        return;
+    }
+    req->key = args;
+    req->nkey = nargs;
+}
+
+parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, size_t *scanned,
+                                  simple_request_t *req, size_t *consumed)
+{
+    size_t from = *scanned < len ? *scanned : len;
+    const char *nl = memchr(in + from, '\n', len - from);
+    if (nl == NULL) {
+        *scanned = len;
+        return len > max_line ? PARSE_OVERSIZE : PARSE_UNFINISHED;
+    }
+    size_t n = (size_t)(nl - in);
+    *scanned = 0;
+    *consumed = n + 1;
+    if (n > max_line)
+        return PARSE_OVERSIZE;
+    if (n > 0 && in[n - 1] == '\r')
+        n--;
+    _parse_line(in, n, req);
+    return PARSE_OK;
+}
+
+static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
+{
+    s->stats->cmd_get++;
+    item_t *it = store_get(s->engine->store, req->key, req->nkey);
+    if (it == NULL) {
+        s->stats->get_misses++;
+        return buf_append_lit(out, "END\r\n");
+    }
+    s->stats->get_hits++;
+    int rc = -1;
+    /* "VALUE " key " " value "\r\nEND\r\n": reserve once, then copy without further checks. */
+    size_t need = 6 + it->nkey + 1 + it->nvalue + 7;
+    if (buf_reserve(out, need) == 0) {
+        char *p = buf_tail(out);
+        memcpy(p, "VALUE ", 6);
+        memcpy(p + 6, item_key(it), it->nkey);
+        p[6 + it->nkey] = ' ';
+        memcpy(p + 7 + it->nkey, item_value(it), it->nvalue);
+        memcpy(p + 7 + it->nkey + it->nvalue, "\r\nEND\r\n", 7);
+        out->end += need;
+        rc = 0;
+    }
+    store_release(s->engine->store, it);
+    return rc;
+}
+
+static int _reply_set(session_t *s, const simple_request_t *req, buf_t *out)
+{
+    s->stats->cmd_set++;
+    switch (store_set(s->engine->store, req->key, req->nkey, req->value, req->nvalue, 0, 0)) {
+    case STORE_OK:
+        return buf_append_lit(out, "STORED\r\n");
+    case STORE_TOO_LARGE:
+        return buf_append_lit(out, "SERVER_ERROR object too large for cache\r\n");
+    default:
+        return buf_append_lit(out, "SERVER_ERROR out of memory storing object\r\n");
+    }
+}
+
+static int _reply_delete(session_t *s, const simple_request_t *req, buf_t *out)
+{
+    if (store_delete(s->engine->store, req->key, req->nkey) == STORE_OK) {
+        s->stats->delete_hits++;
+        return buf_append_lit(out, "DELETED\r\n");
+    }
+    s->stats->delete_misses++;
+    return buf_append_lit(out, "NOT_FOUND\r\n");
+}
+
+int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out)
+{
+    switch (req->cmd) {
+    case SIMPLE_GET:
+        return _reply_get(s, req, out);
+    case SIMPLE_SET:
+        return _reply_set(s, req, out);
+    case SIMPLE_DELETE:
+        return _reply_delete(s, req, out);
+    case SIMPLE_QUIT:
+        s->state = SESSION_QUIT;
+        return 0;
+    case SIMPLE_INVALID:
+        break;
+    }
+    return buf_append(out, REPLY_ERROR, sizeof(REPLY_ERROR) - 1);
+}
+
+size_t proto_simple_feed(session_t *s, const char *in, size_t len, buf_t *out)
+{
+    size_t max_line = proto_simple_max_line(s->engine->max_item_size);
+    size_t done = 0;
+    while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
+        simple_request_t req;
+        size_t used;
+        parse_status_t st = proto_simple_parse(in + done, len - done, max_line, &s->scanned, &req, &used);
+        if (st == PARSE_UNFINISHED)
+            break;
+        if (st == PARSE_OVERSIZE) {
+            s->state = SESSION_BROKEN;
+            buf_append_lit(out, "CLIENT_ERROR line too long\r\n");
+            break;
+        }
+        done += used;
+        if (proto_simple_execute(s, &req, out) != 0)
+            s->state = SESSION_BROKEN;
+    }
+    return done;
+}

@@ -1,0 +1,8 @@
+// simplecached: a memcached-class cache server with its engine in C, and its client.
+// The public surface is exactly these two classes.
+'use strict';
+
+module.exports = {
+	Server: require('./lib/server'),
+	Client: require('./lib/client'),
+};

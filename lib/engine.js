@@ -1,0 +1,44 @@
+// engine: the in-process face of the C store that a Server serves — the same items, no socket.
+// Also speaks the wire protocol through feed(), with its own session, for tests and embedding.
+'use strict';
+
+const native = require('./native');
+const { toKeyBuffer, toValueBuffer } = require('./keys');
+const { protocolError } = require('./errors');
+
+const SET_ERRORS = {
+	TOO_LARGE: 'SERVER_ERROR object too large for cache',
+	NO_MEMORY: 'SERVER_ERROR out of memory storing object',
+};
+
+class Engine {
+	constructor(options = {}) {
+		this._native = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize });
+	}
+
+	// Returns the value as a Buffer, or null when the key is absent.
+	get(key) {
+		return this._native.get(toKeyBuffer(key));
+	}
+
+	set(key, value) {
+		const status = this._native.set(toKeyBuffer(key), toValueBuffer(value));
+		if (status !== 'OK') throw protocolError(SET_ERRORS[status]);
+		return true;
+	}
+
+	delete(key) {
+		return this._native.delete(toKeyBuffer(key));
+	}
+
+	// Protocol bytes in, reply bytes out; a command cut short waits for the rest in the next call.
+	feed(data) {
+		return this._native.feed(Buffer.isBuffer(data) ? data : Buffer.from(data));
+	}
+
+	stats() {
+		return this._native.stats();
+	}
+}
+
+module.exports = Engine;

@@ -1,0 +1,113 @@
+// Server: a simplecached server whose listeners run in C on Node's own event loop.
+// JavaScript only starts, observes and stops it; requests never enter JavaScript.
+'use strict';
+
+const dns = require('dns');
+const { EventEmitter } = require('events');
+const native = require('./native');
+const Engine = require('./engine');
+const options = require('./options');
+const { callbackOrPromise } = require('./callback');
+
+const DEFAULTS = {
+	port: 11311,
+	host: '127.0.0.1',
+	memoryLimit: 64 * 1024 * 1024,
+	maxConnections: 1024,
+	maxItemSize: 1024 * 1024,
+};
+
+function validate(raw) {
+	const opts = options.normalize(raw);
+	const memoryLimit = options.integer(opts, 'memoryLimit', DEFAULTS.memoryLimit, 1024, Number.MAX_SAFE_INTEGER);
+	return {
+		port: options.integer(opts, 'port', DEFAULTS.port, 0, 65535),
+		host: options.string(opts, 'host', DEFAULTS.host),
+		memoryLimit,
+		maxConnections: options.integer(opts, 'maxConnections', DEFAULTS.maxConnections, 1, 1 << 24),
+		maxItemSize: options.integer(opts, 'maxItemSize', DEFAULTS.maxItemSize, 1, 1 << 30),
+	};
+}
+
+class Server extends EventEmitter {
+	// new Server(options | port, callback(err, server)): starts listening at once.
+	constructor(opts, callback) {
+		super();
+		if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
+		this.options = validate(opts);
+		this.engine = new Engine(this.options);
+		this.listening = false;
+		this._native = null;
+		this._closing = null;
+		this._listen(callback);
+	}
+
+	_listen(callback) {
+		const fail = (err) => {
+			if (callback) callback(err);
+			if (!callback || this.listenerCount('error') > 0) this.emit('error', err);
+		};
+		// Resolving here keeps names like "localhost" working while C only parses numeric addresses.
+		dns.lookup(this.options.host, (err, address) => {
+			if (err) return fail(err);
+			if (this._closing) return undefined;
+			try {
+				this._native = new native.NativeServer(this.engine._native, { ...this.options, host: address });
+			} catch (listenError) {
+				listenError.address = address;
+				listenError.port = this.options.port;
+				return fail(listenError);
+			}
+			this.listening = true;
+			this.emit('listening');
+			if (callback) callback(null, this);
+			return undefined;
+		});
+	}
+
+	// {address, family, port} of the listener, or null when not listening.
+	address() {
+		return this._native ? this._native.address() : null;
+	}
+
+	// Stops accepting, sends replies already due, closes every connection; then 'close'.
+	close(callback) {
+		return callbackOrPromise(callback, (done) => {
+			if (!this._closing) {
+				this._closing = new Promise((resolve) => {
+					if (!this._native) return resolve();
+					return this._native.close(resolve);
+				}).then(() => {
+					this.listening = false;
+					this._native = null;
+					this.emit('close');
+				});
+			}
+			this._closing.then(() => done(null), done);
+		});
+	}
+
+	// Counters of the store and of every listener, as plain numbers.
+	stats() {
+		const s = this.engine.stats();
+		return {
+			items: s.curr_items,
+			bytes: s.bytes,
+			connections: s.curr_connections,
+			totalConnections: s.total_connections,
+			rejectedConnections: s.rejected_connections,
+			gets: s.cmd_get,
+			hits: s.get_hits,
+			misses: s.get_misses,
+			sets: s.cmd_set,
+			deletes: s.delete_hits + s.delete_misses,
+			deleteHits: s.delete_hits,
+			deleteMisses: s.delete_misses,
+			evictions: s.evictions,
+			totalItems: s.total_items,
+			memoryLimit: s.limit_maxbytes,
+		};
+	}
+}
+
+module.exports = Server;
