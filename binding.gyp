@@ -7,6 +7,8 @@
         "csrc/store.c",
         "csrc/engine.c",
         "csrc/proto_simple.c",
+        "csrc/proto_text.c",
+        "csrc/proto_text_stats.c",
         "csrc/conn.c",
         "csrc/net.c",
         "csrc/binding.cc"

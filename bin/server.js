@@ -9,7 +9,8 @@ const pkg = require('../package.json');
 
 const USAGE = `Usage: simplecached [options]
 
-  -p, --port <n>             TCP port for the simplecached protocol (default 11311; 0 picks one)
+  -p, --port <n|off>         TCP port for the simplecached protocol (default 11311; 0 picks one)
+      --memcached-port <n>   TCP port for the memcached text protocol (default off; 11211 is usual)
   -l, --host <addr>          address to listen on (default 127.0.0.1)
   -m, --memory-limit <MiB>   memory for items, in megabytes (default 64)
   -c, --max-connections <n>  simultaneous connections (default 1024)
@@ -20,6 +21,7 @@ const USAGE = `Usage: simplecached [options]
 
 const FLAGS = {
 	port: { type: 'string', short: 'p' },
+	'memcached-port': { type: 'string' },
 	host: { type: 'string', short: 'l' },
 	'memory-limit': { type: 'string', short: 'm' },
 	'max-connections': { type: 'string', short: 'c' },
@@ -59,7 +61,8 @@ function parseOptions(argv) {
 		help: v.help,
 		version: v.version,
 		server: {
-			port: integerFlag(v, 'port'),
+			port: v.port === 'off' ? false : integerFlag(v, 'port'),
+			memcachedPort: integerFlag(v, 'memcached-port'),
 			host: v.host,
 			memoryLimit: integerFlag(v, 'memory-limit', 1024 * 1024),
 			maxConnections: integerFlag(v, 'max-connections'),
@@ -76,11 +79,13 @@ function main() {
 		if (opts.version) return process.stdout.write(`${pkg.version}\n`);
 		const server = new Server(opts.server, (err) => {
 			if (err) {
-				console.error(`simplecached: cannot listen on ${opts.server.host || '127.0.0.1'}:${opts.server.port ?? 11311}: ${err.message}`);
+				console.error(`simplecached: cannot listen on ${err.address || opts.server.host || '127.0.0.1'}:${err.port}: ${err.message}`);
 				process.exit(1);
 			}
-			const { address, port } = server.address();
-			console.log(`simplecached ${pkg.version} listening on ${address}:${port}`);
+			const where = ['simple', 'memcached'].map((protocol) => [protocol, server.address(protocol)])
+				.filter(([, address]) => address)
+				.map(([protocol, { address, port }]) => `${address}:${port} (${protocol === 'simple' ? 'simplecached' : 'memcached'} protocol)`);
+			console.log(`simplecached ${pkg.version} listening on ${where.join(', ')}`);
 		});
 		handleSignals(server);
 	} catch (err) {

@@ -42,6 +42,22 @@ size_t SizeOption(Napi::Object opts, const char *name, size_t fallback)
     return v.IsNumber() ? (size_t)v.As<Napi::Number>().Int64Value() : fallback;
 }
 
+// "simple" (the seed protocol, the default) or "memcached" (the text protocol).
+bool ProtocolOption(Napi::Env env, Napi::Object opts, session_proto_t *out)
+{
+    Napi::Value v = opts.Get("protocol");
+    std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "simple";
+    if (name == "simple") {
+        *out = SESSION_PROTO_SIMPLE;
+    } else if (name == "memcached") {
+        *out = SESSION_PROTO_TEXT;
+    } else {
+        Napi::TypeError::New(env, "protocol must be 'simple' or 'memcached'").ThrowAsJavaScriptException();
+        return false;
+    }
+    return true;
+}
+
 // Keys and values arrive as Buffers (lib/ converts strings once, at the edge).
 bool BufferArg(const Napi::CallbackInfo &info, size_t i, const char **data, size_t *len)
 {
@@ -69,7 +85,8 @@ public:
     {
         Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>()
                                                                       : Napi::Object::New(info.Env());
-        buf_init(&pending_);
+        for (buf_t &pending : pending_)
+            buf_init(&pending);
         engine_config_t config;
         config.memory_limit = SizeOption(opts, "memoryLimit", 64u << 20);
         config.max_item_size = SizeOption(opts, "maxItemSize", 1u << 20);
@@ -78,33 +95,40 @@ public:
             Napi::Error::New(info.Env(), "out of memory creating the store").ThrowAsJavaScriptException();
             return;
         }
-        session_init(&session_, &shared_->engine, SESSION_PROTO_SIMPLE);
+        session_init(&sessions_[SESSION_PROTO_SIMPLE], &shared_->engine, SESSION_PROTO_SIMPLE);
+        session_init(&sessions_[SESSION_PROTO_TEXT], &shared_->engine, SESSION_PROTO_TEXT);
     }
 
     ~Engine() override
     {
-        buf_free(&pending_);
+        for (buf_t &pending : pending_)
+            buf_free(&pending);
         shared_->Unref();
     }
 
     SharedEngine *Shared() { return shared_; }
 
 private:
-    // Runs protocol bytes through this engine's own session, keeping an incomplete command for
-    // the next call, and returns the replies.
+    // feed(buffer, {protocol}) runs protocol bytes through this engine's own session for that
+    // protocol, keeping an incomplete command for the next call, and returns the replies.
     Napi::Value Feed(const Napi::CallbackInfo &info)
     {
         const char *data;
         size_t len;
         if (!BufferArg(info, 0, &data, &len))
             return info.Env().Undefined();
+        session_proto_t proto = SESSION_PROTO_SIMPLE;
+        if (info.Length() > 1 && info[1].IsObject() && !ProtocolOption(info.Env(), info[1].As<Napi::Object>(), &proto))
+            return info.Env().Undefined();
+        session_t *session = &sessions_[proto];
+        buf_t *pending = &pending_[proto];
         buf_t out;
         buf_init(&out);
-        if (buf_append(&pending_, data, len) != 0) {
+        if (buf_append(pending, data, len) != 0) {
             Napi::Error::New(info.Env(), "out of memory").ThrowAsJavaScriptException();
             return info.Env().Undefined();
         }
-        buf_consume(&pending_, engine_feed(&session_, buf_head(&pending_), buf_len(&pending_), &out));
+        buf_consume(pending, engine_feed(session, buf_head(pending), buf_len(pending), &out));
         Napi::Value result = Napi::Buffer<char>::Copy(info.Env(), buf_head(&out), buf_len(&out));
         buf_free(&out);
         return result;
@@ -138,8 +162,7 @@ private:
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
         e->stats.cmd_set++;
-        static const char *names[] = {"OK", "NOT_FOUND", "TOO_LARGE", "NO_MEMORY"};
-        return Napi::String::New(info.Env(), names[store_set(e->store, key, nkey, value, nvalue, 0, 0)]);
+        return Napi::String::New(info.Env(), store_status_name(store_set(e->store, key, nkey, value, nvalue, 0, 0)));
     }
 
     Napi::Value Delete(const Napi::CallbackInfo &info)
@@ -175,8 +198,8 @@ private:
     }
 
     SharedEngine *shared_ = nullptr;
-    session_t session_;
-    buf_t pending_;
+    session_t sessions_[2];  // indexed by session_proto_t
+    buf_t pending_[2];
 };
 
 class NativeServer;
@@ -221,7 +244,8 @@ public:
         config.host = host.c_str();
         config.port = (int)SizeOption(opts, "port", 0);
         config.max_connections = (unsigned)SizeOption(opts, "maxConnections", 1024);
-        config.proto = SESSION_PROTO_SIMPLE;
+        if (!ProtocolOption(env, opts, &config.proto))
+            return;
         uv_loop_t *loop;
         napi_get_uv_event_loop(env, &loop);
         net_server_t *server;
@@ -230,6 +254,8 @@ public:
             UvError(env, rc, "listen").ThrowAsJavaScriptException();
             return;
         }
+        if (shared->engine.max_connections < config.max_connections)
+            shared->engine.max_connections = config.max_connections;
         state_ = new ServerState();
         state_->server = server;
         state_->shared = shared;

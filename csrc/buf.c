@@ -64,7 +64,7 @@ int buf_append(buf_t *b, const void *src, size_t n)
     return 0;
 }
 
-int buf_append_u64(buf_t *b, unsigned long long v)
+size_t buf_format_u64(char *dst, unsigned long long v)
 {
     char digits[20];
     size_t n = 0;
@@ -72,5 +72,12 @@ int buf_append_u64(buf_t *b, unsigned long long v)
         digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    return buf_append(b, digits + sizeof(digits) - n, n);
+    memcpy(dst, digits + sizeof(digits) - n, n);
+    return n;
+}
+
+int buf_append_u64(buf_t *b, unsigned long long v)
+{
+    char digits[20];
+    return buf_append(b, digits, buf_format_u64(digits, v));
 }

@@ -25,6 +25,9 @@ void buf_trim(buf_t *b, size_t keep);
 int buf_append(buf_t *b, const void *src, size_t n);
 int buf_append_u64(buf_t *b, unsigned long long v);
 
+/* Writes v in decimal to dst (room for 20 digits, no NUL) and returns the number of digits. */
+size_t buf_format_u64(char *dst, unsigned long long v);
+
 static inline size_t buf_len(const buf_t *b) { return b->end - b->start; }
 static inline char *buf_head(const buf_t *b) { return b->data + b->start; }
 static inline char *buf_tail(const buf_t *b) { return b->data + b->end; }

@@ -12,15 +12,30 @@
 
 /* Protocol counters, defined once and expanded wherever they are listed. */
 #define ENGINE_STATS(X)      \
-    X(cmd_get)               \
-    X(get_hits)              \
-    X(get_misses)            \
-    X(cmd_set)               \
-    X(delete_hits)           \
-    X(delete_misses)         \
     X(curr_connections)      \
     X(total_connections)     \
-    X(rejected_connections)
+    X(rejected_connections)  \
+    X(cmd_get)               \
+    X(cmd_set)               \
+    X(cmd_flush)             \
+    X(cmd_touch)             \
+    X(get_hits)              \
+    X(get_misses)            \
+    X(delete_misses)         \
+    X(delete_hits)           \
+    X(incr_misses)           \
+    X(incr_hits)             \
+    X(decr_misses)           \
+    X(decr_hits)             \
+    X(cas_misses)            \
+    X(cas_hits)              \
+    X(cas_badval)            \
+    X(touch_hits)            \
+    X(touch_misses)          \
+    X(store_too_large)       \
+    X(store_no_memory)       \
+    X(bytes_read)            \
+    X(bytes_written)
 
 typedef struct engine_stats {
 #define X(name) uint64_t name;
@@ -37,9 +52,34 @@ typedef struct engine {
     store_t *store;
     engine_stats_t stats;
     size_t max_item_size;
+    int64_t started;        /* unix time of store clock 0, as memcached's process_started */
+    unsigned verbosity;
+    unsigned max_connections;  /* for stats: the largest limit of the listeners serving it */
 } engine_t;
 
-typedef enum session_proto { SESSION_PROTO_SIMPLE } session_proto_t;
+typedef enum session_proto { SESSION_PROTO_SIMPLE, SESSION_PROTO_TEXT } session_proto_t;
+
+/* Where a memcached text session is between commands. */
+typedef enum text_state {
+    TEXT_LINE = 0,  /* expecting a command line */
+    TEXT_DATA,      /* expecting the data block of `pending` */
+    TEXT_SWALLOW,   /* discarding the data block of a refused storage command */
+    TEXT_GET_MORE,  /* the input continues with more keys of a get paused at the output mark */
+} text_state_t;
+
+/* A storage command whose line has been read and whose data block has not. */
+typedef struct text_pending {
+    store_write_t write;    /* key and value point into this struct or the input when executed */
+    char key[STORE_KEY_MAX];
+    bool noreply;
+} text_pending_t;
+
+/* A get paused between two keys so that one command cannot queue unbounded output. */
+typedef struct text_get {
+    bool with_cas;
+    bool touch;
+    uint32_t exptime;
+} text_get_t;
 
 typedef enum session_state {
     SESSION_OPEN = 0,
@@ -54,7 +94,14 @@ typedef struct session {
     session_state_t state;
     size_t scanned;         /* leading bytes of the pending input already known to hold no line end */
     size_t out_high_water;  /* feed stops executing commands once out holds this many bytes */
+    text_state_t text_state;
+    uint64_t swallow_left;  /* bytes still to discard in TEXT_SWALLOW */
+    text_pending_t pending; /* TEXT_DATA */
+    text_get_t get;         /* TEXT_GET_MORE */
 } session_t;
+
+#define ENGINE_VERSION "1.6.18"  /* the memcached version whose behaviour we match */
+#define ENGINE_THIRTY_DAYS (60 * 60 * 24 * 30)
 
 int engine_init(engine_t *e, const engine_config_t *config);
 void engine_destroy(engine_t *e);
@@ -67,5 +114,15 @@ void session_init(session_t *s, engine_t *e, session_proto_t proto);
  * pipelined gets cannot queue unbounded output. Once s->state is not SESSION_OPEN the session
  * consumes nothing more. */
 size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out);
+
+/* "stats reset": zeroes the counters that count events, keeps those that count what is open. */
+void engine_stats_reset(engine_t *e);
+
+/* Advances the store clock to the wall clock. Cheap (a vDSO call); done once per feed. */
+void engine_tick(engine_t *e);
+
+/* Converts a client's exptime to store clock time as memcached does: 0 never expires, up to 30
+ * days is relative, more is a unix time, and negative (or past) means already expired. */
+uint32_t engine_exptime(const engine_t *e, int64_t exptime);
 
 #endif

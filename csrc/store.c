@@ -2,6 +2,8 @@
  * Every operation does O(key + value) work plus one bounded rehash step, never a full-table walk. */
 #include "store.h"
 
+#include "buf.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +11,7 @@
 #define STORE_INITIAL_BUCKETS 4096
 #define REHASH_BUCKETS_PER_STEP 4    /* buckets moved per operation while doubling */
 #define REHASH_EMPTY_VISITS 40       /* empty buckets skipped per step, so a step is bounded */
+#define MEMCACHED_ITEM_HEADER 56     /* memcached 1.6's item header with cas, on 64-bit */
 
 typedef struct table {
     item_t **buckets;
@@ -18,10 +21,13 @@ typedef struct table {
 struct store {
     table_t tables[2];  /* while doubling, items move from tables[0] to tables[1] */
     size_t rehash_next; /* next bucket of tables[0] to move; meaningful while tables[1] exists */
+    size_t sweep_next;  /* next bucket store_sweep() visits */
     item_t *lru_head;   /* most recently used */
     item_t *lru_tail;
     uint64_t hash_seed;
     uint64_t next_cas;
+    uint64_t flush_cas; /* items with a smaller cas were flushed */
+    uint32_t flush_at;  /* pending delayed flush, store clock; 0 = none */
     uint32_t now;
     size_t memory_limit;
     size_t max_item_size;
@@ -39,9 +45,9 @@ static uint64_t _mix(uint64_t h)
     return h ^ (h >> 32);
 }
 
-static uint64_t _hash(uint64_t seed, const char *key, size_t n)
+static uint64_t _hash(const store_t *s, const char *key, size_t n)
 {
-    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    uint64_t h = s->hash_seed ^ (n * 0x9e3779b97f4a7c15ULL);
     uint64_t word;
     while (n >= 8) {
         memcpy(&word, key, 8);
@@ -55,9 +61,10 @@ static uint64_t _hash(uint64_t seed, const char *key, size_t n)
     return _mix(h ^ word);
 }
 
-static bool _expired(const store_t *s, const item_t *it)
+/* Expired, or stored before a flush: invisible, and freed when met. */
+static bool _dead(const store_t *s, const item_t *it)
 {
-    return it->exptime != 0 && it->exptime <= s->now;
+    return (it->exptime != 0 && it->exptime <= s->now) || it->cas < s->flush_cas;
 }
 
 static int _table_init(table_t *t, size_t nbuckets)
@@ -82,11 +89,10 @@ static void _rehash_step(store_t *s)
     int moved = 0, empty = 0;
     while (s->rehash_next <= from->mask && moved < REHASH_BUCKETS_PER_STEP && empty < REHASH_EMPTY_VISITS) {
         item_t *it = from->buckets[s->rehash_next];
-        if (it == NULL) {
+        if (it == NULL)
             empty++;
-        } else {
+        else
             moved++;
-        }
         while (it != NULL) {
             item_t *next = it->hnext;
             item_t **head = &to->buckets[it->hash & to->mask];
@@ -101,6 +107,7 @@ static void _rehash_step(store_t *s)
         *from = *to;
         to->buckets = NULL;
         to->mask = 0;
+        s->sweep_next = 0;
     }
 }
 
@@ -116,7 +123,7 @@ static void _maybe_grow(store_t *s)
     s->rehash_next = 0;
 }
 
-/* The link that points at the item with this key, or at the NULL ending its chain. */
+/* The link that points at the item with this key, or NULL. Dead items are returned too. */
 static item_t **_find_link(store_t *s, uint64_t hash, const char *key, size_t nkey)
 {
     for (int i = 0; i < 2; i++) {
@@ -160,6 +167,14 @@ static void _lru_push_head(store_t *s, item_t *it)
     s->lru_head = it;
 }
 
+static void _lru_bump(store_t *s, item_t *it)
+{
+    if (s->lru_head != it) {
+        _lru_unlink(s, it);
+        _lru_push_head(s, it);
+    }
+}
+
 static void _item_free(store_t *s, item_t *it)
 {
     s->stats.bytes -= store_item_size(it->nkey, it->nvalue);
@@ -179,13 +194,294 @@ static void _unlink(store_t *s, item_t **link)
         _item_free(s, it);
 }
 
-static void _evict_lru_tail(store_t *s)
+static void _unlink_dead(store_t *s, item_t **link)
 {
-    item_t *victim = s->lru_tail;
-    item_t **link = _find_link(s, victim->hash, victim->data, victim->nkey);
-    if (!_expired(s, victim))
-        s->stats.evictions++;
+    s->stats.reclaimed++;
     _unlink(s, link);
+}
+
+/* The link to the live item with this key, or NULL; a dead item met on the way is freed. */
+static item_t **_find_live(store_t *s, uint64_t hash, const char *key, size_t nkey)
+{
+    item_t **link = _find_link(s, hash, key, nkey);
+    if (link != NULL && _dead(s, *link)) {
+        _unlink_dead(s, link);
+        return NULL;
+    }
+    return link;
+}
+
+/* Evicts from the LRU tail until `size` more bytes fit under the memory limit, or nothing is left. */
+static void _make_room(store_t *s, size_t size)
+{
+    while (s->stats.bytes + size > s->memory_limit && s->lru_tail != NULL) {
+        item_t *victim = s->lru_tail;
+        item_t **link = _find_link(s, victim->hash, victim->data, victim->nkey);
+        if (_dead(s, victim)) {
+            _unlink_dead(s, link);
+        } else {
+            s->stats.evictions++;
+            _unlink(s, link);
+        }
+    }
+}
+
+static item_t *_item_new(store_t *s, uint64_t hash, const char *key, size_t nkey, size_t nvalue)
+{
+    item_t *it = malloc(store_item_size(nkey, nvalue));
+    if (it == NULL)
+        return NULL;
+    memset(it, 0, sizeof(*it));
+    memcpy(it->data, key, nkey);
+    it->nkey = (uint8_t)nkey;
+    it->nvalue = (uint32_t)nvalue;
+    it->hash = hash;
+    it->cas = s->next_cas++;
+    s->stats.bytes += store_item_size(nkey, nvalue);
+    return it;
+}
+
+/* Links a new item in place of any item with the same key (whose memory goes once unreferenced). */
+static void _link(store_t *s, item_t *it)
+{
+    item_t **link = _find_link(s, it->hash, it->data, it->nkey);
+    if (link != NULL) {
+        _unlink(s, link);
+    } else {
+        table_t *t = &s->tables[_rehashing(s) ? 1 : 0];
+        link = &t->buckets[it->hash & t->mask];
+    }
+    /* Insert where the old item was (or at the chain head): the chain stays intact either way. */
+    it->hnext = *link;
+    *link = it;
+    it->linked = 1;
+    _lru_push_head(s, it);
+    s->stats.items++;
+    s->stats.total_items++;
+    _maybe_grow(s);
+}
+
+/* Allocates, fills and links the item a write asks for; `old` is the live item it replaces, or NULL. */
+static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t hash, item_t *old, uint64_t *cas_out)
+{
+    bool concat = w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND;
+    size_t nvalue = w->nvalue + (concat ? old->nvalue : 0);
+    uint32_t flags = concat ? old->flags : w->flags;
+    size_t size = store_item_size(w->nkey, nvalue);
+    /* Only the memcached protocol appends, and there memcached's own measure of an item applies;
+     * otherwise the limit is on the value, which is what a user of the seed protocol expects. */
+    bool too_large = concat ? store_too_large(s, w->nkey, flags, nvalue) : nvalue > s->max_item_size;
+    if (too_large || size > s->memory_limit)
+        return STORE_TOO_LARGE;
+    item_t *it = _item_new(s, hash, w->key, w->nkey, nvalue);
+    if (it == NULL)
+        return STORE_NO_MEMORY;
+    it->flags = flags;
+    it->exptime = concat ? old->exptime : w->exptime;
+    char *value = it->data + w->nkey;
+    if (w->mode == STORE_MODE_APPEND) {
+        memcpy(value, item_value(old), old->nvalue);
+        memcpy(value + old->nvalue, w->value, w->nvalue);
+    } else if (w->mode == STORE_MODE_PREPEND) {
+        memcpy(value, w->value, w->nvalue);
+        memcpy(value + w->nvalue, item_value(old), old->nvalue);
+    } else {
+        memcpy(value, w->value, w->nvalue);
+    }
+    /* The new item is counted already; make room for it without losing `old` mid-copy. */
+    _make_room(s, 0);
+    _link(s, it);
+    if (cas_out)
+        *cas_out = it->cas;
+    return STORE_OK;
+}
+
+store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out)
+{
+    _rehash_step(s);
+    uint64_t hash = _hash(s, w->key, w->nkey);
+    item_t **link = _find_live(s, hash, w->key, w->nkey);
+    item_t *old = link ? *link : NULL;
+    switch (w->mode) {
+    case STORE_MODE_SET:
+        break;
+    case STORE_MODE_ADD:
+        if (old) {
+            _lru_bump(s, old);
+            return STORE_NOT_STORED;
+        }
+        break;
+    case STORE_MODE_REPLACE:
+    case STORE_MODE_APPEND:
+    case STORE_MODE_PREPEND:
+        if (!old)
+            return STORE_NOT_STORED;
+        break;
+    case STORE_MODE_CAS:
+        if (!old)
+            return STORE_NOT_FOUND;
+        if (old->cas != w->cas)
+            return STORE_EXISTS;
+        break;
+    }
+    if (old == NULL)
+        return _write_new(s, w, hash, NULL, cas_out);
+    old->refs++;
+    store_status_t st = _write_new(s, w, hash, old, cas_out);
+    store_release(s, old);
+    return st;
+}
+
+store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *value, size_t nvalue,
+                         uint32_t flags, uint32_t exptime)
+{
+    store_write_t w = {STORE_MODE_SET, key, nkey, value, nvalue, flags, exptime, 0};
+    return store_write(s, &w, NULL);
+}
+
+static item_t *_get(store_t *s, const char *key, size_t nkey, bool touch, uint32_t exptime)
+{
+    _rehash_step(s);
+    item_t **link = _find_live(s, _hash(s, key, nkey), key, nkey);
+    if (link == NULL)
+        return NULL;
+    item_t *it = *link;
+    if (touch)
+        it->exptime = exptime;
+    _lru_bump(s, it);
+    it->refs++;
+    return it;
+}
+
+item_t *store_get(store_t *s, const char *key, size_t nkey)
+{
+    return _get(s, key, nkey, false, 0);
+}
+
+item_t *store_get_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime)
+{
+    return _get(s, key, nkey, true, exptime);
+}
+
+void store_release(store_t *s, item_t *it)
+{
+    if (--it->refs == 0 && !it->linked)
+        _item_free(s, it);
+}
+
+store_status_t store_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime)
+{
+    item_t *it = store_get_touch(s, key, nkey, exptime);
+    if (it == NULL)
+        return STORE_NOT_FOUND;
+    store_release(s, it);
+    return STORE_OK;
+}
+
+store_status_t store_delete(store_t *s, const char *key, size_t nkey)
+{
+    _rehash_step(s);
+    item_t **link = _find_live(s, _hash(s, key, nkey), key, nkey);
+    if (link == NULL)
+        return STORE_NOT_FOUND;
+    _unlink(s, link);
+    return STORE_OK;
+}
+
+static bool _is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Reads a value as memcached's safe_strtoull() reads item data: optional leading whitespace and
+ * sign, decimal digits without overflow, then whitespace or the end. A '-' is refused only when
+ * the negated result would look negative as a signed number, exactly as memcached does. */
+static bool _parse_counter(const char *p, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    while (i < n && _is_space(p[i]))
+        i++;
+    bool minus = false;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        minus = p[i++] == '-';
+    size_t digits = i;
+    uint64_t v = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (i == digits || (i < n && !_is_space(p[i])))
+        return false;
+    if (minus)
+        v = 0 - v;
+    if ((int64_t)v < 0 && memchr(p, '-', n) != NULL)
+        return false;
+    *out = v;
+    return true;
+}
+
+store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
+                           uint64_t *result)
+{
+    _rehash_step(s);
+    uint64_t hash = _hash(s, key, nkey);
+    item_t **link = _find_live(s, hash, key, nkey);
+    if (link == NULL)
+        return STORE_NOT_FOUND;
+    item_t *it = *link;
+    uint64_t value;
+    if (it->nvalue == 0 || !_parse_counter(item_value(it), it->nvalue, &value))
+        return STORE_NON_NUMERIC;
+    value = incr ? value + delta : (delta > value ? 0 : value - delta);
+    *result = value;
+
+    char text[20];
+    size_t n = buf_format_u64(text, value);
+
+    if (n <= it->nvalue && it->refs == 0) {
+        /* memcached rewrites in place and pads with spaces: clients see "9 " after 10 - 1. */
+        char *data = it->data + it->nkey;
+        memcpy(data, text, n);
+        memset(data + n, ' ', it->nvalue - n);
+        it->cas = s->next_cas++;
+        _lru_bump(s, it);
+        return STORE_OK;
+    }
+    store_write_t w = {STORE_MODE_SET, key, nkey, text, n, it->flags, it->exptime, 0};
+    return _write_new(s, &w, hash, NULL, NULL);
+}
+
+void store_flush(store_t *s, uint32_t at)
+{
+    if (at == 0 || at <= s->now) {
+        s->flush_cas = s->next_cas;
+        s->flush_at = 0;
+    } else {
+        s->flush_at = at;
+    }
+}
+
+size_t store_sweep(store_t *s, size_t max_buckets)
+{
+    if (_rehashing(s))
+        return 0;
+    table_t *t = &s->tables[0];
+    size_t freed = 0;
+    for (size_t visited = 0; visited < max_buckets && visited <= t->mask; visited++) {
+        item_t **link = &t->buckets[s->sweep_next];
+        while (*link != NULL) {
+            if (_dead(s, *link)) {
+                _unlink_dead(s, link);
+                freed++;
+            } else {
+                link = &(*link)->hnext;
+            }
+        }
+        s->sweep_next = (s->sweep_next + 1) & t->mask;
+    }
+    return freed;
 }
 
 store_t *store_create(size_t memory_limit, size_t max_item_size)
@@ -219,6 +515,16 @@ void store_destroy(store_t *s)
     free(s);
 }
 
+const char *store_status_name(store_status_t status)
+{
+    static const char *const names[] = {
+#define X(name) #name,
+        STORE_STATUSES(X)
+#undef X
+    };
+    return (size_t)status < sizeof(names) / sizeof(names[0]) ? names[status] : "UNKNOWN";
+}
+
 bool store_key_valid(const char *key, size_t nkey)
 {
     if (nkey == 0 || nkey > STORE_KEY_MAX)
@@ -231,88 +537,22 @@ bool store_key_valid(const char *key, size_t nkey)
     return true;
 }
 
-item_t *store_get(store_t *s, const char *key, size_t nkey)
+bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue)
 {
-    _rehash_step(s);
-    uint64_t hash = _hash(s->hash_seed, key, nkey);
-    item_t **link = _find_link(s, hash, key, nkey);
-    if (link == NULL)
-        return NULL;
-    item_t *it = *link;
-    if (_expired(s, it)) {
-        _unlink(s, link);
-        return NULL;
-    }
-    if (s->lru_head != it) {
-        _lru_unlink(s, it);
-        _lru_push_head(s, it);
-    }
-    it->refs++;
-    return it;
-}
-
-void store_release(store_t *s, item_t *it)
-{
-    if (--it->refs == 0 && !it->linked)
-        _item_free(s, it);
-}
-
-store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *value, size_t nvalue,
-                         uint32_t flags, uint32_t exptime)
-{
-    size_t size = store_item_size(nkey, nvalue);
-    if (nvalue > s->max_item_size || size > s->memory_limit)
-        return STORE_TOO_LARGE;
-    _rehash_step(s);
-    while (s->stats.bytes + size > s->memory_limit && s->lru_tail != NULL)
-        _evict_lru_tail(s);
-
-    item_t *it = malloc(size);
-    if (it == NULL)
-        return STORE_NO_MEMORY;
-    memset(it, 0, sizeof(*it));
-    memcpy(it->data, key, nkey);
-    memcpy(it->data + nkey, value, nvalue);
-    it->nkey = (uint8_t)nkey;
-    it->nvalue = (uint32_t)nvalue;
-    it->flags = flags;
-    it->exptime = exptime;
-    it->cas = s->next_cas++;
-    it->hash = _hash(s->hash_seed, key, nkey);
-    it->linked = 1;
-    s->stats.bytes += size;
-
-    item_t **link = _find_link(s, it->hash, key, nkey);
-    if (link != NULL) {
-        _unlink(s, link);
-    } else {
-        table_t *t = &s->tables[_rehashing(s) ? 1 : 0];
-        link = &t->buckets[it->hash & t->mask];
-    }
-    /* Insert where the old item was (or at the chain head): the chain stays intact either way. */
-    it->hnext = *link;
-    *link = it;
-    _lru_push_head(s, it);
-    s->stats.items++;
-    s->stats.total_items++;
-    _maybe_grow(s);
-    return STORE_OK;
-}
-
-store_status_t store_delete(store_t *s, const char *key, size_t nkey)
-{
-    _rehash_step(s);
-    item_t **link = _find_link(s, _hash(s->hash_seed, key, nkey), key, nkey);
-    if (link == NULL)
-        return STORE_NOT_FOUND;
-    bool expired = _expired(s, *link);
-    _unlink(s, link);
-    return expired ? STORE_NOT_FOUND : STORE_OK;
+    size_t total = MEMCACHED_ITEM_HEADER + nkey + 1 + (flags ? 4 : 0) + nvalue + 2;
+    return nvalue > s->max_item_size || total > s->max_item_size;
 }
 
 void store_set_clock(store_t *s, uint32_t now)
 {
     s->now = now;
+    if (s->flush_at != 0 && now >= s->flush_at)
+        store_flush(s, 0);
+}
+
+uint32_t store_clock(const store_t *s)
+{
+    return s->now;
 }
 
 void store_get_stats(const store_t *s, store_stats_t *out)

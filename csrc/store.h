@@ -1,5 +1,6 @@
 /* store: the cache itself — items in an incrementally rehashed hash table, an LRU list and a memory limit.
- * No I/O and no clock of its own: callers pass bytes in and tell it the time with store_set_clock(). */
+ * No I/O and no clock of its own: callers pass bytes in and tell it the time with store_set_clock().
+ * Not thread-safe: one store is used by one thread at a time. */
 #ifndef SC_STORE_H
 #define SC_STORE_H
 
@@ -23,53 +24,116 @@ typedef struct item {
     uint32_t exptime;                  /* store clock seconds; 0 = never */
     uint16_t refs;
     uint8_t nkey;
-    uint8_t linked;                    /* in the hash table and LRU */
+    uint8_t linked;                    /* in the hash table and the LRU */
     char data[];
 } item_t;
 
 static inline const char *item_key(const item_t *it) { return it->data; }
 static inline const char *item_value(const item_t *it) { return it->data + it->nkey; }
 
+/* Outcomes of store operations, defined once: the enum and the names lib/ sees come from here. */
+#define STORE_STATUSES(X)                                                                         \
+    X(OK)                                                                                         \
+    X(NOT_STORED)  /* add of a present key; replace/append/prepend of an absent one */            \
+    X(EXISTS)      /* cas mismatch */                                                             \
+    X(NOT_FOUND)                                                                                  \
+    X(NON_NUMERIC) /* incr/decr of a value that is not a decimal number */                        \
+    X(TOO_LARGE)   /* over max_item_size, or larger than the memory limit */                      \
+    X(NO_MEMORY)   /* malloc failed */
+
 typedef enum store_status {
-    STORE_OK = 0,
-    STORE_NOT_FOUND,
-    STORE_TOO_LARGE,  /* value longer than max_item_size, or item larger than the memory limit */
-    STORE_NO_MEMORY,  /* malloc failed */
+#define X(name) STORE_##name,
+    STORE_STATUSES(X)
+#undef X
 } store_status_t;
 
+/* "OK", "NOT_STORED", ...: the status without its STORE_ prefix. */
+const char *store_status_name(store_status_t status);
+
+typedef enum store_mode {
+    STORE_MODE_SET,
+    STORE_MODE_ADD,
+    STORE_MODE_REPLACE,
+    STORE_MODE_APPEND,   /* keeps the old item's flags and expiry */
+    STORE_MODE_PREPEND,
+    STORE_MODE_CAS,
+} store_mode_t;
+
+typedef struct store_write {
+    store_mode_t mode;
+    const char *key;
+    size_t nkey;
+    const char *value;
+    size_t nvalue;
+    uint32_t flags;
+    uint32_t exptime;  /* store clock; 0 = never */
+    uint64_t cas;      /* for STORE_MODE_CAS: the unique the client last saw */
+} store_write_t;
+
+/* Counters the store itself keeps; protocol counters live in the engine. */
 typedef struct store_stats {
     uint64_t items;        /* linked items */
     uint64_t bytes;        /* accounted bytes of every allocated item, see store_item_size() */
     uint64_t total_items;  /* items ever stored */
     uint64_t evictions;    /* live items removed to respect the memory limit */
+    uint64_t reclaimed;    /* expired or flushed items whose memory was taken back */
     uint64_t buckets;      /* hash table slots, both tables while rehashing */
 } store_stats_t;
 
 store_t *store_create(size_t memory_limit, size_t max_item_size);
 void store_destroy(store_t *s);
 
-/* Valid memcached key: 1..250 bytes, none of them a control character, space or DEL. */
+/* Valid seed-protocol key: 1..250 bytes, none of them a control character, space or DEL. */
 bool store_key_valid(const char *key, size_t nkey);
 
 /* Finds a live item and takes a reference to it (release it with store_release), or returns NULL.
  * Counts as a use for the LRU. O(key) plus one bounded rehash step. */
 item_t *store_get(store_t *s, const char *key, size_t nkey);
+
+/* store_get that also sets the item's expiry (gat/gats). */
+item_t *store_get_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime);
 void store_release(store_t *s, item_t *it);
 
-/* Stores a copy of key and value, replacing any item with that key, evicting least recently used
- * items while the memory limit would be passed. O(key + value) plus bounded evictions. */
+/* Stores according to w->mode, evicting least recently used items while the memory limit would
+ * be passed. On STORE_OK, *cas_out (if not NULL) is the new item's cas unique.
+ * O(key + value) plus bounded evictions. */
+store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out);
+
+/* Plain set: store_write with STORE_MODE_SET. */
 store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime);
+
+/* incr/decr of a decimal value as memcached does: incr wraps at 2^64, decr stops at 0, and a
+ * result shorter than the old value is padded with spaces in place. *result is the new number. */
+store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
+                           uint64_t *result);
+
+/* Sets a live item's expiry: STORE_OK or STORE_NOT_FOUND. */
+store_status_t store_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime);
 
 /* Removes the item with that key: STORE_OK or STORE_NOT_FOUND. */
 store_status_t store_delete(store_t *s, const char *key, size_t nkey);
 
-/* The store's clock, in seconds, used for expiry; the owner advances it (e.g. from a timer). */
+/* Invalidates every item stored before store clock time `at` (0: now) without touching them;
+ * their memory comes back as they are met (lookup, eviction or store_sweep). A later flush
+ * replaces a pending one. */
+void store_flush(store_t *s, uint32_t at);
+
+/* Frees expired and flushed items in the next max_buckets hash buckets and returns how many it
+ * freed. Call it often with a small budget: each call does bounded work. */
+size_t store_sweep(store_t *s, size_t max_buckets);
+
+/* The store's clock, in seconds, used for expiry; the owner advances it. */
 void store_set_clock(store_t *s, uint32_t now);
+uint32_t store_clock(const store_t *s);
 
 void store_get_stats(const store_t *s, store_stats_t *out);
 size_t store_memory_limit(const store_t *s);
 size_t store_max_item_size(const store_t *s);
+
+/* Whether an item is over max_item_size, measured as memcached measures it (its 56-byte header,
+ * key, NUL, flags if not 0, value and CRLF) so that the same items fit in both. */
+bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
 
 /* What one item counts against the memory limit: header, key and value. */
 static inline size_t store_item_size(size_t nkey, size_t nvalue)

@@ -32,8 +32,9 @@ class Engine {
 	}
 
 	// Protocol bytes in, reply bytes out; a command cut short waits for the rest in the next call.
-	feed(data) {
-		return this._native.feed(Buffer.isBuffer(data) ? data : Buffer.from(data));
+	// protocol: 'simple' (default) or 'memcached'; each has its own session.
+	feed(data, { protocol = 'simple' } = {}) {
+		return this._native.feed(Buffer.isBuffer(data) ? data : Buffer.from(data), { protocol });
 	}
 
 	stats() {

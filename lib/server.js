@@ -11,22 +11,34 @@ const { callbackOrPromise } = require('./callback');
 
 const DEFAULTS = {
 	port: 11311,
+	memcachedPort: null,
 	host: '127.0.0.1',
 	memoryLimit: 64 * 1024 * 1024,
 	maxConnections: 1024,
 	maxItemSize: 1024 * 1024,
 };
 
+// A port option may be false (or null for memcachedPort, its default) to turn that listener off.
+function port(opts, name) {
+	if (opts[name] === false || (opts[name] === null && name === 'memcachedPort')) return null;
+	return options.integer(opts, name, DEFAULTS[name], 0, 65535);
+}
+
 function validate(raw) {
 	const opts = options.normalize(raw);
 	const memoryLimit = options.integer(opts, 'memoryLimit', DEFAULTS.memoryLimit, 1024, Number.MAX_SAFE_INTEGER);
-	return {
-		port: options.integer(opts, 'port', DEFAULTS.port, 0, 65535),
+	const validated = {
+		port: port(opts, 'port'),
+		memcachedPort: port(opts, 'memcachedPort'),
 		host: options.string(opts, 'host', DEFAULTS.host),
 		memoryLimit,
 		maxConnections: options.integer(opts, 'maxConnections', DEFAULTS.maxConnections, 1, 1 << 24),
 		maxItemSize: options.integer(opts, 'maxItemSize', DEFAULTS.maxItemSize, 1, 1 << 30),
 	};
+	if (validated.port === null && validated.memcachedPort === null) {
+		throw new RangeError('options port and memcachedPort are both off: nothing to listen on');
+	}
+	return validated;
 }
 
 class Server extends EventEmitter {
@@ -37,7 +49,7 @@ class Server extends EventEmitter {
 		this.options = validate(opts);
 		this.engine = new Engine(this.options);
 		this.listening = false;
-		this._native = null;
+		this._listeners = {};   // protocol name -> native listener
 		this._closing = null;
 		this._listen(callback);
 	}
@@ -51,12 +63,19 @@ class Server extends EventEmitter {
 		dns.lookup(this.options.host, (err, address) => {
 			if (err) return fail(err);
 			if (this._closing) return undefined;
-			try {
-				this._native = new native.NativeServer(this.engine._native, { ...this.options, host: address });
-			} catch (listenError) {
-				listenError.address = address;
-				listenError.port = this.options.port;
-				return fail(listenError);
+			const wanted = [['simple', this.options.port], ['memcached', this.options.memcachedPort]];
+			for (const [protocol, portNumber] of wanted) {
+				if (portNumber === null) continue;
+				try {
+					this._listeners[protocol] = new native.NativeServer(this.engine._native, {
+						...this.options, host: address, port: portNumber, protocol,
+					});
+				} catch (listenError) {
+					listenError.address = address;
+					listenError.port = portNumber;
+					this._closeListeners();
+					return fail(listenError);
+				}
 			}
 			this.listening = true;
 			this.emit('listening');
@@ -65,21 +84,26 @@ class Server extends EventEmitter {
 		});
 	}
 
-	// {address, family, port} of the listener, or null when not listening.
-	address() {
-		return this._native ? this._native.address() : null;
+	// {address, family, port} of the listener for a protocol ('simple' or 'memcached'; by default
+	// the seed protocol's, or the memcached one's when that is the only one), or null.
+	address(protocol) {
+		const listener = protocol ? this._listeners[protocol] : this._listeners.simple || this._listeners.memcached;
+		return listener ? listener.address() : null;
+	}
+
+	// Closes every native listener; resolves once all their connections are closed.
+	_closeListeners() {
+		const listeners = Object.values(this._listeners);
+		this._listeners = {};
+		return Promise.all(listeners.map((listener) => new Promise((resolve) => listener.close(resolve))));
 	}
 
 	// Stops accepting, sends replies already due, closes every connection; then 'close'.
 	close(callback) {
 		return callbackOrPromise(callback, (done) => {
 			if (!this._closing) {
-				this._closing = new Promise((resolve) => {
-					if (!this._native) return resolve();
-					return this._native.close(resolve);
-				}).then(() => {
+				this._closing = this._closeListeners().then(() => {
 					this.listening = false;
-					this._native = null;
 					this.emit('close');
 				});
 			}
@@ -87,7 +111,8 @@ class Server extends EventEmitter {
 		});
 	}
 
-	// Counters of the store and of every listener, as plain numbers.
+	// Counters of the store and of every listener: friendly names first, then every counter under
+	// the name memcached's "stats" command gives it (cmd_get, curr_items, ...).
 	stats() {
 		const s = this.engine.stats();
 		return {
@@ -106,6 +131,7 @@ class Server extends EventEmitter {
 			evictions: s.evictions,
 			totalItems: s.total_items,
 			memoryLimit: s.limit_maxbytes,
+			...s,
 		};
 	}
 }

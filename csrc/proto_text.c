@@ -1,0 +1,627 @@
+/* proto_text: memcached's text protocol — a tokenizer, number parsing with memcached's exact
+ * quirks, and one handler per command. Replies follow memcached 1.6.18 byte for byte. */
+#include "proto_text.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_TOKENS 24      /* memcached's limit, terminal token included */
+#define MAX_VERBOSITY 2
+#define HTTP_PREFIX "HTTP/"
+
+typedef struct token {
+    const char *p;
+    size_t n;
+} token_t;
+
+/* One command line being executed. */
+typedef struct cmd {
+    session_t *s;
+    buf_t *out;
+    token_t t[MAX_TOKENS];
+    size_t nt;        /* tokens, counting memcached's empty terminal token */
+    bool noreply;
+} cmd_t;
+
+/* Splits on single spaces as memcached does. Past MAX_TOKENS - 1 tokens the rest of the line is
+ * left unsplit; the terminal token then points at it (p != NULL), else p == NULL. */
+static size_t _tokenize(const char *p, const char *end, token_t *t)
+{
+    size_t nt = 0;
+    const char *s = p, *e = p;
+    for (; e < end; e++) {
+        if (*e != ' ')
+            continue;
+        if (s != e) {
+            t[nt++] = (token_t){s, (size_t)(e - s)};
+            if (nt == MAX_TOKENS - 1) {
+                s = ++e;
+                break;
+            }
+        }
+        s = e + 1;
+    }
+    if (s != e)
+        t[nt++] = (token_t){s, (size_t)(e - s)};
+    t[nt++] = (token_t){e < end ? e : NULL, 0};
+    return nt;
+}
+
+static bool _is(const token_t *t, const char *word)
+{
+    size_t n = strlen(word);
+    return t->n == n && memcmp(t->p, word, n) == 0;
+}
+
+static bool _space(char ch)
+{
+    return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
+/* strtoull()/strtoll() in base 10 over one token, then memcached's safe_strto* acceptance:
+ * digits must be followed by whitespace or the token's end. Overflow is refused (ERANGE). */
+static bool _parse_number(const token_t *t, bool is_signed, uint64_t *out)
+{
+    size_t i = 0, n = t->n;
+    const char *p = t->p;
+    while (i < n && _space(p[i]))
+        i++;
+    bool minus = false;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        minus = p[i++] == '-';
+    size_t first = i;
+    uint64_t limit = !is_signed ? UINT64_MAX : minus ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t v = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (limit - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (i == first || (i < n && !_space(p[i])))
+        return false;
+    *out = minus ? 0 - v : v;
+    return true;
+}
+
+/* safe_strtoull: a '-' is refused only if the result looks negative as a signed number. */
+static bool _u64(const token_t *t, uint64_t *out)
+{
+    if (!_parse_number(t, false, out))
+        return false;
+    return !((int64_t)*out < 0 && memchr(t->p, '-', t->n) != NULL);
+}
+
+/* safe_strtoul on 64-bit Linux: parsed as 64 bits, then truncated to 32 as memcached stores it. */
+static bool _u32(const token_t *t, uint32_t *out)
+{
+    uint64_t v;
+    if (!_u64(t, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* safe_strtol on 64-bit Linux: parsed as a signed 64-bit number, then truncated to 32 bits. */
+static bool _i32(const token_t *t, int32_t *out)
+{
+    uint64_t v;
+    if (!_parse_number(t, true, &v))
+        return false;
+    uint32_t low = (uint32_t)v;
+    *out = low <= INT32_MAX ? (int32_t)low : -(int32_t)(UINT32_MAX - low) - 1;
+    return true;
+}
+
+static void _out(cmd_t *c, const char *str, size_t n)
+{
+    if (c->noreply)
+        return;
+    if (buf_reserve(c->out, n + 2) != 0) {
+        c->s->state = SESSION_BROKEN;
+        return;
+    }
+    memcpy(buf_tail(c->out), str, n);
+    memcpy(buf_tail(c->out) + n, "\r\n", 2);
+    c->out->end += n + 2;
+}
+
+#define REPLY(c, lit) _out((c), (lit), sizeof(lit) - 1)
+
+/* memcached's set_noreply_maybe: a last argument "noreply" silences this command's reply. */
+static bool _noreply_maybe(cmd_t *c)
+{
+    if (_is(&c->t[c->nt - 2], "noreply"))
+        c->noreply = true;
+    return c->noreply;
+}
+
+static bool _key_ok(cmd_t *c, const token_t *key)
+{
+    if (key->n <= STORE_KEY_MAX)
+        return true;
+    REPLY(c, "CLIENT_ERROR bad command line format");
+    return false;
+}
+
+/* ---- storage commands: the line now, the data block once it has arrived ---- */
+
+static void _update(cmd_t *c, store_mode_t mode)
+{
+    session_t *s = c->s;
+    _noreply_maybe(c);
+    const token_t *key = &c->t[1];
+    if (!_key_ok(c, key))
+        return;
+    uint32_t flags;
+    int32_t exptime, vlen;
+    uint64_t cas = 0;
+    if (!_u32(&c->t[2], &flags) || !_i32(&c->t[3], &exptime) || !_i32(&c->t[4], &vlen) ||
+        (mode == STORE_MODE_CAS && !_u64(&c->t[5], &cas)) || vlen < 0 || vlen > INT32_MAX - 2) {
+        REPLY(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (store_too_large(s->engine->store, key->n, flags, (size_t)vlen)) {
+        s->stats->store_too_large++;
+        REPLY(c, "SERVER_ERROR object too large for cache");
+        s->text_state = TEXT_SWALLOW;
+        s->swallow_left = (uint64_t)vlen + 2;
+        /* A failed set must not leave the old value readable, as in memcached. */
+        if (mode == STORE_MODE_SET)
+            store_delete(s->engine->store, key->p, key->n);
+        return;
+    }
+    text_pending_t *p = &s->pending;
+    memcpy(p->key, key->p, key->n);
+    p->write = (store_write_t){mode, p->key, key->n, NULL, (size_t)vlen, flags,
+                               engine_exptime(s->engine, exptime), cas};
+    p->noreply = c->noreply;
+    s->text_state = TEXT_DATA;
+}
+
+static void _count_cas(session_t *s, store_status_t st)
+{
+    if (st == STORE_OK)
+        s->stats->cas_hits++;
+    else if (st == STORE_EXISTS)
+        s->stats->cas_badval++;
+    else if (st == STORE_NOT_FOUND)
+        s->stats->cas_misses++;
+}
+
+/* The data block (value + "\r\n") of the pending storage command is at data. */
+static void _complete_data(session_t *s, const char *data, buf_t *out)
+{
+    text_pending_t *p = &s->pending;
+    cmd_t c = {.s = s, .out = out, .noreply = p->noreply};
+    s->text_state = TEXT_LINE;
+    s->stats->cmd_set++;
+    size_t n = p->write.nvalue;
+    if (data[n] != '\r' || data[n + 1] != '\n') {
+        REPLY(&c, "CLIENT_ERROR bad data chunk");
+        return;
+    }
+    p->write.value = data;
+    store_status_t st = store_write(s->engine->store, &p->write, NULL);
+    if (p->write.mode == STORE_MODE_CAS)
+        _count_cas(s, st);
+    switch (st) {
+    case STORE_OK:
+        REPLY(&c, "STORED");
+        break;
+    case STORE_EXISTS:
+        REPLY(&c, "EXISTS");
+        break;
+    case STORE_NOT_FOUND:
+        REPLY(&c, "NOT_FOUND");
+        break;
+    case STORE_TOO_LARGE:
+        /* memcached fails to allocate an oversized append or prepend and stores nothing. */
+        if (p->write.mode == STORE_MODE_APPEND || p->write.mode == STORE_MODE_PREPEND) {
+            REPLY(&c, "NOT_STORED");
+            break;
+        }
+        /* fall through */
+    case STORE_NO_MEMORY:
+        s->stats->store_no_memory++;
+        REPLY(&c, "SERVER_ERROR out of memory storing object");
+        break;
+    default:
+        REPLY(&c, "NOT_STORED");
+        break;
+    }
+}
+
+/* ---- retrieval ---- */
+
+static int _append_value(buf_t *out, const item_t *it, bool with_cas)
+{
+    size_t need = 6 + it->nkey + 1 + 10 + 1 + 10 + (with_cas ? 21 : 0) + 2 + it->nvalue + 2;
+    if (buf_reserve(out, need) != 0)
+        return -1;
+    buf_append_lit(out, "VALUE ");
+    buf_append(out, item_key(it), it->nkey);
+    buf_append_lit(out, " ");
+    buf_append_u64(out, it->flags);
+    buf_append_lit(out, " ");
+    buf_append_u64(out, it->nvalue);
+    if (with_cas) {
+        buf_append_lit(out, " ");
+        buf_append_u64(out, it->cas);
+    }
+    buf_append_lit(out, "\r\n");
+    buf_append(out, item_value(it), it->nvalue);
+    return buf_append_lit(out, "\r\n");
+}
+
+static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
+{
+    const text_get_t *g = &s->get;
+    store_t *store = s->engine->store;
+    item_t *it = g->touch ? store_get_touch(store, key, nkey, g->exptime) : store_get(store, key, nkey);
+    if (g->touch) {
+        s->stats->cmd_touch++;
+        *(it ? &s->stats->touch_hits : &s->stats->touch_misses) += 1;
+    } else {
+        s->stats->cmd_get++;
+        *(it ? &s->stats->get_hits : &s->stats->get_misses) += 1;
+    }
+    if (it == NULL)
+        return;
+    if (_append_value(out, it, g->with_cas) != 0)
+        s->state = SESSION_BROKEN;
+    store_release(store, it);
+}
+
+/* Serves the keys in [p, end) of a get line. Returns the offset of the first key left for later
+ * when output passed the high-water mark, or 0 when every key was served and END appended. */
+static size_t _get_keys(session_t *s, const char *p, const char *end, buf_t *out)
+{
+    const char *start = p;
+    for (;;) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p == end)
+            break;
+        if (p != start && buf_len(out) >= s->out_high_water && s->state == SESSION_OPEN)
+            return (size_t)(p - start);
+        const char *key = p;
+        while (p < end && *p != ' ')
+            p++;
+        _get_one(s, key, (size_t)(p - key), out);
+    }
+    if (buf_append_lit(out, "END\r\n") != 0)
+        s->state = SESSION_BROKEN;
+    return 0;
+}
+
+static bool _keys_fit(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *space = memchr(p, ' ', (size_t)(end - p));
+        const char *stop = space ? space : end;
+        if (stop - p > STORE_KEY_MAX)
+            return false;
+        p = stop + 1;
+    }
+    return true;
+}
+
+/* get/gets/gat/gats. Returns the bytes of the line served when it pauses, else 0. */
+static size_t _get(cmd_t *c, const char *line, const char *end, bool with_cas, bool touch)
+{
+    session_t *s = c->s;
+    size_t first_key = 1;
+    s->get = (text_get_t){with_cas, touch, 0};
+    if (touch) {
+        int32_t exptime;
+        if (!_i32(&c->t[1], &exptime)) {
+            REPLY(c, "CLIENT_ERROR invalid exptime argument");
+            return 0;
+        }
+        s->get.exptime = engine_exptime(s->engine, exptime);
+        first_key = 2;
+    }
+    const char *keys = c->t[first_key].p ? c->t[first_key].p : end;
+    /* One key too long fails the whole command before any value is queued, as in memcached. */
+    if (!_keys_fit(keys, end)) {
+        REPLY(c, "CLIENT_ERROR bad command line format");
+        return 0;
+    }
+    size_t paused = _get_keys(s, keys, end, c->out);
+    if (paused == 0)
+        return 0;
+    s->text_state = TEXT_GET_MORE;
+    return (size_t)(keys - line) + paused;
+}
+
+/* ---- other commands ---- */
+
+static void _arith(cmd_t *c, bool incr)
+{
+    session_t *s = c->s;
+    _noreply_maybe(c);
+    if (!_key_ok(c, &c->t[1]))
+        return;
+    uint64_t delta, value;
+    if (!_u64(&c->t[2], &delta)) {
+        REPLY(c, "CLIENT_ERROR invalid numeric delta argument");
+        return;
+    }
+    switch (store_arith(s->engine->store, c->t[1].p, c->t[1].n, incr, delta, &value)) {
+    case STORE_OK: {
+        *(incr ? &s->stats->incr_hits : &s->stats->decr_hits) += 1;
+        char digits[20];
+        _out(c, digits, buf_format_u64(digits, value));
+        break;
+    }
+    case STORE_NON_NUMERIC:
+        REPLY(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        break;
+    case STORE_NOT_FOUND:
+        *(incr ? &s->stats->incr_misses : &s->stats->decr_misses) += 1;
+        REPLY(c, "NOT_FOUND");
+        break;
+    default:
+        REPLY(c, "SERVER_ERROR out of memory");
+        break;
+    }
+}
+
+static void _delete(cmd_t *c)
+{
+    session_t *s = c->s;
+    if (c->nt > 3) {
+        bool hold_is_zero = _is(&c->t[2], "0");
+        bool noreply = _noreply_maybe(c);
+        bool valid = (c->nt == 4 && (hold_is_zero || noreply)) || (c->nt == 5 && hold_is_zero && noreply);
+        if (!valid) {
+            REPLY(c, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+            return;
+        }
+    }
+    if (!_key_ok(c, &c->t[1]))
+        return;
+    if (store_delete(s->engine->store, c->t[1].p, c->t[1].n) == STORE_OK) {
+        s->stats->delete_hits++;
+        REPLY(c, "DELETED");
+    } else {
+        s->stats->delete_misses++;
+        REPLY(c, "NOT_FOUND");
+    }
+}
+
+static void _touch(cmd_t *c)
+{
+    session_t *s = c->s;
+    _noreply_maybe(c);
+    if (!_key_ok(c, &c->t[1]))
+        return;
+    int32_t exptime;
+    if (!_i32(&c->t[2], &exptime)) {
+        REPLY(c, "CLIENT_ERROR invalid exptime argument");
+        return;
+    }
+    s->stats->cmd_touch++;
+    if (store_touch(s->engine->store, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK) {
+        s->stats->touch_hits++;
+        REPLY(c, "TOUCHED");
+    } else {
+        s->stats->touch_misses++;
+        REPLY(c, "NOT_FOUND");
+    }
+}
+
+static void _verbosity(cmd_t *c)
+{
+    _noreply_maybe(c);
+    uint32_t level;
+    if (!_u32(&c->t[1], &level)) {
+        REPLY(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    c->s->engine->verbosity = level > MAX_VERBOSITY ? MAX_VERBOSITY : level;
+    REPLY(c, "OK");
+}
+
+/* Lazy: the store only records from when items count as flushed. memcached makes a delayed flush
+ * take effect one second before the delay ends; so do we. */
+static void _flush_all(cmd_t *c)
+{
+    session_t *s = c->s;
+    _noreply_maybe(c);
+    s->stats->cmd_flush++;
+    int32_t delay = 0;
+    if (c->nt != (c->noreply ? 3u : 2u) && !_i32(&c->t[1], &delay)) {
+        REPLY(c, "CLIENT_ERROR invalid exptime argument");
+        return;
+    }
+    store_flush(s->engine->store, delay > 0 ? engine_exptime(s->engine, delay) - 1 : 0);
+    REPLY(c, "OK");
+}
+
+static void _stats(cmd_t *c)
+{
+    session_t *s = c->s;
+    const token_t *sub = &c->t[1];
+    if (c->nt == 2) {
+        if (proto_text_stats(s, "", 0, c->out) != 0)
+            s->state = SESSION_BROKEN;
+        return;
+    }
+    if (_is(sub, "reset")) {
+        engine_stats_reset(s->engine);
+        REPLY(c, "RESET");
+        return;
+    }
+    if (_is(sub, "detail")) {
+        REPLY(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        return;
+    }
+    int rc = proto_text_stats(s, sub->p, sub->n, c->out);
+    if (rc == 1)
+        REPLY(c, "ERROR");
+    else if (rc != 0)
+        s->state = SESSION_BROKEN;
+}
+
+static bool _want(cmd_t *c, size_t a, size_t b)
+{
+    if (c->nt == a || c->nt == b)
+        return true;
+    REPLY(c, "ERROR");
+    return false;
+}
+
+/* Runs one command line [line, end). Returns how much of it a paused get served (0 otherwise). */
+static size_t _dispatch(cmd_t *c, const char *line, const char *end)
+{
+    c->nt = _tokenize(line, end, c->t);
+    const token_t *w = &c->t[0];
+    if (c->nt < 2 || w->n < 2) {
+        REPLY(c, "ERROR");
+        return 0;
+    }
+    if (w->p[0] == 'g' && (_is(w, "get") || _is(w, "gets") || _is(w, "gat") || _is(w, "gats"))) {
+        if (c->nt < 3) {
+            REPLY(c, "ERROR");
+            return 0;
+        }
+        return _get(c, line, end, w->n == 4, w->p[1] == 'a');
+    }
+    if (_is(w, "bget") && c->nt >= 3)
+        return _get(c, line, end, false, false);
+
+    static const struct { const char *name; store_mode_t mode; } updates[] = {
+        {"set", STORE_MODE_SET},         {"add", STORE_MODE_ADD},
+        {"replace", STORE_MODE_REPLACE}, {"append", STORE_MODE_APPEND},
+        {"prepend", STORE_MODE_PREPEND}, {"cas", STORE_MODE_CAS},
+    };
+    for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++) {
+        if (_is(w, updates[i].name)) {
+            size_t base = updates[i].mode == STORE_MODE_CAS ? 7 : 6;
+            if (_want(c, base, base + 1))
+                _update(c, updates[i].mode);
+            return 0;
+        }
+    }
+    if (_is(w, "incr") || _is(w, "decr")) {
+        if (_want(c, 4, 5))
+            _arith(c, w->p[0] == 'i');
+    } else if (_is(w, "delete")) {
+        if (c->nt >= 3 && c->nt <= 5)
+            _delete(c);
+        else
+            REPLY(c, "ERROR");
+    } else if (_is(w, "touch")) {
+        if (_want(c, 4, 5))
+            _touch(c);
+    } else if (_is(w, "flush_all")) {
+        if (c->nt <= 4)
+            _flush_all(c);
+        else
+            REPLY(c, "ERROR");
+    } else if (_is(w, "verbosity")) {
+        if (_want(c, 3, 4))
+            _verbosity(c);
+    } else if (_is(w, "stats")) {
+        _stats(c);
+    } else if (_is(w, "version")) {
+        REPLY(c, "VERSION " ENGINE_VERSION);
+    } else if (_is(w, "quit")) {
+        c->s->state = SESSION_QUIT;
+    } else if (_is(w, "shutdown")) {
+        REPLY(c, "ERROR: shutdown not enabled");
+    } else if (_is(w, "mn")) {
+        REPLY(c, "MN");
+    } else {
+        /* memcached hangs up on what looks like an HTTP request. */
+        const token_t *last = &c->t[c->nt - 2];
+        if (last->n >= 5 && memcmp(last->p, HTTP_PREFIX, 5) == 0)
+            c->s->state = SESSION_BROKEN;
+        else
+            REPLY(c, "ERROR");
+    }
+    return 0;
+}
+
+/* The command line in [in, nl): memcached drops one "\r" before the "\n" (unless the line is that
+ * "\r" alone) and reads the line as a C string, so a NUL byte ends it early. */
+static const char *_line_end(const char *in, const char *nl)
+{
+    const char *end = nl;
+    if (end - in > 1 && end[-1] == '\r')
+        end--;
+    const char *nul = memchr(in, '\0', (size_t)(end - in));
+    return nul ? nul : end;
+}
+
+static bool _is_get_line(const char *in, size_t len)
+{
+    size_t i = 0;
+    while (i < len && in[i] == ' ')
+        i++;
+    if (i > 100)
+        return false;
+    return (len - i >= 4 && memcmp(in + i, "get ", 4) == 0) || (len - i >= 5 && memcmp(in + i, "gets ", 5) == 0);
+}
+
+/* Handles what the input holds in the current state; returns bytes consumed, 0 = need more. */
+static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
+{
+    switch (s->text_state) {
+    case TEXT_SWALLOW: {
+        size_t n = s->swallow_left < len ? (size_t)s->swallow_left : len;
+        s->swallow_left -= n;
+        if (s->swallow_left == 0)
+            s->text_state = TEXT_LINE;
+        return n;
+    }
+    case TEXT_DATA: {
+        size_t need = s->pending.write.nvalue + 2;
+        if (len < need)
+            return 0;
+        _complete_data(s, in, out);
+        return need;
+    }
+    case TEXT_GET_MORE:
+    case TEXT_LINE:
+        break;
+    }
+    size_t from = s->scanned < len ? s->scanned : len;
+    const char *nl = memchr(in + from, '\n', len - from);
+    if (nl == NULL) {
+        s->scanned = len;
+        /* memcached closes a connection whose line has no end in 2 KiB, unless it is a get. */
+        if (s->text_state == TEXT_LINE && len > TEXT_MAX_LINE && (!_is_get_line(in, len) || len > TEXT_MAX_GET_LINE))
+            s->state = SESSION_BROKEN;
+        return 0;
+    }
+    s->scanned = 0;
+    const char *end = _line_end(in, nl);
+    size_t line_len = (size_t)(nl - in) + 1;
+    if (s->text_state == TEXT_GET_MORE) {
+        s->text_state = TEXT_LINE;
+        size_t paused = _get_keys(s, in, end, out);
+        if (paused) {
+            s->text_state = TEXT_GET_MORE;
+            return paused;
+        }
+        return line_len;
+    }
+    cmd_t c = {.s = s, .out = out};
+    size_t paused = _dispatch(&c, in, end);
+    return paused ? paused : line_len;
+}
+
+size_t proto_text_feed(session_t *s, const char *in, size_t len, buf_t *out)
+{
+    size_t done = 0;
+    while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
+        size_t used = _step(s, in + done, len - done, out);
+        if (used == 0)
+            break;
+        done += used;
+    }
+    return done;
+}

@@ -1,0 +1,116 @@
+/* proto_text_stats: the "stats" family of the memcached text protocol, in memcached's format
+ * ("STAT <name> <value>" lines, then "END"). Only figures this server really tracks are listed. */
+#include "proto_text.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static int _stat(buf_t *out, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int _stat(buf_t *out, const char *name, const char *fmt, ...)
+{
+    char value[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    size_t nvalue = (size_t)n < sizeof(value) ? (size_t)n : sizeof(value) - 1;
+    if (buf_reserve(out, 5 + strlen(name) + 1 + nvalue + 2) != 0)
+        return -1;
+    buf_append_lit(out, "STAT ");
+    buf_append(out, name, strlen(name));
+    buf_append_lit(out, " ");
+    buf_append(out, value, nvalue);
+    return buf_append_lit(out, "\r\n");
+}
+
+static int _general(const engine_t *e, buf_t *out)
+{
+    const engine_stats_t *st = &e->stats;
+    store_stats_t ss;
+    store_get_stats(e->store, &ss);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    int rc = 0;
+    rc |= _stat(out, "pid", "%ld", (long)getpid());
+    rc |= _stat(out, "uptime", "%u", store_clock(e->store));
+    rc |= _stat(out, "time", "%lld", (long long)time(NULL));
+    rc |= _stat(out, "version", "%s", ENGINE_VERSION);
+    rc |= _stat(out, "pointer_size", "%d", (int)(8 * sizeof(void *)));
+    rc |= _stat(out, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec, (long)usage.ru_utime.tv_usec);
+    rc |= _stat(out, "rusage_system", "%ld.%06ld", (long)usage.ru_stime.tv_sec, (long)usage.ru_stime.tv_usec);
+    rc |= _stat(out, "max_connections", "%u", e->max_connections);
+#define X(name) rc |= _stat(out, #name, "%llu", (unsigned long long)st->name);
+    ENGINE_STATS(X)
+#undef X
+    rc |= _stat(out, "limit_maxbytes", "%zu", store_memory_limit(e->store));
+    rc |= _stat(out, "threads", "%d", 1);
+    rc |= _stat(out, "hash_bytes", "%llu", (unsigned long long)(ss.buckets * sizeof(void *)));
+    rc |= _stat(out, "bytes", "%llu", (unsigned long long)ss.bytes);
+    rc |= _stat(out, "curr_items", "%llu", (unsigned long long)ss.items);
+    rc |= _stat(out, "total_items", "%llu", (unsigned long long)ss.total_items);
+    rc |= _stat(out, "evictions", "%llu", (unsigned long long)ss.evictions);
+    rc |= _stat(out, "reclaimed", "%llu", (unsigned long long)ss.reclaimed);
+    return rc;
+}
+
+static int _settings(const engine_t *e, buf_t *out)
+{
+    int rc = 0;
+    rc |= _stat(out, "maxbytes", "%zu", store_memory_limit(e->store));
+    rc |= _stat(out, "maxconns", "%u", e->max_connections);
+    rc |= _stat(out, "udpport", "%d", 0);
+    rc |= _stat(out, "verbosity", "%u", e->verbosity);
+    rc |= _stat(out, "evictions", "%s", "on");
+    rc |= _stat(out, "cas_enabled", "%s", "yes");
+    rc |= _stat(out, "item_size_max", "%zu", store_max_item_size(e->store));
+    rc |= _stat(out, "flush_enabled", "%s", "yes");
+    rc |= _stat(out, "num_threads", "%d", 1);
+    return rc;
+}
+
+/* The store has no slab classes: everything is reported as class 1, and only when it holds items. */
+static int _items(const engine_t *e, buf_t *out)
+{
+    store_stats_t ss;
+    store_get_stats(e->store, &ss);
+    if (ss.items == 0)
+        return 0;
+    int rc = 0;
+    rc |= _stat(out, "items:1:number", "%llu", (unsigned long long)ss.items);
+    rc |= _stat(out, "items:1:evicted", "%llu", (unsigned long long)ss.evictions);
+    rc |= _stat(out, "items:1:reclaimed", "%llu", (unsigned long long)ss.reclaimed);
+    return rc;
+}
+
+static int _slabs(const engine_t *e, buf_t *out)
+{
+    store_stats_t ss;
+    store_get_stats(e->store, &ss);
+    int rc = 0;
+    rc |= _stat(out, "active_slabs", "%d", ss.items ? 1 : 0);
+    rc |= _stat(out, "total_malloced", "%llu", (unsigned long long)ss.bytes);
+    return rc;
+}
+
+int proto_text_stats(session_t *s, const char *what, size_t nwhat, buf_t *out)
+{
+    static const struct {
+        const char *name;
+        int (*emit)(const engine_t *, buf_t *);
+    } groups[] = {{"", _general}, {"settings", _settings}, {"items", _items}, {"slabs", _slabs}};
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        if (strlen(groups[i].name) == nwhat && memcmp(groups[i].name, what, nwhat) == 0) {
+            if (groups[i].emit(s->engine, out) != 0)
+                return -1;
+            return buf_append_lit(out, "END\r\n");
+        }
+    }
+    return 1;
+}
