@@ -40,6 +40,37 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
 
+static void _shutdown_cb(uv_shutdown_t *req, int status)
+{
+    conn_t *c = req->data;
+    if (status < 0 || uv_is_closing((uv_handle_t *)&c->tcp)) {
+        conn_abort(c);
+        return;
+    }
+    c->lingering = true;
+    c->linger_since = uv_now(c->tcp.loop);
+    buf_free(&c->in);
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) != 0) {
+        conn_abort(c);
+        return;
+    }
+    c->reading = true;
+    net_server_conn_lingering(c->server);
+}
+
+/* Every reply has been handed to the kernel: close, gracefully. After the peer's EOF a plain close
+ * is graceful; otherwise send FIN and read until the peer closes (see CONN_LINGER_MS). */
+static void _finish(conn_t *c)
+{
+    if (c->peer_eof) {
+        conn_abort(c);
+        return;
+    }
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, _shutdown_cb) != 0)
+        conn_abort(c);
+}
+
 /* Alternates sending replies and executing buffered commands until input runs out, output passes
  * the high-water mark, or the connection is closing. A write left in flight resumes this from its
  * callback. Reading goes on only while unsent output is under the mark, which also bounds the
@@ -47,6 +78,8 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
  * After end of input, commands already received are still answered, then the connection closes. */
 static void _process(conn_t *c)
 {
+    if (c->finishing)
+        return;
     for (;;) {
         _flush(c);
         if (uv_is_closing((uv_handle_t *)&c->tcp))
@@ -75,7 +108,7 @@ static void _process(conn_t *c)
 
 void conn_shutdown(conn_t *c)
 {
-    if (uv_is_closing((uv_handle_t *)&c->tcp))
+    if (c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     c->input_ended = true;
     if (c->reading) {
@@ -90,7 +123,14 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
 {
     (void)unused;
     conn_t *c = (conn_t *)stream;
+    if (c->lingering) {
+        /* Only the peer's close matters now; what it still sends is dropped. */
+        if (nread < 0)
+            conn_abort(c);
+        return;
+    }
     if (nread == UV_EOF) {
+        c->peer_eof = true;
         conn_shutdown(c);
         return;
     }
@@ -122,11 +162,13 @@ static void _write_cb(uv_write_t *req, int status)
  * is in flight; replies produced meanwhile wait in c->out and go out when it completes. */
 static void _flush(conn_t *c)
 {
-    if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp))
+    if (c->writing || c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     if (buf_len(&c->out) == 0) {
-        if (c->closing)
-            conn_abort(c);
+        if (c->closing) {
+            c->finishing = true;
+            _finish(c);
+        }
         return;
     }
     uv_buf_t chunk = uv_buf_init(buf_head(&c->out), (unsigned int)buf_len(&c->out));
@@ -141,8 +183,10 @@ static void _flush(conn_t *c)
     c->session.stats->bytes_written += (uint64_t)n;
     if (buf_len(&c->out) == 0) {
         buf_trim(&c->out, CONN_INPUT_KEEP);
-        if (c->closing)
-            conn_abort(c);
+        if (c->closing) {
+            c->finishing = true;
+            _finish(c);
+        }
         return;
     }
     buf_t swap = c->flight;

@@ -28,10 +28,15 @@ typedef struct conn {
     buf_t out;                  /* replies not yet handed to a write */
     buf_t flight;               /* replies of the write in progress */
     uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+    uint64_t linger_since;      /* loop time the connection began lingering */
     bool writing;
     bool reading;
     bool input_ended;           /* peer EOF or server shutdown: execute what is buffered, then close */
+    bool peer_eof;              /* the peer has closed its side */
     bool closing;               /* close once output has drained; execute nothing more */
+    bool finishing;             /* output drained: shutting down, then lingering */
+    bool lingering;             /* output done and FIN sent; discarding input until the peer closes */
 } conn_t;
 
 /* Starts serving an accepted, initialised tcp handle embedded in c. Returns 0 or a UV error. */
@@ -43,5 +48,10 @@ void conn_shutdown(conn_t *c);
 
 /* Closes at once, dropping queued output. Idempotent. */
 void conn_abort(conn_t *c);
+
+/* How long a connection that has sent its last reply waits for the peer to close before the
+ * server closes it anyway (net.c enforces it). Closing while the peer's bytes sit unread would
+ * make the kernel send a reset, which can destroy replies the peer has not read yet. */
+#define CONN_LINGER_MS 2000
 
 #endif

@@ -39,11 +39,29 @@ void net_server_conn_closed(net_server_t *s, conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    if (c->lingering && --s->nlingering == 0)
+        uv_timer_stop(&s->linger_timer);
     s->engine->stats.curr_connections--;
     free(c);
     if (s->closing && s->nconns == 0 && !uv_is_closing((uv_handle_t *)&s->grace_timer))
         uv_close((uv_handle_t *)&s->grace_timer, _server_handle_close_cb);
     _handle_closed(s);
+}
+
+static void _linger_check_cb(uv_timer_t *timer)
+{
+    net_server_t *s = timer->data;
+    uint64_t now = uv_now(s->loop);
+    for (conn_t *c = s->conns; c != NULL; c = c->next) {
+        if (c->lingering && now - c->linger_since >= CONN_LINGER_MS)
+            conn_abort(c);
+    }
+}
+
+void net_server_conn_lingering(net_server_t *s)
+{
+    if (s->nlingering++ == 0)
+        uv_timer_start(&s->linger_timer, _linger_check_cb, CONN_LINGER_MS / 4, CONN_LINGER_MS / 4);
 }
 
 /* Past max_connections the client is told why, best effort, and closed without being read. */
@@ -124,7 +142,9 @@ int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *conf
         return rc;
     }
     s->listener.data = s;
-    s->open_handles = 1;
+    uv_timer_init(loop, &s->linger_timer);
+    s->linger_timer.data = s;
+    s->open_handles = 2;
     rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->listener, 1024, _connection_cb);
@@ -132,6 +152,7 @@ int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *conf
         /* Closing completes on a later loop turn; the server frees itself then, reporting nothing. */
         s->closing = true;
         uv_close((uv_handle_t *)&s->listener, _server_handle_close_cb);
+        uv_close((uv_handle_t *)&s->linger_timer, _server_handle_close_cb);
         return rc;
     }
     *out = s;
@@ -165,6 +186,7 @@ void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
     s->grace_timer.data = s;
     uv_unref((uv_handle_t *)&s->grace_timer);
     uv_close((uv_handle_t *)&s->listener, _server_handle_close_cb);
+    uv_close((uv_handle_t *)&s->linger_timer, _server_handle_close_cb);
     conn_t *c = s->conns;
     while (c != NULL) {
         conn_t *next = c->next;

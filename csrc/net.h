@@ -26,8 +26,10 @@ typedef struct net_server {
     session_proto_t proto;
     uv_tcp_t listener;
     uv_timer_t grace_timer;
+    uv_timer_t linger_timer;    /* runs while connections linger, closing those past CONN_LINGER_MS */
     conn_t *conns;
     unsigned nconns;
+    unsigned nlingering;
     unsigned max_connections;
     unsigned open_handles;      /* listener, timer, conns and rejected sockets not yet closed */
     bool closing;
@@ -48,5 +50,8 @@ void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx);
 
 /* For conn.c: a connection's handle has closed and its memory can go. */
 void net_server_conn_closed(net_server_t *s, conn_t *c);
+
+/* For conn.c: a connection has begun lingering (c->lingering, c->linger_since are set). */
+void net_server_conn_lingering(net_server_t *s);
 
 #endif

@@ -254,6 +254,7 @@ static int _append_value(buf_t *out, const item_t *it, bool with_cas)
     return buf_append_lit(out, "\r\n");
 }
 
+/* Looks one key up (touching it for gat), counts it, and appends its VALUE block unless out is NULL. */
 static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
 {
     const text_get_t *g = &s->get;
@@ -268,7 +269,7 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
     }
     if (it == NULL)
         return;
-    if (_append_value(out, it, g->with_cas) != 0)
+    if (out != NULL && _append_value(out, it, g->with_cas) != 0)
         s->state = SESSION_BROKEN;
     store_release(store, it);
 }
@@ -295,16 +296,17 @@ static size_t _get_keys(session_t *s, const char *p, const char *end, buf_t *out
     return 0;
 }
 
-static bool _keys_fit(const char *p, const char *end)
+/* Where the first key longer than memcached allows starts, or NULL. */
+static const char *_long_key(const char *p, const char *end)
 {
     while (p < end) {
         const char *space = memchr(p, ' ', (size_t)(end - p));
         const char *stop = space ? space : end;
         if (stop - p > STORE_KEY_MAX)
-            return false;
+            return p;
         p = stop + 1;
     }
-    return true;
+    return NULL;
 }
 
 /* get/gets/gat/gats. Returns the bytes of the line served when it pauses, else 0. */
@@ -323,8 +325,19 @@ static size_t _get(cmd_t *c, const char *line, const char *end, bool with_cas, b
         first_key = 2;
     }
     const char *keys = c->t[first_key].p ? c->t[first_key].p : end;
-    /* One key too long fails the whole command before any value is queued, as in memcached. */
-    if (!_keys_fit(keys, end)) {
+    /* A key too long fails the command with no value sent, but memcached has looked up (and for
+     * gat touched) the keys before it; so do we, without queueing their values. (memcached also
+     * culls the unsent replies of earlier pipelined commands here, depending on when it last
+     * flushed; we keep them: losing replies desynchronises every pipelining client.) */
+    const char *too_long = _long_key(keys, end);
+    if (too_long != NULL) {
+        for (const char *p = keys; p < too_long;) {
+            const char *space = memchr(p, ' ', (size_t)(too_long - p));
+            const char *stop = space ? space : too_long;
+            if (stop > p)
+                _get_one(s, p, (size_t)(stop - p), NULL);
+            p = stop + 1;
+        }
         REPLY(c, "CLIENT_ERROR bad command line format");
         return 0;
     }

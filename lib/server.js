@@ -8,6 +8,7 @@ const native = require('./native');
 const Engine = require('./engine');
 const options = require('./options');
 const { callbackOrPromise } = require('./callback');
+const { connectionError } = require('./errors');
 
 const DEFAULTS = {
 	port: 11311,
@@ -62,7 +63,11 @@ class Server extends EventEmitter {
 		// Resolving here keeps names like "localhost" working while C only parses numeric addresses.
 		dns.lookup(this.options.host, (err, address) => {
 			if (err) return fail(err);
-			if (this._closing) return undefined;
+			if (this._closing) {
+				// close() came first: the server never listens, and the callback must still hear of it.
+				if (callback) callback(connectionError('server closed before it could listen', 'ECLOSED'));
+				return undefined;
+			}
 			const wanted = [['simple', this.options.port], ['memcached', this.options.memcachedPort]];
 			for (const [protocol, portNumber] of wanted) {
 				if (portNumber === null) continue;

@@ -1,0 +1,107 @@
+// Differential testing against memcached: the same bytes go to both servers, replies must match.
+// Peer collects one connection's replies; normalize() replaces cas uniques by their role.
+'use strict';
+
+const net = require('net');
+
+const SENTINEL = Buffer.from('version\r\n');
+const SENTINEL_REPLY = 'VERSION 1.6.18\r\n';
+
+// One connection whose replies are read in rounds: each round ends with a `version` command, so
+// the round is complete when its reply ends with the VERSION line (or the server hung up).
+class Peer {
+	constructor(port) {
+		this.port = port;
+		this.received = Buffer.alloc(0);
+		this.closed = false;
+		this.waiter = null;
+	}
+
+	connect() {
+		return new Promise((resolve, reject) => {
+			this.socket = net.connect(this.port, '127.0.0.1', resolve);
+			this.socket.setNoDelay(true);
+			this.socket.once('error', reject);
+			this.socket.on('data', (d) => {
+				this.received = Buffer.concat([this.received, d]);
+				this._check();
+			});
+			this.socket.on('close', () => {
+				this.closed = true;
+				this._check();
+			});
+		});
+	}
+
+	_check() {
+		if (!this.waiter) return;
+		const text = this.received.toString('latin1');
+		if (this.closed || text.endsWith(SENTINEL_REPLY)) {
+			const resolve = this.waiter;
+			this.waiter = null;
+			resolve();
+		}
+	}
+
+	// Writes the chunks then the sentinel; resolves with this round's reply (latin1 text) and
+	// whether the server closed the connection.
+	async round(chunks, timeoutMs = 5000) {
+		this.received = Buffer.alloc(0);
+		const done = new Promise((resolve) => { this.waiter = resolve; });
+		if (!this.closed) {
+			for (const chunk of chunks) this.socket.write(chunk);
+			this.socket.write(SENTINEL);
+		}
+		this._check();
+		let timer;
+		await Promise.race([done, new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+		clearTimeout(timer);
+		this.waiter = null;
+		return { text: this.received.toString('latin1'), closed: this.closed };
+	}
+
+	close() {
+		this.socket.destroy();
+	}
+}
+
+// Walks a reply stream, skipping data blocks, and calls onValue(key, casText) for each VALUE line
+// that carries a cas. Returns the text with each cas replaced by a role number from `roles`
+// (a Map from cas text to role), so that two servers numbering cas differently still compare.
+function normalize(text, roles, onValue = () => {}) {
+	let out = '';
+	let pos = 0;
+	while (pos < text.length) {
+		const nl = text.indexOf('\r\n', pos);
+		if (nl < 0) {
+			out += text.slice(pos);
+			break;
+		}
+		const line = text.slice(pos, nl);
+		pos = nl + 2;
+		const parts = line.split(' ');
+		if (parts[0] === 'VALUE' && (parts.length === 4 || parts.length === 5)) {
+			const bytes = Number(parts[3]);
+			if (parts.length === 5) {
+				onValue(parts[1], parts[4]);
+				if (!roles.has(parts[4])) roles.set(parts[4], roles.size);
+				parts[4] = `<cas#${roles.get(parts[4])}>`;
+			}
+			out += `${parts.join(' ')}\r\n${text.slice(pos, pos + bytes + 2)}`;
+			pos += bytes + 2;
+		} else {
+			out += `${line}\r\n`;
+		}
+	}
+	return out;
+}
+
+// Where two normalized replies first differ, with some context, for a readable failure.
+function firstDifference(a, b) {
+	let i = 0;
+	while (i < a.length && i < b.length && a[i] === b[i]) i++;
+	const from = Math.max(0, i - 120);
+	return `at byte ${i}:\n  memcached:    ${JSON.stringify(a.slice(from, i + 120))}\n  simplecached: ${JSON.stringify(b.slice(from, i + 120))}`;
+}
+
+module.exports = { Peer, normalize, firstDifference, SENTINEL_REPLY };

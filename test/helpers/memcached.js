@@ -1,0 +1,62 @@
+// The reference: a real memcached 1.6 started on an ephemeral port for differential tests.
+// .ci/run installs it; a test that needs it fails (never skips) when it is missing.
+'use strict';
+
+const net = require('net');
+const { spawn, execFileSync } = require('child_process');
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const probe = net.createServer();
+		probe.unref();
+		probe.on('error', reject);
+		probe.listen(0, '127.0.0.1', () => {
+			const { port } = probe.address();
+			probe.close(() => resolve(port));
+		});
+	});
+}
+
+function waitForPort(port, deadline) {
+	return new Promise((resolve, reject) => {
+		const attempt = () => {
+			const socket = net.connect(port, '127.0.0.1');
+			socket.on('connect', () => {
+				socket.destroy();
+				resolve();
+			});
+			socket.on('error', () => {
+				socket.destroy();
+				if (Date.now() > deadline) reject(new Error(`memcached did not listen on ${port}`));
+				else setTimeout(attempt, 20);
+			});
+		};
+		attempt();
+	});
+}
+
+function memcachedVersion() {
+	return execFileSync('memcached', ['-V']).toString().trim();
+}
+
+// Starts `memcached -t 1` with extra arguments; resolves {port, stop()}.
+async function startMemcached(extraArgs = []) {
+	const port = await freePort();
+	const child = spawn('memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0', '-t', '1', ...extraArgs], {
+		stdio: ['ignore', 'ignore', 'inherit'],
+	});
+	const exited = new Promise((resolve) => child.once('exit', resolve));
+	await Promise.race([
+		waitForPort(port, Date.now() + 5000),
+		exited.then((code) => { throw new Error(`memcached exited with ${code}`); }),
+	]);
+	return {
+		port,
+		stop: () => {
+			child.kill('SIGTERM');
+			return exited;
+		},
+	};
+}
+
+module.exports = { startMemcached, memcachedVersion, freePort };

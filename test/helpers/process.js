@@ -1,0 +1,69 @@
+// Test helpers for child processes: run the CLI (bin/server.js), learn its port from its banner,
+// wait for it to exit within a deadline, and read a process's resident memory from /proc.
+'use strict';
+
+const { spawn } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'bin', 'server.js');
+
+// Spawns a Node process; collects its output. exited resolves with {code, signal, stdout, stderr}.
+function run(args, options = {}) {
+	const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+	const out = { stdout: '', stderr: '' };
+	child.stdout.setEncoding('utf8');
+	child.stderr.setEncoding('utf8');
+	child.stdout.on('data', (d) => { out.stdout += d; });
+	child.stderr.on('data', (d) => { out.stderr += d; });
+	const exited = new Promise((resolve) => {
+		child.on('close', (code, signal) => resolve({ code, signal, stdout: out.stdout, stderr: out.stderr }));
+	});
+	return { child, out, exited };
+}
+
+// Resolves with the exit result, or kills the child with SIGKILL and rejects after timeoutMs.
+async function exitWithin(proc, timeoutMs, what = 'process') {
+	let timer;
+	const timeout = new Promise((resolve, reject) => {
+		timer = setTimeout(() => {
+			proc.child.kill('SIGKILL');
+			reject(new Error(`${what} did not exit within ${timeoutMs} ms; stdout: ${JSON.stringify(proc.out.stdout)} stderr: ${JSON.stringify(proc.out.stderr)}`));
+		}, timeoutMs);
+	});
+	try {
+		return await Promise.race([proc.exited, timeout]);
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+// Starts `node bin/server.js ...args` and resolves once it prints its banner, with {port, ...proc}.
+async function startCli(args, timeoutMs = 5000) {
+	const proc = run([CLI, ...args]);
+	// The first address is the seed protocol's; more may follow on the same line.
+	const banner = /^simplecached (\S+) listening on (\S+?):(\d+)\b/m;
+	const found = await new Promise((resolve, reject) => {
+		const timer = setTimeout(() => { proc.child.kill('SIGKILL'); reject(new Error(`no banner within ${timeoutMs} ms: ${proc.out.stderr}`)); }, timeoutMs);
+		const check = () => {
+			const match = banner.exec(proc.out.stdout);
+			if (match) {
+				clearTimeout(timer);
+				resolve(match);
+			}
+		};
+		proc.child.stdout.on('data', check);
+		proc.exited.then((r) => { clearTimeout(timer); reject(new Error(`exited before listening: ${JSON.stringify(r)}`)); });
+	});
+	return { ...proc, version: found[1], address: found[2], port: Number(found[3]) };
+}
+
+function vmRss(pid) {
+	const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+	const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+	if (!match) throw new Error(`no VmRSS for ${pid}`);
+	return Number(match[1]) * 1024;
+}
+
+module.exports = { ROOT, CLI, run, exitWithin, startCli, vmRss };
