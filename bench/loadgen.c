@@ -1,0 +1,783 @@
+/* loadgen.c - single-threaded epoll load generator for simplecached and memcached.
+ * Keeps N pipelined connections busy with a get/set mix and reports ops/s, latency percentiles, errors and hit ratio. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK 16384
+#define MAX_EVENTS 256
+#define KEY_MAX 32
+#define PRELOAD_DEPTH 64          /* sets in flight per connection while preloading */
+#define PRELOAD_TIMEOUT_NS (60ull * 1000000000ull)
+#define EPOLL_TIMEOUT_MS 10       /* wake up regularly so a stalled server cannot stall the clock */
+
+/* ---------------------------------------------------------------- options */
+
+enum protocol { PROTO_SIMPLE, PROTO_TEXT };
+
+struct options {
+    const char *host;
+    const char *port;
+    int conns;
+    int pipeline;
+    double duration_s;
+    double warmup_s;
+    double set_ratio;
+    int value_size;
+    int keys;
+    enum protocol protocol;
+    bool json;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: loadgen --port N [options]\n"
+            "  --host ADDR        server address (127.0.0.1)\n"
+            "  --port N           server port (required)\n"
+            "  --conns N          connections (50)\n"
+            "  --pipeline N       requests in flight per connection (1)\n"
+            "  --duration SEC     measured seconds (5)\n"
+            "  --warmup SEC       unmeasured seconds before measuring (1)\n"
+            "  --set-ratio R      fraction of requests that are sets (0.1)\n"
+            "  --value-size N     value bytes (32)\n"
+            "  --keys N           key space, keys are key:0 .. key:N-1 (10000)\n"
+            "  --protocol P       simple | text (simple)\n"
+            "  --json             print one JSON line instead of text\n");
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "loadgen: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    usage(stderr);
+    exit(2);
+}
+
+static long parse_long(const char *name, const char *text, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || *end || end == text || v < min || v > max)
+        die_usage("bad value for --%s", name);
+    return v;
+}
+
+static double parse_double(const char *name, const char *text, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || *end || end == text || !(v >= min && v <= max))
+        die_usage("bad value for --%s", name);
+    return v;
+}
+
+static struct options parse_options(int argc, char **argv)
+{
+    struct options o = {
+        .host = "127.0.0.1", .port = NULL, .conns = 50, .pipeline = 1,
+        .duration_s = 5, .warmup_s = 1, .set_ratio = 0.1, .value_size = 32,
+        .keys = 10000, .protocol = PROTO_SIMPLE, .json = false,
+    };
+    static const struct option longopts[] = {
+        {"host", required_argument, 0, 'H'},     {"port", required_argument, 0, 'p'},
+        {"conns", required_argument, 0, 'c'},    {"pipeline", required_argument, 0, 'P'},
+        {"duration", required_argument, 0, 'd'}, {"warmup", required_argument, 0, 'w'},
+        {"set-ratio", required_argument, 0, 's'}, {"value-size", required_argument, 0, 'v'},
+        {"keys", required_argument, 0, 'k'},     {"protocol", required_argument, 0, 'r'},
+        {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'H': o.host = optarg; break;
+        case 'p': parse_long("port", optarg, 1, 65535); o.port = optarg; break;
+        case 'c': o.conns = (int)parse_long("conns", optarg, 1, 100000); break;
+        case 'P': o.pipeline = (int)parse_long("pipeline", optarg, 1, 100000); break;
+        case 'd': o.duration_s = parse_double("duration", optarg, 0.001, 86400); break;
+        case 'w': o.warmup_s = parse_double("warmup", optarg, 0, 86400); break;
+        case 's': o.set_ratio = parse_double("set-ratio", optarg, 0, 1); break;
+        case 'v': o.value_size = (int)parse_long("value-size", optarg, 1, 64 << 20); break;
+        case 'k': o.keys = (int)parse_long("keys", optarg, 1, 1000000000); break;
+        case 'r':
+            if (strcmp(optarg, "simple") == 0) o.protocol = PROTO_SIMPLE;
+            else if (strcmp(optarg, "text") == 0) o.protocol = PROTO_TEXT;
+            else die_usage("unknown protocol '%s'", optarg);
+            break;
+        case 'j': o.json = true; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);
+    if (!o.port) die_usage("%s", "--port is required");
+    return o;
+}
+
+/* ---------------------------------------------------------------- time, random */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t seconds_to_ns(double s)
+{
+    return (uint64_t)(s * 1e9);
+}
+
+/* xorshift64*: cheap enough that choosing keys never shows up next to syscalls. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static double random_unit(uint64_t *state)
+{
+    return (double)(next_random(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* ---------------------------------------------------------------- latency histogram */
+
+/* Log-linear buckets (HdrHistogram style): exact below 128 ns, then 64 buckets per power
+ * of two, i.e. under 1.6% error, in a fixed 30 KB no matter how many samples. */
+#define HIST_SUB_BITS 7
+#define HIST_LINEAR (1u << HIST_SUB_BITS)
+#define HIST_HALF (HIST_LINEAR / 2)
+#define HIST_BUCKETS (HIST_LINEAR + (64 - HIST_SUB_BITS) * HIST_HALF)
+
+struct histogram {
+    uint64_t count;
+    uint64_t max;
+    uint64_t buckets[HIST_BUCKETS];
+};
+
+static unsigned hist_index(uint64_t v)
+{
+    if (v < HIST_LINEAR)
+        return (unsigned)v;
+    int msb = 63 - __builtin_clzll(v);
+    int shift = msb - (HIST_SUB_BITS - 1);
+    return HIST_LINEAR + (unsigned)(shift - 1) * HIST_HALF + (unsigned)((v >> shift) - HIST_HALF);
+}
+
+/* Middle of the bucket, so reported values are unbiased within the bucket width. */
+static uint64_t hist_bucket_value(unsigned idx)
+{
+    if (idx < HIST_LINEAR)
+        return idx;
+    unsigned r = idx - HIST_LINEAR;
+    unsigned shift = r / HIST_HALF + 1;
+    uint64_t mantissa = r % HIST_HALF + HIST_HALF;
+    return (mantissa << shift) + ((1ull << shift) >> 1);
+}
+
+static void hist_add(struct histogram *h, uint64_t v)
+{
+    h->buckets[hist_index(v)]++;
+    h->count++;
+    if (v > h->max)
+        h->max = v;
+}
+
+static uint64_t hist_percentile(const struct histogram *h, double p)
+{
+    if (h->count == 0)
+        return 0;
+    uint64_t rank = (uint64_t)(p * (double)h->count + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->buckets[i];
+        if (seen >= rank)
+            return hist_bucket_value(i) < h->max ? hist_bucket_value(i) : h->max;
+    }
+    return h->max;
+}
+
+/* ---------------------------------------------------------------- byte buffers */
+
+struct buffer {
+    char *data;
+    size_t start, end, cap;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q) {
+        fprintf(stderr, "loadgen: out of memory\n");
+        exit(1);
+    }
+    return q;
+}
+
+/* Makes at least `need` bytes writable at data+end, compacting before growing. */
+static void buffer_reserve(struct buffer *b, size_t need)
+{
+    if (b->cap - b->end >= need)
+        return;
+    if (b->start > 0) {
+        memmove(b->data, b->data + b->start, b->end - b->start);
+        b->end -= b->start;
+        b->start = 0;
+    }
+    if (b->cap - b->end < need) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->end < need)
+            cap *= 2;
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+}
+
+static void buffer_consume(struct buffer *b, size_t n)
+{
+    b->start += n;
+    if (b->start == b->end)
+        b->start = b->end = 0;
+}
+
+/* ---------------------------------------------------------------- state */
+
+struct request {
+    uint64_t sent_ns;
+    uint32_t key;
+    bool is_set;
+};
+
+struct conn {
+    int fd;
+    struct buffer in, out;
+    struct request *queue;  /* ring of requests awaiting a reply, oldest at queue_head */
+    unsigned queue_cap, queue_head, inflight;
+    uint32_t preload_next;  /* next key this connection preloads; keys are striped across conns */
+    bool preload_done;
+    bool want_write;        /* EPOLLOUT registered because the socket buffer was full */
+    uint64_t rng;
+};
+
+enum phase { PHASE_PRELOAD, PHASE_TRAFFIC };
+
+struct stats {
+    uint64_t ops, gets, sets, hits, errors;
+    struct histogram latency;
+};
+
+struct bench {
+    struct options opt;
+    struct conn *conns;
+    int epfd;
+    enum phase phase;
+    int preload_pending;    /* connections still preloading */
+    uint64_t preload_deadline, measure_start, measure_end;
+    char *value;
+    char text_set_suffix[48]; /* " 0 0 <n>\r\n" for text-protocol sets */
+    size_t text_set_suffix_len;
+    bool failed;
+    struct stats stats;
+};
+
+static void fail(struct bench *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "loadgen: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    b->failed = true;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static size_t format_key(char *dst, uint32_t n)
+{
+    char digits[10];
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    memcpy(dst, "key:", 4);
+    for (size_t i = 0; i < d; i++)
+        dst[4 + i] = digits[d - 1 - i];
+    return 4 + d;
+}
+
+static char *put(char *p, const void *src, size_t n)
+{
+    memcpy(p, src, n);
+    return p + n;
+}
+
+static void encode_request(const struct bench *b, struct buffer *out, const struct request *req)
+{
+    char key[KEY_MAX];
+    size_t klen = format_key(key, req->key);
+    size_t vlen = (size_t)b->opt.value_size;
+    buffer_reserve(out, klen + vlen + 64);
+    char *p = out->data + out->end;
+    if (!req->is_set) {
+        p = put(p, "get ", 4);
+        p = put(p, key, klen);
+    } else {
+        p = put(p, "set ", 4);
+        p = put(p, key, klen);
+        if (b->opt.protocol == PROTO_TEXT)
+            p = put(p, b->text_set_suffix, b->text_set_suffix_len);
+        else
+            p = put(p, " ", 1);
+        p = put(p, b->value, vlen);
+    }
+    p = put(p, "\r\n", 2);
+    out->end = (size_t)(p - out->data);
+}
+
+static struct request *queue_slot(struct conn *c, unsigned offset)
+{
+    return &c->queue[(c->queue_head + offset) % c->queue_cap];
+}
+
+static void enqueue_request(struct bench *b, struct conn *c, uint32_t key, bool is_set, uint64_t now)
+{
+    struct request *req = queue_slot(c, c->inflight++);
+    req->sent_ns = now;
+    req->key = key;
+    req->is_set = is_set;
+    encode_request(b, &c->out, req);
+}
+
+/* ---------------------------------------------------------------- reply parsing */
+
+enum reply { REPLY_INCOMPLETE, REPLY_STORED, REPLY_HIT, REPLY_MISS, REPLY_ERROR };
+
+struct line {
+    const char *text;
+    size_t len;   /* without the line terminator */
+    size_t total; /* including the line terminator */
+};
+
+static bool next_line(const char *p, size_t avail, struct line *ln)
+{
+    const char *nl = memchr(p, '\n', avail);
+    if (!nl)
+        return false;
+    ln->text = p;
+    ln->total = (size_t)(nl - p) + 1;
+    ln->len = ln->total - 1;
+    if (ln->len > 0 && p[ln->len - 1] == '\r')
+        ln->len--;
+    return true;
+}
+
+static bool line_is(const struct line *ln, const char *word)
+{
+    size_t n = strlen(word);
+    return ln->len == n && memcmp(ln->text, word, n) == 0;
+}
+
+/* If `text` starts with the request's key followed by a space, returns the bytes after the space. */
+static const char *skip_expected_key(const char *text, const char *end, uint32_t key_id)
+{
+    char key[KEY_MAX];
+    size_t klen = format_key(key, key_id);
+    if ((size_t)(end - text) <= klen || memcmp(text, key, klen) != 0 || text[klen] != ' ')
+        return NULL;
+    return text + klen + 1;
+}
+
+/* simple: "VALUE <key> <value>\r\n" "END\r\n" */
+static enum reply parse_simple_value(const struct bench *b, const struct request *req,
+                                     const char *p, size_t avail, const struct line *first,
+                                     size_t *consumed)
+{
+    struct line end;
+    if (!next_line(p + first->total, avail - first->total, &end))
+        return REPLY_INCOMPLETE;
+    *consumed = first->total + end.total;
+    const char *line_end = first->text + first->len;
+    const char *value = skip_expected_key(first->text + 6, line_end, req->key);
+    if (!value || !line_is(&end, "END") || (size_t)(line_end - value) != (size_t)b->opt.value_size)
+        return REPLY_ERROR;
+    return REPLY_HIT;
+}
+
+/* text: "VALUE <key> <flags> <bytes>[ <cas>]\r\n" <data> "\r\n" "END\r\n" */
+static enum reply parse_text_value(const struct bench *b, const struct request *req,
+                                   const char *p, size_t avail, const struct line *first,
+                                   size_t *consumed)
+{
+    const char *line_end = first->text + first->len;
+    const char *s = skip_expected_key(first->text + 6, line_end, req->key);
+    if (!s)
+        return REPLY_ERROR;
+    while (s < line_end && *s != ' ')   /* flags */
+        s++;
+    if (s == line_end || s[1] < '0' || s[1] > '9')
+        return REPLY_ERROR;
+    size_t bytes = 0;
+    for (s++; s < line_end && *s >= '0' && *s <= '9'; s++)
+        bytes = bytes * 10 + (size_t)(*s - '0');
+
+    size_t data_at = first->total;
+    size_t need = data_at + bytes + 2 + 5;
+    if (avail < need)
+        return REPLY_INCOMPLETE;
+    *consumed = need;
+    if (memcmp(p + data_at + bytes, "\r\nEND\r\n", 7) != 0 || bytes != (size_t)b->opt.value_size)
+        return REPLY_ERROR;
+    return REPLY_HIT;
+}
+
+/* Parses the reply to `req` at the front of p. Anything that is not the expected reply
+ * (ERROR, CLIENT_ERROR, SERVER_ERROR, wrong key...) is one line and becomes REPLY_ERROR. */
+static enum reply parse_reply(const struct bench *b, const struct request *req,
+                              const char *p, size_t avail, size_t *consumed)
+{
+    struct line first;
+    if (!next_line(p, avail, &first))
+        return REPLY_INCOMPLETE;
+    *consumed = first.total;
+    if (req->is_set)
+        return line_is(&first, "STORED") ? REPLY_STORED : REPLY_ERROR;
+    if (line_is(&first, "END"))
+        return REPLY_MISS;
+    if (first.len < 6 || memcmp(first.text, "VALUE ", 6) != 0)
+        return REPLY_ERROR;
+    if (b->opt.protocol == PROTO_SIMPLE)
+        return parse_simple_value(b, req, p, avail, &first, consumed);
+    return parse_text_value(b, req, p, avail, &first, consumed);
+}
+
+/* ---------------------------------------------------------------- connection I/O */
+
+static void record_reply(struct bench *b, const struct request *req, enum reply r, uint64_t now)
+{
+    if (r == REPLY_ERROR) {
+        b->stats.errors++;   /* errors count in every phase, including preload */
+        return;
+    }
+    if (b->phase != PHASE_TRAFFIC || now < b->measure_start || now >= b->measure_end)
+        return;
+    struct stats *s = &b->stats;
+    s->ops++;
+    hist_add(&s->latency, now - req->sent_ns);
+    if (req->is_set) {
+        s->sets++;
+    } else {
+        s->gets++;
+        s->hits += r == REPLY_HIT;
+    }
+}
+
+static void consume_replies(struct bench *b, struct conn *c, uint64_t now)
+{
+    while (c->inflight > 0 && c->in.start < c->in.end) {
+        const struct request *req = queue_slot(c, 0);
+        size_t consumed = 0;
+        enum reply r = parse_reply(b, req, c->in.data + c->in.start, c->in.end - c->in.start, &consumed);
+        if (r == REPLY_INCOMPLETE)
+            return;
+        buffer_consume(&c->in, consumed);
+        record_reply(b, req, r, now);
+        c->queue_head = (c->queue_head + 1) % c->queue_cap;
+        c->inflight--;
+    }
+    if (c->in.start < c->in.end && c->inflight == 0) {
+        fail(b, "server sent %zu bytes nobody asked for after %" PRIu64 " error replies (wrong --protocol?)",
+             c->in.end - c->in.start, b->stats.errors);
+        buffer_consume(&c->in, c->in.end - c->in.start);
+    }
+}
+
+static void set_want_write(struct bench *b, struct conn *c, bool want)
+{
+    if (c->want_write == want)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+    if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        fail(b, "epoll_ctl: %s", strerror(errno));
+    c->want_write = want;
+}
+
+static void conn_flush(struct bench *b, struct conn *c)
+{
+    while (c->out.start < c->out.end) {
+        ssize_t n = send(c->fd, c->out.data + c->out.start, c->out.end - c->out.start, MSG_NOSIGNAL);
+        if (n > 0) {
+            buffer_consume(&c->out, (size_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            set_want_write(b, c, true);
+            return;
+        } else {
+            fail(b, "send: %s", strerror(errno));
+            return;
+        }
+    }
+    set_want_write(b, c, false);
+}
+
+static void start_traffic(struct bench *b, uint64_t now);
+
+static void check_preload_done(struct bench *b, struct conn *c, uint64_t now)
+{
+    if (c->preload_done || c->inflight > 0 || c->preload_next < (uint32_t)b->opt.keys)
+        return;
+    c->preload_done = true;
+    if (--b->preload_pending == 0)
+        start_traffic(b, now);
+}
+
+/* Tops the connection up to its in-flight target and sends what was queued. */
+static void conn_fill(struct bench *b, struct conn *c, uint64_t now)
+{
+    if (b->phase == PHASE_PRELOAD) {
+        while (c->inflight < PRELOAD_DEPTH && c->preload_next < (uint32_t)b->opt.keys) {
+            enqueue_request(b, c, c->preload_next, true, now);
+            c->preload_next += (uint32_t)b->opt.conns;
+        }
+    } else {
+        while (c->inflight < (unsigned)b->opt.pipeline) {
+            uint32_t key = (uint32_t)(next_random(&c->rng) % (uint64_t)b->opt.keys);
+            bool is_set = random_unit(&c->rng) < b->opt.set_ratio;
+            enqueue_request(b, c, key, is_set, now);
+        }
+    }
+    conn_flush(b, c);
+}
+
+static void start_traffic(struct bench *b, uint64_t now)
+{
+    b->phase = PHASE_TRAFFIC;
+    b->measure_start = now + seconds_to_ns(b->opt.warmup_s);
+    b->measure_end = b->measure_start + seconds_to_ns(b->opt.duration_s);
+    for (int i = 0; i < b->opt.conns && !b->failed; i++)
+        conn_fill(b, &b->conns[i], now);
+}
+
+/* Level-triggered epoll: stopping after a short read is safe because leftover data re-arms
+ * EPOLLIN, and it saves the recv() that would only return EAGAIN. */
+static void conn_read(struct bench *b, struct conn *c)
+{
+    for (;;) {
+        buffer_reserve(&c->in, READ_CHUNK);
+        size_t room = c->in.cap - c->in.end;
+        ssize_t n = recv(c->fd, c->in.data + c->in.end, room, 0);
+        if (n == 0) {
+            fail(b, "server closed a connection");
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                fail(b, "recv: %s", strerror(errno));
+            return;
+        }
+        c->in.end += (size_t)n;
+        uint64_t now = now_ns();
+        consume_replies(b, c, now);
+        if (b->phase == PHASE_PRELOAD)
+            check_preload_done(b, c, now);
+        if (!b->failed)
+            conn_fill(b, c, now);
+        if ((size_t)n < room || b->failed)
+            return;
+    }
+}
+
+/* ---------------------------------------------------------------- setup */
+
+/* Blocking connect keeps setup simple (loopback connects are immediate); the socket
+ * goes non-blocking afterwards for the event loop. */
+static int connect_to(const struct options *o)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res;
+    int rc = getaddrinfo(o->host, o->port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "loadgen: %s: %s\n", o->host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            fprintf(stderr, "loadgen: connect %s:%s: %s\n", o->host, o->port, strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static bool open_connections(struct bench *b)
+{
+    const struct options *o = &b->opt;
+    b->conns = calloc((size_t)o->conns, sizeof *b->conns);
+    if (!b->conns)
+        return false;
+    unsigned depth = (unsigned)(o->pipeline > PRELOAD_DEPTH ? o->pipeline : PRELOAD_DEPTH);
+    for (int i = 0; i < o->conns; i++) {
+        struct conn *c = &b->conns[i];
+        c->fd = connect_to(o);
+        if (c->fd < 0)
+            return false;
+        c->queue_cap = depth;
+        c->queue = calloc(depth, sizeof *c->queue);
+        c->preload_next = (uint32_t)i;
+        c->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (!c->queue || epoll_ctl(b->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+            return false;
+    }
+    return true;
+}
+
+static void init_bench(struct bench *b, const struct options *o)
+{
+    memset(b, 0, sizeof *b);
+    b->opt = *o;
+    b->value = xrealloc(NULL, (size_t)o->value_size);
+    for (int i = 0; i < o->value_size; i++)   /* letters only: the simple protocol cannot carry spaces or CR/LF */
+        b->value[i] = (char)('a' + i % 26);
+    b->text_set_suffix_len = (size_t)snprintf(b->text_set_suffix, sizeof b->text_set_suffix,
+                                              " 0 0 %d\r\n", o->value_size);
+    b->phase = PHASE_PRELOAD;
+    b->preload_pending = o->conns;
+}
+
+/* ---------------------------------------------------------------- main loop */
+
+static void handle_event(struct bench *b, const struct epoll_event *ev)
+{
+    struct conn *c = ev->data.ptr;
+    if (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        conn_read(b, c);
+    if (!b->failed && (ev->events & EPOLLOUT))
+        conn_flush(b, c);
+}
+
+static void run(struct bench *b)
+{
+    uint64_t now = now_ns();
+    b->preload_deadline = now + PRELOAD_TIMEOUT_NS;
+    for (int i = 0; i < b->opt.conns && !b->failed; i++) {
+        conn_fill(b, &b->conns[i], now);
+        check_preload_done(b, &b->conns[i], now);  /* conns with no keys to preload */
+    }
+    struct epoll_event events[MAX_EVENTS];
+    while (!b->failed) {
+        int n = epoll_wait(b->epfd, events, MAX_EVENTS, EPOLL_TIMEOUT_MS);
+        if (n < 0 && errno != EINTR) {
+            fail(b, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n && !b->failed; i++)
+            handle_event(b, &events[i]);
+        now = now_ns();
+        if (b->phase == PHASE_PRELOAD && now > b->preload_deadline)
+            fail(b, "preload did not finish within %llu s", PRELOAD_TIMEOUT_NS / 1000000000ull);
+        if (b->phase == PHASE_TRAFFIC && now >= b->measure_end)
+            break;
+    }
+}
+
+/* ---------------------------------------------------------------- report */
+
+static void print_report(const struct bench *b)
+{
+    const struct options *o = &b->opt;
+    const struct stats *s = &b->stats;
+    double ops_per_sec = (double)s->ops / o->duration_s;
+    double hit_ratio = s->gets ? (double)s->hits / (double)s->gets : 0;
+    double p50 = (double)hist_percentile(&s->latency, 0.50) / 1000.0;
+    double p99 = (double)hist_percentile(&s->latency, 0.99) / 1000.0;
+    double p999 = (double)hist_percentile(&s->latency, 0.999) / 1000.0;
+    double max = (double)s->latency.max / 1000.0;
+    const char *proto = o->protocol == PROTO_TEXT ? "text" : "simple";
+    char hit_ratio_text[16] = "null", hit_percent_text[16] = "n/a";   /* no gets, no ratio */
+    if (s->gets) {
+        snprintf(hit_ratio_text, sizeof hit_ratio_text, "%.4f", hit_ratio);
+        snprintf(hit_percent_text, sizeof hit_percent_text, "%.2f%%", hit_ratio * 100);
+    }
+
+    if (o->json) {
+        printf("{\"protocol\":\"%s\",\"host\":\"%s\",\"port\":%s,\"conns\":%d,\"pipeline\":%d,"
+               "\"duration_s\":%g,\"set_ratio\":%g,\"value_size\":%d,\"keys\":%d,"
+               "\"ops\":%" PRIu64 ",\"ops_per_sec\":%.0f,\"gets\":%" PRIu64 ",\"sets\":%" PRIu64 ","
+               "\"hits\":%" PRIu64 ",\"hit_ratio\":%s,\"errors\":%" PRIu64 ","
+               "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+               proto, o->host, o->port, o->conns, o->pipeline, o->duration_s, o->set_ratio,
+               o->value_size, o->keys, s->ops, ops_per_sec, s->gets, s->sets, s->hits, hit_ratio_text,
+               s->errors, p50, p99, p999, max);
+        return;
+    }
+    printf("%s protocol, %s:%s, %d conns x pipeline %d, %.0f%% sets, %d-byte values, %d keys, %g s\n",
+           proto, o->host, o->port, o->conns, o->pipeline, o->set_ratio * 100, o->value_size,
+           o->keys, o->duration_s);
+    printf("  throughput  %.0f ops/s (%" PRIu64 " ops)\n", ops_per_sec, s->ops);
+    printf("  latency     p50 %.1fus  p99 %.1fus  p99.9 %.1fus  max %.1fus\n", p50, p99, p999, max);
+    printf("  gets %" PRIu64 " (hit ratio %s)  sets %" PRIu64 "  errors %" PRIu64 "\n",
+           s->gets, hit_percent_text, s->sets, s->errors);
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt = parse_options(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+
+    static struct bench bench;   /* static: the histogram is too big to live on the stack comfortably */
+    init_bench(&bench, &opt);
+    bench.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (bench.epfd < 0 || !open_connections(&bench)) {
+        fprintf(stderr, "loadgen: could not open %d connections to %s:%s\n", opt.conns, opt.host, opt.port);
+        return 1;
+    }
+    run(&bench);
+    if (bench.failed)
+        return 1;
+    print_report(&bench);
+    if (bench.stats.errors > 0) {
+        fprintf(stderr, "loadgen: %" PRIu64 " error replies\n", bench.stats.errors);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,396 @@
+// bench/run.js - `npm run bench`: simplecached and memcached side by side under the same C load generator.
+// Builds bench/loadgen.c, starts both servers for each case, alternates loadgen rounds between them, prints a comparison.
+'use strict';
+
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+const LOADGEN_SOURCE = path.join(__dirname, 'loadgen.c');
+const LOADGEN_BINARY = path.join(__dirname, 'build', 'loadgen');
+const SERVER_READY_TIMEOUT_MS = 15000;
+const SERVER_STOP_TIMEOUT_MS = 3000;
+const DEFAULT_SERVER_CMD = `${process.execPath} bin/server.js --port {port}`;
+
+// ---------------------------------------------------------------- servers and cases
+
+// A server spec turns a port (and the runner options) into an argv. `binary` names an
+// external program the runner must find on PATH before starting.
+function simplecachedServer() {
+  return {
+    describe: (options) => options.serverCmd,
+    argv: (port, options) => commandWithPort(options.serverCmd, port),
+  };
+}
+
+function memcachedServer(extraArgs = []) {
+  const argv = (port) => ['memcached', '-u', 'root', '-l', '127.0.0.1', '-p', String(port),
+    '-U', '0', '-t', '1', '-m', '1024', '-c', '4096', ...extraArgs];
+  return { binary: 'memcached', describe: () => argv('PORT').join(' '), argv };
+}
+
+// Load shared by the first cases; each case overrides what it is about.
+const BASE_LOAD = { conns: 50, pipeline: 1, 'set-ratio': 0.1, 'value-size': 32, keys: 10000 };
+
+// Each server is driven in its own protocol, so neither pays for translating the other's.
+const SEED_VS_MEMCACHED_TEXT = [
+  { label: 'simplecached', server: simplecachedServer(), loadgen: { protocol: 'simple' } },
+  { label: 'memcached', server: memcachedServer(), loadgen: { protocol: 'text' } },
+];
+
+// One entry per comparison. The ratio reported is targets[0] / targets[1] in ops/s.
+const CASES = [
+  {
+    name: 'no-pipeline',
+    description: 'seed protocol vs memcached text, no pipeline',
+    loadgen: { ...BASE_LOAD, pipeline: 1 },
+    targets: SEED_VS_MEMCACHED_TEXT,
+  },
+  {
+    name: 'pipeline-16',
+    description: 'seed protocol vs memcached text, pipeline 16',
+    loadgen: { ...BASE_LOAD, pipeline: 16 },
+    targets: SEED_VS_MEMCACHED_TEXT,
+  },
+];
+
+// ---------------------------------------------------------------- options
+
+const USAGE = `usage: node bench/run.js [options]
+  --duration SEC      measured seconds per loadgen run (5)
+  --warmup SEC        unmeasured seconds before each run (1)
+  --rounds N          runs per server per case, alternating servers; the median is reported (1)
+  --only TEXT         run only cases whose name or description contains TEXT
+  --server-cmd CMD    simplecached command, {port} is replaced by the port (appended as --port if absent)
+                      (env SIMPLECACHED_CMD; default "node bin/server.js --port {port}")
+  --json              print one JSON document with all results on stdout
+  --list              list the cases and exit`;
+
+function parseOptions(argv) {
+  const options = {
+    duration: 5, warmup: 1, rounds: 1, only: null, json: false, list: false,
+    serverCmd: process.env.SIMPLECACHED_CMD || DEFAULT_SERVER_CMD,
+  };
+  const valueOf = (i) => {
+    if (i + 1 >= argv.length) usageError(`${argv[i]} needs a value`);
+    return argv[i + 1];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    switch (argv[i]) {
+      case '--duration': options.duration = positiveNumber('--duration', valueOf(i++)); break;
+      case '--warmup': options.warmup = positiveNumber('--warmup', valueOf(i++), true); break;
+      case '--rounds': options.rounds = positiveInteger('--rounds', valueOf(i++)); break;
+      case '--only': options.only = valueOf(i++); break;
+      case '--server-cmd': options.serverCmd = valueOf(i++); break;
+      case '--json': options.json = true; break;
+      case '--list': options.list = true; break;
+      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
+      default: usageError(`unknown option ${argv[i]}`);
+    }
+  }
+  return options;
+}
+
+function positiveNumber(name, text, zeroAllowed = false) {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroAllowed)) usageError(`bad value for ${name}: ${text}`);
+  return n;
+}
+
+function positiveInteger(name, text) {
+  const n = positiveNumber(name, text);
+  if (!Number.isInteger(n)) usageError(`bad value for ${name}: ${text}`);
+  return n;
+}
+
+function usageError(message) {
+  console.error(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function commandWithPort(template, port) {
+  const words = template.trim().split(/\s+/);
+  if (!words.some((w) => w.includes('{port}'))) words.push('--port', '{port}');
+  return words.map((w) => w.replace(/\{port\}/g, String(port)));
+}
+
+// ---------------------------------------------------------------- child process bookkeeping
+
+// Every child we start is tracked so that any way out of this script (normal exit,
+// thrown error, Ctrl-C) takes the servers and loadgen down with it.
+const children = new Set();
+
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function killAllChildren() {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+function installExitHandlers() {
+  process.on('exit', killAllChildren);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      log(`\nbench: ${signal}, stopping servers`);
+      killAllChildren();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+    });
+  }
+}
+
+// Progress goes to stderr so that stdout carries only results (and only JSON with --json).
+function log(message) {
+  process.stderr.write(`${message}\n`);
+}
+
+// ---------------------------------------------------------------- prerequisites
+
+function commandExists(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+function isNewer(a, b) {
+  return fs.statSync(a).mtimeMs > fs.statSync(b).mtimeMs;
+}
+
+function buildLoadgen() {
+  if (fs.existsSync(LOADGEN_BINARY) && !isNewer(LOADGEN_SOURCE, LOADGEN_BINARY)) return;
+  fs.mkdirSync(path.dirname(LOADGEN_BINARY), { recursive: true });
+  const args = ['-O2', '-std=c11', '-Wall', '-Wextra', '-o', LOADGEN_BINARY, LOADGEN_SOURCE];
+  log(`bench: building loadgen: cc ${args.join(' ')}`);
+  const result = spawnSync('cc', args, { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('could not compile bench/loadgen.c (is a C compiler installed as cc?)');
+}
+
+function ensureBinary(name) {
+  if (commandExists(name)) return;
+  log(`bench: ${name} not found on PATH; install it with: apt-get install -y ${name}`);
+  if (process.getuid && process.getuid() === 0) {
+    log(`bench: running as root, trying apt-get install -y ${name}`);
+    spawnSync('apt-get', ['install', '-y', name], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  if (!commandExists(name)) throw new Error(`${name} is required for the comparison (apt-get install -y ${name})`);
+}
+
+// ---------------------------------------------------------------- servers
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Keeps the last lines a server printed, to explain why it died or never listened.
+function captureOutput(child) {
+  const lines = [];
+  const keep = (chunk) => {
+    lines.push(...chunk.toString().split('\n').filter(Boolean));
+    lines.splice(0, Math.max(0, lines.length - 20));
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return () => lines.join('\n');
+}
+
+async function startServer(target, options) {
+  const port = await freePort();
+  const [command, ...args] = target.server.argv(port, options);
+  const child = track(spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const output = captureOutput(child);
+  let spawnError = null;
+  child.once('error', (err) => { spawnError = err; });
+  const server = { label: target.label, port, child, output, commandLine: [command, ...args].join(' ') };
+
+  // Polling the port rather than waiting for a "listening" line works for any server.
+  const deadline = Date.now() + SERVER_READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (spawnError) throw new Error(`${target.label}: cannot start "${server.commandLine}": ${spawnError.message}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${target.label} exited before listening ("${server.commandLine}"):\n${output()}`);
+    }
+    if (await canConnect(port)) return server;
+    await sleep(50);
+  }
+  throw new Error(`${target.label} did not listen on port ${port} within ${SERVER_READY_TIMEOUT_MS} ms:\n${output()}`);
+}
+
+async function stopServer(server) {
+  const { child } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), SERVER_STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------- loadgen
+
+function loadgenArgs(port, loadgen, options) {
+  const args = ['--port', String(port), '--duration', String(options.duration),
+    '--warmup', String(options.warmup), '--json'];
+  for (const [name, value] of Object.entries(loadgen)) args.push(`--${name}`, String(value));
+  return args;
+}
+
+function runLoadgen(server, loadgen, options) {
+  const args = loadgenArgs(server.port, loadgen, options);
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(LOADGEN_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (code === 0) return resolve(JSON.parse(stdout.trim().split('\n').pop()));
+      const why = signal ? `killed by ${signal}` : `exit ${code}`;
+      const dead = server.child.exitCode !== null || server.child.signalCode !== null;
+      reject(new Error(`loadgen against ${server.label} failed (${why}): ${stderr.trim()}` +
+        (dead ? `\n${server.label} died; its last output:\n${server.output()}` : '')));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- running cases
+
+function median(results) {
+  const sorted = [...results].sort((a, b) => a.ops_per_sec - b.ops_per_sec);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function percent(ratio) {
+  return ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`;
+}
+
+function describeResult(r) {
+  return `${Math.round(r.ops_per_sec)} ops/s p50 ${r.p50_us}us p99 ${r.p99_us}us hits ${percent(r.hit_ratio)}`;
+}
+
+async function runCase(testCase, options) {
+  log(`\n== ${testCase.name}: ${testCase.description}`);
+  const servers = [];
+  try {
+    for (const target of testCase.targets) {
+      servers.push(await startServer(target, options));
+      log(`   ${target.label}: ${servers[servers.length - 1].commandLine}`);
+    }
+    const rounds = testCase.targets.map(() => []);
+    // Alternate servers round by round so slow drifts in machine load hit both alike.
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const [i, target] of testCase.targets.entries()) {
+        const result = await runLoadgen(servers[i], { ...testCase.loadgen, ...target.loadgen }, options);
+        rounds[i].push(result);
+        log(`   round ${round}/${options.rounds} ${target.label.padEnd(12)} ${describeResult(result)}`);
+      }
+    }
+    const targets = testCase.targets.map((target, i) => ({
+      label: target.label, result: median(rounds[i]), rounds: rounds[i],
+    }));
+    return {
+      name: testCase.name,
+      description: testCase.description,
+      loadgen: testCase.loadgen,
+      targets,
+      ratio: targets[0].result.ops_per_sec / targets[1].result.ops_per_sec,
+    };
+  } finally {
+    await Promise.all(servers.map(stopServer));
+  }
+}
+
+function selectCases(options) {
+  if (!options.only) return CASES;
+  const selected = CASES.filter((c) => c.name.includes(options.only) || c.description.includes(options.only));
+  if (selected.length === 0) usageError(`no case matches "${options.only}"; try --list`);
+  return selected;
+}
+
+// ---------------------------------------------------------------- reporting
+
+function formatTable(caseResults) {
+  const header = ['case', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'hit', 'ratio'];
+  const rows = [];
+  for (const c of caseResults) {
+    c.targets.forEach(({ label, result }, i) => rows.push([
+      i === 0 ? c.name : '', label, String(Math.round(result.ops_per_sec)),
+      result.p50_us.toFixed(1), result.p99_us.toFixed(1), result.p999_us.toFixed(1),
+      percent(result.hit_ratio),
+      i === 0 ? `${c.ratio.toFixed(2)}x` : '',
+    ]));
+  }
+  const widths = header.map((h, col) => Math.max(h.length, ...rows.map((r) => r[col].length)));
+  const numeric = (col) => col >= 2;
+  const line = (cells) => cells
+    .map((cell, col) => (numeric(col) ? cell.padStart(widths[col]) : cell.padEnd(widths[col])))
+    .join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function summaryLine(c, nameWidth) {
+  const parts = c.targets.map(({ label, result }) =>
+    `${label} ${Math.round(result.ops_per_sec)} ops/s p99 ${Math.round(result.p99_us)}us`);
+  return `${c.name.padEnd(nameWidth)}  ${parts.join(' | ')} | ratio ${c.ratio.toFixed(2)}x`;
+}
+
+function printReport(caseResults, options) {
+  if (options.json) {
+    const doc = { duration_s: options.duration, warmup_s: options.warmup, rounds: options.rounds, cases: caseResults };
+    process.stdout.write(`${JSON.stringify(doc)}\n`);
+    return;
+  }
+  const roundsNote = options.rounds > 1 ? `median of ${options.rounds} rounds, ` : '';
+  console.log(`\n${roundsNote}${options.duration}s per run; ratio = ops/s of first server / second server\n`);
+  console.log(formatTable(caseResults));
+  console.log('');
+  const nameWidth = Math.max(...caseResults.map((c) => c.name.length));
+  for (const c of caseResults) console.log(summaryLine(c, nameWidth));
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  const cases = selectCases(options);
+  if (options.list) {
+    for (const c of cases) {
+      console.log(`${c.name}: ${c.description}`);
+      for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
+    }
+    return;
+  }
+  installExitHandlers();
+  buildLoadgen();
+  const binaries = new Set(cases.flatMap((c) => c.targets.map((t) => t.server.binary).filter(Boolean)));
+  for (const binary of binaries) ensureBinary(binary);
+
+  const results = [];
+  for (const testCase of cases) results.push(await runCase(testCase, options));
+  printReport(results, options);
+}
+
+main().catch((err) => {
+  log(`bench: ${err.message}`);
+  killAllChildren();
+  process.exit(1);
+});
