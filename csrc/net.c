@@ -39,8 +39,8 @@ void net_server_conn_closed(net_server_t *s, conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
-    if (c->lingering && --s->nlingering == 0)
-        uv_timer_stop(&s->linger_timer);
+    if (c->lingering)
+        s->nlingering--;
     s->engine->stats.curr_connections--;
     free(c);
     if (s->closing && s->nconns == 0 && !uv_is_closing((uv_handle_t *)&s->grace_timer))
@@ -48,9 +48,12 @@ void net_server_conn_closed(net_server_t *s, conn_t *c)
     _handle_closed(s);
 }
 
-static void _linger_check_cb(uv_timer_t *timer)
+static void _tick_cb(uv_timer_t *timer)
 {
     net_server_t *s = timer->data;
+    store_sweep(s->engine->store, NET_SWEEP_BUCKETS);
+    if (s->nlingering == 0)
+        return;
     uint64_t now = uv_now(s->loop);
     for (conn_t *c = s->conns; c != NULL; c = c->next) {
         if (c->lingering && now - c->linger_since >= CONN_LINGER_MS)
@@ -60,8 +63,7 @@ static void _linger_check_cb(uv_timer_t *timer)
 
 void net_server_conn_lingering(net_server_t *s)
 {
-    if (s->nlingering++ == 0)
-        uv_timer_start(&s->linger_timer, _linger_check_cb, CONN_LINGER_MS / 4, CONN_LINGER_MS / 4);
+    s->nlingering++;
 }
 
 /* Past max_connections the client is told why, best effort, and closed without being read. */
@@ -142,8 +144,9 @@ int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *conf
         return rc;
     }
     s->listener.data = s;
-    uv_timer_init(loop, &s->linger_timer);
-    s->linger_timer.data = s;
+    uv_timer_init(loop, &s->tick_timer);
+    s->tick_timer.data = s;
+    uv_unref((uv_handle_t *)&s->tick_timer);
     s->open_handles = 2;
     rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
@@ -152,9 +155,10 @@ int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *conf
         /* Closing completes on a later loop turn; the server frees itself then, reporting nothing. */
         s->closing = true;
         uv_close((uv_handle_t *)&s->listener, _server_handle_close_cb);
-        uv_close((uv_handle_t *)&s->linger_timer, _server_handle_close_cb);
+        uv_close((uv_handle_t *)&s->tick_timer, _server_handle_close_cb);
         return rc;
     }
+    uv_timer_start(&s->tick_timer, _tick_cb, NET_TICK_MS, NET_TICK_MS);
     *out = s;
     return 0;
 }
@@ -186,7 +190,7 @@ void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
     s->grace_timer.data = s;
     uv_unref((uv_handle_t *)&s->grace_timer);
     uv_close((uv_handle_t *)&s->listener, _server_handle_close_cb);
-    uv_close((uv_handle_t *)&s->linger_timer, _server_handle_close_cb);
+    uv_close((uv_handle_t *)&s->tick_timer, _server_handle_close_cb);
     conn_t *c = s->conns;
     while (c != NULL) {
         conn_t *next = c->next;

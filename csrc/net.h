@@ -10,6 +10,11 @@
 
 /* How long a closing server waits for replies to drain before dropping its connections. */
 #define NET_CLOSE_GRACE_MS 2000
+/* Housekeeping period: a bounded sweep of the store for expired and flushed items, and closing
+ * connections that lingered too long. */
+#define NET_TICK_MS 100
+/* Hash buckets the sweep visits per tick: ~40k/s, a whole 1M-bucket table in under 30 s. */
+#define NET_SWEEP_BUCKETS 4096
 
 typedef void (*net_closed_cb)(void *ctx);
 
@@ -26,7 +31,7 @@ typedef struct net_server {
     session_proto_t proto;
     uv_tcp_t listener;
     uv_timer_t grace_timer;
-    uv_timer_t linger_timer;    /* runs while connections linger, closing those past CONN_LINGER_MS */
+    uv_timer_t tick_timer;      /* housekeeping, every NET_TICK_MS; does not keep the loop alive */
     conn_t *conns;
     unsigned nconns;
     unsigned nlingering;

@@ -42,13 +42,16 @@ function memcachedVersion() {
 // Starts `memcached -t 1` with extra arguments; resolves {port, stop()}.
 async function startMemcached(extraArgs = []) {
 	const port = await freePort();
+	// stderr is kept, not shown: sessions that send `verbosity 1` make memcached log every command.
 	const child = spawn('memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0', '-t', '1', ...extraArgs], {
-		stdio: ['ignore', 'ignore', 'inherit'],
+		stdio: ['ignore', 'ignore', 'pipe'],
 	});
+	let log = '';
+	child.stderr.on('data', (d) => { log = (log + d).slice(-2000); });
 	const exited = new Promise((resolve) => child.once('exit', resolve));
 	await Promise.race([
 		waitForPort(port, Date.now() + 5000),
-		exited.then((code) => { throw new Error(`memcached exited with ${code}`); }),
+		exited.then((code) => { throw new Error(`memcached exited with ${code}: ${log}`); }),
 	]);
 	return {
 		port,
