@@ -23,6 +23,7 @@
 #define READ_CHUNK 16384
 #define MAX_EVENTS 256
 #define KEY_MAX 32
+#define MULTIGET_MAX 1000         /* keeps a request line (about 15 bytes a key) well under servers' line limits */
 #define PRELOAD_DEPTH 64          /* sets in flight per connection while preloading */
 #define PRELOAD_TIMEOUT_NS (60ull * 1000000000ull)
 #define EPOLL_TIMEOUT_MS 10       /* wake up regularly so a stalled server cannot stall the clock */
@@ -41,6 +42,7 @@ struct options {
     double set_ratio;
     int value_size;
     int keys;
+    int multiget;           /* keys per get request; only the text protocol has multi-key gets */
     enum protocol protocol;
     bool json;
 };
@@ -59,6 +61,7 @@ static void usage(FILE *out)
             "  --value-size N     value bytes (32)\n"
             "  --keys N           key space, keys are key:0 .. key:N-1 (10000)\n"
             "  --protocol P       simple | text (simple)\n"
+            "  --multiget N       keys per get, distinct and random; text protocol only (1)\n"
             "  --json             print one JSON line instead of text\n");
 }
 
@@ -96,7 +99,7 @@ static struct options parse_options(int argc, char **argv)
     struct options o = {
         .host = "127.0.0.1", .port = NULL, .conns = 50, .pipeline = 1,
         .duration_s = 5, .warmup_s = 1, .set_ratio = 0.1, .value_size = 32,
-        .keys = 10000, .protocol = PROTO_SIMPLE, .json = false,
+        .keys = 10000, .multiget = 1, .protocol = PROTO_SIMPLE, .json = false,
     };
     static const struct option longopts[] = {
         {"host", required_argument, 0, 'H'},     {"port", required_argument, 0, 'p'},
@@ -104,7 +107,8 @@ static struct options parse_options(int argc, char **argv)
         {"duration", required_argument, 0, 'd'}, {"warmup", required_argument, 0, 'w'},
         {"set-ratio", required_argument, 0, 's'}, {"value-size", required_argument, 0, 'v'},
         {"keys", required_argument, 0, 'k'},     {"protocol", required_argument, 0, 'r'},
-        {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+        {"multiget", required_argument, 0, 'm'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int ch;
@@ -119,6 +123,7 @@ static struct options parse_options(int argc, char **argv)
         case 's': o.set_ratio = parse_double("set-ratio", optarg, 0, 1); break;
         case 'v': o.value_size = (int)parse_long("value-size", optarg, 1, 64 << 20); break;
         case 'k': o.keys = (int)parse_long("keys", optarg, 1, 1000000000); break;
+        case 'm': o.multiget = (int)parse_long("multiget", optarg, 1, MULTIGET_MAX); break;
         case 'r':
             if (strcmp(optarg, "simple") == 0) o.protocol = PROTO_SIMPLE;
             else if (strcmp(optarg, "text") == 0) o.protocol = PROTO_TEXT;
@@ -131,6 +136,10 @@ static struct options parse_options(int argc, char **argv)
     }
     if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);
     if (!o.port) die_usage("%s", "--port is required");
+    if (o.multiget > 1 && o.protocol != PROTO_TEXT)
+        die_usage("%s", "--multiget needs --protocol text (the simple protocol gets one key at a time)");
+    if (o.multiget > o.keys)
+        die_usage("%s", "--multiget cannot exceed --keys (the keys of one get are distinct)");
     return o;
 }
 
@@ -270,7 +279,8 @@ static void buffer_consume(struct buffer *b, size_t n)
 
 struct request {
     uint64_t sent_ns;
-    uint32_t key;
+    uint32_t *keys;         /* this slot's share of conn.key_store: multiget ids, fixed per slot */
+    unsigned nkeys;         /* 1 for sets, --multiget for gets */
     bool is_set;
 };
 
@@ -278,6 +288,7 @@ struct conn {
     int fd;
     struct buffer in, out;
     struct request *queue;  /* ring of requests awaiting a reply, oldest at queue_head */
+    uint32_t *key_store;    /* queue_cap * multiget key ids backing queue[i].keys */
     unsigned queue_cap, queue_head, inflight;
     uint32_t preload_next;  /* next key this connection preloads; keys are striped across conns */
     bool preload_done;
@@ -287,8 +298,9 @@ struct conn {
 
 enum phase { PHASE_PRELOAD, PHASE_TRAFFIC };
 
+/* A multi-key get is one op (ops, gets, latency) but N keys (get_keys, hits). */
 struct stats {
-    uint64_t ops, gets, sets, hits, errors;
+    uint64_t ops, gets, get_keys, sets, hits, errors;
     struct histogram latency;
 };
 
@@ -339,25 +351,31 @@ static char *put(char *p, const void *src, size_t n)
     return p + n;
 }
 
-static void encode_request(const struct bench *b, struct buffer *out, const struct request *req)
+/* "get k1 k2 ... kN\r\n" */
+static void encode_get(struct buffer *out, const struct request *req)
 {
-    char key[KEY_MAX];
-    size_t klen = format_key(key, req->key);
-    size_t vlen = (size_t)b->opt.value_size;
-    buffer_reserve(out, klen + vlen + 64);
-    char *p = out->data + out->end;
-    if (!req->is_set) {
-        p = put(p, "get ", 4);
-        p = put(p, key, klen);
-    } else {
-        p = put(p, "set ", 4);
-        p = put(p, key, klen);
-        if (b->opt.protocol == PROTO_TEXT)
-            p = put(p, b->text_set_suffix, b->text_set_suffix_len);
-        else
-            p = put(p, " ", 1);
-        p = put(p, b->value, vlen);
+    buffer_reserve(out, 3 + req->nkeys * (1 + KEY_MAX) + 2);
+    char *p = put(out->data + out->end, "get", 3);
+    for (unsigned i = 0; i < req->nkeys; i++) {
+        *p++ = ' ';
+        p += format_key(p, req->keys[i]);
     }
+    p = put(p, "\r\n", 2);
+    out->end = (size_t)(p - out->data);
+}
+
+/* simple: "set <key> <value>\r\n"; text: "set <key> 0 0 <bytes>\r\n<value>\r\n" */
+static void encode_set(const struct bench *b, struct buffer *out, const struct request *req)
+{
+    size_t vlen = (size_t)b->opt.value_size;
+    buffer_reserve(out, KEY_MAX + vlen + 64);
+    char *p = put(out->data + out->end, "set ", 4);
+    p += format_key(p, req->keys[0]);
+    if (b->opt.protocol == PROTO_TEXT)
+        p = put(p, b->text_set_suffix, b->text_set_suffix_len);
+    else
+        p = put(p, " ", 1);
+    p = put(p, b->value, vlen);
     p = put(p, "\r\n", 2);
     out->end = (size_t)(p - out->data);
 }
@@ -367,18 +385,56 @@ static struct request *queue_slot(struct conn *c, unsigned offset)
     return &c->queue[(c->queue_head + offset) % c->queue_cap];
 }
 
-static void enqueue_request(struct bench *b, struct conn *c, uint32_t key, bool is_set, uint64_t now)
+static void enqueue_set(struct bench *b, struct conn *c, uint32_t key, uint64_t now)
 {
     struct request *req = queue_slot(c, c->inflight++);
     req->sent_ns = now;
-    req->key = key;
-    req->is_set = is_set;
-    encode_request(b, &c->out, req);
+    req->is_set = true;
+    req->nkeys = 1;
+    req->keys[0] = key;
+    encode_set(b, &c->out, req);
+}
+
+static bool contains_key(const uint32_t *keys, unsigned n, uint32_t key)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (keys[i] == key)
+            return true;
+    return false;
+}
+
+/* Floyd's sampling: exactly n draws for n distinct keys, even when n is close to the key
+ * space, where retrying on duplicates would take ever longer. */
+static void pick_distinct_keys(uint64_t *rng, uint32_t key_space, uint32_t *keys, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t j = key_space - n + i;
+        uint32_t t = (uint32_t)(next_random(rng) % ((uint64_t)j + 1));
+        keys[i] = contains_key(keys, i, t) ? j : t;
+    }
+}
+
+static void enqueue_get(struct bench *b, struct conn *c, uint64_t now)
+{
+    struct request *req = queue_slot(c, c->inflight++);
+    req->sent_ns = now;
+    req->is_set = false;
+    req->nkeys = (unsigned)b->opt.multiget;
+    pick_distinct_keys(&c->rng, (uint32_t)b->opt.keys, req->keys, req->nkeys);
+    encode_get(&c->out, req);
 }
 
 /* ---------------------------------------------------------------- reply parsing */
 
-enum reply { REPLY_INCOMPLETE, REPLY_STORED, REPLY_HIT, REPLY_MISS, REPLY_ERROR };
+/* A reply is parsed whole or not at all: when only part of it has arrived, it is parsed
+ * again from its start after the next read. That needs no state across reads and stays
+ * cheap, because values are skipped by their announced length, never scanned. */
+enum reply { REPLY_INCOMPLETE, REPLY_OK, REPLY_ERROR };
+
+struct parsed {
+    size_t consumed; /* bytes the reply took; meaningful unless REPLY_INCOMPLETE */
+    unsigned hits;   /* keys the reply carried a value for */
+};
 
 struct line {
     const char *text;
@@ -405,7 +461,18 @@ static bool line_is(const struct line *ln, const char *word)
     return ln->len == n && memcmp(ln->text, word, n) == 0;
 }
 
-/* If `text` starts with the request's key followed by a space, returns the bytes after the space. */
+static bool line_starts_with(const struct line *ln, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return ln->len >= n && memcmp(ln->text, prefix, n) == 0;
+}
+
+static bool is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* If `text` starts with the key `key_id` followed by a space, returns the bytes after the space. */
 static const char *skip_expected_key(const char *text, const char *end, uint32_t key_id)
 {
     char key[KEY_MAX];
@@ -415,72 +482,131 @@ static const char *skip_expected_key(const char *text, const char *end, uint32_t
     return text + klen + 1;
 }
 
-/* simple: "VALUE <key> <value>\r\n" "END\r\n" */
-static enum reply parse_simple_value(const struct bench *b, const struct request *req,
-                                     const char *p, size_t avail, const struct line *first,
-                                     size_t *consumed)
+/* Servers answer a multi-key get in request order and leave misses out, so each VALUE
+ * must name a requested key that comes after the previous VALUE's; this also rejects
+ * duplicates and keys nobody asked for. */
+static const char *skip_requested_key(const struct request *req, unsigned *next_key,
+                                      const char *text, const char *end)
 {
-    struct line end;
-    if (!next_line(p + first->total, avail - first->total, &end))
-        return REPLY_INCOMPLETE;
-    *consumed = first->total + end.total;
-    const char *line_end = first->text + first->len;
-    const char *value = skip_expected_key(first->text + 6, line_end, req->key);
-    if (!value || !line_is(&end, "END") || (size_t)(line_end - value) != (size_t)b->opt.value_size)
-        return REPLY_ERROR;
-    return REPLY_HIT;
+    for (unsigned k = *next_key; k < req->nkeys; k++) {
+        const char *rest = skip_expected_key(text, end, req->keys[k]);
+        if (rest) {
+            *next_key = k + 1;
+            return rest;
+        }
+    }
+    return NULL;
 }
 
-/* text: "VALUE <key> <flags> <bytes>[ <cas>]\r\n" <data> "\r\n" "END\r\n" */
-static enum reply parse_text_value(const struct bench *b, const struct request *req,
-                                   const char *p, size_t avail, const struct line *first,
-                                   size_t *consumed)
+/* Reads "<flags> <bytes>[ <cas>]", the part of a text VALUE line after the key. */
+static bool parse_flags_and_bytes(const char *s, const char *end, size_t *bytes)
 {
-    const char *line_end = first->text + first->len;
-    const char *s = skip_expected_key(first->text + 6, line_end, req->key);
-    if (!s)
-        return REPLY_ERROR;
-    while (s < line_end && *s != ' ')   /* flags */
+    if (s == end || !is_digit(*s))
+        return false;
+    while (s < end && is_digit(*s))
         s++;
-    if (s == line_end || s[1] < '0' || s[1] > '9')
-        return REPLY_ERROR;
-    size_t bytes = 0;
-    for (s++; s < line_end && *s >= '0' && *s <= '9'; s++)
-        bytes = bytes * 10 + (size_t)(*s - '0');
-
-    size_t data_at = first->total;
-    size_t need = data_at + bytes + 2 + 5;
-    if (avail < need)
-        return REPLY_INCOMPLETE;
-    *consumed = need;
-    if (memcmp(p + data_at + bytes, "\r\nEND\r\n", 7) != 0 || bytes != (size_t)b->opt.value_size)
-        return REPLY_ERROR;
-    return REPLY_HIT;
+    if (s == end || *s != ' ' || s + 1 == end || !is_digit(s[1]))
+        return false;
+    size_t n = 0;
+    for (s++; s < end && is_digit(*s); s++) {
+        n = n * 10 + (size_t)(*s - '0');
+        if (n > ((size_t)1 << 40))   /* nonsense; also keeps offsets computed from it from overflowing */
+            return false;
+    }
+    *bytes = n;
+    return s == end || *s == ' ';
 }
 
-/* Parses the reply to `req` at the front of p. Anything that is not the expected reply
- * (ERROR, CLIENT_ERROR, SERVER_ERROR, wrong key...) is one line and becomes REPLY_ERROR. */
-static enum reply parse_reply(const struct bench *b, const struct request *req,
-                              const char *p, size_t avail, size_t *consumed)
+static bool parse_text_value_line(const struct request *req, const struct line *ln,
+                                  unsigned *next_key, size_t *bytes)
 {
-    struct line first;
+    if (!line_starts_with(ln, "VALUE "))
+        return false;
+    const char *end = ln->text + ln->len;
+    const char *rest = skip_requested_key(req, next_key, ln->text + 6, end);
+    return rest && parse_flags_and_bytes(rest, end, bytes);
+}
+
+/* "STORED\r\n" */
+static enum reply parse_set_reply(const char *p, size_t avail, struct parsed *out)
+{
+    struct line ln;
+    if (!next_line(p, avail, &ln))
+        return REPLY_INCOMPLETE;
+    out->consumed = ln.total;
+    return line_is(&ln, "STORED") ? REPLY_OK : REPLY_ERROR;
+}
+
+/* simple: "VALUE <key> <value>\r\n" "END\r\n" on a hit, "END\r\n" on a miss */
+static enum reply parse_simple_get(const struct bench *b, const struct request *req,
+                                   const char *p, size_t avail, struct parsed *out)
+{
+    struct line first, end;
     if (!next_line(p, avail, &first))
         return REPLY_INCOMPLETE;
-    *consumed = first.total;
-    if (req->is_set)
-        return line_is(&first, "STORED") ? REPLY_STORED : REPLY_ERROR;
+    out->consumed = first.total;
     if (line_is(&first, "END"))
-        return REPLY_MISS;
-    if (first.len < 6 || memcmp(first.text, "VALUE ", 6) != 0)
+        return REPLY_OK;
+    if (!line_starts_with(&first, "VALUE "))
         return REPLY_ERROR;
+    if (!next_line(p + first.total, avail - first.total, &end))
+        return REPLY_INCOMPLETE;
+    out->consumed = first.total + end.total;
+    const char *line_end = first.text + first.len;
+    const char *value = skip_expected_key(first.text + 6, line_end, req->keys[0]);
+    if (!value || !line_is(&end, "END") || (size_t)(line_end - value) != (size_t)b->opt.value_size)
+        return REPLY_ERROR;
+    out->hits = 1;
+    return REPLY_OK;
+}
+
+/* text: one "VALUE <key> <flags> <bytes>[ <cas>]\r\n" <data> "\r\n" block per key found,
+ * then "END\r\n" */
+static enum reply parse_text_get(const struct bench *b, const struct request *req,
+                                 const char *p, size_t avail, struct parsed *out)
+{
+    size_t at = 0;
+    unsigned next_key = 0;
+    for (;;) {
+        struct line ln;
+        if (!next_line(p + at, avail - at, &ln))
+            return REPLY_INCOMPLETE;
+        out->consumed = at + ln.total;
+        if (line_is(&ln, "END"))
+            return REPLY_OK;
+        size_t bytes;
+        if (!parse_text_value_line(req, &ln, &next_key, &bytes))
+            return REPLY_ERROR;
+        size_t block = ln.total + bytes + 2;
+        if (avail - at < block)
+            return REPLY_INCOMPLETE;
+        out->consumed = at + block;
+        if (bytes != (size_t)b->opt.value_size || memcmp(p + at + ln.total + bytes, "\r\n", 2) != 0)
+            return REPLY_ERROR;
+        out->hits++;
+        at += block;
+    }
+}
+
+/* Parses the reply to `req` at the front of p. Anything other than the expected reply
+ * (ERROR, CLIENT_ERROR, SERVER_ERROR, a wrong key...) ends at the offending line and is
+ * REPLY_ERROR. */
+static enum reply parse_reply(const struct bench *b, const struct request *req,
+                              const char *p, size_t avail, struct parsed *out)
+{
+    out->consumed = 0;
+    out->hits = 0;
+    if (req->is_set)
+        return parse_set_reply(p, avail, out);
     if (b->opt.protocol == PROTO_SIMPLE)
-        return parse_simple_value(b, req, p, avail, &first, consumed);
-    return parse_text_value(b, req, p, avail, &first, consumed);
+        return parse_simple_get(b, req, p, avail, out);
+    return parse_text_get(b, req, p, avail, out);
 }
 
 /* ---------------------------------------------------------------- connection I/O */
 
-static void record_reply(struct bench *b, const struct request *req, enum reply r, uint64_t now)
+static void record_reply(struct bench *b, const struct request *req, enum reply r,
+                         unsigned hits, uint64_t now)
 {
     if (r == REPLY_ERROR) {
         b->stats.errors++;   /* errors count in every phase, including preload */
@@ -495,7 +621,8 @@ static void record_reply(struct bench *b, const struct request *req, enum reply 
         s->sets++;
     } else {
         s->gets++;
-        s->hits += r == REPLY_HIT;
+        s->get_keys += req->nkeys;
+        s->hits += hits;
     }
 }
 
@@ -503,12 +630,12 @@ static void consume_replies(struct bench *b, struct conn *c, uint64_t now)
 {
     while (c->inflight > 0 && c->in.start < c->in.end) {
         const struct request *req = queue_slot(c, 0);
-        size_t consumed = 0;
-        enum reply r = parse_reply(b, req, c->in.data + c->in.start, c->in.end - c->in.start, &consumed);
+        struct parsed parsed;
+        enum reply r = parse_reply(b, req, c->in.data + c->in.start, c->in.end - c->in.start, &parsed);
         if (r == REPLY_INCOMPLETE)
             return;
-        buffer_consume(&c->in, consumed);
-        record_reply(b, req, r, now);
+        buffer_consume(&c->in, parsed.consumed);
+        record_reply(b, req, r, parsed.hits, now);
         c->queue_head = (c->queue_head + 1) % c->queue_cap;
         c->inflight--;
     }
@@ -564,14 +691,15 @@ static void conn_fill(struct bench *b, struct conn *c, uint64_t now)
 {
     if (b->phase == PHASE_PRELOAD) {
         while (c->inflight < PRELOAD_DEPTH && c->preload_next < (uint32_t)b->opt.keys) {
-            enqueue_request(b, c, c->preload_next, true, now);
+            enqueue_set(b, c, c->preload_next, now);
             c->preload_next += (uint32_t)b->opt.conns;
         }
     } else {
         while (c->inflight < (unsigned)b->opt.pipeline) {
-            uint32_t key = (uint32_t)(next_random(&c->rng) % (uint64_t)b->opt.keys);
-            bool is_set = random_unit(&c->rng) < b->opt.set_ratio;
-            enqueue_request(b, c, key, is_set, now);
+            if (random_unit(&c->rng) < b->opt.set_ratio)
+                enqueue_set(b, c, (uint32_t)(next_random(&c->rng) % (uint64_t)b->opt.keys), now);
+            else
+                enqueue_get(b, c, now);
         }
     }
     conn_flush(b, c);
@@ -648,6 +776,19 @@ static int connect_to(const struct options *o)
     return fd;
 }
 
+/* Each queue slot owns a fixed run of key_store, so enqueueing a get never allocates. */
+static bool alloc_queue(struct conn *c, unsigned depth, unsigned keys_per_request)
+{
+    c->queue_cap = depth;
+    c->queue = calloc(depth, sizeof *c->queue);
+    c->key_store = calloc((size_t)depth * keys_per_request, sizeof *c->key_store);
+    if (!c->queue || !c->key_store)
+        return false;
+    for (unsigned i = 0; i < depth; i++)
+        c->queue[i].keys = c->key_store + (size_t)i * keys_per_request;
+    return true;
+}
+
 static bool open_connections(struct bench *b)
 {
     const struct options *o = &b->opt;
@@ -660,12 +801,10 @@ static bool open_connections(struct bench *b)
         c->fd = connect_to(o);
         if (c->fd < 0)
             return false;
-        c->queue_cap = depth;
-        c->queue = calloc(depth, sizeof *c->queue);
         c->preload_next = (uint32_t)i;
         c->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        if (!c->queue || epoll_ctl(b->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        if (!alloc_queue(c, depth, (unsigned)o->multiget) || epoll_ctl(b->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
             return false;
     }
     return true;
@@ -722,41 +861,83 @@ static void run(struct bench *b)
 
 /* ---------------------------------------------------------------- report */
 
-static void print_report(const struct bench *b)
+/* Figures derived from the stats, shared by both output formats. */
+struct summary {
+    const char *proto;
+    double ops_per_sec;
+    double keys_per_sec;             /* a get counts its N keys, a set its one */
+    double p50, p99, p999, max;      /* microseconds */
+    char hit_ratio_text[16];         /* of keys asked for by gets; "null" without gets */
+    char hit_percent_text[16];       /* the same for people; "n/a" without gets */
+};
+
+static struct summary summarize(const struct bench *b)
 {
     const struct options *o = &b->opt;
     const struct stats *s = &b->stats;
-    double ops_per_sec = (double)s->ops / o->duration_s;
-    double hit_ratio = s->gets ? (double)s->hits / (double)s->gets : 0;
-    double p50 = (double)hist_percentile(&s->latency, 0.50) / 1000.0;
-    double p99 = (double)hist_percentile(&s->latency, 0.99) / 1000.0;
-    double p999 = (double)hist_percentile(&s->latency, 0.999) / 1000.0;
-    double max = (double)s->latency.max / 1000.0;
-    const char *proto = o->protocol == PROTO_TEXT ? "text" : "simple";
-    char hit_ratio_text[16] = "null", hit_percent_text[16] = "n/a";   /* no gets, no ratio */
-    if (s->gets) {
-        snprintf(hit_ratio_text, sizeof hit_ratio_text, "%.4f", hit_ratio);
-        snprintf(hit_percent_text, sizeof hit_percent_text, "%.2f%%", hit_ratio * 100);
+    struct summary m = {
+        .proto = o->protocol == PROTO_TEXT ? "text" : "simple",
+        .ops_per_sec = (double)s->ops / o->duration_s,
+        .keys_per_sec = (double)(s->get_keys + s->sets) / o->duration_s,
+        .p50 = (double)hist_percentile(&s->latency, 0.50) / 1000.0,
+        .p99 = (double)hist_percentile(&s->latency, 0.99) / 1000.0,
+        .p999 = (double)hist_percentile(&s->latency, 0.999) / 1000.0,
+        .max = (double)s->latency.max / 1000.0,
+        .hit_ratio_text = "null",
+        .hit_percent_text = "n/a",
+    };
+    if (s->get_keys) {
+        double hit_ratio = (double)s->hits / (double)s->get_keys;
+        snprintf(m.hit_ratio_text, sizeof m.hit_ratio_text, "%.4f", hit_ratio);
+        snprintf(m.hit_percent_text, sizeof m.hit_percent_text, "%.2f%%", hit_ratio * 100);
     }
+    return m;
+}
 
-    if (o->json) {
-        printf("{\"protocol\":\"%s\",\"host\":\"%s\",\"port\":%s,\"conns\":%d,\"pipeline\":%d,"
-               "\"duration_s\":%g,\"set_ratio\":%g,\"value_size\":%d,\"keys\":%d,"
-               "\"ops\":%" PRIu64 ",\"ops_per_sec\":%.0f,\"gets\":%" PRIu64 ",\"sets\":%" PRIu64 ","
-               "\"hits\":%" PRIu64 ",\"hit_ratio\":%s,\"errors\":%" PRIu64 ","
-               "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
-               proto, o->host, o->port, o->conns, o->pipeline, o->duration_s, o->set_ratio,
-               o->value_size, o->keys, s->ops, ops_per_sec, s->gets, s->sets, s->hits, hit_ratio_text,
-               s->errors, p50, p99, p999, max);
-        return;
-    }
-    printf("%s protocol, %s:%s, %d conns x pipeline %d, %.0f%% sets, %d-byte values, %d keys, %g s\n",
-           proto, o->host, o->port, o->conns, o->pipeline, o->set_ratio * 100, o->value_size,
-           o->keys, o->duration_s);
-    printf("  throughput  %.0f ops/s (%" PRIu64 " ops)\n", ops_per_sec, s->ops);
-    printf("  latency     p50 %.1fus  p99 %.1fus  p99.9 %.1fus  max %.1fus\n", p50, p99, p999, max);
-    printf("  gets %" PRIu64 " (hit ratio %s)  sets %" PRIu64 "  errors %" PRIu64 "\n",
-           s->gets, hit_percent_text, s->sets, s->errors);
+static void print_json(const struct bench *b, const struct summary *m)
+{
+    const struct options *o = &b->opt;
+    const struct stats *s = &b->stats;
+    printf("{\"protocol\":\"%s\",\"host\":\"%s\",\"port\":%s,\"conns\":%d,\"pipeline\":%d,"
+           "\"duration_s\":%g,\"set_ratio\":%g,\"value_size\":%d,\"keys\":%d,\"multiget\":%d,"
+           "\"ops\":%" PRIu64 ",\"ops_per_sec\":%.0f,\"keys_per_sec\":%.0f,"
+           "\"gets\":%" PRIu64 ",\"get_keys\":%" PRIu64 ",\"sets\":%" PRIu64 ","
+           "\"hits\":%" PRIu64 ",\"hit_ratio\":%s,\"errors\":%" PRIu64 ","
+           "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+           m->proto, o->host, o->port, o->conns, o->pipeline, o->duration_s, o->set_ratio,
+           o->value_size, o->keys, o->multiget, s->ops, m->ops_per_sec, m->keys_per_sec,
+           s->gets, s->get_keys, s->sets, s->hits, m->hit_ratio_text, s->errors,
+           m->p50, m->p99, m->p999, m->max);
+}
+
+static void print_text(const struct bench *b, const struct summary *m)
+{
+    const struct options *o = &b->opt;
+    const struct stats *s = &b->stats;
+    char multiget_text[32] = "";
+    if (o->multiget > 1)
+        snprintf(multiget_text, sizeof multiget_text, ", gets of %d keys", o->multiget);
+    printf("%s protocol, %s:%s, %d conns x pipeline %d, %.0f%% sets%s, %d-byte values, %d keys, %g s\n",
+           m->proto, o->host, o->port, o->conns, o->pipeline, o->set_ratio * 100, multiget_text,
+           o->value_size, o->keys, o->duration_s);
+    printf("  throughput  %.0f ops/s (%" PRIu64 " ops)", m->ops_per_sec, s->ops);
+    if (o->multiget > 1)   /* with one key per op this would just repeat ops/s */
+        printf(", %.0f keys/s", m->keys_per_sec);
+    printf("\n  latency     p50 %.1fus  p99 %.1fus  p99.9 %.1fus  max %.1fus\n",
+           m->p50, m->p99, m->p999, m->max);
+    printf("  gets %" PRIu64, s->gets);
+    if (o->multiget > 1)
+        printf(" of %" PRIu64 " keys", s->get_keys);
+    printf(" (hit ratio %s)  sets %" PRIu64 "  errors %" PRIu64 "\n", m->hit_percent_text, s->sets, s->errors);
+}
+
+static void print_report(const struct bench *b)
+{
+    struct summary m = summarize(b);
+    if (b->opt.json)
+        print_json(b, &m);
+    else
+        print_text(b, &m);
 }
 
 int main(int argc, char **argv)

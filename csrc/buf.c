@@ -57,6 +57,8 @@ void buf_trim(buf_t *b, size_t keep)
 
 int buf_append(buf_t *b, const void *src, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (buf_reserve(b, n) != 0)
         return -1;
     memcpy(b->data + b->end, src, n);

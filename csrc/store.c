@@ -278,15 +278,17 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
         return STORE_NO_MEMORY;
     it->flags = flags;
     it->exptime = concat ? old->exptime : w->exptime;
+    /* An empty value may come as a NULL pointer (an empty Buffer), which memcpy must not see. */
     char *value = it->data + w->nkey;
+    const char *added = w->nvalue ? w->value : "";
     if (w->mode == STORE_MODE_APPEND) {
         memcpy(value, item_value(old), old->nvalue);
-        memcpy(value + old->nvalue, w->value, w->nvalue);
+        memcpy(value + old->nvalue, added, w->nvalue);
     } else if (w->mode == STORE_MODE_PREPEND) {
-        memcpy(value, w->value, w->nvalue);
+        memcpy(value, added, w->nvalue);
         memcpy(value + w->nvalue, item_value(old), old->nvalue);
     } else {
-        memcpy(value, w->value, w->nvalue);
+        memcpy(value, added, w->nvalue);
     }
     /* The new item is counted already; make room for it without losing `old` mid-copy. */
     _make_room(s, 0);
