@@ -5,6 +5,7 @@
       "sources": [
         "csrc/buf.c",
         "csrc/store.c",
+        "csrc/mcnum.c",
         "csrc/engine.c",
         "csrc/proto_simple.c",
         "csrc/proto_text.c",

@@ -13,15 +13,26 @@ const LOADGEN_BINARY = path.join(__dirname, 'build', 'loadgen');
 const SERVER_READY_TIMEOUT_MS = 15000;
 const SERVER_STOP_TIMEOUT_MS = 3000;
 const DEFAULT_SERVER_CMD = `${process.execPath} bin/server.js --port {port}`;
+// Seed port off, so the text-protocol cases measure a server that serves nothing else.
+const DEFAULT_TEXT_SERVER_CMD = `${process.execPath} bin/server.js -p off --memcached-port {port}`;
 
 // ---------------------------------------------------------------- servers and cases
 
 // A server spec turns a port (and the runner options) into an argv. `binary` names an
 // external program the runner must find on PATH before starting.
-function simplecachedServer() {
+
+// simplecached listening on one port for one protocol. The command comes from the runner
+// options, so --server-cmd / --text-server-cmd reach every case that uses that protocol.
+const SIMPLECACHED_COMMANDS = {
+  seed: { option: 'serverCmd', portFlag: '--port' },
+  text: { option: 'textServerCmd', portFlag: '--memcached-port' },
+};
+
+function simplecachedServer(protocol) {
+  const { option, portFlag } = SIMPLECACHED_COMMANDS[protocol];
   return {
-    describe: (options) => options.serverCmd,
-    argv: (port, options) => commandWithPort(options.serverCmd, port),
+    describe: (options) => options[option],
+    argv: (port, options) => commandWithPort(options[option], port, portFlag),
   };
 }
 
@@ -36,7 +47,13 @@ const BASE_LOAD = { conns: 50, pipeline: 1, 'set-ratio': 0.1, 'value-size': 32, 
 
 // Each server is driven in its own protocol, so neither pays for translating the other's.
 const SEED_VS_MEMCACHED_TEXT = [
-  { label: 'simplecached', server: simplecachedServer(), loadgen: { protocol: 'simple' } },
+  { label: 'simplecached', server: simplecachedServer('seed'), loadgen: { protocol: 'simple' } },
+  { label: 'memcached', server: memcachedServer(), loadgen: { protocol: 'text' } },
+];
+
+// The same requests, byte for byte, to both: simplecached's memcached-protocol port against memcached.
+const TEXT_VS_MEMCACHED_TEXT = [
+  { label: 'simplecached', server: simplecachedServer('text'), loadgen: { protocol: 'text' } },
   { label: 'memcached', server: memcachedServer(), loadgen: { protocol: 'text' } },
 ];
 
@@ -54,6 +71,25 @@ const CASES = [
     loadgen: { ...BASE_LOAD, pipeline: 16 },
     targets: SEED_VS_MEMCACHED_TEXT,
   },
+  {
+    name: 'text-no-pipeline',
+    description: 'memcached text protocol on both, no pipeline',
+    loadgen: { ...BASE_LOAD, pipeline: 1 },
+    targets: TEXT_VS_MEMCACHED_TEXT,
+  },
+  {
+    name: 'text-pipeline-16',
+    description: 'memcached text protocol on both, pipeline 16',
+    loadgen: { ...BASE_LOAD, pipeline: 16 },
+    targets: TEXT_VS_MEMCACHED_TEXT,
+  },
+  {
+    // One op is one `get` of 10 keys; keys/s is reported beside ops/s.
+    name: 'text-multiget-10',
+    description: 'memcached text protocol on both, gets of 10 keys, no pipeline',
+    loadgen: { ...BASE_LOAD, pipeline: 1, multiget: 10 },
+    targets: TEXT_VS_MEMCACHED_TEXT,
+  },
 ];
 
 // ---------------------------------------------------------------- options
@@ -62,9 +98,15 @@ const USAGE = `usage: node bench/run.js [options]
   --duration SEC      measured seconds per loadgen run (5)
   --warmup SEC        unmeasured seconds before each run (1)
   --rounds N          runs per server per case, alternating servers; the median is reported (1)
-  --only TEXT         run only cases whose name or description contains TEXT
-  --server-cmd CMD    simplecached command, {port} is replaced by the port (appended as --port if absent)
+  --only TEXT         run only cases whose name contains TEXT (if none does, whose description does)
+  --server-cmd CMD    simplecached command for the seed-protocol cases, {port} is replaced by
+                      the port (appended as --port if absent)
                       (env SIMPLECACHED_CMD; default "node bin/server.js --port {port}")
+  --text-server-cmd CMD
+                      simplecached command for the memcached-protocol cases (text-*), {port}
+                      is replaced by the port (appended as --memcached-port if absent)
+                      (env SIMPLECACHED_TEXT_CMD;
+                      default "node bin/server.js -p off --memcached-port {port}")
   --json              print one JSON document with all results on stdout
   --list              list the cases and exit`;
 
@@ -72,6 +114,7 @@ function parseOptions(argv) {
   const options = {
     duration: 5, warmup: 1, rounds: 1, only: null, json: false, list: false,
     serverCmd: process.env.SIMPLECACHED_CMD || DEFAULT_SERVER_CMD,
+    textServerCmd: process.env.SIMPLECACHED_TEXT_CMD || DEFAULT_TEXT_SERVER_CMD,
   };
   const valueOf = (i) => {
     if (i + 1 >= argv.length) usageError(`${argv[i]} needs a value`);
@@ -84,6 +127,7 @@ function parseOptions(argv) {
       case '--rounds': options.rounds = positiveInteger('--rounds', valueOf(i++)); break;
       case '--only': options.only = valueOf(i++); break;
       case '--server-cmd': options.serverCmd = valueOf(i++); break;
+      case '--text-server-cmd': options.textServerCmd = valueOf(i++); break;
       case '--json': options.json = true; break;
       case '--list': options.list = true; break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
@@ -110,9 +154,9 @@ function usageError(message) {
   process.exit(2);
 }
 
-function commandWithPort(template, port) {
+function commandWithPort(template, port, portFlag) {
   const words = template.trim().split(/\s+/);
-  if (!words.some((w) => w.includes('{port}'))) words.push('--port', '{port}');
+  if (!words.some((w) => w.includes('{port}'))) words.push(portFlag, '{port}');
   return words.map((w) => w.replace(/\{port\}/g, String(port)));
 }
 
@@ -283,8 +327,14 @@ function percent(ratio) {
   return ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`;
 }
 
+// keys/s only where an op carries several keys; elsewhere it would repeat ops/s.
+function keysPerSecond(r) {
+  return r.multiget > 1 ? String(Math.round(r.keys_per_sec)) : '';
+}
+
 function describeResult(r) {
-  return `${Math.round(r.ops_per_sec)} ops/s p50 ${r.p50_us}us p99 ${r.p99_us}us hits ${percent(r.hit_ratio)}`;
+  const keys = r.multiget > 1 ? ` (${keysPerSecond(r)} keys/s)` : '';
+  return `${Math.round(r.ops_per_sec)} ops/s${keys} p50 ${r.p50_us}us p99 ${r.p99_us}us hits ${percent(r.hit_ratio)}`;
 }
 
 async function runCase(testCase, options) {
@@ -319,9 +369,12 @@ async function runCase(testCase, options) {
   }
 }
 
+// Names first: descriptions share words ("text", "pipeline") across cases, so matching
+// both would make --only text select every case. Descriptions are the fallback.
 function selectCases(options) {
   if (!options.only) return CASES;
-  const selected = CASES.filter((c) => c.name.includes(options.only) || c.description.includes(options.only));
+  const byName = CASES.filter((c) => c.name.includes(options.only));
+  const selected = byName.length > 0 ? byName : CASES.filter((c) => c.description.includes(options.only));
   if (selected.length === 0) usageError(`no case matches "${options.only}"; try --list`);
   return selected;
 }
@@ -329,11 +382,11 @@ function selectCases(options) {
 // ---------------------------------------------------------------- reporting
 
 function formatTable(caseResults) {
-  const header = ['case', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'hit', 'ratio'];
+  const header = ['case', 'server', 'ops/s', 'keys/s', 'p50 us', 'p99 us', 'p99.9 us', 'hit', 'ratio'];
   const rows = [];
   for (const c of caseResults) {
     c.targets.forEach(({ label, result }, i) => rows.push([
-      i === 0 ? c.name : '', label, String(Math.round(result.ops_per_sec)),
+      i === 0 ? c.name : '', label, String(Math.round(result.ops_per_sec)), keysPerSecond(result),
       result.p50_us.toFixed(1), result.p99_us.toFixed(1), result.p999_us.toFixed(1),
       percent(result.hit_ratio),
       i === 0 ? `${c.ratio.toFixed(2)}x` : '',

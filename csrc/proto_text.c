@@ -2,6 +2,8 @@
  * quirks, and one handler per command. Replies follow memcached 1.6.18 byte for byte. */
 #include "proto_text.h"
 
+#include "mcnum.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -53,64 +55,19 @@ static bool _is(const token_t *t, const char *word)
     return t->n == n && memcmp(t->p, word, n) == 0;
 }
 
-static bool _space(char ch)
-{
-    return ch == ' ' || (ch >= '\t' && ch <= '\r');
-}
-
-/* strtoull()/strtoll() in base 10 over one token, then memcached's safe_strto* acceptance:
- * digits must be followed by whitespace or the token's end. Overflow is refused (ERANGE). */
-static bool _parse_number(const token_t *t, bool is_signed, uint64_t *out)
-{
-    size_t i = 0, n = t->n;
-    const char *p = t->p;
-    while (i < n && _space(p[i]))
-        i++;
-    bool minus = false;
-    if (i < n && (p[i] == '+' || p[i] == '-'))
-        minus = p[i++] == '-';
-    size_t first = i;
-    uint64_t limit = !is_signed ? UINT64_MAX : minus ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    uint64_t v = 0;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (v > (limit - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (i == first || (i < n && !_space(p[i])))
-        return false;
-    *out = minus ? 0 - v : v;
-    return true;
-}
-
-/* safe_strtoull: a '-' is refused only if the result looks negative as a signed number. */
 static bool _u64(const token_t *t, uint64_t *out)
 {
-    if (!_parse_number(t, false, out))
-        return false;
-    return !((int64_t)*out < 0 && memchr(t->p, '-', t->n) != NULL);
+    return mcnum_u64(t->p, t->n, out);
 }
 
-/* safe_strtoul on 64-bit Linux: parsed as 64 bits, then truncated to 32 as memcached stores it. */
 static bool _u32(const token_t *t, uint32_t *out)
 {
-    uint64_t v;
-    if (!_u64(t, &v))
-        return false;
-    *out = (uint32_t)v;
-    return true;
+    return mcnum_u32(t->p, t->n, out);
 }
 
-/* safe_strtol on 64-bit Linux: parsed as a signed 64-bit number, then truncated to 32 bits. */
 static bool _i32(const token_t *t, int32_t *out)
 {
-    uint64_t v;
-    if (!_parse_number(t, true, &v))
-        return false;
-    uint32_t low = (uint32_t)v;
-    *out = low <= INT32_MAX ? (int32_t)low : -(int32_t)(UINT32_MAX - low) - 1;
-    return true;
+    return mcnum_i32(t->p, t->n, out);
 }
 
 static void _out(cmd_t *c, const char *str, size_t n)

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include "buf.h"
+#include "mcnum.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -390,40 +391,6 @@ store_status_t store_delete(store_t *s, const char *key, size_t nkey)
     return STORE_OK;
 }
 
-static bool _is_space(char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* Reads a value as memcached's safe_strtoull() reads item data: optional leading whitespace and
- * sign, decimal digits without overflow, then whitespace or the end. A '-' is refused only when
- * the negated result would look negative as a signed number, exactly as memcached does. */
-static bool _parse_counter(const char *p, size_t n, uint64_t *out)
-{
-    size_t i = 0;
-    while (i < n && _is_space(p[i]))
-        i++;
-    bool minus = false;
-    if (i < n && (p[i] == '+' || p[i] == '-'))
-        minus = p[i++] == '-';
-    size_t digits = i;
-    uint64_t v = 0;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (i == digits || (i < n && !_is_space(p[i])))
-        return false;
-    if (minus)
-        v = 0 - v;
-    if ((int64_t)v < 0 && memchr(p, '-', n) != NULL)
-        return false;
-    *out = v;
-    return true;
-}
-
 store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
                            uint64_t *result)
 {
@@ -434,7 +401,8 @@ store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, 
         return STORE_NOT_FOUND;
     item_t *it = *link;
     uint64_t value;
-    if (it->nvalue == 0 || !_parse_counter(item_value(it), it->nvalue, &value))
+    /* memcached reads the data as it reads arguments; the CRLF after its data ends the number. */
+    if (it->nvalue == 0 || !mcnum_u64(item_value(it), it->nvalue, &value))
         return STORE_NON_NUMERIC;
     value = incr ? value + delta : (delta > value ? 0 : value - delta);
     *result = value;

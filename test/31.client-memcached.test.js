@@ -3,7 +3,8 @@
 'use strict';
 
 const assert = require('assert');
-const { Server, Client } = require('..');
+const { Client } = require('..');
+const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 
 // One scripted session; returns what each call resolved to (or the error code it failed with).
@@ -68,9 +69,7 @@ describe('Client, memcached protocol: same results as against memcached', functi
 	let server;
 	before(async () => {
 		memcached = await startMemcached();
-		server = await new Promise((resolve, reject) => {
-			const s = new Server({ port: false, memcachedPort: 0 }, (err) => (err ? reject(err) : resolve(s)));
-		});
+		server = await startServer({ port: false, memcachedPort: 0 });
 	});
 	after(() => Promise.all([memcached.stop(), server.close()]));
 
@@ -112,9 +111,7 @@ describe('Client, memcached protocol: same results as against memcached', functi
 	});
 
 	it('reaches the seed protocol and the memcached protocol on one store', async () => {
-		const both = await new Promise((resolve, reject) => {
-			const s = new Server({ port: 0, memcachedPort: 0 }, (err) => (err ? reject(err) : resolve(s)));
-		});
+		const both = await startServer({ memcachedPort: 0 });
 		const seed = new Client(both.address('simple').port);
 		const memc = new Client({ port: both.address('memcached').port, protocol: 'memcached' });
 		await seed.set('shared', 'from the seed protocol');

@@ -4,16 +4,10 @@
 
 const assert = require('assert');
 const net = require('net');
-const { Server } = require('..');
+const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { Peer, normalize, firstDifference } = require('./helpers/differential');
 const { rng, makeRound, render, line } = require('./helpers/sessions');
-
-function startSimplecached() {
-	return new Promise((resolve, reject) => {
-		const server = new Server({ port: false, memcachedPort: 0 }, (err) => (err ? reject(err) : resolve(server)));
-	});
-}
 
 describe('memcached text protocol: differential test against real memcached', function () {
 	this.timeout(120000);
@@ -24,7 +18,7 @@ describe('memcached text protocol: differential test against real memcached', fu
 	before(async () => {
 		// memcached's LRU threads take item references at random moments, and a referenced item makes
 		// incr allocate a new item instead of padding in place: without them it is deterministic.
-		[memcached, server] = await Promise.all([startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']), startSimplecached()]);
+		[memcached, server] = await Promise.all([startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']), startServer({ port: false, memcachedPort: 0 })]);
 	});
 	after(async () => {
 		await Promise.all([memcached && memcached.stop(), server && server.close()]);
@@ -119,6 +113,8 @@ describe('memcached text protocol: differential test against real memcached', fu
 			Buffer.from('get a\0 b\r\n'), Buffer.from('\n'), Buffer.from('\r\n'), Buffer.from('\r\r\n'),
 			Buffer.from('get a\n'), Buffer.from('   get    a   \r\n'), Buffer.from('incr a 1\r\n'),
 			Buffer.from('set b 0 0 1\r\nx\n'), Buffer.from('get b\r\n'),
+			Buffer.from('set z 0 0 5\r\n12\0ab\r\nincr z 1\r\nget z\r\n'), // a NUL ends the number
+			Buffer.from('set m 0 0 5\r\n-1\0-9\r\nincr m 1\r\nset m 0 0 3\r\n -7\r\nincr m 1\r\n'),
 		];
 		await exchange(pair, pieces, [], 'odd lines');
 	});

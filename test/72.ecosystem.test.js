@@ -6,7 +6,7 @@ const assert = require('assert');
 const path = require('path');
 const { execFile } = require('child_process');
 const Memcached = require('memcached');
-const { Server } = require('..');
+const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 
 function run(file, args) {
@@ -53,9 +53,7 @@ describe('ecosystem: memcached clients and tools against simplecached', function
 	let port;
 	before(async () => {
 		memcached = await startMemcached();
-		server = await new Promise((resolve, reject) => {
-			const s = new Server({ port: false, memcachedPort: 0 }, (err) => (err ? reject(err) : resolve(s)));
-		});
+		server = await startServer({ port: false, memcachedPort: 0 });
 		port = server.address('memcached').port;
 	});
 	after(() => Promise.all([memcached.stop(), server.close()]));
