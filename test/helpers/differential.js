@@ -4,7 +4,9 @@
 
 const net = require('net');
 
-const SENTINEL = Buffer.from('version\r\n');
+// The line end first closes whatever unterminated garbage a round may end with (both servers
+// answer that line with ERROR), so the version command is always read as one.
+const SENTINEL = Buffer.from('\r\nversion\r\n');
 const SENTINEL_REPLY = 'VERSION 1.6.18\r\n';
 
 // One connection whose replies are read in rounds: each round ends with a `version` command, so
