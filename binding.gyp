@@ -5,6 +5,7 @@
       "sources": [
         "csrc/buf.c",
         "csrc/store.c",
+        "csrc/cache.c",
         "csrc/mcnum.c",
         "csrc/engine.c",
         "csrc/proto_simple.c",

@@ -90,6 +90,7 @@ public:
         engine_config_t config;
         config.memory_limit = SizeOption(opts, "memoryLimit", 64u << 20);
         config.max_item_size = SizeOption(opts, "maxItemSize", 1u << 20);
+        config.shards = (unsigned)SizeOption(opts, "shards", 1);
         shared_ = new SharedEngine();
         if (engine_init(&shared_->engine, &config) != 0) {
             Napi::Error::New(info.Env(), "out of memory creating the store").ThrowAsJavaScriptException();
@@ -142,14 +143,14 @@ private:
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
         e->stats.cmd_get++;
-        item_t *it = store_key_valid(key, nkey) ? store_get(e->store, key, nkey) : NULL;
+        item_t *it = store_key_valid(key, nkey) ? cache_get(e->cache, key, nkey) : NULL;
         if (it == NULL) {
             e->stats.get_misses++;
             return info.Env().Null();
         }
         e->stats.get_hits++;
         Napi::Value value = Napi::Buffer<char>::Copy(info.Env(), item_value(it), it->nvalue);
-        store_release(e->store, it);
+        cache_release(e->cache, it);
         return value;
     }
 
@@ -162,7 +163,7 @@ private:
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
         e->stats.cmd_set++;
-        return Napi::String::New(info.Env(), store_status_name(store_set(e->store, key, nkey, value, nvalue, 0, 0)));
+        return Napi::String::New(info.Env(), store_status_name(cache_set(e->cache, key, nkey, value, nvalue, 0, 0)));
     }
 
     Napi::Value Delete(const Napi::CallbackInfo &info)
@@ -172,7 +173,7 @@ private:
         if (!BufferArg(info, 0, &key, &nkey))
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
-        bool deleted = store_key_valid(key, nkey) && store_delete(e->store, key, nkey) == STORE_OK;
+        bool deleted = store_key_valid(key, nkey) && cache_delete(e->cache, key, nkey) == STORE_OK;
         (deleted ? e->stats.delete_hits : e->stats.delete_misses)++;
         return Napi::Boolean::New(info.Env(), deleted);
     }
@@ -186,14 +187,14 @@ private:
         ENGINE_STATS(X)
 #undef X
         store_stats_t st;
-        store_get_stats(e->store, &st);
+        cache_get_stats(e->cache, &st);
         out.Set("curr_items", Napi::Number::New(env, (double)st.items));
         out.Set("total_items", Napi::Number::New(env, (double)st.total_items));
         out.Set("bytes", Napi::Number::New(env, (double)st.bytes));
         out.Set("evictions", Napi::Number::New(env, (double)st.evictions));
         out.Set("hash_buckets", Napi::Number::New(env, (double)st.buckets));
-        out.Set("limit_maxbytes", Napi::Number::New(env, (double)store_memory_limit(e->store)));
-        out.Set("item_size_max", Napi::Number::New(env, (double)store_max_item_size(e->store)));
+        out.Set("limit_maxbytes", Napi::Number::New(env, (double)cache_memory_limit(e->cache)));
+        out.Set("item_size_max", Napi::Number::New(env, (double)cache_max_item_size(e->cache)));
         return out;
     }
 

@@ -17,8 +17,8 @@ int engine_init(engine_t *e, const engine_config_t *config)
     memset(e, 0, sizeof(*e));
     e->max_item_size = config->max_item_size;
     e->started = (int64_t)time(NULL) - ENGINE_CLOCK_OFFSET;
-    e->store = store_create(config->memory_limit, config->max_item_size);
-    if (e->store == NULL)
+    e->cache = cache_create(config->memory_limit, config->max_item_size, config->shards ? config->shards : 1);
+    if (e->cache == NULL)
         return -1;
     engine_tick(e);
     return 0;
@@ -26,8 +26,8 @@ int engine_init(engine_t *e, const engine_config_t *config)
 
 void engine_destroy(engine_t *e)
 {
-    store_destroy(e->store);
-    e->store = NULL;
+    cache_destroy(e->cache);
+    e->cache = NULL;
 }
 
 void session_init(session_t *s, engine_t *e, session_proto_t proto)
@@ -56,8 +56,8 @@ size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out)
 void engine_tick(engine_t *e)
 {
     int64_t now = (int64_t)time(NULL) - e->started;
-    if (now > 0 && (uint32_t)now != store_clock(e->store))
-        store_set_clock(e->store, (uint32_t)now);
+    if (now > 0)
+        cache_set_clock(e->cache, (uint32_t)now);
 }
 
 uint32_t engine_exptime(const engine_t *e, int64_t exptime)
@@ -68,7 +68,7 @@ uint32_t engine_exptime(const engine_t *e, int64_t exptime)
         return 0;
     if (exptime > ENGINE_THIRTY_DAYS)
         return exptime <= e->started ? 1 : (uint32_t)(exptime - e->started);
-    return (uint32_t)exptime + store_clock(e->store);
+    return (uint32_t)exptime + cache_clock(e->cache);
 }
 
 void engine_stats_reset(engine_t *e)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "store.h"
 
 /* Protocol counters, defined once and expanded wherever they are listed. */
@@ -46,10 +47,11 @@ typedef struct engine_stats {
 typedef struct engine_config {
     size_t memory_limit;   /* bytes */
     size_t max_item_size;  /* bytes of value */
+    unsigned shards;       /* 1 keeps one exact LRU; more let threads work side by side */
 } engine_config_t;
 
 typedef struct engine {
-    store_t *store;
+    cache_t *cache;
     engine_stats_t stats;
     size_t max_item_size;
     int64_t started;        /* unix time of store clock 0, as memcached's process_started */

@@ -51,7 +51,7 @@ void net_server_conn_closed(net_server_t *s, conn_t *c)
 static void _tick_cb(uv_timer_t *timer)
 {
     net_server_t *s = timer->data;
-    store_sweep(s->engine->store, NET_SWEEP_BUCKETS);
+    cache_sweep(s->engine->cache, NET_SWEEP_BUCKETS);
     if (s->nlingering == 0)
         return;
     uint64_t now = uv_now(s->loop);

@@ -76,7 +76,7 @@ parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, s
 static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
 {
     s->stats->cmd_get++;
-    item_t *it = store_get(s->engine->store, req->key, req->nkey);
+    item_t *it = cache_get(s->engine->cache, req->key, req->nkey);
     if (it == NULL) {
         s->stats->get_misses++;
         return buf_append_lit(out, "END\r\n");
@@ -95,14 +95,14 @@ static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
         out->end += need;
         rc = 0;
     }
-    store_release(s->engine->store, it);
+    cache_release(s->engine->cache, it);
     return rc;
 }
 
 static int _reply_set(session_t *s, const simple_request_t *req, buf_t *out)
 {
     s->stats->cmd_set++;
-    switch (store_set(s->engine->store, req->key, req->nkey, req->value, req->nvalue, 0, 0)) {
+    switch (cache_set(s->engine->cache, req->key, req->nkey, req->value, req->nvalue, 0, 0)) {
     case STORE_OK:
         return buf_append_lit(out, "STORED\r\n");
     case STORE_TOO_LARGE:
@@ -114,7 +114,7 @@ static int _reply_set(session_t *s, const simple_request_t *req, buf_t *out)
 
 static int _reply_delete(session_t *s, const simple_request_t *req, buf_t *out)
 {
-    if (store_delete(s->engine->store, req->key, req->nkey) == STORE_OK) {
+    if (cache_delete(s->engine->cache, req->key, req->nkey) == STORE_OK) {
         s->stats->delete_hits++;
         return buf_append_lit(out, "DELETED\r\n");
     }

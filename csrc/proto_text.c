@@ -118,14 +118,14 @@ static void _update(cmd_t *c, store_mode_t mode)
         REPLY(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    if (store_too_large(s->engine->store, key->n, flags, (size_t)vlen)) {
+    if (cache_too_large(s->engine->cache, key->n, flags, (size_t)vlen)) {
         s->stats->store_too_large++;
         REPLY(c, "SERVER_ERROR object too large for cache");
         s->text_state = TEXT_SWALLOW;
         s->swallow_left = (uint64_t)vlen + 2;
         /* A failed set must not leave the old value readable, as in memcached. */
         if (mode == STORE_MODE_SET)
-            store_delete(s->engine->store, key->p, key->n);
+            cache_delete(s->engine->cache, key->p, key->n);
         return;
     }
     text_pending_t *p = &s->pending;
@@ -159,7 +159,7 @@ static void _complete_data(session_t *s, const char *data, buf_t *out)
         return;
     }
     p->write.value = data;
-    store_status_t st = store_write(s->engine->store, &p->write, NULL);
+    store_status_t st = cache_write(s->engine->cache, &p->write, NULL);
     if (p->write.mode == STORE_MODE_CAS)
         _count_cas(s, st);
     switch (st) {
@@ -215,8 +215,8 @@ static int _append_value(buf_t *out, const item_t *it, bool with_cas)
 static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
 {
     const text_get_t *g = &s->get;
-    store_t *store = s->engine->store;
-    item_t *it = g->touch ? store_get_touch(store, key, nkey, g->exptime) : store_get(store, key, nkey);
+    cache_t *store = s->engine->cache;
+    item_t *it = g->touch ? cache_get_touch(store, key, nkey, g->exptime) : cache_get(store, key, nkey);
     if (g->touch) {
         s->stats->cmd_touch++;
         *(it ? &s->stats->touch_hits : &s->stats->touch_misses) += 1;
@@ -228,7 +228,7 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
         return;
     if (out != NULL && _append_value(out, it, g->with_cas) != 0)
         s->state = SESSION_BROKEN;
-    store_release(store, it);
+    cache_release(store, it);
 }
 
 /* Serves the keys in [p, end) of a get line. Returns the offset of the first key left for later
@@ -318,7 +318,7 @@ static void _arith(cmd_t *c, bool incr)
         REPLY(c, "CLIENT_ERROR invalid numeric delta argument");
         return;
     }
-    switch (store_arith(s->engine->store, c->t[1].p, c->t[1].n, incr, delta, &value)) {
+    switch (cache_arith(s->engine->cache, c->t[1].p, c->t[1].n, incr, delta, &value)) {
     case STORE_OK: {
         *(incr ? &s->stats->incr_hits : &s->stats->decr_hits) += 1;
         char digits[20];
@@ -352,7 +352,7 @@ static void _delete(cmd_t *c)
     }
     if (!_key_ok(c, &c->t[1]))
         return;
-    if (store_delete(s->engine->store, c->t[1].p, c->t[1].n) == STORE_OK) {
+    if (cache_delete(s->engine->cache, c->t[1].p, c->t[1].n) == STORE_OK) {
         s->stats->delete_hits++;
         REPLY(c, "DELETED");
     } else {
@@ -373,7 +373,7 @@ static void _touch(cmd_t *c)
         return;
     }
     s->stats->cmd_touch++;
-    if (store_touch(s->engine->store, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK) {
+    if (cache_touch(s->engine->cache, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK) {
         s->stats->touch_hits++;
         REPLY(c, "TOUCHED");
     } else {
@@ -406,7 +406,7 @@ static void _flush_all(cmd_t *c)
         REPLY(c, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    store_flush(s->engine->store, delay > 0 ? engine_exptime(s->engine, delay) - 1 : 0);
+    cache_flush(s->engine->cache, delay > 0 ? engine_exptime(s->engine, delay) - 1 : 0);
     REPLY(c, "OK");
 }
 

@@ -34,12 +34,12 @@ static int _general(const engine_t *e, buf_t *out)
 {
     const engine_stats_t *st = &e->stats;
     store_stats_t ss;
-    store_get_stats(e->store, &ss);
+    cache_get_stats(e->cache, &ss);
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     int rc = 0;
     rc |= _stat(out, "pid", "%ld", (long)getpid());
-    rc |= _stat(out, "uptime", "%u", store_clock(e->store));
+    rc |= _stat(out, "uptime", "%u", cache_clock(e->cache));
     rc |= _stat(out, "time", "%lld", (long long)time(NULL));
     rc |= _stat(out, "version", "%s", ENGINE_VERSION);
     rc |= _stat(out, "pointer_size", "%d", (int)(8 * sizeof(void *)));
@@ -49,7 +49,7 @@ static int _general(const engine_t *e, buf_t *out)
 #define X(name) rc |= _stat(out, #name, "%llu", (unsigned long long)st->name);
     ENGINE_STATS(X)
 #undef X
-    rc |= _stat(out, "limit_maxbytes", "%zu", store_memory_limit(e->store));
+    rc |= _stat(out, "limit_maxbytes", "%zu", cache_memory_limit(e->cache));
     rc |= _stat(out, "threads", "%d", 1);
     rc |= _stat(out, "hash_bytes", "%llu", (unsigned long long)(ss.buckets * sizeof(void *)));
     rc |= _stat(out, "bytes", "%llu", (unsigned long long)ss.bytes);
@@ -63,13 +63,13 @@ static int _general(const engine_t *e, buf_t *out)
 static int _settings(const engine_t *e, buf_t *out)
 {
     int rc = 0;
-    rc |= _stat(out, "maxbytes", "%zu", store_memory_limit(e->store));
+    rc |= _stat(out, "maxbytes", "%zu", cache_memory_limit(e->cache));
     rc |= _stat(out, "maxconns", "%u", e->max_connections);
     rc |= _stat(out, "udpport", "%d", 0);
     rc |= _stat(out, "verbosity", "%u", e->verbosity);
     rc |= _stat(out, "evictions", "%s", "on");
     rc |= _stat(out, "cas_enabled", "%s", "yes");
-    rc |= _stat(out, "item_size_max", "%zu", store_max_item_size(e->store));
+    rc |= _stat(out, "item_size_max", "%zu", cache_max_item_size(e->cache));
     rc |= _stat(out, "flush_enabled", "%s", "yes");
     rc |= _stat(out, "num_threads", "%d", 1);
     return rc;
@@ -79,7 +79,7 @@ static int _settings(const engine_t *e, buf_t *out)
 static int _items(const engine_t *e, buf_t *out)
 {
     store_stats_t ss;
-    store_get_stats(e->store, &ss);
+    cache_get_stats(e->cache, &ss);
     if (ss.items == 0)
         return 0;
     int rc = 0;
@@ -92,7 +92,7 @@ static int _items(const engine_t *e, buf_t *out)
 static int _slabs(const engine_t *e, buf_t *out)
 {
     store_stats_t ss;
-    store_get_stats(e->store, &ss);
+    cache_get_stats(e->cache, &ss);
     int rc = 0;
     rc |= _stat(out, "active_slabs", "%d", ss.items ? 1 : 0);
     rc |= _stat(out, "total_malloced", "%llu", (unsigned long long)ss.bytes);

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include "buf.h"
+#include "hash.h"
 #include "mcnum.h"
 
 #include <stdlib.h>
@@ -26,7 +27,8 @@ struct store {
     item_t *lru_head;   /* most recently used */
     item_t *lru_tail;
     uint64_t hash_seed;
-    uint64_t next_cas;
+    store_cas_t *cas_source; /* shared by the shards of one cache, so cas uniques stay unique */
+    store_cas_t own_cas;
     uint64_t flush_cas; /* items with a smaller cas were flushed */
     uint32_t flush_at;  /* pending delayed flush, store clock; 0 = none */
     uint32_t now;
@@ -35,37 +37,20 @@ struct store {
     store_stats_t stats;
 };
 
-/* A multiply-xorshift hash over 8-byte words, seeded per store so that chain lengths cannot be
- * predicted by clients. Not cryptographic; its job is spreading keys over buckets cheaply. */
-static uint64_t _mix(uint64_t h)
-{
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ULL;
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ULL;
-    return h ^ (h >> 32);
-}
-
 static uint64_t _hash(const store_t *s, const char *key, size_t n)
 {
-    uint64_t h = s->hash_seed ^ (n * 0x9e3779b97f4a7c15ULL);
-    uint64_t word;
-    while (n >= 8) {
-        memcpy(&word, key, 8);
-        h = (h ^ word) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 29;
-        key += 8;
-        n -= 8;
-    }
-    word = 0;
-    memcpy(&word, key, n);
-    return _mix(h ^ word);
+    return hash_key(s->hash_seed, key, n);
 }
 
 /* Expired, or stored before a flush: invisible, and freed when met. */
 static bool _dead(const store_t *s, const item_t *it)
 {
     return (it->exptime != 0 && it->exptime <= s->now) || it->cas < s->flush_cas;
+}
+
+static uint64_t _next_cas(store_t *s)
+{
+    return atomic_fetch_add_explicit(s->cas_source, 1, memory_order_relaxed);
 }
 
 static int _table_init(table_t *t, size_t nbuckets)
@@ -237,7 +222,7 @@ static item_t *_item_new(store_t *s, uint64_t hash, const char *key, size_t nkey
     it->nkey = (uint8_t)nkey;
     it->nvalue = (uint32_t)nvalue;
     it->hash = hash;
-    it->cas = s->next_cas++;
+    it->cas = _next_cas(s);
     s->stats.bytes += store_item_size(nkey, nvalue);
     return it;
 }
@@ -415,7 +400,7 @@ store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, 
         char *data = it->data + it->nkey;
         memcpy(data, text, n);
         memset(data + n, ' ', it->nvalue - n);
-        it->cas = s->next_cas++;
+        it->cas = _next_cas(s);
         _lru_bump(s, it);
         return STORE_OK;
     }
@@ -425,12 +410,16 @@ store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, 
 
 void store_flush(store_t *s, uint32_t at)
 {
-    if (at == 0 || at <= s->now) {
-        s->flush_cas = s->next_cas;
-        s->flush_at = 0;
-    } else {
+    if (at == 0 || at <= s->now)
+        store_flush_before(s, atomic_load_explicit(s->cas_source, memory_order_relaxed));
+    else
         s->flush_at = at;
-    }
+}
+
+void store_flush_before(store_t *s, uint64_t cas)
+{
+    s->flush_cas = cas;
+    s->flush_at = 0;
 }
 
 size_t store_sweep(store_t *s, size_t max_buckets)
@@ -454,7 +443,7 @@ size_t store_sweep(store_t *s, size_t max_buckets)
     return freed;
 }
 
-store_t *store_create(size_t memory_limit, size_t max_item_size)
+store_t *store_create(const store_config_t *config)
 {
     store_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -463,10 +452,11 @@ store_t *store_create(size_t memory_limit, size_t max_item_size)
         free(s);
         return NULL;
     }
-    s->memory_limit = memory_limit;
-    s->max_item_size = max_item_size;
-    s->hash_seed = _mix((uint64_t)(uintptr_t)s ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock());
-    s->next_cas = 1;
+    s->memory_limit = config->memory_limit;
+    s->max_item_size = config->max_item_size;
+    s->hash_seed = config->hash_seed ? config->hash_seed : store_random_seed(s);
+    atomic_init(&s->own_cas, 1);
+    s->cas_source = config->cas_source ? config->cas_source : &s->own_cas;
     return s;
 }
 
@@ -483,6 +473,11 @@ void store_destroy(store_t *s)
     free(s->tables[0].buckets);
     free(s->tables[1].buckets);
     free(s);
+}
+
+uint64_t store_random_seed(const void *salt)
+{
+    return hash_mix((uint64_t)(uintptr_t)salt ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock()) | 1;
 }
 
 const char *store_status_name(store_status_t status)

@@ -1,9 +1,12 @@
 /* store: the cache itself — items in an incrementally rehashed hash table, an LRU list and a memory limit.
  * No I/O and no clock of its own: callers pass bytes in and tell it the time with store_set_clock().
- * Not thread-safe: one store is used by one thread at a time. */
+ * Not thread-safe: one store is used by one thread at a time (cache.c shards and locks stores). */
 #ifndef SC_STORE_H
 #define SC_STORE_H
 
+#ifndef __cplusplus
+#include <stdatomic.h>
+#endif
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,7 +83,25 @@ typedef struct store_stats {
     uint64_t buckets;      /* hash table slots, both tables while rehashing */
 } store_stats_t;
 
-store_t *store_create(size_t memory_limit, size_t max_item_size);
+/* The source of cas uniques: a counter that several stores may share. (Opaque to C++, which
+ * only includes this header for the types around it.) */
+#ifdef __cplusplus
+typedef struct store_cas store_cas_t;
+#else
+typedef _Atomic uint64_t store_cas_t;
+#endif
+
+typedef struct store_config {
+    size_t memory_limit;       /* bytes, as counted by store_item_size() */
+    size_t max_item_size;
+    uint64_t hash_seed;        /* 0: the store picks one; shards of a cache share theirs */
+    store_cas_t *cas_source;   /* NULL: the store numbers its items itself */
+} store_config_t;
+
+store_t *store_create(const store_config_t *config);
+
+/* A hash seed from the clock and an address; never 0. */
+uint64_t store_random_seed(const void *salt);
 void store_destroy(store_t *s);
 
 /* Valid seed-protocol key: 1..250 bytes, none of them a control character, space or DEL. */
@@ -118,6 +139,9 @@ store_status_t store_delete(store_t *s, const char *key, size_t nkey);
  * their memory comes back as they are met (lookup, eviction or store_sweep). A later flush
  * replaces a pending one. */
 void store_flush(store_t *s, uint32_t at);
+
+/* Invalidates now every item whose cas unique is below `cas` (a horizon shared by all shards). */
+void store_flush_before(store_t *s, uint64_t cas);
 
 /* Frees expired and flushed items in the next max_buckets hash buckets and returns how many it
  * freed. Call it often with a small budget: each call does bounded work. */

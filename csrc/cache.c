@@ -1,0 +1,214 @@
+/* cache: shards of the store behind mutexes. A key's shard comes from the top bits of the same
+ * seeded hash the shard's table uses, so an item knows its shard without hashing again. */
+#include "cache.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include "hash.h"
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    store_t *store;
+} shard_t;
+
+struct cache {
+    shard_t shards[CACHE_MAX_SHARDS];
+    unsigned nshards;
+    uint64_t hash_seed;
+    store_cas_t cas;            /* one counter for all shards: cas uniques are unique */
+    _Atomic uint32_t clock;
+    _Atomic unsigned sweep_next;
+    size_t memory_limit;
+    size_t max_item_size;
+};
+
+static shard_t *_shard_of_hash(cache_t *c, uint64_t hash)
+{
+    return &c->shards[(hash >> 40) % c->nshards];
+}
+
+static shard_t *_shard(cache_t *c, const char *key, size_t nkey)
+{
+    return _shard_of_hash(c, hash_key(c->hash_seed, key, nkey));
+}
+
+cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshards)
+{
+    if (nshards < 1 || nshards > CACHE_MAX_SHARDS)
+        return NULL;
+    cache_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->nshards = nshards;
+    c->hash_seed = store_random_seed(c);
+    c->memory_limit = memory_limit;
+    c->max_item_size = max_item_size;
+    atomic_init(&c->cas, 1);
+    store_config_t config = {memory_limit / nshards, max_item_size, c->hash_seed, &c->cas};
+    for (unsigned i = 0; i < nshards; i++) {
+        c->shards[i].store = store_create(&config);
+        if (c->shards[i].store == NULL || pthread_mutex_init(&c->shards[i].lock, NULL) != 0) {
+            store_destroy(c->shards[i].store);
+            c->nshards = i;
+            cache_destroy(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void cache_destroy(cache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        store_destroy(c->shards[i].store);
+        pthread_mutex_destroy(&c->shards[i].lock);
+    }
+    free(c);
+}
+
+/* Runs `call` (an expression using `store`) on the key's shard with its lock held. */
+#define WITH_SHARD(c, key, nkey, call)                        \
+    do {                                                      \
+        shard_t *shard_ = _shard((c), (key), (nkey));         \
+        store_t *store = shard_->store;                       \
+        pthread_mutex_lock(&shard_->lock);                    \
+        call;                                                 \
+        pthread_mutex_unlock(&shard_->lock);                  \
+    } while (0)
+
+item_t *cache_get(cache_t *c, const char *key, size_t nkey)
+{
+    item_t *it;
+    WITH_SHARD(c, key, nkey, it = store_get(store, key, nkey));
+    return it;
+}
+
+item_t *cache_get_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime)
+{
+    item_t *it;
+    WITH_SHARD(c, key, nkey, it = store_get_touch(store, key, nkey, exptime));
+    return it;
+}
+
+void cache_release(cache_t *c, item_t *it)
+{
+    shard_t *shard = _shard_of_hash(c, it->hash);
+    pthread_mutex_lock(&shard->lock);
+    store_release(shard->store, it);
+    pthread_mutex_unlock(&shard->lock);
+}
+
+store_status_t cache_write(cache_t *c, const store_write_t *w, uint64_t *cas_out)
+{
+    store_status_t st;
+    WITH_SHARD(c, w->key, w->nkey, st = store_write(store, w, cas_out));
+    return st;
+}
+
+store_status_t cache_set(cache_t *c, const char *key, size_t nkey, const char *value, size_t nvalue,
+                         uint32_t flags, uint32_t exptime)
+{
+    store_write_t w = {STORE_MODE_SET, key, nkey, value, nvalue, flags, exptime, 0};
+    return cache_write(c, &w, NULL);
+}
+
+store_status_t cache_arith(cache_t *c, const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t *result)
+{
+    store_status_t st;
+    WITH_SHARD(c, key, nkey, st = store_arith(store, key, nkey, incr, delta, result));
+    return st;
+}
+
+store_status_t cache_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime)
+{
+    store_status_t st;
+    WITH_SHARD(c, key, nkey, st = store_touch(store, key, nkey, exptime));
+    return st;
+}
+
+store_status_t cache_delete(cache_t *c, const char *key, size_t nkey)
+{
+    store_status_t st;
+    WITH_SHARD(c, key, nkey, st = store_delete(store, key, nkey));
+    return st;
+}
+
+void cache_flush(cache_t *c, uint32_t at)
+{
+    uint64_t horizon = atomic_load_explicit(&c->cas, memory_order_relaxed);
+    bool now = at == 0 || at <= cache_clock(c);
+    for (unsigned i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        if (now)
+            store_flush_before(c->shards[i].store, horizon);
+        else
+            store_flush(c->shards[i].store, at);
+        pthread_mutex_unlock(&c->shards[i].lock);
+    }
+}
+
+size_t cache_sweep(cache_t *c, size_t max_buckets)
+{
+    shard_t *shard = &c->shards[atomic_fetch_add(&c->sweep_next, 1) % c->nshards];
+    pthread_mutex_lock(&shard->lock);
+    size_t freed = store_sweep(shard->store, max_buckets);
+    pthread_mutex_unlock(&shard->lock);
+    return freed;
+}
+
+void cache_set_clock(cache_t *c, uint32_t now)
+{
+    if (atomic_exchange(&c->clock, now) == now)
+        return;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        store_set_clock(c->shards[i].store, now);
+        pthread_mutex_unlock(&c->shards[i].lock);
+    }
+}
+
+uint32_t cache_clock(const cache_t *c)
+{
+    return atomic_load_explicit(&c->clock, memory_order_relaxed);
+}
+
+void cache_get_stats(cache_t *c, store_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < c->nshards; i++) {
+        store_stats_t st;
+        pthread_mutex_lock(&c->shards[i].lock);
+        store_get_stats(c->shards[i].store, &st);
+        pthread_mutex_unlock(&c->shards[i].lock);
+        out->items += st.items;
+        out->bytes += st.bytes;
+        out->total_items += st.total_items;
+        out->evictions += st.evictions;
+        out->reclaimed += st.reclaimed;
+        out->buckets += st.buckets;
+    }
+}
+
+bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    return store_too_large(c->shards[0].store, nkey, flags, nvalue);
+}
+
+size_t cache_memory_limit(const cache_t *c)
+{
+    return c->memory_limit;
+}
+
+size_t cache_max_item_size(const cache_t *c)
+{
+    return c->max_item_size;
+}
+
+unsigned cache_shards(const cache_t *c)
+{
+    return c->nshards;
+}

@@ -1,0 +1,50 @@
+/* cache: the one store of a process, split into shards that each have a store and a lock, so
+ * that I/O threads rarely wait for each other. Same operations as store.h, safe from any thread. */
+#ifndef SC_CACHE_H
+#define SC_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define CACHE_MAX_SHARDS 64
+
+typedef struct cache cache_t;
+
+/* nshards (1..CACHE_MAX_SHARDS) splits memory_limit evenly: each shard evicts from its own LRU. */
+cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshards);
+void cache_destroy(cache_t *c);
+
+/* As store_get: a referenced item (release it with cache_release), or NULL. */
+item_t *cache_get(cache_t *c, const char *key, size_t nkey);
+item_t *cache_get_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime);
+void cache_release(cache_t *c, item_t *it);
+
+store_status_t cache_write(cache_t *c, const store_write_t *w, uint64_t *cas_out);
+store_status_t cache_set(cache_t *c, const char *key, size_t nkey, const char *value, size_t nvalue,
+                         uint32_t flags, uint32_t exptime);
+store_status_t cache_arith(cache_t *c, const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t *result);
+store_status_t cache_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime);
+store_status_t cache_delete(cache_t *c, const char *key, size_t nkey);
+
+/* Flush every shard at the same cas horizon (at == 0 or past) or at store clock time `at`. */
+void cache_flush(cache_t *c, uint32_t at);
+
+/* Sweeps up to max_buckets buckets, taken from one shard after another. */
+size_t cache_sweep(cache_t *c, size_t max_buckets);
+
+/* Advances the clock of every shard; cheap when the second has not changed. Any thread. */
+void cache_set_clock(cache_t *c, uint32_t now);
+uint32_t cache_clock(const cache_t *c);
+
+/* Sums of every shard's counters. */
+void cache_get_stats(cache_t *c, store_stats_t *out);
+
+bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
+size_t cache_memory_limit(const cache_t *c);
+size_t cache_max_item_size(const cache_t *c);
+unsigned cache_shards(const cache_t *c);
+
+#endif
