@@ -142,13 +142,13 @@ private:
         if (!BufferArg(info, 0, &key, &nkey))
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
-        e->stats.cmd_get++;
+        stat_add(&e->stats.cmd_get, 1);
         item_t *it = store_key_valid(key, nkey) ? cache_get(e->cache, key, nkey) : NULL;
         if (it == NULL) {
-            e->stats.get_misses++;
+            stat_add(&e->stats.get_misses, 1);
             return info.Env().Null();
         }
-        e->stats.get_hits++;
+        stat_add(&e->stats.get_hits, 1);
         Napi::Value value = Napi::Buffer<char>::Copy(info.Env(), item_value(it), it->nvalue);
         cache_release(e->cache, it);
         return value;
@@ -162,7 +162,7 @@ private:
         if (!BufferArg(info, 0, &key, &nkey) || !BufferArg(info, 1, &value, &nvalue))
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
-        e->stats.cmd_set++;
+        stat_add(&e->stats.cmd_set, 1);
         return Napi::String::New(info.Env(), store_status_name(cache_set(e->cache, key, nkey, value, nvalue, 0, 0)));
     }
 
@@ -174,7 +174,7 @@ private:
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
         bool deleted = store_key_valid(key, nkey) && cache_delete(e->cache, key, nkey) == STORE_OK;
-        (deleted ? e->stats.delete_hits : e->stats.delete_misses)++;
+        stat_add(deleted ? &e->stats.delete_hits : &e->stats.delete_misses, 1);
         return Napi::Boolean::New(info.Env(), deleted);
     }
 
@@ -182,8 +182,10 @@ private:
     {
         Napi::Env env = info.Env();
         Napi::Object out = Napi::Object::New(env);
-        const engine_t *e = &shared_->engine;
-#define X(name) out.Set(#name, Napi::Number::New(env, (double)e->stats.name));
+        engine_t *e = &shared_->engine;
+        engine_stats_t sum;
+        engine_stats_sum(e, &sum);
+#define X(name) out.Set(#name, Napi::Number::New(env, (double)sum.name));
         ENGINE_STATS(X)
 #undef X
         store_stats_t st;

@@ -139,7 +139,7 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
         return;
     }
     c->in.end += (size_t)nread;
-    c->session.stats->bytes_read += (uint64_t)nread;
+    stat_add(&c->session.stats->bytes_read, (uint64_t)nread);
     _process(c);
 }
 
@@ -148,7 +148,7 @@ static void _write_cb(uv_write_t *req, int status)
     conn_t *c = req->data;
     c->writing = false;
     if (status == 0)
-        c->session.stats->bytes_written += buf_len(&c->flight);
+        stat_add(&c->session.stats->bytes_written, buf_len(&c->flight));
     buf_consume(&c->flight, buf_len(&c->flight));
     buf_trim(&c->flight, CONN_INPUT_KEEP);
     if (status < 0) {
@@ -180,7 +180,7 @@ static void _flush(conn_t *c)
         return;
     }
     buf_consume(&c->out, (size_t)n);
-    c->session.stats->bytes_written += (uint64_t)n;
+    stat_add(&c->session.stats->bytes_written, (uint64_t)n);
     if (buf_len(&c->out) == 0) {
         buf_trim(&c->out, CONN_INPUT_KEEP);
         if (c->closing) {

@@ -15,6 +15,8 @@
 int engine_init(engine_t *e, const engine_config_t *config)
 {
     memset(e, 0, sizeof(*e));
+    if (pthread_mutex_init(&e->stats_lock, NULL) != 0)
+        return -1;
     e->max_item_size = config->max_item_size;
     e->started = (int64_t)time(NULL) - ENGINE_CLOCK_OFFSET;
     e->cache = cache_create(config->memory_limit, config->max_item_size, config->shards ? config->shards : 1);
@@ -28,6 +30,7 @@ void engine_destroy(engine_t *e)
 {
     cache_destroy(e->cache);
     e->cache = NULL;
+    pthread_mutex_destroy(&e->stats_lock);
 }
 
 void session_init(session_t *s, engine_t *e, session_proto_t proto)
@@ -71,9 +74,62 @@ uint32_t engine_exptime(const engine_t *e, int64_t exptime)
     return (uint32_t)exptime + cache_clock(e->cache);
 }
 
+static void _stats_add(engine_stats_t *to, const engine_stats_t *from)
+{
+#define X(name) to->name += __atomic_load_n(&from->name, __ATOMIC_RELAXED);
+    ENGINE_STATS(X)
+#undef X
+}
+
+/* Raw totals; the caller holds stats_lock. */
+static void _stats_total(engine_t *e, engine_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    _stats_add(out, &e->stats);
+    _stats_add(out, &e->retired);
+    for (unsigned i = 0; i < e->nblocks; i++)
+        _stats_add(out, e->blocks[i]);
+}
+
+void engine_stats_sum(engine_t *e, engine_stats_t *out)
+{
+    pthread_mutex_lock(&e->stats_lock);
+    _stats_total(e, out);
+#define X(name) out->name -= e->base.name;
+    ENGINE_STATS(X)
+#undef X
+    pthread_mutex_unlock(&e->stats_lock);
+}
+
 void engine_stats_reset(engine_t *e)
 {
-    uint64_t open = e->stats.curr_connections;
-    memset(&e->stats, 0, sizeof(e->stats));
-    e->stats.curr_connections = open;
+    pthread_mutex_lock(&e->stats_lock);
+    _stats_total(e, &e->base);
+    e->base.curr_connections = 0;
+    pthread_mutex_unlock(&e->stats_lock);
+}
+
+int engine_stats_attach(engine_t *e, engine_stats_t *block)
+{
+    int rc = -1;
+    pthread_mutex_lock(&e->stats_lock);
+    if (e->nblocks < ENGINE_MAX_STATS_BLOCKS) {
+        e->blocks[e->nblocks++] = block;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&e->stats_lock);
+    return rc;
+}
+
+void engine_stats_detach(engine_t *e, engine_stats_t *block)
+{
+    pthread_mutex_lock(&e->stats_lock);
+    for (unsigned i = 0; i < e->nblocks; i++) {
+        if (e->blocks[i] == block) {
+            _stats_add(&e->retired, block);
+            e->blocks[i] = e->blocks[--e->nblocks];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->stats_lock);
 }

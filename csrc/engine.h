@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "buf.h"
 #include "cache.h"
 #include "store.h"
@@ -38,11 +40,25 @@
     X(bytes_read)            \
     X(bytes_written)
 
+/* Each block of counters has one writer (its thread); any thread may read. Relaxed atomic loads
+ * and stores make that well defined without the cost of a locked add on the hot path. */
 typedef struct engine_stats {
 #define X(name) uint64_t name;
     ENGINE_STATS(X)
 #undef X
 } engine_stats_t;
+
+static inline void stat_add(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline void stat_sub(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) - n, __ATOMIC_RELAXED);
+}
+
+#define ENGINE_MAX_STATS_BLOCKS 130
 
 typedef struct engine_config {
     size_t memory_limit;   /* bytes */
@@ -52,7 +68,12 @@ typedef struct engine_config {
 
 typedef struct engine {
     cache_t *cache;
-    engine_stats_t stats;
+    engine_stats_t stats;      /* written by Node's thread: in-process calls, its connections */
+    pthread_mutex_t stats_lock;
+    engine_stats_t *blocks[ENGINE_MAX_STATS_BLOCKS]; /* I/O threads' counters, under stats_lock */
+    unsigned nblocks;
+    engine_stats_t retired;    /* counters of blocks detached, so totals never go back */
+    engine_stats_t base;       /* totals at "stats reset", subtracted when read */
     size_t max_item_size;
     int64_t started;        /* unix time of store clock 0, as memcached's process_started */
     unsigned verbosity;
@@ -117,8 +138,15 @@ void session_init(session_t *s, engine_t *e, session_proto_t proto);
  * consumes nothing more. */
 size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
-/* "stats reset": zeroes the counters that count events, keeps those that count what is open. */
+/* "stats reset": later reads count from now, except what counts open connections. */
 void engine_stats_reset(engine_t *e);
+
+/* An I/O thread's block of counters joins or leaves the totals. Returns 0, or -1 when full. */
+int engine_stats_attach(engine_t *e, engine_stats_t *block);
+void engine_stats_detach(engine_t *e, engine_stats_t *block);
+
+/* The totals of every block, as of now; any thread. */
+void engine_stats_sum(engine_t *e, engine_stats_t *out);
 
 /* Advances the store clock to the wall clock. Cheap (a vDSO call); done once per feed. */
 void engine_tick(engine_t *e);

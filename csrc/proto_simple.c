@@ -75,13 +75,13 @@ parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, s
 
 static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
 {
-    s->stats->cmd_get++;
+    stat_add(&s->stats->cmd_get, 1);
     item_t *it = cache_get(s->engine->cache, req->key, req->nkey);
     if (it == NULL) {
-        s->stats->get_misses++;
+        stat_add(&s->stats->get_misses, 1);
         return buf_append_lit(out, "END\r\n");
     }
-    s->stats->get_hits++;
+    stat_add(&s->stats->get_hits, 1);
     int rc = -1;
     /* "VALUE " key " " value "\r\nEND\r\n": reserve once, then copy without further checks. */
     size_t need = 6 + it->nkey + 1 + it->nvalue + 7;
@@ -101,7 +101,7 @@ static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
 
 static int _reply_set(session_t *s, const simple_request_t *req, buf_t *out)
 {
-    s->stats->cmd_set++;
+    stat_add(&s->stats->cmd_set, 1);
     switch (cache_set(s->engine->cache, req->key, req->nkey, req->value, req->nvalue, 0, 0)) {
     case STORE_OK:
         return buf_append_lit(out, "STORED\r\n");
@@ -115,10 +115,10 @@ static int _reply_set(session_t *s, const simple_request_t *req, buf_t *out)
 static int _reply_delete(session_t *s, const simple_request_t *req, buf_t *out)
 {
     if (cache_delete(s->engine->cache, req->key, req->nkey) == STORE_OK) {
-        s->stats->delete_hits++;
+        stat_add(&s->stats->delete_hits, 1);
         return buf_append_lit(out, "DELETED\r\n");
     }
-    s->stats->delete_misses++;
+    stat_add(&s->stats->delete_misses, 1);
     return buf_append_lit(out, "NOT_FOUND\r\n");
 }
 

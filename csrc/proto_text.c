@@ -119,7 +119,7 @@ static void _update(cmd_t *c, store_mode_t mode)
         return;
     }
     if (cache_too_large(s->engine->cache, key->n, flags, (size_t)vlen)) {
-        s->stats->store_too_large++;
+        stat_add(&s->stats->store_too_large, 1);
         REPLY(c, "SERVER_ERROR object too large for cache");
         s->text_state = TEXT_SWALLOW;
         s->swallow_left = (uint64_t)vlen + 2;
@@ -139,11 +139,11 @@ static void _update(cmd_t *c, store_mode_t mode)
 static void _count_cas(session_t *s, store_status_t st)
 {
     if (st == STORE_OK)
-        s->stats->cas_hits++;
+        stat_add(&s->stats->cas_hits, 1);
     else if (st == STORE_EXISTS)
-        s->stats->cas_badval++;
+        stat_add(&s->stats->cas_badval, 1);
     else if (st == STORE_NOT_FOUND)
-        s->stats->cas_misses++;
+        stat_add(&s->stats->cas_misses, 1);
 }
 
 /* The data block (value + "\r\n") of the pending storage command is at data. */
@@ -152,7 +152,7 @@ static void _complete_data(session_t *s, const char *data, buf_t *out)
     text_pending_t *p = &s->pending;
     cmd_t c = {.s = s, .out = out, .noreply = p->noreply};
     s->text_state = TEXT_LINE;
-    s->stats->cmd_set++;
+    stat_add(&s->stats->cmd_set, 1);
     size_t n = p->write.nvalue;
     if (data[n] != '\r' || data[n + 1] != '\n') {
         REPLY(&c, "CLIENT_ERROR bad data chunk");
@@ -180,7 +180,7 @@ static void _complete_data(session_t *s, const char *data, buf_t *out)
         }
         /* fall through */
     case STORE_NO_MEMORY:
-        s->stats->store_no_memory++;
+        stat_add(&s->stats->store_no_memory, 1);
         REPLY(&c, "SERVER_ERROR out of memory storing object");
         break;
     default:
@@ -218,11 +218,11 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
     cache_t *store = s->engine->cache;
     item_t *it = g->touch ? cache_get_touch(store, key, nkey, g->exptime) : cache_get(store, key, nkey);
     if (g->touch) {
-        s->stats->cmd_touch++;
-        *(it ? &s->stats->touch_hits : &s->stats->touch_misses) += 1;
+        stat_add(&s->stats->cmd_touch, 1);
+        stat_add(it ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
     } else {
-        s->stats->cmd_get++;
-        *(it ? &s->stats->get_hits : &s->stats->get_misses) += 1;
+        stat_add(&s->stats->cmd_get, 1);
+        stat_add(it ? &s->stats->get_hits : &s->stats->get_misses, 1);
     }
     if (it == NULL)
         return;
@@ -320,7 +320,7 @@ static void _arith(cmd_t *c, bool incr)
     }
     switch (cache_arith(s->engine->cache, c->t[1].p, c->t[1].n, incr, delta, &value)) {
     case STORE_OK: {
-        *(incr ? &s->stats->incr_hits : &s->stats->decr_hits) += 1;
+        stat_add(incr ? &s->stats->incr_hits : &s->stats->decr_hits, 1);
         char digits[20];
         _out(c, digits, buf_format_u64(digits, value));
         break;
@@ -329,7 +329,7 @@ static void _arith(cmd_t *c, bool incr)
         REPLY(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
     case STORE_NOT_FOUND:
-        *(incr ? &s->stats->incr_misses : &s->stats->decr_misses) += 1;
+        stat_add(incr ? &s->stats->incr_misses : &s->stats->decr_misses, 1);
         REPLY(c, "NOT_FOUND");
         break;
     default:
@@ -353,10 +353,10 @@ static void _delete(cmd_t *c)
     if (!_key_ok(c, &c->t[1]))
         return;
     if (cache_delete(s->engine->cache, c->t[1].p, c->t[1].n) == STORE_OK) {
-        s->stats->delete_hits++;
+        stat_add(&s->stats->delete_hits, 1);
         REPLY(c, "DELETED");
     } else {
-        s->stats->delete_misses++;
+        stat_add(&s->stats->delete_misses, 1);
         REPLY(c, "NOT_FOUND");
     }
 }
@@ -372,12 +372,12 @@ static void _touch(cmd_t *c)
         REPLY(c, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    s->stats->cmd_touch++;
+    stat_add(&s->stats->cmd_touch, 1);
     if (cache_touch(s->engine->cache, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK) {
-        s->stats->touch_hits++;
+        stat_add(&s->stats->touch_hits, 1);
         REPLY(c, "TOUCHED");
     } else {
-        s->stats->touch_misses++;
+        stat_add(&s->stats->touch_misses, 1);
         REPLY(c, "NOT_FOUND");
     }
 }
@@ -390,7 +390,7 @@ static void _verbosity(cmd_t *c)
         REPLY(c, "CLIENT_ERROR bad command line format");
         return;
     }
-    c->s->engine->verbosity = level > MAX_VERBOSITY ? MAX_VERBOSITY : level;
+    __atomic_store_n(&c->s->engine->verbosity, level > MAX_VERBOSITY ? MAX_VERBOSITY : level, __ATOMIC_RELAXED);
     REPLY(c, "OK");
 }
 
@@ -400,7 +400,7 @@ static void _flush_all(cmd_t *c)
 {
     session_t *s = c->s;
     _noreply_maybe(c);
-    s->stats->cmd_flush++;
+    stat_add(&s->stats->cmd_flush, 1);
     int32_t delay = 0;
     if (c->nt != (c->noreply ? 3u : 2u) && !_i32(&c->t[1], &delay)) {
         REPLY(c, "CLIENT_ERROR invalid exptime argument");

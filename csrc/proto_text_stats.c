@@ -30,9 +30,11 @@ static int _stat(buf_t *out, const char *name, const char *fmt, ...)
     return buf_append_lit(out, "\r\n");
 }
 
-static int _general(const engine_t *e, buf_t *out)
+static int _general(engine_t *e, buf_t *out)
 {
-    const engine_stats_t *st = &e->stats;
+    engine_stats_t sum;
+    engine_stats_sum(e, &sum);
+    const engine_stats_t *st = &sum;
     store_stats_t ss;
     cache_get_stats(e->cache, &ss);
     struct rusage usage;
@@ -60,13 +62,13 @@ static int _general(const engine_t *e, buf_t *out)
     return rc;
 }
 
-static int _settings(const engine_t *e, buf_t *out)
+static int _settings(engine_t *e, buf_t *out)
 {
     int rc = 0;
     rc |= _stat(out, "maxbytes", "%zu", cache_memory_limit(e->cache));
     rc |= _stat(out, "maxconns", "%u", e->max_connections);
     rc |= _stat(out, "udpport", "%d", 0);
-    rc |= _stat(out, "verbosity", "%u", e->verbosity);
+    rc |= _stat(out, "verbosity", "%u", __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED));
     rc |= _stat(out, "evictions", "%s", "on");
     rc |= _stat(out, "cas_enabled", "%s", "yes");
     rc |= _stat(out, "item_size_max", "%zu", cache_max_item_size(e->cache));
@@ -76,7 +78,7 @@ static int _settings(const engine_t *e, buf_t *out)
 }
 
 /* The store has no slab classes: everything is reported as class 1, and only when it holds items. */
-static int _items(const engine_t *e, buf_t *out)
+static int _items(engine_t *e, buf_t *out)
 {
     store_stats_t ss;
     cache_get_stats(e->cache, &ss);
@@ -89,7 +91,7 @@ static int _items(const engine_t *e, buf_t *out)
     return rc;
 }
 
-static int _slabs(const engine_t *e, buf_t *out)
+static int _slabs(engine_t *e, buf_t *out)
 {
     store_stats_t ss;
     cache_get_stats(e->cache, &ss);
@@ -103,7 +105,7 @@ int proto_text_stats(session_t *s, const char *what, size_t nwhat, buf_t *out)
 {
     static const struct {
         const char *name;
-        int (*emit)(const engine_t *, buf_t *);
+        int (*emit)(engine_t *, buf_t *);
     } groups[] = {{"", _general}, {"settings", _settings}, {"items", _items}, {"slabs", _slabs}};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         if (strlen(groups[i].name) == nwhat && memcmp(groups[i].name, what, nwhat) == 0) {
