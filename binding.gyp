@@ -12,6 +12,7 @@
         "csrc/proto_text.c",
         "csrc/proto_text_stats.c",
         "csrc/conn.c",
+        "csrc/group.c",
         "csrc/net.c",
         "csrc/binding.cc"
       ],

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // simplecached command line: parses flags, starts a Server, and closes it gracefully on a signal.
-// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -I).
+// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -t, -I).
 'use strict';
 
 const { parseArgs } = require('util');
@@ -14,6 +14,7 @@ const USAGE = `Usage: simplecached [options]
   -l, --host <addr>          address to listen on (default 127.0.0.1)
   -m, --memory-limit <MiB>   memory for items, in megabytes (default 64)
   -c, --max-connections <n>  simultaneous connections (default 1024)
+  -t, --threads <n>          I/O threads: 1 serves on Node's loop, more start native threads (default 1)
   -I, --max-item-size <size> largest value, in bytes or with k/m suffix (default 1m)
   -h, --help                 show this help
       --version              show the version
@@ -25,6 +26,7 @@ const FLAGS = {
 	host: { type: 'string', short: 'l' },
 	'memory-limit': { type: 'string', short: 'm' },
 	'max-connections': { type: 'string', short: 'c' },
+	threads: { type: 'string', short: 't' },
 	'max-item-size': { type: 'string', short: 'I' },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
@@ -66,6 +68,7 @@ function parseOptions(argv) {
 			host: v.host,
 			memoryLimit: integerFlag(v, 'memory-limit', 1024 * 1024),
 			maxConnections: integerFlag(v, 'max-connections'),
+			threads: integerFlag(v, 'threads'),
 			maxItemSize: sizeFlag(v, 'max-item-size'),
 		},
 	};

@@ -230,7 +230,8 @@ public:
                             InstanceMethod("close", &NativeServer::Close)});
     }
 
-    // new NativeServer(engine, {host, port, maxConnections}) listens at once or throws.
+    // new NativeServer(engine, {listeners: [{host, port, protocol}], maxConnections, threads})
+    // listens at once or throws (err.listener says which one failed).
     explicit NativeServer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeServer>(info)
     {
         Napi::Env env = info.Env();
@@ -242,19 +243,35 @@ public:
         }
         SharedEngine *shared = Engine::Unwrap(info[0].As<Napi::Object>())->Shared();
         Napi::Object opts = info[1].As<Napi::Object>();
-        std::string host = opts.Get("host").ToString().Utf8Value();
-        net_config_t config;
-        config.host = host.c_str();
-        config.port = (int)SizeOption(opts, "port", 0);
-        config.max_connections = (unsigned)SizeOption(opts, "maxConnections", 1024);
-        if (!ProtocolOption(env, opts, &config.proto))
+        Napi::Value list = opts.Get("listeners");
+        if (!list.IsArray() || list.As<Napi::Array>().Length() == 0 ||
+            list.As<Napi::Array>().Length() > NET_MAX_LISTENERS) {
+            Napi::TypeError::New(env, "options.listeners: 1 to 4 {host, port, protocol}").ThrowAsJavaScriptException();
             return;
+        }
+        Napi::Array listeners = list.As<Napi::Array>();
+        net_config_t config = {};
+        std::string hosts[NET_MAX_LISTENERS];
+        for (uint32_t i = 0; i < listeners.Length(); i++) {
+            Napi::Object l = listeners.Get(i).As<Napi::Object>();
+            hosts[i] = l.Get("host").ToString().Utf8Value();
+            config.listen[i].host = hosts[i].c_str();
+            config.listen[i].port = (int)SizeOption(l, "port", 0);
+            if (!ProtocolOption(env, l, &config.listen[i].proto))
+                return;
+        }
+        config.nlisten = listeners.Length();
+        config.max_connections = (unsigned)SizeOption(opts, "maxConnections", 1024);
+        config.threads = (unsigned)SizeOption(opts, "threads", 0);
         uv_loop_t *loop;
         napi_get_uv_event_loop(env, &loop);
         net_server_t *server;
-        int rc = net_server_start(loop, &shared->engine, &config, &server);
+        unsigned failed = 0;
+        int rc = net_server_start(loop, &shared->engine, &config, &server, &failed);
         if (rc != 0) {
-            UvError(env, rc, "listen").ThrowAsJavaScriptException();
+            Napi::Error err = UvError(env, rc, "listen");
+            err.Set("listener", Napi::Number::New(env, failed));
+            err.ThrowAsJavaScriptException();
             return;
         }
         if (shared->engine.max_connections < config.max_connections)
@@ -280,8 +297,9 @@ private:
         Napi::Env env = info.Env();
         if (state_ == nullptr || state_->closing)
             return env.Null();
+        unsigned index = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
         struct sockaddr_storage addr;
-        int rc = net_server_address(state_->server, &addr);
+        int rc = net_server_address(state_->server, index, &addr);
         if (rc != 0) {
             UvError(env, rc, "getsockname").ThrowAsJavaScriptException();
             return env.Undefined();

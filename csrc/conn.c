@@ -2,7 +2,7 @@
  * with one try-write (and one queued uv_write for what the socket did not take at once). */
 #include "conn.h"
 
-#include "net.h"
+#include "group.h"
 
 static void _flush(conn_t *c);
 
@@ -12,7 +12,7 @@ static void _close_cb(uv_handle_t *h)
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->flight);
-    net_server_conn_closed(c->server, c);
+    group_conn_closed(c->group, c);
 }
 
 void conn_abort(conn_t *c)
@@ -55,7 +55,7 @@ static void _shutdown_cb(uv_shutdown_t *req, int status)
         return;
     }
     c->reading = true;
-    net_server_conn_lingering(c->server);
+    group_conn_lingering(c->group);
 }
 
 /* Every reply has been handed to the kernel: close, gracefully. After the peer's EOF a plain close

@@ -9,7 +9,7 @@
 #include "buf.h"
 #include "engine.h"
 
-struct net_server;
+struct group;
 
 /* Unsent output past which a connection is not read (nor its buffered input executed) until its
  * writes drain. A single reply may pass it; the next command then waits. */
@@ -21,8 +21,8 @@ struct net_server;
 
 typedef struct conn {
     uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t* */
-    struct net_server *server;
-    struct conn *prev, *next;   /* the server's list of connections */
+    struct group *group;
+    struct conn *prev, *next;   /* the group's list of connections */
     session_t session;
     buf_t in;                   /* received, not yet executed */
     buf_t out;                  /* replies not yet handed to a write */
@@ -50,7 +50,7 @@ void conn_shutdown(conn_t *c);
 void conn_abort(conn_t *c);
 
 /* How long a connection that has sent its last reply waits for the peer to close before the
- * server closes it anyway (net.c enforces it). Closing while the peer's bytes sit unread would
+ * server closes it anyway (group.c enforces it). Closing while the peer's bytes sit unread would
  * make the kernel send a reset, which can destroy replies the peer has not read yet. */
 #define CONN_LINGER_MS 2000
 

@@ -1,69 +1,82 @@
-/* net: accepts TCP connections on a libuv loop and hands them to conn; tracks them so that closing
- * the server closes every handle it ever opened, and only then reports that it is closed. */
+/* net: listeners on Node's loop. Without threads a listener accepts straight into the Node-loop
+ * group; with threads it accepts, detaches the socket and hands it to the next I/O thread. */
 #include "net.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char REPLY_TOO_MANY[] = "SERVER_ERROR too many open connections\r\n";
 
-static void _handle_closed(net_server_t *s)
+/* The last part of a closing server is gone: free it and report, on Node's loop. */
+static void _finish(net_server_t *s)
 {
-    if (--s->open_handles > 0)
-        return;
     net_closed_cb cb = s->on_closed;
     void *ctx = s->closed_ctx;
+    free(s->groups);
     free(s);
     if (cb)
         cb(ctx);
 }
 
-static void _server_handle_close_cb(uv_handle_t *h)
+static void _joined_close_cb(uv_handle_t *h)
 {
-    _handle_closed(h->data);
+    _finish(h->data);
+}
+
+static void _part_done(net_server_t *s)
+{
+    if (--s->open_handles > 0)
+        return;
+    if (s->joined_open)
+        uv_close((uv_handle_t *)&s->joined, _joined_close_cb);
+    else
+        _finish(s);
+}
+
+static void _listener_close_cb(uv_handle_t *h)
+{
+    _part_done(((net_listener_t *)h)->server);
 }
 
 static void _rejected_close_cb(uv_handle_t *h)
 {
     net_server_t *s = h->data;
     free(h);
-    _handle_closed(s);
+    _part_done(s);
 }
 
-void net_server_conn_closed(net_server_t *s, conn_t *c)
+void net_server_group_done(net_server_t *s)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    s->nconns--;
-    if (c->lingering)
-        s->nlingering--;
-    s->engine->stats.curr_connections--;
-    free(c);
-    if (s->closing && s->nconns == 0 && !uv_is_closing((uv_handle_t *)&s->grace_timer))
-        uv_close((uv_handle_t *)&s->grace_timer, _server_handle_close_cb);
-    _handle_closed(s);
+    _part_done(s);
 }
 
-static void _tick_cb(uv_timer_t *timer)
+void net_server_conn_gone(net_server_t *s)
 {
-    net_server_t *s = timer->data;
-    cache_sweep(s->engine->cache, NET_SWEEP_BUCKETS);
-    if (s->nlingering == 0)
-        return;
-    uint64_t now = uv_now(s->loop);
-    for (conn_t *c = s->conns; c != NULL; c = c->next) {
-        if (c->lingering && now - c->linger_since >= CONN_LINGER_MS)
-            conn_abort(c);
+    __atomic_sub_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
+}
+
+void net_server_group_finished(net_server_t *s)
+{
+    uv_async_send(&s->joined);
+}
+
+/* Joins the I/O threads whose loops have ended; each counts as one part of the server. */
+static void _joined_cb(uv_async_t *async)
+{
+    net_server_t *s = async->data;
+    unsigned done = 0;
+    for (unsigned i = 0; i < s->ngroups; i++) {
+        group_t *g = &s->groups[i];
+        if (g->joined)
+            continue;
+        group_join(g);
+        done += g->joined;
     }
-}
-
-void net_server_conn_lingering(net_server_t *s)
-{
-    s->nlingering++;
+    /* A threaded server always ends by closing this async handle, never from inside its callback. */
+    s->open_handles -= done;
+    if (done && s->open_handles == 0)
+        uv_close((uv_handle_t *)&s->joined, _joined_close_cb);
 }
 
 /* Past max_connections the client is told why, best effort, and closed without being read. */
@@ -71,110 +84,151 @@ static void _reject(net_server_t *s, uv_tcp_t *tcp)
 {
     uv_buf_t msg = uv_buf_init((char *)REPLY_TOO_MANY, sizeof(REPLY_TOO_MANY) - 1);
     uv_try_write((uv_stream_t *)tcp, &msg, 1);
-    s->engine->stats.rejected_connections++;
+    stat_add(&s->engine->stats.rejected_connections, 1);
     uv_close((uv_handle_t *)tcp, _rejected_close_cb);
 }
 
-static void _accept_one(net_server_t *s)
+/* Accepts one connection into `tcp` (owned by the caller until then); false if it was closed. */
+static bool _accept(net_server_t *s, net_listener_t *l, uv_tcp_t *tcp)
 {
-    bool full = s->nconns >= s->max_connections;
-    uv_tcp_t *tcp = full ? malloc(sizeof(uv_tcp_t)) : calloc(1, sizeof(conn_t));
-    if (tcp == NULL)
-        return;
     if (uv_tcp_init(s->loop, tcp) != 0) {
         free(tcp);
-        return;
+        return false;
     }
     s->open_handles++;
     tcp->data = s;
-    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)tcp) != 0) {
+    if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)tcp) != 0) {
         uv_close((uv_handle_t *)tcp, _rejected_close_cb);
-        return;
+        return false;
     }
-    if (full) {
+    if (__atomic_load_n(&s->nconns, __ATOMIC_RELAXED) >= s->max_connections) {
         _reject(s, tcp);
-        return;
+        return false;
     }
-    conn_t *c = (conn_t *)tcp;
-    c->server = s;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
-    s->nconns++;
-    s->engine->stats.curr_connections++;
-    s->engine->stats.total_connections++;
-    session_init(&c->session, s->engine, s->proto);
-    if (conn_start(c) != 0)
-        conn_abort(c);
+    s->open_handles--;  /* from here the connection is the group's */
+    __atomic_add_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
+    return true;
 }
 
-static void _connection_cb(uv_stream_t *listener, int status)
+/* Threaded: the socket leaves Node's loop as a duplicate descriptor (the temporary handle closes
+ * the original) and goes to the next thread, which wraps it in a handle on its own loop. */
+static void _hand_over(net_server_t *s, net_listener_t *l, uv_tcp_t *tcp)
 {
-    net_server_t *s = listener->data;
+    uv_os_fd_t fd;
+    int copy = uv_fileno((uv_handle_t *)tcp, &fd) == 0 ? dup(fd) : -1;
+    s->open_handles++;
+    uv_close((uv_handle_t *)tcp, _rejected_close_cb);
+    group_t *g = &s->groups[s->next_group++ % s->ngroups];
+    if (copy < 0 || group_hand_over(g, copy, l->proto) != 0) {
+        if (copy >= 0)
+            close(copy);
+        net_server_conn_gone(s);
+    }
+}
+
+static void _connection_cb(uv_stream_t *stream, int status)
+{
+    net_listener_t *l = (net_listener_t *)stream;
+    net_server_t *s = l->server;
     if (status < 0 || s->closing)
         return;
-    _accept_one(s);
+    /* A conn embeds its tcp handle first, so one allocation serves either path. */
+    conn_t *c = calloc(1, sizeof(conn_t));
+    if (c == NULL || !_accept(s, l, &c->tcp))
+        return;
+    if (s->threaded)
+        _hand_over(s, l, &c->tcp);
+    else
+        group_adopt(&s->groups[0], c, l->proto);
 }
 
 static int _parse_address(const char *host, int port, struct sockaddr_storage *addr)
 {
+    memset(addr, 0, sizeof(*addr));
     if (strchr(host, ':') != NULL)
         return uv_ip6_addr(host, port, (struct sockaddr_in6 *)addr);
     return uv_ip4_addr(host, port, (struct sockaddr_in *)addr);
 }
 
-int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *config, net_server_t **out)
+static int _listen(net_server_t *s, const net_listen_t *config)
 {
     struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof(addr));
     int rc = _parse_address(config->host, config->port, &addr);
     if (rc != 0)
         return rc;
+    net_listener_t *l = &s->listeners[s->nlisteners];
+    if ((rc = uv_tcp_init(s->loop, &l->tcp)) != 0)
+        return rc;
+    l->server = s;
+    l->proto = config->proto;
+    s->nlisteners++;
+    s->open_handles++;
+    rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, _connection_cb);
+    return rc;
+}
+
+static int _start(net_server_t *s, const net_config_t *config)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < config->nlisten && rc == 0; i++)
+        rc = _listen(s, &config->listen[i]);
+    if (rc != 0)
+        return rc;
+    s->groups = calloc(s->threaded ? config->threads : 1, sizeof(group_t));
+    if (s->groups == NULL)
+        return UV_ENOMEM;
+    if (s->threaded) {
+        if ((rc = uv_async_init(s->loop, &s->joined, _joined_cb)) != 0)
+            return rc;
+        s->joined.data = s;
+        s->joined_open = true;
+    }
+    unsigned want = s->threaded ? config->threads : 1;
+    for (unsigned i = 0; i < want; i++) {
+        if ((rc = group_start(&s->groups[i], s, s->engine, s->loop, s->threaded)) != 0)
+            return rc;
+        s->ngroups++;
+        s->open_handles++;
+    }
+    return 0;
+}
+
+int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *config, net_server_t **out,
+                     unsigned *failed)
+{
+    if (config->nlisten == 0 || config->nlisten > NET_MAX_LISTENERS || config->threads > NET_MAX_THREADS)
+        return UV_EINVAL;
     net_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return UV_ENOMEM;
     s->loop = loop;
     s->engine = engine;
-    s->proto = config->proto;
     s->max_connections = config->max_connections;
-    rc = uv_tcp_init(loop, &s->listener);
+    s->threaded = config->threads > 0;
+    int rc = _start(s, config);
     if (rc != 0) {
-        free(s);
+        *failed = s->nlisteners ? s->nlisteners - 1 : 0;
+        /* Whatever started is closed the normal way; the server frees itself, reporting nothing. */
+        if (s->open_handles == 0 && !s->joined_open) {
+            free(s->groups);
+            free(s);
+        } else {
+            net_server_close(s, NULL, NULL);
+        }
         return rc;
     }
-    s->listener.data = s;
-    uv_timer_init(loop, &s->tick_timer);
-    s->tick_timer.data = s;
-    uv_unref((uv_handle_t *)&s->tick_timer);
-    s->open_handles = 2;
-    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&s->listener, 1024, _connection_cb);
-    if (rc != 0) {
-        /* Closing completes on a later loop turn; the server frees itself then, reporting nothing. */
-        s->closing = true;
-        uv_close((uv_handle_t *)&s->listener, _server_handle_close_cb);
-        uv_close((uv_handle_t *)&s->tick_timer, _server_handle_close_cb);
-        return rc;
-    }
-    uv_timer_start(&s->tick_timer, _tick_cb, NET_TICK_MS, NET_TICK_MS);
     *out = s;
     return 0;
 }
 
-int net_server_address(net_server_t *s, struct sockaddr_storage *addr)
+int net_server_address(net_server_t *s, unsigned i, struct sockaddr_storage *addr)
 {
+    if (i >= s->nlisteners)
+        return UV_EINVAL;
     int len = sizeof(*addr);
-    return uv_tcp_getsockname(&s->listener, (struct sockaddr *)addr, &len);
-}
-
-static void _grace_expired_cb(uv_timer_t *timer)
-{
-    net_server_t *s = timer->data;
-    for (conn_t *c = s->conns; c != NULL; c = c->next)
-        conn_abort(c);
-    uv_close((uv_handle_t *)timer, _server_handle_close_cb);
+    return uv_tcp_getsockname(&s->listeners[i].tcp, (struct sockaddr *)addr, &len);
 }
 
 void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
@@ -184,21 +238,8 @@ void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
     s->closing = true;
     s->on_closed = cb;
     s->closed_ctx = ctx;
-    /* The timer is counted before anything can close, so the count cannot reach zero early. */
-    s->open_handles++;
-    uv_timer_init(s->loop, &s->grace_timer);
-    s->grace_timer.data = s;
-    uv_unref((uv_handle_t *)&s->grace_timer);
-    uv_close((uv_handle_t *)&s->listener, _server_handle_close_cb);
-    uv_close((uv_handle_t *)&s->tick_timer, _server_handle_close_cb);
-    conn_t *c = s->conns;
-    while (c != NULL) {
-        conn_t *next = c->next;
-        conn_shutdown(c);
-        c = next;
-    }
-    if (s->nconns == 0)
-        uv_close((uv_handle_t *)&s->grace_timer, _server_handle_close_cb);
-    else
-        uv_timer_start(&s->grace_timer, _grace_expired_cb, NET_CLOSE_GRACE_MS, 0);
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        uv_close((uv_handle_t *)&s->listeners[i].tcp, _listener_close_cb);
+    for (unsigned i = 0; i < s->ngroups; i++)
+        group_close(&s->groups[i]);
 }

@@ -13,7 +13,7 @@ const SET_ERRORS = {
 
 class Engine {
 	constructor(options = {}) {
-		this._native = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize });
+		this._native = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards });
 	}
 
 	// Returns the value as a Buffer, or null when the key is absent.

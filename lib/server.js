@@ -17,7 +17,16 @@ const DEFAULTS = {
 	memoryLimit: 64 * 1024 * 1024,
 	maxConnections: 1024,
 	maxItemSize: 1024 * 1024,
+	threads: 1,
 };
+
+// Threads share the store through shards with a lock each. More shards mean less waiting, but each
+// evicts from its own LRU within its share of the memory, so a shard must hold several of the
+// largest items: up to 64, at least 4 max-size items each, and one when there are no threads.
+function shardsFor({ threads, memoryLimit, maxItemSize }) {
+	if (threads <= 1) return 1;
+	return Math.max(1, Math.min(64, threads * 8, Math.floor(memoryLimit / (4 * maxItemSize))));
+}
 
 // A port option may be false (or null for memcachedPort, its default) to turn that listener off.
 function port(opts, name) {
@@ -35,6 +44,7 @@ function validate(raw) {
 		memoryLimit,
 		maxConnections: options.integer(opts, 'maxConnections', DEFAULTS.maxConnections, 1, 1 << 24),
 		maxItemSize: options.integer(opts, 'maxItemSize', DEFAULTS.maxItemSize, 1, 1 << 30),
+		threads: options.integer(opts, 'threads', DEFAULTS.threads, 1, 64),
 	};
 	if (validated.port === null && validated.memcachedPort === null) {
 		throw new RangeError('options port and memcachedPort are both off: nothing to listen on');
@@ -48,9 +58,10 @@ class Server extends EventEmitter {
 		super();
 		if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
 		this.options = validate(opts);
-		this.engine = new Engine(this.options);
+		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options) });
 		this.listening = false;
-		this._listeners = {};   // protocol name -> native listener
+		this._native = null;
+		this._protocols = [];   // protocol name of each native listener, in order
 		this._closing = null;
 		this._listen(callback);
 	}
@@ -68,20 +79,22 @@ class Server extends EventEmitter {
 				if (callback) callback(connectionError('server closed before it could listen', 'ECLOSED'));
 				return undefined;
 			}
-			const wanted = [['simple', this.options.port], ['memcached', this.options.memcachedPort]];
-			for (const [protocol, portNumber] of wanted) {
-				if (portNumber === null) continue;
-				try {
-					this._listeners[protocol] = new native.NativeServer(this.engine._native, {
-						...this.options, host: address, port: portNumber, protocol,
-					});
-				} catch (listenError) {
-					listenError.address = address;
-					listenError.port = portNumber;
-					this._closeListeners();
-					return fail(listenError);
-				}
+			const listeners = [['simple', this.options.port], ['memcached', this.options.memcachedPort]]
+				.filter(([, port]) => port !== null)
+				.map(([protocol, port]) => ({ host: address, port, protocol }));
+			try {
+				this._native = new native.NativeServer(this.engine._native, {
+					listeners,
+					maxConnections: this.options.maxConnections,
+					// One thread means Node's own loop; more means that many native I/O threads.
+					threads: this.options.threads > 1 ? this.options.threads : 0,
+				});
+			} catch (listenError) {
+				listenError.address = address;
+				listenError.port = listeners[listenError.listener || 0].port;
+				return fail(listenError);
 			}
+			this._protocols = listeners.map((l) => l.protocol);
 			this.listening = true;
 			this.emit('listening');
 			if (callback) callback(null, this);
@@ -92,22 +105,18 @@ class Server extends EventEmitter {
 	// {address, family, port} of the listener for a protocol ('simple' or 'memcached'; by default
 	// the seed protocol's, or the memcached one's when that is the only one), or null.
 	address(protocol) {
-		const listener = protocol ? this._listeners[protocol] : this._listeners.simple || this._listeners.memcached;
-		return listener ? listener.address() : null;
-	}
-
-	// Closes every native listener; resolves once all their connections are closed.
-	_closeListeners() {
-		const listeners = Object.values(this._listeners);
-		this._listeners = {};
-		return Promise.all(listeners.map((listener) => new Promise((resolve) => listener.close(resolve))));
+		if (!this._native) return null;
+		const index = protocol ? this._protocols.indexOf(protocol) : 0;
+		return index < 0 ? null : this._native.address(index);
 	}
 
 	// Stops accepting, sends replies already due, closes every connection; then 'close'.
 	close(callback) {
 		return callbackOrPromise(callback, (done) => {
 			if (!this._closing) {
-				this._closing = this._closeListeners().then(() => {
+				const nativeServer = this._native;
+				this._closing = new Promise((resolve) => (nativeServer ? nativeServer.close(resolve) : resolve())).then(() => {
+					this._native = null;
 					this.listening = false;
 					this.emit('close');
 				});

@@ -20,6 +20,10 @@ function rng(seed) {
 	};
 }
 
+// Sessions on several connections at once each use their own keys: makeRound's prefix.
+let prefix = '';
+const named = (k) => prefix + k;
+
 const KEYS = ['a', 'b', 'counter', 'k:1', 'k:2', 'long_key_' + 'x'.repeat(200), 'utf8-ключ', 'tab\tkey', 'ctl\x01key', 'n1', 'n2', 'x'];
 const FLAGS = ['0', '1', '42', '4294967295', '4294967296', '-0', '+7', '007', '1x', '-1', 'abc', '18446744073709551616'];
 const EXPTIMES = ['0', '0', '0', '1000', '-1', '2592000', '99999999999', 'x'];
@@ -36,7 +40,7 @@ function value(r) {
 }
 
 function key(r) {
-	return r.chance(0.03) ? 'k'.repeat(251) : r.pick(KEYS);
+	return r.chance(0.03) ? 'k'.repeat(251) : named(r.pick(KEYS));
 }
 
 function noreply(r) {
@@ -97,8 +101,8 @@ function other(r) {
 	switch (r.int(14)) {
 	case 0: return [line(`delete ${k}${noreply(r)}`)];
 	case 1: return [line(`delete ${k} ${r.pick(['0', '1', 'x', 'noreply'])}${noreply(r)}`)];
-	case 2: return [line(`incr ${r.pick(['n1', 'n2', 'counter', k])} ${r.pick(['1', '0', '7', '18446744073709551615', '-1', 'x', '18446744073709551616', ' 5'])}${noreply(r)}`)];
-	case 3: return [line(`decr ${r.pick(['n1', 'n2', 'counter', k])} ${r.pick(['1', '3', '1000', '18446744073709551615', 'x'])}${noreply(r)}`)];
+	case 2: return [line(`incr ${r.pick([named('n1'), named('n2'), named('counter'), k])} ${r.pick(['1', '0', '7', '18446744073709551615', '-1', 'x', '18446744073709551616', ' 5'])}${noreply(r)}`)];
+	case 3: return [line(`decr ${r.pick([named('n1'), named('n2'), named('counter'), k])} ${r.pick(['1', '3', '1000', '18446744073709551615', 'x'])}${noreply(r)}`)];
 	case 4: return [line(`touch ${k} ${r.pick(['0', '1000', '-1', 'x'])}${noreply(r)}`)];
 	case 5: return [line(r.pick(['verbosity 1', 'verbosity', 'verbosity x', 'verbosity 5 noreply', 'verbosity 0 0']))]; // no version: it ends a round
 	case 6: return [line(r.pick(['', ' ', 'x', 'GET a', 'gett a', 'sets a 0 0 1', 'incr', 'incr a', 'touch a', 'delete', 'delete a 0 0 0', 'decr a 1 2 3', 'get', 'gets ', 'gat 10', 'gats']))];
@@ -107,7 +111,7 @@ function other(r) {
 	case 9: return [...(k.length > 250 ? FLUSH_GUARD : []), Buffer.from(`get ${k}\n`)];
 	case 10: {
 		const number = String(r.int(100000));
-		return [line(`set n${1 + r.int(2)} 0 0 ${number.length}`), Buffer.from(number), Buffer.from('\r\n')];
+		return [line(`set ${named(`n${1 + r.int(2)}`)} 0 0 ${number.length}`), Buffer.from(number), Buffer.from('\r\n')];
 	}
 	case 11: return [line(`incr\t${k} 1`)];
 	case 12: return [line(`set ${k} 0\t0 1`), Buffer.from('z\r\n')];
@@ -117,7 +121,8 @@ function other(r) {
 
 // One round: a pipelined batch of commands, each an array of pieces (Buffers, or functions of a
 // server's cas map that render the cas argument).
-function makeRound(r, size) {
+function makeRound(r, size, keyPrefix = '') {
+	prefix = keyPrefix;
 	const commands = [];
 	const cas = casFor(r);
 	for (let i = 0; i < size; i++) {

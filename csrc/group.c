@@ -1,0 +1,237 @@
+/* group: a loop's connections. On Node's loop it runs inline; as an I/O thread it runs its own
+ * loop until group_close() has closed every handle, then tells Node's loop it can be joined. */
+#include "group.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "net.h"
+
+static void _handle_closed(group_t *g)
+{
+    if (--g->open_handles > 0)
+        return;
+    /* Threaded, the loop now has nothing left and uv_run() returns in _thread_main. */
+    if (!g->threaded)
+        net_server_group_done(g->server);
+}
+
+static void _handle_close_cb(uv_handle_t *h)
+{
+    _handle_closed(h->data);
+}
+
+static void _tick_cb(uv_timer_t *timer)
+{
+    group_t *g = timer->data;
+    cache_sweep(g->engine->cache, GROUP_SWEEP_BUCKETS);
+    if (g->nlingering == 0)
+        return;
+    uint64_t now = uv_now(g->loop);
+    for (conn_t *c = g->conns; c != NULL; c = c->next) {
+        if (c->lingering && now - c->linger_since >= CONN_LINGER_MS)
+            conn_abort(c);
+    }
+}
+
+static void _grace_expired_cb(uv_timer_t *timer)
+{
+    group_t *g = timer->data;
+    for (conn_t *c = g->conns; c != NULL; c = c->next)
+        conn_abort(c);
+    uv_close((uv_handle_t *)timer, _handle_close_cb);
+}
+
+void group_adopt(group_t *g, conn_t *c, session_proto_t proto)
+{
+    c->group = g;
+    c->next = g->conns;
+    if (g->conns)
+        g->conns->prev = c;
+    g->conns = c;
+    g->nconns++;
+    g->open_handles++;
+    stat_add(&g->stats->curr_connections, 1);
+    stat_add(&g->stats->total_connections, 1);
+    session_init(&c->session, g->engine, proto);
+    c->session.stats = g->stats;
+    if (conn_start(c) != 0)
+        conn_abort(c);
+}
+
+void group_conn_closed(group_t *g, conn_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        g->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    g->nconns--;
+    if (c->lingering)
+        g->nlingering--;
+    stat_sub(&g->stats->curr_connections, 1);
+    free(c);
+    net_server_conn_gone(g->server);
+    if (g->closing && g->nconns == 0 && !uv_is_closing((uv_handle_t *)&g->grace_timer))
+        uv_close((uv_handle_t *)&g->grace_timer, _handle_close_cb);
+    _handle_closed(g);
+}
+
+void group_conn_lingering(group_t *g)
+{
+    g->nlingering++;
+}
+
+/* On the group's loop. */
+static void _close_now(group_t *g)
+{
+    if (g->closing)
+        return;
+    g->closing = true;
+    uv_close((uv_handle_t *)&g->tick_timer, _handle_close_cb);
+    if (g->threaded)
+        uv_close((uv_handle_t *)&g->wakeup, _handle_close_cb);
+    for (conn_t *c = g->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        conn_shutdown(c);
+    }
+    if (g->nconns == 0)
+        uv_close((uv_handle_t *)&g->grace_timer, _handle_close_cb);
+    else
+        uv_timer_start(&g->grace_timer, _grace_expired_cb, GROUP_CLOSE_GRACE_MS, 0);
+}
+
+/* A socket handed over from Node's loop becomes a connection of this group. */
+static void _adopt_fd(group_t *g, group_handoff_t h)
+{
+    conn_t *c = g->closing ? NULL : calloc(1, sizeof(conn_t));
+    if (c == NULL || uv_tcp_init(g->loop, &c->tcp) != 0) {
+        free(c);
+        close(h.fd);
+        net_server_conn_gone(g->server);
+        return;
+    }
+    c->tcp.data = g;
+    if (uv_tcp_open(&c->tcp, h.fd) != 0) {
+        close(h.fd);
+        /* Counted as open until its close callback, like every adopted connection. */
+    }
+    group_adopt(g, c, h.proto);
+}
+
+static void _wakeup_cb(uv_async_t *async)
+{
+    group_t *g = async->data;
+    uv_mutex_lock(&g->lock);
+    group_handoff_t *handoffs = g->handoffs;
+    unsigned n = g->nhandoffs;
+    bool stop = g->stop_asked;
+    g->handoffs = NULL;
+    g->nhandoffs = g->handoff_cap = 0;
+    uv_mutex_unlock(&g->lock);
+    for (unsigned i = 0; i < n; i++)
+        _adopt_fd(g, handoffs[i]);
+    free(handoffs);
+    if (stop)
+        _close_now(g);
+}
+
+static void _thread_main(void *arg)
+{
+    group_t *g = arg;
+    uv_run(g->loop, UV_RUN_DEFAULT);
+    uv_loop_close(g->loop);
+    __atomic_store_n(&g->finished, 1, __ATOMIC_RELEASE);
+    net_server_group_finished(g->server);
+}
+
+int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded)
+{
+    g->server = server;
+    g->engine = engine;
+    g->threaded = threaded;
+    g->stats = &engine->stats;
+    g->loop = node_loop;
+    int rc;
+    if (threaded) {
+        g->loop = &g->own_loop;
+        g->stats = &g->own_stats;
+        if ((rc = uv_loop_init(g->loop)) != 0)
+            return rc;
+        if ((rc = uv_mutex_init(&g->lock)) != 0) {
+            uv_loop_close(g->loop);
+            return rc;
+        }
+        uv_async_init(g->loop, &g->wakeup, _wakeup_cb);
+        g->wakeup.data = g;
+        g->open_handles++;
+        engine_stats_attach(engine, g->stats);
+    }
+    uv_timer_init(g->loop, &g->tick_timer);
+    uv_timer_init(g->loop, &g->grace_timer);
+    g->tick_timer.data = g->grace_timer.data = g;
+    g->open_handles += 2;
+    uv_unref((uv_handle_t *)&g->tick_timer);
+    uv_timer_start(&g->tick_timer, _tick_cb, GROUP_TICK_MS, GROUP_TICK_MS);
+    if (threaded && (rc = uv_thread_create(&g->thread, _thread_main, g)) != 0) {
+        /* No thread: close the handles on this thread, run the loop dry, and give it all back. */
+        uv_close((uv_handle_t *)&g->wakeup, NULL);
+        uv_close((uv_handle_t *)&g->tick_timer, NULL);
+        uv_close((uv_handle_t *)&g->grace_timer, NULL);
+        uv_run(g->loop, UV_RUN_DEFAULT);
+        uv_loop_close(g->loop);
+        uv_mutex_destroy(&g->lock);
+        engine_stats_detach(engine, g->stats);
+        return rc;
+    }
+    return 0;
+}
+
+int group_hand_over(group_t *g, uv_os_sock_t fd, session_proto_t proto)
+{
+    int rc = 0;
+    uv_mutex_lock(&g->lock);
+    if (g->nhandoffs == g->handoff_cap) {
+        unsigned cap = g->handoff_cap ? g->handoff_cap * 2 : 16;
+        group_handoff_t *grown = realloc(g->handoffs, cap * sizeof(*grown));
+        if (grown == NULL) {
+            rc = UV_ENOMEM;
+        } else {
+            g->handoffs = grown;
+            g->handoff_cap = cap;
+        }
+    }
+    if (rc == 0)
+        g->handoffs[g->nhandoffs++] = (group_handoff_t){fd, proto};
+    uv_mutex_unlock(&g->lock);
+    if (rc == 0)
+        uv_async_send(&g->wakeup);
+    return rc;
+}
+
+void group_close(group_t *g)
+{
+    if (!g->threaded) {
+        _close_now(g);
+        return;
+    }
+    uv_mutex_lock(&g->lock);
+    g->stop_asked = true;
+    uv_mutex_unlock(&g->lock);
+    uv_async_send(&g->wakeup);
+}
+
+void group_join(group_t *g)
+{
+    if (!g->threaded || g->joined || !__atomic_load_n(&g->finished, __ATOMIC_ACQUIRE))
+        return;
+    uv_thread_join(&g->thread);
+    g->joined = true;
+    for (unsigned i = 0; i < g->nhandoffs; i++)
+        close(g->handoffs[i].fd);
+    free(g->handoffs);
+    g->handoffs = NULL;
+    uv_mutex_destroy(&g->lock);
+    engine_stats_detach(g->engine, g->stats);
+}

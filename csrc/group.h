@@ -1,0 +1,74 @@
+/* group: the connections served by one libuv loop — Node's own, or the loop of a native I/O
+ * thread that this module starts and joins. It adopts sockets, keeps house, and closes them all. */
+#ifndef SC_GROUP_H
+#define SC_GROUP_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "conn.h"
+#include "engine.h"
+
+/* Housekeeping period: a bounded sweep of the store for expired and flushed items, and closing
+ * connections that lingered too long. */
+#define GROUP_TICK_MS 100
+/* Hash buckets the sweep visits per tick: ~40k/s, a whole 1M-bucket table in under 30 s. */
+#define GROUP_SWEEP_BUCKETS 4096
+/* How long a closing group waits for replies to drain before dropping its connections. */
+#define GROUP_CLOSE_GRACE_MS 2000
+
+struct net_server;
+
+/* A socket accepted on Node's loop, on its way to an I/O thread. */
+typedef struct group_handoff {
+    uv_os_sock_t fd;
+    session_proto_t proto;
+} group_handoff_t;
+
+typedef struct group {
+    struct net_server *server;
+    engine_t *engine;
+    uv_loop_t *loop;
+    bool threaded;
+    uv_loop_t own_loop;
+    uv_thread_t thread;
+    uv_async_t wakeup;          /* threaded: sockets were handed over, or stop was asked */
+    uv_mutex_t lock;            /* threaded: guards handoffs and stop_asked */
+    group_handoff_t *handoffs;
+    unsigned nhandoffs, handoff_cap;
+    bool stop_asked;
+    uv_timer_t tick_timer;      /* does not keep the loop alive */
+    uv_timer_t grace_timer;
+    conn_t *conns;
+    unsigned nconns;
+    unsigned nlingering;
+    unsigned open_handles;      /* timers, wakeup and connections not yet closed */
+    bool closing;
+    engine_stats_t own_stats;   /* threaded: this thread's counters */
+    engine_stats_t *stats;      /* where this group's sessions count */
+    int finished;               /* threaded: set (atomically) when the thread's loop has ended */
+    bool joined;
+} group_t;
+
+/* Prepares a group on Node's loop (threaded false) or starts an I/O thread for it. Returns 0 or a
+ * UV error, with nothing left open on error. */
+int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded);
+
+/* On the group's loop: serves an accepted tcp handle embedded in a calloc'ed conn. */
+void group_adopt(group_t *g, conn_t *c, session_proto_t proto);
+
+/* From Node's loop: hands an accepted socket to a threaded group (which then owns it). */
+int group_hand_over(group_t *g, uv_os_sock_t fd, session_proto_t proto);
+
+/* Starts closing: connections send what they owe (within GROUP_CLOSE_GRACE_MS), every handle
+ * closes; then net_server_group_done() is called on Node's loop (after the join, if threaded). */
+void group_close(group_t *g);
+
+/* On Node's loop, once g->finished: joins the thread and releases what the group holds. */
+void group_join(group_t *g);
+
+/* For conn.c. */
+void group_conn_closed(group_t *g, conn_t *c);
+void group_conn_lingering(group_t *g);
+
+#endif
