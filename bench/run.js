@@ -28,11 +28,11 @@ const SIMPLECACHED_COMMANDS = {
   text: { option: 'textServerCmd', portFlag: '--memcached-port' },
 };
 
-function simplecachedServer(protocol) {
+function simplecachedServer(protocol, extraArgs = []) {
   const { option, portFlag } = SIMPLECACHED_COMMANDS[protocol];
   return {
-    describe: (options) => options[option],
-    argv: (port, options) => commandWithPort(options[option], port, portFlag),
+    describe: (options) => [options[option], ...extraArgs].join(' '),
+    argv: (port, options) => [...commandWithPort(options[option], port, portFlag), ...extraArgs],
   };
 }
 
@@ -55,6 +55,12 @@ const SEED_VS_MEMCACHED_TEXT = [
 const TEXT_VS_MEMCACHED_TEXT = [
   { label: 'simplecached', server: simplecachedServer('text'), loadgen: { protocol: 'text' } },
   { label: 'memcached', server: memcachedServer(), loadgen: { protocol: 'text' } },
+];
+
+// Two I/O threads on each side (memcached's later -t overrides the default -t 1).
+const TEXT_THREADS_2 = [
+  { label: 'simplecached', server: simplecachedServer('text', ['--threads', '2']), loadgen: { protocol: 'text' } },
+  { label: 'memcached', server: memcachedServer(['-t', '2']), loadgen: { protocol: 'text' } },
 ];
 
 // One entry per comparison. The ratio reported is targets[0] / targets[1] in ops/s.
@@ -89,6 +95,18 @@ const CASES = [
     description: 'memcached text protocol on both, gets of 10 keys, no pipeline',
     loadgen: { ...BASE_LOAD, pipeline: 1, multiget: 10 },
     targets: TEXT_VS_MEMCACHED_TEXT,
+  },
+  {
+    name: 'threads-2-no-pipeline',
+    description: 'memcached text protocol, 2 I/O threads on both, no pipeline',
+    loadgen: { ...BASE_LOAD, pipeline: 1 },
+    targets: TEXT_THREADS_2,
+  },
+  {
+    name: 'threads-2-pipeline-16',
+    description: 'memcached text protocol, 2 I/O threads on both, pipeline 16',
+    loadgen: { ...BASE_LOAD, pipeline: 16 },
+    targets: TEXT_THREADS_2,
   },
 ];
 
