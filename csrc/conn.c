@@ -1,17 +1,20 @@
-/* conn: reads bytes into a bounded buffer, feeds the session, and writes each batch of replies
- * with one try-write (and one queued uv_write for what the socket did not take at once). */
+/* conn: reads bytes, feeds the session, and writes each batch of replies with one try-write (and
+ * one queued uv_write for what the socket did not take at once). An idle connection holds no
+ * buffer: reads with nothing pending land in the group's scratch buffer. */
 #include "conn.h"
+
+#include <stdlib.h>
 
 #include "group.h"
 
 static void _flush(conn_t *c);
+static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
 
 static void _close_cb(uv_handle_t *h)
 {
     conn_t *c = (conn_t *)h;
     buf_free(&c->in);
     buf_free(&c->out);
-    buf_free(&c->flight);
     group_conn_closed(c->group, c);
 }
 
@@ -23,13 +26,19 @@ void conn_abort(conn_t *c)
 
 static size_t _pending_output(const conn_t *c)
 {
-    return buf_len(&c->out) + buf_len(&c->flight);
+    return buf_len(&c->out) + (c->write ? buf_len(&c->write->bytes) : 0);
 }
 
 static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
     conn_t *c = (conn_t *)h;
+    if (buf_len(&c->in) == 0) {
+        c->in_scratch = true;
+        *out = uv_buf_init(c->group->scratch, GROUP_SCRATCH_SIZE);
+        return;
+    }
+    c->in_scratch = false;
     if (buf_reserve(&c->in, CONN_READ_SIZE) != 0) {
         /* libuv turns an empty buffer into UV_ENOBUFS for the read callback, which closes. */
         *out = uv_buf_init(NULL, 0);
@@ -38,18 +47,16 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(buf_tail(&c->in), (unsigned int)buf_space(&c->in));
 }
 
-static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
-
 static void _shutdown_cb(uv_shutdown_t *req, int status)
 {
     conn_t *c = req->data;
+    free(req);
     if (status < 0 || uv_is_closing((uv_handle_t *)&c->tcp)) {
         conn_abort(c);
         return;
     }
     c->lingering = true;
     c->linger_since = uv_now(c->tcp.loop);
-    buf_free(&c->in);
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) != 0) {
         conn_abort(c);
         return;
@@ -62,13 +69,16 @@ static void _shutdown_cb(uv_shutdown_t *req, int status)
  * is graceful; otherwise send FIN and read until the peer closes (see CONN_LINGER_MS). */
 static void _finish(conn_t *c)
 {
-    if (c->peer_eof) {
+    uv_shutdown_t *req = c->peer_eof ? NULL : malloc(sizeof(*req));
+    if (req == NULL) {
         conn_abort(c);
         return;
     }
-    c->shutdown_req.data = c;
-    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, _shutdown_cb) != 0)
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, _shutdown_cb) != 0) {
+        free(req);
         conn_abort(c);
+    }
 }
 
 /* Alternates sending replies and executing buffered commands until input runs out, output passes
@@ -96,8 +106,9 @@ static void _process(conn_t *c)
         else if (used == 0)
             break;
     }
-    buf_trim(&c->in, CONN_INPUT_KEEP);
-    bool want_input = !c->input_ended && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
+    if (buf_len(&c->in) == 0)
+        buf_free(&c->in);
+    bool want_input = !c->input_ended && !c->closing && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
     if (!want_input && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -115,14 +126,27 @@ void conn_shutdown(conn_t *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
-    if (!c->writing)
+    if (!c->write)
         _process(c);
+}
+
+/* Bytes read into the shared scratch are executed from there; only an incomplete command (or
+ * what the output mark left unexecuted) is copied into the connection's own buffer. */
+static int _take_scratch(conn_t *c, size_t n)
+{
+    const char *data = c->group->scratch;
+    size_t used = 0;
+    if (c->session.state == SESSION_OPEN && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER)
+        used = engine_feed(&c->session, data, n, &c->out);
+    return buf_append(&c->in, data + used, n - used);
 }
 
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
 {
     (void)unused;
     conn_t *c = (conn_t *)stream;
+    bool scratch = c->in_scratch;
+    c->in_scratch = false;
     if (c->lingering) {
         /* Only the peer's close matters now; what it still sends is dropped. */
         if (nread < 0)
@@ -138,19 +162,25 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
         conn_abort(c);
         return;
     }
-    c->in.end += (size_t)nread;
     stat_add(&c->session.stats->bytes_read, (uint64_t)nread);
+    if (!scratch)
+        c->in.end += (size_t)nread;
+    else if (_take_scratch(c, (size_t)nread) != 0) {
+        conn_abort(c);
+        return;
+    }
     _process(c);
 }
 
 static void _write_cb(uv_write_t *req, int status)
 {
-    conn_t *c = req->data;
-    c->writing = false;
+    conn_write_t *w = req->data;
+    conn_t *c = w->conn;
+    c->write = NULL;
     if (status == 0)
-        stat_add(&c->session.stats->bytes_written, buf_len(&c->flight));
-    buf_consume(&c->flight, buf_len(&c->flight));
-    buf_trim(&c->flight, CONN_INPUT_KEEP);
+        stat_add(&c->session.stats->bytes_written, buf_len(&w->bytes));
+    buf_free(&w->bytes);
+    free(w);
     if (status < 0) {
         conn_abort(c);
         return;
@@ -162,50 +192,51 @@ static void _write_cb(uv_write_t *req, int status)
  * is in flight; replies produced meanwhile wait in c->out and go out when it completes. */
 static void _flush(conn_t *c)
 {
-    if (c->writing || c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
+    if (c->write || c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
+    if (buf_len(&c->out) > 0) {
+        uv_buf_t chunk = uv_buf_init(buf_head(&c->out), (unsigned int)buf_len(&c->out));
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &chunk, 1);
+        if (n == UV_EAGAIN)
+            n = 0;
+        if (n < 0) {
+            conn_abort(c);
+            return;
+        }
+        buf_consume(&c->out, (size_t)n);
+        stat_add(&c->session.stats->bytes_written, (uint64_t)n);
+    }
     if (buf_len(&c->out) == 0) {
+        buf_free(&c->out);
         if (c->closing) {
             c->finishing = true;
             _finish(c);
         }
         return;
     }
-    uv_buf_t chunk = uv_buf_init(buf_head(&c->out), (unsigned int)buf_len(&c->out));
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &chunk, 1);
-    if (n == UV_EAGAIN)
-        n = 0;
-    if (n < 0) {
+    conn_write_t *w = malloc(sizeof(*w));
+    if (w == NULL) {
         conn_abort(c);
         return;
     }
-    buf_consume(&c->out, (size_t)n);
-    stat_add(&c->session.stats->bytes_written, (uint64_t)n);
-    if (buf_len(&c->out) == 0) {
-        buf_trim(&c->out, CONN_INPUT_KEEP);
-        if (c->closing) {
-            c->finishing = true;
-            _finish(c);
-        }
-        return;
-    }
-    buf_t swap = c->flight;
-    c->flight = c->out;
-    c->out = swap;
-    chunk = uv_buf_init(buf_head(&c->flight), (unsigned int)buf_len(&c->flight));
-    c->write_req.data = c;
-    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &chunk, 1, _write_cb) != 0) {
+    w->bytes = c->out;
+    w->conn = c;
+    w->req.data = w;
+    buf_init(&c->out);
+    uv_buf_t chunk = uv_buf_init(buf_head(&w->bytes), (unsigned int)buf_len(&w->bytes));
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &chunk, 1, _write_cb) != 0) {
+        buf_free(&w->bytes);
+        free(w);
         conn_abort(c);
         return;
     }
-    c->writing = true;
+    c->write = w;
 }
 
 int conn_start(conn_t *c)
 {
     buf_init(&c->in);
     buf_init(&c->out);
-    buf_init(&c->flight);
     c->session.out_high_water = CONN_OUTPUT_HIGH_WATER;
     uv_tcp_nodelay(&c->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb);

@@ -14,23 +14,27 @@ struct group;
 /* Unsent output past which a connection is not read (nor its buffered input executed) until its
  * writes drain. A single reply may pass it; the next command then waits. */
 #define CONN_OUTPUT_HIGH_WATER (256 * 1024)
-/* Input buffer capacity kept across reads; bigger buffers (a large set) are freed once empty. */
-#define CONN_INPUT_KEEP (64 * 1024)
-/* Free room offered to each read. */
+/* Free room offered to a read that continues an incomplete command. (A read with nothing pending
+ * goes to the group's shared scratch buffer instead, see group.h.) */
 #define CONN_READ_SIZE (16 * 1024)
+
+/* A write the socket did not take at once: allocated only then, so idle connections stay small. */
+typedef struct conn_write {
+    uv_write_t req;
+    buf_t bytes;
+    struct conn *conn;
+} conn_write_t;
 
 typedef struct conn {
     uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t* */
     struct group *group;
     struct conn *prev, *next;   /* the group's list of connections */
     session_t session;
-    buf_t in;                   /* received, not yet executed */
-    buf_t out;                  /* replies not yet handed to a write */
-    buf_t flight;               /* replies of the write in progress */
-    uv_write_t write_req;
-    uv_shutdown_t shutdown_req;
+    buf_t in;                   /* received, not yet executed; freed whenever empty */
+    buf_t out;                  /* replies not yet handed to a write; freed whenever empty */
+    conn_write_t *write;        /* the write in flight, or NULL */
     uint64_t linger_since;      /* loop time the connection began lingering */
-    bool writing;
+    bool in_scratch;            /* the read in progress lands in the group's scratch buffer */
     bool reading;
     bool input_ended;           /* peer EOF or server shutdown: execute what is buffered, then close */
     bool peer_eof;              /* the peer has closed its side */

@@ -84,18 +84,10 @@ typedef enum session_proto { SESSION_PROTO_SIMPLE, SESSION_PROTO_TEXT } session_
 
 /* Where a memcached text session is between commands. */
 typedef enum text_state {
-    TEXT_LINE = 0,  /* expecting a command line */
-    TEXT_DATA,      /* expecting the data block of `pending` */
+    TEXT_LINE = 0,  /* expecting a command line (a storage command's data comes with it) */
     TEXT_SWALLOW,   /* discarding the data block of a refused storage command */
     TEXT_GET_MORE,  /* the input continues with more keys of a get paused at the output mark */
 } text_state_t;
-
-/* A storage command whose line has been read and whose data block has not. */
-typedef struct text_pending {
-    store_write_t write;    /* key and value point into this struct or the input when executed */
-    char key[STORE_KEY_MAX];
-    bool noreply;
-} text_pending_t;
 
 /* A get paused between two keys so that one command cannot queue unbounded output. */
 typedef struct text_get {
@@ -119,7 +111,6 @@ typedef struct session {
     size_t out_high_water;  /* feed stops executing commands once out holds this many bytes */
     text_state_t text_state;
     uint64_t swallow_left;  /* bytes still to discard in TEXT_SWALLOW */
-    text_pending_t pending; /* TEXT_DATA */
     text_get_t get;         /* TEXT_GET_MORE */
 } session_t;
 

@@ -16,6 +16,8 @@
 #define GROUP_SWEEP_BUCKETS 4096
 /* How long a closing group waits for replies to drain before dropping its connections. */
 #define GROUP_CLOSE_GRACE_MS 2000
+/* One read buffer per loop, lent to whichever connection reads with nothing pending. */
+#define GROUP_SCRATCH_SIZE (64 * 1024)
 
 struct net_server;
 
@@ -48,6 +50,7 @@ typedef struct group {
     engine_stats_t *stats;      /* where this group's sessions count */
     int finished;               /* threaded: set (atomically) when the thread's loop has ended */
     bool joined;
+    char scratch[GROUP_SCRATCH_SIZE];
 } group_t;
 
 /* Prepares a group on Node's loop (threaded false) or starts an I/O thread for it. Returns 0 or a

@@ -23,6 +23,10 @@ typedef struct cmd {
     token_t t[MAX_TOKENS];
     size_t nt;        /* tokens, counting memcached's empty terminal token */
     bool noreply;
+    const char *after;   /* the bytes after the line: a storage command's data block */
+    size_t nafter;
+    size_t used_after;   /* how many of them the command consumed */
+    bool need_more;      /* the data block has not fully arrived: consume nothing, retry later */
 } cmd_t;
 
 /* Splits on single spaces as memcached does. Past MAX_TOKENS - 1 tokens the rest of the line is
@@ -103,6 +107,55 @@ static bool _key_ok(cmd_t *c, const token_t *key)
 
 /* ---- storage commands: the line now, the data block once it has arrived ---- */
 
+static void _count_cas(session_t *s, store_status_t st)
+{
+    if (st == STORE_OK)
+        stat_add(&s->stats->cas_hits, 1);
+    else if (st == STORE_EXISTS)
+        stat_add(&s->stats->cas_badval, 1);
+    else if (st == STORE_NOT_FOUND)
+        stat_add(&s->stats->cas_misses, 1);
+}
+
+/* The storage command's data block (value + "\r\n") has arrived: w->value points at it. */
+static void _complete_data(cmd_t *c, const store_write_t *w)
+{
+    session_t *s = c->s;
+    stat_add(&s->stats->cmd_set, 1);
+    if (w->value[w->nvalue] != '\r' || w->value[w->nvalue + 1] != '\n') {
+        REPLY(c, "CLIENT_ERROR bad data chunk");
+        return;
+    }
+    store_status_t st = cache_write(s->engine->cache, w, NULL);
+    if (w->mode == STORE_MODE_CAS)
+        _count_cas(s, st);
+    switch (st) {
+    case STORE_OK:
+        REPLY(c, "STORED");
+        break;
+    case STORE_EXISTS:
+        REPLY(c, "EXISTS");
+        break;
+    case STORE_NOT_FOUND:
+        REPLY(c, "NOT_FOUND");
+        break;
+    case STORE_TOO_LARGE:
+        /* memcached fails to allocate an oversized append or prepend and stores nothing. */
+        if (w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND) {
+            REPLY(c, "NOT_STORED");
+            break;
+        }
+        /* fall through */
+    case STORE_NO_MEMORY:
+        stat_add(&s->stats->store_no_memory, 1);
+        REPLY(c, "SERVER_ERROR out of memory storing object");
+        break;
+    default:
+        REPLY(c, "NOT_STORED");
+        break;
+    }
+}
+
 static void _update(cmd_t *c, store_mode_t mode)
 {
     session_t *s = c->s;
@@ -128,65 +181,14 @@ static void _update(cmd_t *c, store_mode_t mode)
             cache_delete(s->engine->cache, key->p, key->n);
         return;
     }
-    text_pending_t *p = &s->pending;
-    memcpy(p->key, key->p, key->n);
-    p->write = (store_write_t){mode, p->key, key->n, NULL, (size_t)vlen, flags,
-                               engine_exptime(s->engine, exptime), cas};
-    p->noreply = c->noreply;
-    s->text_state = TEXT_DATA;
-}
-
-static void _count_cas(session_t *s, store_status_t st)
-{
-    if (st == STORE_OK)
-        stat_add(&s->stats->cas_hits, 1);
-    else if (st == STORE_EXISTS)
-        stat_add(&s->stats->cas_badval, 1);
-    else if (st == STORE_NOT_FOUND)
-        stat_add(&s->stats->cas_misses, 1);
-}
-
-/* The data block (value + "\r\n") of the pending storage command is at data. */
-static void _complete_data(session_t *s, const char *data, buf_t *out)
-{
-    text_pending_t *p = &s->pending;
-    cmd_t c = {.s = s, .out = out, .noreply = p->noreply};
-    s->text_state = TEXT_LINE;
-    stat_add(&s->stats->cmd_set, 1);
-    size_t n = p->write.nvalue;
-    if (data[n] != '\r' || data[n + 1] != '\n') {
-        REPLY(&c, "CLIENT_ERROR bad data chunk");
+    /* The line stays unconsumed until its data block is complete, then both go at once. */
+    if (c->nafter < (size_t)vlen + 2) {
+        c->need_more = true;
         return;
     }
-    p->write.value = data;
-    store_status_t st = cache_write(s->engine->cache, &p->write, NULL);
-    if (p->write.mode == STORE_MODE_CAS)
-        _count_cas(s, st);
-    switch (st) {
-    case STORE_OK:
-        REPLY(&c, "STORED");
-        break;
-    case STORE_EXISTS:
-        REPLY(&c, "EXISTS");
-        break;
-    case STORE_NOT_FOUND:
-        REPLY(&c, "NOT_FOUND");
-        break;
-    case STORE_TOO_LARGE:
-        /* memcached fails to allocate an oversized append or prepend and stores nothing. */
-        if (p->write.mode == STORE_MODE_APPEND || p->write.mode == STORE_MODE_PREPEND) {
-            REPLY(&c, "NOT_STORED");
-            break;
-        }
-        /* fall through */
-    case STORE_NO_MEMORY:
-        stat_add(&s->stats->store_no_memory, 1);
-        REPLY(&c, "SERVER_ERROR out of memory storing object");
-        break;
-    default:
-        REPLY(&c, "NOT_STORED");
-        break;
-    }
+    c->used_after = (size_t)vlen + 2;
+    store_write_t w = {mode, key->p, key->n, c->after, (size_t)vlen, flags, engine_exptime(s->engine, exptime), cas};
+    _complete_data(c, &w);
 }
 
 /* ---- retrieval ---- */
@@ -547,13 +549,6 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
             s->text_state = TEXT_LINE;
         return n;
     }
-    case TEXT_DATA: {
-        size_t need = s->pending.write.nvalue + 2;
-        if (len < need)
-            return 0;
-        _complete_data(s, in, out);
-        return need;
-    }
     case TEXT_GET_MORE:
     case TEXT_LINE:
         break;
@@ -579,9 +574,11 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
         }
         return line_len;
     }
-    cmd_t c = {.s = s, .out = out};
+    cmd_t c = {.s = s, .out = out, .after = nl + 1, .nafter = len - line_len};
     size_t paused = _dispatch(&c, in, end);
-    return paused ? paused : line_len;
+    if (c.need_more)
+        return 0;
+    return paused ? paused : line_len + c.used_after;
 }
 
 size_t proto_text_feed(session_t *s, const char *in, size_t len, buf_t *out)
