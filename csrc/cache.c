@@ -1,5 +1,5 @@
 /* cache: shards of the store behind mutexes. A key's shard comes from the top bits of the same
- * seeded hash the shard's table uses, so an item knows its shard without hashing again. */
+ * seeded hash whose low bits pick its bucket in the shard's table. */
 #include "cache.h"
 
 #include <pthread.h>
@@ -31,6 +31,8 @@ static shard_t *_shard_of_hash(cache_t *c, uint64_t hash)
 
 static shard_t *_shard(cache_t *c, const char *key, size_t nkey)
 {
+    if (c->nshards == 1)
+        return &c->shards[0];
     return _shard_of_hash(c, hash_key(c->hash_seed, key, nkey));
 }
 
@@ -96,7 +98,7 @@ item_t *cache_get_touch(cache_t *c, const char *key, size_t nkey, uint32_t expti
 
 void cache_release(cache_t *c, item_t *it)
 {
-    shard_t *shard = _shard_of_hash(c, it->hash);
+    shard_t *shard = _shard(c, item_key(it), it->nkey);
     pthread_mutex_lock(&shard->lock);
     store_release(shard->store, it);
     pthread_mutex_unlock(&shard->lock);

@@ -81,7 +81,7 @@ static void _rehash_step(store_t *s)
             moved++;
         while (it != NULL) {
             item_t *next = it->hnext;
-            item_t **head = &to->buckets[it->hash & to->mask];
+            item_t **head = &to->buckets[_hash(s, it->data, it->nkey) & to->mask];
             it->hnext = *head;
             *head = it;
             it = next;
@@ -122,7 +122,7 @@ static item_t **_find_link(store_t *s, uint64_t hash, const char *key, size_t nk
         item_t **link = &t->buckets[hash & t->mask];
         for (; *link != NULL; link = &(*link)->hnext) {
             item_t *it = *link;
-            if (it->hash == hash && it->nkey == nkey && memcmp(it->data, key, nkey) == 0)
+            if (it->nkey == nkey && memcmp(it->data, key, nkey) == 0)
                 return link;
         }
     }
@@ -202,7 +202,7 @@ static void _make_room(store_t *s, size_t size)
 {
     while (s->stats.bytes + size > s->memory_limit && s->lru_tail != NULL) {
         item_t *victim = s->lru_tail;
-        item_t **link = _find_link(s, victim->hash, victim->data, victim->nkey);
+        item_t **link = _find_link(s, _hash(s, victim->data, victim->nkey), victim->data, victim->nkey);
         if (_dead(s, victim)) {
             _unlink_dead(s, link);
         } else {
@@ -212,7 +212,7 @@ static void _make_room(store_t *s, size_t size)
     }
 }
 
-static item_t *_item_new(store_t *s, uint64_t hash, const char *key, size_t nkey, size_t nvalue)
+static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue)
 {
     item_t *it = malloc(store_item_size(nkey, nvalue));
     if (it == NULL)
@@ -221,21 +221,20 @@ static item_t *_item_new(store_t *s, uint64_t hash, const char *key, size_t nkey
     memcpy(it->data, key, nkey);
     it->nkey = (uint8_t)nkey;
     it->nvalue = (uint32_t)nvalue;
-    it->hash = hash;
     it->cas = _next_cas(s);
     s->stats.bytes += store_item_size(nkey, nvalue);
     return it;
 }
 
 /* Links a new item in place of any item with the same key (whose memory goes once unreferenced). */
-static void _link(store_t *s, item_t *it)
+static void _link(store_t *s, item_t *it, uint64_t hash)
 {
-    item_t **link = _find_link(s, it->hash, it->data, it->nkey);
+    item_t **link = _find_link(s, hash, it->data, it->nkey);
     if (link != NULL) {
         _unlink(s, link);
     } else {
         table_t *t = &s->tables[_rehashing(s) ? 1 : 0];
-        link = &t->buckets[it->hash & t->mask];
+        link = &t->buckets[hash & t->mask];
     }
     /* Insert where the old item was (or at the chain head): the chain stays intact either way. */
     it->hnext = *link;
@@ -259,7 +258,7 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
     bool too_large = concat ? store_too_large(s, w->nkey, flags, nvalue) : nvalue > s->max_item_size;
     if (too_large || size > s->memory_limit)
         return STORE_TOO_LARGE;
-    item_t *it = _item_new(s, hash, w->key, w->nkey, nvalue);
+    item_t *it = _item_new(s, w->key, w->nkey, nvalue);
     if (it == NULL)
         return STORE_NO_MEMORY;
     it->flags = flags;
@@ -278,7 +277,7 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
     }
     /* The new item is counted already; make room for it without losing `old` mid-copy. */
     _make_room(s, 0);
-    _link(s, it);
+    _link(s, it, hash);
     if (cas_out)
         *cas_out = it->cas;
     return STORE_OK;
