@@ -49,6 +49,10 @@ async function startMemcached(extraArgs = []) {
 	let log = '';
 	child.stderr.on('data', (d) => { log = (log + d).slice(-2000); });
 	const exited = new Promise((resolve) => child.once('exit', resolve));
+	// Even if the test run dies, the reference server must not outlive it.
+	const killOnExit = () => child.kill('SIGKILL');
+	process.once('exit', killOnExit);
+	exited.then(() => process.removeListener('exit', killOnExit));
 	await Promise.race([
 		waitForPort(port, Date.now() + 5000),
 		exited.then((code) => { throw new Error(`memcached exited with ${code}: ${log}`); }),
