@@ -5,6 +5,8 @@
 const { protocolError, connectionError } = require('./errors');
 
 const CRLF = Buffer.from('\r\n');
+// Command words with their space, made once rather than per request.
+const WORDS = Object.fromEntries(['get', 'gets', 'set', 'add', 'replace', 'append', 'prepend'].map((w) => [w, Buffer.from(`${w} `)]));
 
 // Positions of the next line: [start of line, end of its text, start of what follows], or null.
 function nextLine(data, pos) {
@@ -39,6 +41,20 @@ function oneLine(answers) {
 	};
 }
 
+// "VALUE <key> <flags> <bytes> [<cas>]" → {key, flags, bytes, cas, value}, or null. Scans with
+// indexOf rather than split: this runs once per value received.
+function parseValueLine(line) {
+	if (!line.startsWith('VALUE ')) return null;
+	const k = line.indexOf(' ', 6);
+	const f = k < 0 ? -1 : line.indexOf(' ', k + 1);
+	if (f < 0) return null;
+	const b = line.indexOf(' ', f + 1);
+	const bytes = Number(b < 0 ? line.slice(f + 1) : line.slice(f + 1, b));
+	const cas = b < 0 ? undefined : line.slice(b + 1);
+	if (!Number.isInteger(bytes) || bytes < 0 || (cas !== undefined && !/^\d+$/.test(cas))) return null;
+	return { key: line.slice(6, k), flags: Number(line.slice(k + 1, f)), bytes, cas, value: null };
+}
+
 // VALUE <key> <flags> <bytes> [<cas>] blocks until END. request.values collects
 // {key, flags, value, cas}; the client shapes the result.
 function readValues(request, data, pos) {
@@ -48,7 +64,9 @@ function readValues(request, data, pos) {
 			const end = pos + request.block.bytes;
 			if (data.length < end + 2) return pos;
 			if (data[end] !== 13 || data[end + 1] !== 10) throw unexpected(request, 'data block without CRLF');
-			request.values.push({ ...request.block, value: data.subarray(pos, end) });
+			// The block becomes the result entry as is: no copy of its fields per value.
+			request.block.value = data.subarray(pos, end);
+			request.values.push(request.block);
 			request.block = null;
 			pos = end + 2;
 			continue;
@@ -66,9 +84,8 @@ function readValues(request, data, pos) {
 			request.complete = true;
 			return pos;
 		}
-		const parts = line.split(' ');
-		if (parts[0] !== 'VALUE' || parts.length < 4 || parts.length > 5) throw unexpected(request, line);
-		request.block = { key: parts[1], flags: Number(parts[2]), bytes: Number(parts[3]), cas: parts[4] };
+		request.block = parseValueLine(line);
+		if (request.block === null) throw unexpected(request, line);
 	}
 }
 
@@ -160,7 +177,7 @@ function encode(request) {
 	switch (op) {
 	case 'get':
 	case 'gets':
-		return [Buffer.from(`${op} `), key, CRLF];
+		return [WORDS[op], key, CRLF];
 	case 'getMulti':
 		return [Buffer.from('get'), ...request.keys.flatMap((k) => [Buffer.from(' '), k]), CRLF];
 	case 'set':
@@ -168,7 +185,7 @@ function encode(request) {
 	case 'replace':
 	case 'append':
 	case 'prepend':
-		return [Buffer.from(`${op} `), key, line('', flags, ttl, value.length), value, CRLF];
+		return [WORDS[op], key, line('', flags, ttl, value.length), value, CRLF];
 	case 'cas':
 		return [Buffer.from('cas '), key, line('', flags, ttl, value.length, request.cas), value, CRLF];
 	case 'delete':
