@@ -1,11 +1,13 @@
 // bench/run.js - `npm run bench`: simplecached and memcached side by side under the same C load generator.
-// Builds bench/loadgen.c, starts both servers for each case, alternates loadgen rounds between them, prints a comparison.
+// Builds bench/loadgen.c, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
+// then the memory cases (bench/memory.js): server RSS per idle connection and per item, one fresh server per run.
 'use strict';
 
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const path = require('path');
+const memory = require('./memory');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const LOADGEN_SOURCE = path.join(__dirname, 'loadgen.c');
@@ -36,9 +38,12 @@ function simplecachedServer(protocol, extraArgs = []) {
   };
 }
 
-function memcachedServer(extraArgs = []) {
+// Room for the throughput cases' items and connections; the memory cases pass their own limits.
+const MEMCACHED_THROUGHPUT_LIMITS = ['-m', '1024', '-c', '4096'];
+
+function memcachedServer(extraArgs = [], limits = MEMCACHED_THROUGHPUT_LIMITS) {
   const argv = (port) => ['memcached', '-u', 'root', '-l', '127.0.0.1', '-p', String(port),
-    '-U', '0', '-t', '1', '-m', '1024', '-c', '4096', ...extraArgs];
+    '-U', '0', '-t', '1', ...limits, ...extraArgs];
   return { binary: 'memcached', describe: () => argv('PORT').join(' '), argv };
 }
 
@@ -110,12 +115,50 @@ const CASES = [
   },
 ];
 
+// Memory cases: each server runs alone, `measure` (bench/memory.js) applies `load` and reports
+// VmRSS before and after; the ratio is targets[0] / targets[1] in bytes per unit, lower is better.
+// `goal` is the issue's target for simplecached, in bytes per unit.
+const IDLE_CONNECTIONS = 10000;
+// Room beyond the measured connections for the readiness probe, warm-up and stats connections.
+const IDLE_CONNECTION_LIMIT = String(IDLE_CONNECTIONS + 100);
+
+const MEMORY_CASES = [
+  {
+    name: 'conns-10k',
+    description: 'RSS per idle connection: 10,000 connections, each served one version and left idle',
+    unit: 'conn',
+    goal: 400,
+    // Our 10,000 sockets plus Node's own descriptors; the servers inherit the limit.
+    openFiles: IDLE_CONNECTIONS + 300,
+    measure: memory.idleConnections,
+    load: { connections: IDLE_CONNECTIONS, batch: 500, settleMs: 1500 },
+    targets: [
+      { label: 'simplecached', server: simplecachedServer('text', ['-c', IDLE_CONNECTION_LIMIT]) },
+      { label: 'memcached', server: memcachedServer([], ['-c', IDLE_CONNECTION_LIMIT]) },
+    ],
+  },
+  {
+    name: 'items-1m',
+    description: 'RSS per item: 1,000,000 noreply sets, 10-byte keys, 100-byte values, 1 GiB limit',
+    unit: 'item',
+    goal: 170,
+    measure: memory.storedItems,
+    load: { items: 1000000, valueBytes: 100, perWrite: 2000, syncEvery: 100000, settleMs: 500 },
+    targets: [
+      { label: 'simplecached', server: simplecachedServer('text', ['-m', '1024']) },
+      { label: 'memcached', server: memcachedServer([], ['-m', '1024']) },
+    ],
+  },
+];
+
 // ---------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.js [options]
+Throughput cases run first, then the memory cases (conns-10k, items-1m).
   --duration SEC      measured seconds per loadgen run (5)
   --warmup SEC        unmeasured seconds before each run (1)
   --rounds N          runs per server per case, alternating servers; the median is reported (1)
+                      (memory cases start a fresh server for every run)
   --only TEXT         run only cases whose name contains TEXT (if none does, whose description does)
   --server-cmd CMD    simplecached command for the seed-protocol cases, {port} is replaced by
                       the port (appended as --port if absent)
@@ -124,7 +167,8 @@ const USAGE = `usage: node bench/run.js [options]
                       simplecached command for the memcached-protocol cases (text-*), {port}
                       is replaced by the port (appended as --memcached-port if absent)
                       (env SIMPLECACHED_TEXT_CMD;
-                      default "node bin/server.js -p off --memcached-port {port}")
+                      default "node bin/server.js -p off --memcached-port {port}"); also used by
+                      the memory cases, which read the RSS of the process it starts (no wrapper)
   --json              print one JSON document with all results on stdout
   --list              list the cases and exit`;
 
@@ -336,8 +380,8 @@ function runLoadgen(server, loadgen, options) {
 
 // ---------------------------------------------------------------- running cases
 
-function median(results) {
-  const sorted = [...results].sort((a, b) => a.ops_per_sec - b.ops_per_sec);
+function median(results, key = 'ops_per_sec') {
+  const sorted = [...results].sort((a, b) => a[key] - b[key]);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
@@ -390,14 +434,76 @@ async function runCase(testCase, options) {
 // Names first: descriptions share words ("text", "pipeline") across cases, so matching
 // both would make --only text select every case. Descriptions are the fallback.
 function selectCases(options) {
-  if (!options.only) return CASES;
-  const byName = CASES.filter((c) => c.name.includes(options.only));
-  const selected = byName.length > 0 ? byName : CASES.filter((c) => c.description.includes(options.only));
+  const all = [...CASES, ...MEMORY_CASES];
+  if (!options.only) return all;
+  const byName = all.filter((c) => c.name.includes(options.only));
+  const selected = byName.length > 0 ? byName : all.filter((c) => c.description.includes(options.only));
   if (selected.length === 0) usageError(`no case matches "${options.only}"; try --list`);
   return selected;
 }
 
+// ---------------------------------------------------------------- running memory cases
+
+const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+function describeMemory(r, unit) {
+  return `RSS ${mib(r.rss_before)} -> ${mib(r.rss_after)}, ${Math.round(r.bytes_per_unit)} B/${unit} ` +
+    `(${r.seconds.toFixed(1)}s)`;
+}
+
+// A fresh server per measurement: what an earlier load left behind must not count.
+// The time covers starting, loading and stopping the server.
+async function measureMemory(testCase, target, options) {
+  const started = Date.now();
+  const server = await startServer(target, options);
+  log(`   ${target.label}: ${server.commandLine}`);
+  let result;
+  try {
+    result = await testCase.measure(server, testCase.load);
+  } finally {
+    await stopServer(server);
+  }
+  return { ...result, seconds: (Date.now() - started) / 1000 };
+}
+
+async function runMemoryCase(testCase, options) {
+  log(`\n== ${testCase.name}: ${testCase.description}`);
+  const started = Date.now();
+  const rounds = testCase.targets.map(() => []);
+  // One server at a time, alternating, as the throughput rounds do.
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const [i, target] of testCase.targets.entries()) {
+      const result = await measureMemory(testCase, target, options);
+      rounds[i].push(result);
+      log(`   round ${round}/${options.rounds} ${target.label.padEnd(12)} ${describeMemory(result, testCase.unit)}`);
+    }
+  }
+  const targets = testCase.targets.map((target, i) => ({
+    label: target.label, result: median(rounds[i], 'bytes_per_unit'), rounds: rounds[i],
+  }));
+  return {
+    name: testCase.name,
+    description: testCase.description,
+    unit: testCase.unit,
+    goal_bytes_per_unit: testCase.goal,
+    load: testCase.load,
+    targets,
+    ratio: targets[0].result.bytes_per_unit / targets[1].result.bytes_per_unit,
+    lower_is_better: true,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
 // ---------------------------------------------------------------- reporting
+
+// Text columns before firstNumeric are left-aligned, the rest right-aligned.
+function formatColumns(header, rows, firstNumeric) {
+  const widths = header.map((h, col) => Math.max(h.length, ...rows.map((r) => r[col].length)));
+  const line = (cells) => cells
+    .map((cell, col) => (col >= firstNumeric ? cell.padStart(widths[col]) : cell.padEnd(widths[col])))
+    .join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
 
 function formatTable(caseResults) {
   const header = ['case', 'server', 'ops/s', 'keys/s', 'p50 us', 'p99 us', 'p99.9 us', 'hit', 'ratio'];
@@ -410,12 +516,22 @@ function formatTable(caseResults) {
       i === 0 ? `${c.ratio.toFixed(2)}x` : '',
     ]));
   }
-  const widths = header.map((h, col) => Math.max(h.length, ...rows.map((r) => r[col].length)));
-  const numeric = (col) => col >= 2;
-  const line = (cells) => cells
-    .map((cell, col) => (numeric(col) ? cell.padStart(widths[col]) : cell.padEnd(widths[col])))
-    .join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return formatColumns(header, rows, 2);
+}
+
+function formatMemoryTable(memoryResults) {
+  const header = ['case', 'server', 'RSS before', 'RSS after', 'per unit', 'issue target', 'ratio', 'time'];
+  const rows = [];
+  for (const c of memoryResults) {
+    c.targets.forEach(({ label, result }, i) => rows.push([
+      i === 0 ? c.name : '', label, mib(result.rss_before), mib(result.rss_after),
+      `${Math.round(result.bytes_per_unit)} B/${c.unit}`,
+      i === 0 ? `≤ ${c.goal_bytes_per_unit} B` : '',
+      i === 0 ? `${c.ratio.toFixed(2)}x` : '',
+      `${result.seconds.toFixed(1)}s`,
+    ]));
+  }
+  return formatColumns(header, rows, 2);
 }
 
 function summaryLine(c, nameWidth) {
@@ -424,12 +540,15 @@ function summaryLine(c, nameWidth) {
   return `${c.name.padEnd(nameWidth)}  ${parts.join(' | ')} | ratio ${c.ratio.toFixed(2)}x`;
 }
 
-function printReport(caseResults, options) {
-  if (options.json) {
-    const doc = { duration_s: options.duration, warmup_s: options.warmup, rounds: options.rounds, cases: caseResults };
-    process.stdout.write(`${JSON.stringify(doc)}\n`);
-    return;
-  }
+function memorySummaryLine(c, nameWidth) {
+  const parts = c.targets.map(({ label, result }) => `${label} ${Math.round(result.bytes_per_unit)} B/${c.unit}`);
+  const first = c.targets[0];
+  const met = first.result.bytes_per_unit <= c.goal_bytes_per_unit ? 'met' : 'not met';
+  return `${c.name.padEnd(nameWidth)}  ${parts.join(' | ')} | ratio ${c.ratio.toFixed(2)}x (lower is better)` +
+    ` | target ≤ ${c.goal_bytes_per_unit} B/${c.unit} for ${first.label}: ${met}`;
+}
+
+function printThroughput(caseResults, options) {
   const roundsNote = options.rounds > 1 ? `median of ${options.rounds} rounds, ` : '';
   console.log(`\n${roundsNote}${options.duration}s per run; ratio = ops/s of first server / second server\n`);
   console.log(formatTable(caseResults));
@@ -438,26 +557,69 @@ function printReport(caseResults, options) {
   for (const c of caseResults) console.log(summaryLine(c, nameWidth));
 }
 
+function printMemory(memoryResults, options) {
+  const roundsNote = options.rounds > 1 ? `median of ${options.rounds} rounds, ` : '';
+  console.log(`\nmemory: ${roundsNote}server RSS growth (VmRSS after - before) per idle connection or per item;` +
+    '\nratio = bytes of first server / second server, LOWER IS BETTER\n');
+  console.log(formatMemoryTable(memoryResults));
+  console.log('');
+  const nameWidth = Math.max(...memoryResults.map((c) => c.name.length));
+  for (const c of memoryResults) console.log(memorySummaryLine(c, nameWidth));
+}
+
+function printReport(caseResults, memoryResults, options) {
+  if (options.json) {
+    const doc = {
+      duration_s: options.duration, warmup_s: options.warmup, rounds: options.rounds,
+      cases: caseResults, memory_cases: memoryResults,
+    };
+    process.stdout.write(`${JSON.stringify(doc)}\n`);
+    return;
+  }
+  if (caseResults.length > 0) printThroughput(caseResults, options);
+  if (memoryResults.length > 0) printMemory(memoryResults, options);
+}
+
 // ---------------------------------------------------------------- main
+
+function listCases(cases, memoryCases, options) {
+  for (const c of cases) {
+    console.log(`${c.name}: ${c.description}`);
+    for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
+  }
+  for (const c of memoryCases) {
+    console.log(`${c.name}: ${c.description} (memory, target ≤ ${c.goal} B/${c.unit})`);
+    for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  load ${JSON.stringify(c.load)}`);
+  }
+}
+
+// Checked before any case runs, so a missing prerequisite does not surface after minutes of work.
+function prepare(cases, memoryCases) {
+  if (cases.length > 0) buildLoadgen();
+  const all = [...cases, ...memoryCases];
+  const binaries = new Set(all.flatMap((c) => c.targets.map((t) => t.server.binary).filter(Boolean)));
+  for (const binary of binaries) ensureBinary(binary);
+  const openFiles = Math.max(0, ...memoryCases.map((c) => c.openFiles || 0));
+  if (openFiles > 0) memory.ensureOpenFiles(openFiles);
+}
 
 async function main() {
   const options = parseOptions(process.argv.slice(2));
-  const cases = selectCases(options);
+  const selected = selectCases(options);
+  const cases = selected.filter((c) => CASES.includes(c));
+  const memoryCases = selected.filter((c) => MEMORY_CASES.includes(c));
   if (options.list) {
-    for (const c of cases) {
-      console.log(`${c.name}: ${c.description}`);
-      for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
-    }
+    listCases(cases, memoryCases, options);
     return;
   }
   installExitHandlers();
-  buildLoadgen();
-  const binaries = new Set(cases.flatMap((c) => c.targets.map((t) => t.server.binary).filter(Boolean)));
-  for (const binary of binaries) ensureBinary(binary);
+  prepare(cases, memoryCases);
 
   const results = [];
   for (const testCase of cases) results.push(await runCase(testCase, options));
-  printReport(results, options);
+  const memoryResults = [];
+  for (const testCase of memoryCases) memoryResults.push(await runMemoryCase(testCase, options));
+  printReport(results, memoryResults, options);
 }
 
 main().catch((err) => {
