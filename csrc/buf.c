@@ -49,12 +49,6 @@ int buf_reserve(buf_t *b, size_t n)
     return 0;
 }
 
-void buf_trim(buf_t *b, size_t keep)
-{
-    if (buf_len(b) == 0 && b->cap > keep)
-        buf_free(b);
-}
-
 int buf_append(buf_t *b, const void *src, size_t n)
 {
     if (n == 0)

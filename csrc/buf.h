@@ -19,9 +19,6 @@ void buf_free(buf_t *b);
 /* Makes room for n more bytes after end, compacting or growing. Returns 0, or -1 if out of memory. */
 int buf_reserve(buf_t *b, size_t n);
 
-/* Drops consumed bytes and, when the buffer is empty and larger than keep, gives its memory back. */
-void buf_trim(buf_t *b, size_t keep);
-
 int buf_append(buf_t *b, const void *src, size_t n);
 int buf_append_u64(buf_t *b, unsigned long long v);
 

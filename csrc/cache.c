@@ -114,8 +114,9 @@ store_status_t cache_write(cache_t *c, const store_write_t *w, uint64_t *cas_out
 store_status_t cache_set(cache_t *c, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime)
 {
-    store_write_t w = {STORE_MODE_SET, key, nkey, value, nvalue, flags, exptime, 0};
-    return cache_write(c, &w, NULL);
+    store_status_t st;
+    WITH_SHARD(c, key, nkey, st = store_set(store, key, nkey, value, nvalue, flags, exptime));
+    return st;
 }
 
 store_status_t cache_arith(cache_t *c, const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t *result)

@@ -514,23 +514,8 @@ void store_set_clock(store_t *s, uint32_t now)
         store_flush(s, 0);
 }
 
-uint32_t store_clock(const store_t *s)
-{
-    return s->now;
-}
-
 void store_get_stats(const store_t *s, store_stats_t *out)
 {
     *out = s->stats;
     out->buckets = s->tables[0].mask + 1 + (_rehashing(s) ? s->tables[1].mask + 1 : 0);
-}
-
-size_t store_memory_limit(const store_t *s)
-{
-    return s->memory_limit;
-}
-
-size_t store_max_item_size(const store_t *s)
-{
-    return s->max_item_size;
 }

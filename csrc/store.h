@@ -150,11 +150,8 @@ size_t store_sweep(store_t *s, size_t max_buckets);
 
 /* The store's clock, in seconds, used for expiry; the owner advances it. */
 void store_set_clock(store_t *s, uint32_t now);
-uint32_t store_clock(const store_t *s);
 
 void store_get_stats(const store_t *s, store_stats_t *out);
-size_t store_memory_limit(const store_t *s);
-size_t store_max_item_size(const store_t *s);
 
 /* Whether an item is over max_item_size, measured as memcached measures it (its 56-byte header,
  * key, NUL, flags if not 0, value and CRLF) so that the same items fit in both. */
