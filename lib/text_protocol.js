@@ -23,6 +23,14 @@ function isError(line) {
 	return line === 'ERROR' || line.startsWith('CLIENT_ERROR ') || line.startsWith('SERVER_ERROR ');
 }
 
+// END, or an error line, completes a multi-line reply; true when it did.
+function ended(request, line) {
+	if (line !== 'END' && !isError(line)) return false;
+	if (line !== 'END') request.error = protocolError(line);
+	request.complete = true;
+	return true;
+}
+
 function unexpected(request, line) {
 	return connectionError(`unexpected reply to ${request.op}: ${line}`, 'EPROTO');
 }
@@ -75,15 +83,7 @@ function readValues(request, data, pos) {
 		if (!at) return pos;
 		const line = text(data, at);
 		pos = at[2];
-		if (line === 'END') {
-			request.complete = true;
-			return pos;
-		}
-		if (isError(line)) {
-			request.error = protocolError(line);
-			request.complete = true;
-			return pos;
-		}
+		if (ended(request, line)) return pos;
 		request.block = parseValueLine(line);
 		if (request.block === null) throw unexpected(request, line);
 	}
@@ -116,15 +116,7 @@ function readStats(request, data, pos) {
 		if (!at) return pos;
 		const line = text(data, at);
 		pos = at[2];
-		if (line === 'END') {
-			request.complete = true;
-			return pos;
-		}
-		if (isError(line)) {
-			request.error = protocolError(line);
-			request.complete = true;
-			return pos;
-		}
+		if (ended(request, line)) return pos;
 		const match = /^STAT (\S+) (.*)$/.exec(line);
 		if (!match) throw unexpected(request, line);
 		request.value[match[1]] = /^-?\d+(\.\d+)?$/.test(match[2]) && Number.isSafeInteger(Math.trunc(Number(match[2]))) ? Number(match[2]) : match[2];
