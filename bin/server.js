@@ -13,7 +13,8 @@ const USAGE = `Usage: simplecached [options]
       --memcached-port <n>   TCP port for the memcached text protocol (default off; 11211 is usual)
   -l, --host <addr>          address to listen on (default 127.0.0.1)
   -m, --memory-limit <MiB>   memory for items, in megabytes (default 64)
-  -c, --max-connections <n>  simultaneous connections (default 1024)
+  -c, --max-connections <n>  simultaneous connections (default: what the open-files limit allows)
+      --idle-timeout <s>     close connections idle for this many seconds (default 0: never)
   -t, --threads <n>          I/O threads: 1 serves on Node's loop, more start native threads (default 1)
   -I, --max-item-size <size> largest value, in bytes or with k/m suffix (default 1m)
   -h, --help                 show this help
@@ -26,6 +27,7 @@ const FLAGS = {
 	host: { type: 'string', short: 'l' },
 	'memory-limit': { type: 'string', short: 'm' },
 	'max-connections': { type: 'string', short: 'c' },
+	'idle-timeout': { type: 'string' },
 	threads: { type: 'string', short: 't' },
 	'max-item-size': { type: 'string', short: 'I' },
 	help: { type: 'boolean', short: 'h' },
@@ -68,6 +70,7 @@ function parseOptions(argv) {
 			host: v.host,
 			memoryLimit: integerFlag(v, 'memory-limit', 1024 * 1024),
 			maxConnections: integerFlag(v, 'max-connections'),
+			idleTimeout: integerFlag(v, 'idle-timeout'),
 			threads: integerFlag(v, 'threads'),
 			maxItemSize: sizeFlag(v, 'max-item-size'),
 		},

@@ -3,6 +3,9 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <sys/resource.h>
+
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -230,7 +233,7 @@ public:
                             InstanceMethod("close", &NativeServer::Close)});
     }
 
-    // new NativeServer(engine, {listeners: [{host, port, protocol}], maxConnections, threads})
+    // new NativeServer(engine, {listeners: [{host, port, protocol}], maxConnections, threads, idleTimeout})
     // listens at once or throws (err.listener says which one failed).
     explicit NativeServer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeServer>(info)
     {
@@ -263,6 +266,7 @@ public:
         config.nlisten = listeners.Length();
         config.max_connections = (unsigned)SizeOption(opts, "maxConnections", 1024);
         config.threads = (unsigned)SizeOption(opts, "threads", 0);
+        config.idle_timeout = (unsigned)SizeOption(opts, "idleTimeout", 0);
         uv_loop_t *loop;
         napi_get_uv_event_loop(env, &loop);
         net_server_t *server;
@@ -276,6 +280,7 @@ public:
         }
         if (shared->engine.max_connections < config.max_connections)
             shared->engine.max_connections = config.max_connections;
+        shared->engine.idle_timeout = config.idle_timeout;
         state_ = new ServerState();
         state_->server = server;
         state_->shared = shared;
@@ -387,12 +392,23 @@ private:
     std::unique_ptr<Napi::AsyncContext> async_context_;
 };
 
+// openFilesLimit(): the soft limit on open descriptors (Node raises it to the hard limit when it
+// starts), which bounds how many connections a server can hold; Infinity when unlimited.
+Napi::Value OpenFilesLimit(const Napi::CallbackInfo &info)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return Napi::Number::New(info.Env(), INFINITY);
+    return Napi::Number::New(info.Env(), (double)limit.rlim_cur);
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports)
 {
     Napi::Function engine_class = Engine::Init(env);
     env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(engine_class)));
     exports.Set("Engine", engine_class);
     exports.Set("NativeServer", NativeServer::Init(env));
+    exports.Set("openFilesLimit", Napi::Function::New(env, OpenFilesLimit));
     return exports;
 }
 

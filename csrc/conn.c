@@ -1,6 +1,6 @@
-/* conn: reads bytes, feeds the session, and writes each batch of replies with one try-write (and
- * one queued uv_write for what the socket did not take at once). An idle connection holds no
- * buffer: reads with nothing pending land in the group's scratch buffer. */
+/* conn: reads bytes, feeds the session, and sends each batch of replies with one try-write (and
+ * one queued uv_write for what the socket did not take at once). Reads with nothing pending and
+ * replies with nothing queued use the group's scratch buffers, so an idle connection holds none. */
 #include "conn.h"
 
 #include <stdlib.h>
@@ -10,12 +10,21 @@
 static void _flush(conn_t *c);
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
 
+static void _io_free(conn_io_t *io)
+{
+    buf_free(&io->in);
+    buf_free(&io->out);
+    buf_free(&io->writing);
+    free(io);
+}
+
 static void _close_cb(uv_handle_t *h)
 {
     conn_t *c = (conn_t *)h;
-    buf_free(&c->in);
-    buf_free(&c->out);
-    group_conn_closed(c->group, c);
+    if (c->io)
+        _io_free(c->io);
+    c->io = NULL;
+    group_conn_closed(conn_group(c), c);
 }
 
 void conn_abort(conn_t *c)
@@ -24,27 +33,100 @@ void conn_abort(conn_t *c)
         uv_close((uv_handle_t *)&c->tcp, _close_cb);
 }
 
+/* The connection's own buffers, allocated on first need; NULL when out of memory. */
+static conn_io_t *_io(conn_t *c)
+{
+    if (c->io == NULL)
+        c->io = calloc(1, sizeof(conn_io_t));
+    return c->io;
+}
+
+/* Gives back what an idle connection does not need: the input buffer once empty, and everything
+ * once no output is waiting either. */
+static void _io_trim(conn_t *c)
+{
+    conn_io_t *io = c->io;
+    if (io == NULL || buf_len(&io->in) > 0)
+        return;
+    buf_free(&io->in);
+    if (buf_len(&io->out) == 0 && buf_len(&io->writing) == 0) {
+        _io_free(io);
+        c->io = NULL;
+    }
+}
+
 static size_t _pending_output(const conn_t *c)
 {
-    return buf_len(&c->out) + (c->write ? buf_len(&c->write->bytes) : 0);
+    return c->io ? buf_len(&c->io->out) + buf_len(&c->io->writing) : 0;
+}
+
+static bool _write_in_flight(const conn_t *c)
+{
+    return c->io && buf_len(&c->io->writing) > 0;
 }
 
 static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
     conn_t *c = (conn_t *)h;
-    if (buf_len(&c->in) == 0) {
+    if (c->io == NULL || buf_len(&c->io->in) == 0) {
         c->in_scratch = true;
-        *out = uv_buf_init(c->group->scratch, GROUP_SCRATCH_SIZE);
+        *out = uv_buf_init(conn_group(c)->scratch, GROUP_SCRATCH_SIZE);
         return;
     }
     c->in_scratch = false;
-    if (buf_reserve(&c->in, CONN_READ_SIZE) != 0) {
+    if (buf_reserve(&c->io->in, CONN_READ_SIZE) != 0) {
         /* libuv turns an empty buffer into UV_ENOBUFS for the read callback, which closes. */
         *out = uv_buf_init(NULL, 0);
         return;
     }
-    *out = uv_buf_init(buf_tail(&c->in), (unsigned int)buf_space(&c->in));
+    *out = uv_buf_init(buf_tail(&c->io->in), (unsigned int)buf_space(&c->io->in));
+}
+
+/* Hands the socket as much of b as it takes now. Returns 0, or -1 when that failed and the
+ * connection is closing. */
+static int _write_now(conn_t *c, buf_t *b)
+{
+    uv_buf_t chunk = uv_buf_init(buf_head(b), (unsigned int)buf_len(b));
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &chunk, 1);
+    if (n == UV_EAGAIN)
+        n = 0;
+    if (n < 0) {
+        conn_abort(c);
+        return -1;
+    }
+    buf_consume(b, (size_t)n);
+    stat_add(&c->session.stats->bytes_written, (uint64_t)n);
+    return 0;
+}
+
+/* Sends replies composed in the group's scratch; only what the socket does not take now is copied
+ * into the connection's own output. The scratch is left empty for the next connection. */
+static void _send_scratch(conn_t *c, buf_t *scratch)
+{
+    if (buf_len(scratch) > 0 && _write_now(c, scratch) == 0 && buf_len(scratch) > 0) {
+        conn_io_t *io = _io(c);
+        if (io == NULL || buf_append(&io->out, buf_head(scratch), buf_len(scratch)) != 0)
+            conn_abort(c);
+    }
+    buf_consume(scratch, buf_len(scratch));
+    /* A huge reply once should not pin its buffer for the life of the loop. */
+    if (scratch->cap > GROUP_OUT_SCRATCH_KEEP)
+        buf_free(scratch);
+}
+
+/* Executes the complete commands in data[0..len) and sends their replies; returns the bytes
+ * consumed. Replies go straight to the scratch unless earlier ones still wait, to keep order. */
+static size_t _execute(conn_t *c, const char *data, size_t len)
+{
+    group_t *g = conn_group(c);
+    buf_t *out = _pending_output(c) > 0 ? &c->io->out : &g->out_scratch;
+    size_t used = engine_feed(&c->session, data, len, out);
+    if (used > 0)
+        c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+    if (out == &g->out_scratch)
+        _send_scratch(c, out);
+    return used;
 }
 
 static void _shutdown_cb(uv_shutdown_t *req, int status)
@@ -56,13 +138,13 @@ static void _shutdown_cb(uv_shutdown_t *req, int status)
         return;
     }
     c->lingering = true;
-    c->linger_since = uv_now(c->tcp.loop);
+    c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) != 0) {
         conn_abort(c);
         return;
     }
     c->reading = true;
-    group_conn_lingering(c->group);
+    group_conn_lingering(conn_group(c));
 }
 
 /* Every reply has been handed to the kernel: close, gracefully. After the peer's EOF a plain close
@@ -97,17 +179,18 @@ static void _process(conn_t *c)
         if (c->closing || _pending_output(c) > CONN_OUTPUT_HIGH_WATER)
             break;
         size_t used = 0;
-        if (buf_len(&c->in) > 0) {
-            used = engine_feed(&c->session, buf_head(&c->in), buf_len(&c->in), &c->out);
-            buf_consume(&c->in, used);
+        if (c->io && buf_len(&c->io->in) > 0) {
+            used = _execute(c, buf_head(&c->io->in), buf_len(&c->io->in));
+            if (uv_is_closing((uv_handle_t *)&c->tcp))
+                return;
+            buf_consume(&c->io->in, used);
         }
         if (c->session.state != SESSION_OPEN || (used == 0 && c->input_ended))
             c->closing = true;
         else if (used == 0)
             break;
     }
-    if (buf_len(&c->in) == 0)
-        buf_free(&c->in);
+    _io_trim(c);
     bool want_input = !c->input_ended && !c->closing && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
     if (!want_input && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -126,7 +209,7 @@ void conn_shutdown(conn_t *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
-    if (!c->write)
+    if (!_write_in_flight(c))
         _process(c);
 }
 
@@ -134,11 +217,14 @@ void conn_shutdown(conn_t *c)
  * what the output mark left unexecuted) is copied into the connection's own buffer. */
 static int _take_scratch(conn_t *c, size_t n)
 {
-    const char *data = c->group->scratch;
+    const char *data = conn_group(c)->scratch;
     size_t used = 0;
     if (c->session.state == SESSION_OPEN && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER)
-        used = engine_feed(&c->session, data, n, &c->out);
-    return buf_append(&c->in, data + used, n - used);
+        used = _execute(c, data, n);
+    if (used == n || uv_is_closing((uv_handle_t *)&c->tcp))
+        return 0;
+    conn_io_t *io = _io(c);
+    return io ? buf_append(&io->in, data + used, n - used) : -1;
 }
 
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
@@ -164,23 +250,22 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
     }
     stat_add(&c->session.stats->bytes_read, (uint64_t)nread);
     if (!scratch)
-        c->in.end += (size_t)nread;
+        c->io->in.end += (size_t)nread;
     else if (_take_scratch(c, (size_t)nread) != 0) {
         conn_abort(c);
         return;
     }
-    _process(c);
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        _process(c);
 }
 
 static void _write_cb(uv_write_t *req, int status)
 {
-    conn_write_t *w = req->data;
-    conn_t *c = w->conn;
-    c->write = NULL;
+    conn_t *c = req->data;
+    conn_io_t *io = c->io;  /* kept while its write is in flight */
     if (status == 0)
-        stat_add(&c->session.stats->bytes_written, buf_len(&w->bytes));
-    buf_free(&w->bytes);
-    free(w);
+        stat_add(&c->session.stats->bytes_written, buf_len(&io->writing));
+    buf_free(&io->writing);
     if (status < 0) {
         conn_abort(c);
         return;
@@ -188,56 +273,37 @@ static void _write_cb(uv_write_t *req, int status)
     _process(c);
 }
 
-/* Sends c->out: as much as the socket takes now, the rest as one queued write. At most one write
- * is in flight; replies produced meanwhile wait in c->out and go out when it completes. */
+/* Sends the connection's queued output: as much as the socket takes now, the rest as one queued
+ * write. At most one write is in flight; replies produced meanwhile wait in io->out. */
 static void _flush(conn_t *c)
 {
-    if (c->write || c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
+    if (_write_in_flight(c) || c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
-    if (buf_len(&c->out) > 0) {
-        uv_buf_t chunk = uv_buf_init(buf_head(&c->out), (unsigned int)buf_len(&c->out));
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &chunk, 1);
-        if (n == UV_EAGAIN)
-            n = 0;
-        if (n < 0) {
-            conn_abort(c);
-            return;
-        }
-        buf_consume(&c->out, (size_t)n);
-        stat_add(&c->session.stats->bytes_written, (uint64_t)n);
-    }
-    if (buf_len(&c->out) == 0) {
-        buf_free(&c->out);
+    conn_io_t *io = c->io;
+    if (io && buf_len(&io->out) > 0 && _write_now(c, &io->out) != 0)
+        return;
+    if (io == NULL || buf_len(&io->out) == 0) {
         if (c->closing) {
             c->finishing = true;
             _finish(c);
         }
         return;
     }
-    conn_write_t *w = malloc(sizeof(*w));
-    if (w == NULL) {
+    /* The rest becomes the write in flight; io->out starts afresh for later replies. */
+    io->writing = io->out;
+    buf_init(&io->out);
+    io->req.data = c;
+    uv_buf_t chunk = uv_buf_init(buf_head(&io->writing), (unsigned int)buf_len(&io->writing));
+    if (uv_write(&io->req, (uv_stream_t *)&c->tcp, &chunk, 1, _write_cb) != 0) {
+        buf_free(&io->writing);
         conn_abort(c);
-        return;
     }
-    w->bytes = c->out;
-    w->conn = c;
-    w->req.data = w;
-    buf_init(&c->out);
-    uv_buf_t chunk = uv_buf_init(buf_head(&w->bytes), (unsigned int)buf_len(&w->bytes));
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &chunk, 1, _write_cb) != 0) {
-        buf_free(&w->bytes);
-        free(w);
-        conn_abort(c);
-        return;
-    }
-    c->write = w;
 }
 
 int conn_start(conn_t *c)
 {
-    buf_init(&c->in);
-    buf_init(&c->out);
     c->session.out_high_water = CONN_OUTPUT_HIGH_WATER;
+    c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     uv_tcp_nodelay(&c->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb);
     c->reading = rc == 0;

@@ -4,6 +4,7 @@
 #define SC_CONN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -18,30 +19,34 @@ struct group;
  * goes to the group's shared scratch buffer instead, see group.h.) */
 #define CONN_READ_SIZE (16 * 1024)
 
-/* A write the socket did not take at once: allocated only then, so idle connections stay small. */
-typedef struct conn_write {
+/* What a connection holds only while it has work in progress: input that is not a complete
+ * command yet, replies the socket did not take at once, and the write carrying them. Allocated
+ * when first needed and freed when all three are empty, so an idle connection owns no buffer. */
+typedef struct conn_io {
+    buf_t in;                   /* received, not yet executed */
+    buf_t out;                  /* replies not yet handed to a write */
+    buf_t writing;              /* the bytes of the write in flight; empty when none is */
     uv_write_t req;
-    buf_t bytes;
-    struct conn *conn;
-} conn_write_t;
+} conn_io_t;
 
+/* One connection. Every open connection costs this much, so it is kept small (~320 bytes, most of
+ * it libuv's uv_tcp_t); its buffers live in conn_io_t, and the group lends it scratch buffers. */
 typedef struct conn {
-    uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t* */
-    struct group *group;
+    uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t*; tcp.data is the group */
     struct conn *prev, *next;   /* the group's list of connections */
     session_t session;
-    buf_t in;                   /* received, not yet executed; freed whenever empty */
-    buf_t out;                  /* replies not yet handed to a write; freed whenever empty */
-    conn_write_t *write;        /* the write in flight, or NULL */
-    uint64_t linger_since;      /* loop time the connection began lingering */
-    bool in_scratch;            /* the read in progress lands in the group's scratch buffer */
-    bool reading;
-    bool input_ended;           /* peer EOF or server shutdown: execute what is buffered, then close */
-    bool peer_eof;              /* the peer has closed its side */
-    bool closing;               /* close once output has drained; execute nothing more */
-    bool finishing;             /* output drained: shutting down, then lingering */
-    bool lingering;             /* output done and FIN sent; discarding input until the peer closes */
+    conn_io_t *io;              /* NULL while idle */
+    uint32_t active_ms;         /* loop time (mod 2^32) of the last command, or of lingering start */
+    bool in_scratch : 1;        /* the read in progress lands in the group's scratch buffer */
+    bool reading : 1;
+    bool input_ended : 1;       /* peer EOF or server shutdown: execute what is buffered, then close */
+    bool peer_eof : 1;          /* the peer has closed its side */
+    bool closing : 1;           /* close once output has drained; execute nothing more */
+    bool finishing : 1;         /* output drained: shutting down, then lingering */
+    bool lingering : 1;         /* output done and FIN sent; discarding input until the peer closes */
 } conn_t;
+
+static inline struct group *conn_group(const conn_t *c) { return (struct group *)c->tcp.data; }
 
 /* Starts serving an accepted, initialised tcp handle embedded in c. Returns 0 or a UV error. */
 int conn_start(conn_t *c);

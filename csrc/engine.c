@@ -39,7 +39,7 @@ void session_init(session_t *s, engine_t *e, session_proto_t proto)
     s->engine = e;
     s->stats = &e->stats;
     s->proto = proto;
-    s->out_high_water = SIZE_MAX;
+    s->out_high_water = UINT32_MAX;
 }
 
 size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out)

@@ -37,6 +37,7 @@
     X(touch_misses)          \
     X(store_too_large)       \
     X(store_no_memory)       \
+    X(idle_kicks)            /* listed by "stats" only with an idle timeout, as memcached does */ \
     X(bytes_read)            \
     X(bytes_written)
 
@@ -78,6 +79,7 @@ typedef struct engine {
     int64_t started;        /* unix time of store clock 0, as memcached's process_started */
     unsigned verbosity;
     unsigned max_connections;  /* for stats: the largest limit of the listeners serving it */
+    unsigned idle_timeout;     /* for stats: seconds, 0 = none */
 } engine_t;
 
 typedef enum session_proto { SESSION_PROTO_SIMPLE, SESSION_PROTO_TEXT } session_proto_t;
@@ -89,29 +91,27 @@ typedef enum text_state {
     TEXT_GET_MORE,  /* the input continues with more keys of a get paused at the output mark */
 } text_state_t;
 
-/* A get paused between two keys so that one command cannot queue unbounded output. */
-typedef struct text_get {
-    bool with_cas;
-    bool touch;
-    uint32_t exptime;
-} text_get_t;
-
 typedef enum session_state {
     SESSION_OPEN = 0,
     SESSION_QUIT,    /* the client asked to close: send what is queued, then close */
     SESSION_BROKEN,  /* the stream cannot be resynchronised: send what is queued, then close */
 } session_state_t;
 
+/* One client's protocol state. Every open connection holds one, so it is packed: 40 bytes. The
+ * 32-bit sizes are enough because every length they hold is bounded far below 4 GiB (a line by the
+ * protocol's line limit, a data block by the 32-bit length memcached parses). */
 typedef struct session {
     engine_t *engine;
-    engine_stats_t *stats;  /* where this session's counters go */
-    session_proto_t proto;
-    session_state_t state;
-    size_t scanned;         /* leading bytes of the pending input already known to hold no line end */
-    size_t out_high_water;  /* feed stops executing commands once out holds this many bytes */
-    text_state_t text_state;
-    uint64_t swallow_left;  /* bytes still to discard in TEXT_SWALLOW */
-    text_get_t get;         /* TEXT_GET_MORE */
+    engine_stats_t *stats;     /* where this session's counters go */
+    uint32_t scanned;          /* leading bytes of the pending input already known to hold no line end */
+    uint32_t out_high_water;   /* feed stops executing commands once out holds this many bytes */
+    uint32_t swallow_left;     /* bytes still to discard in TEXT_SWALLOW */
+    uint32_t get_exptime;      /* TEXT_GET_MORE: the paused get's new exptime (gat) */
+    uint8_t proto;             /* session_proto_t */
+    uint8_t state;             /* session_state_t */
+    uint8_t text_state;        /* text_state_t */
+    bool get_with_cas : 1;     /* TEXT_GET_MORE: the paused get is a gets/gats */
+    bool get_touch : 1;        /* TEXT_GET_MORE: the paused get is a gat/gats */
 } session_t;
 
 #define ENGINE_VERSION "1.6.18"  /* the memcached version whose behaviour we match */

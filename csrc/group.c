@@ -11,6 +11,7 @@ static void _handle_closed(group_t *g)
 {
     if (--g->open_handles > 0)
         return;
+    buf_free(&g->out_scratch);
     /* Threaded, the loop now has nothing left and uv_run() returns in _thread_main. */
     if (!g->threaded)
         net_server_group_done(g->server);
@@ -21,17 +22,40 @@ static void _handle_close_cb(uv_handle_t *h)
     _handle_closed(h->data);
 }
 
+/* A connection that has executed no command for the idle timeout and owes no reply. memcached's
+ * idle_timeout likewise spares connections that are sending. */
+static bool _idle_too_long(const group_t *g, const conn_t *c, uint32_t now)
+{
+    return !c->closing && !c->input_ended && (c->io == NULL || buf_len(&c->io->writing) + buf_len(&c->io->out) == 0) &&
+           now - c->active_ms >= g->idle_timeout_ms;
+}
+
+/* Closes connections that lingered too long and, once a second, idle ones: a walk over the
+ * group's connections, done only when there can be something to find. */
+static void _close_overdue(group_t *g, uint64_t now)
+{
+    bool idle_check = g->idle_timeout_ms > 0 && now - g->idle_checked >= GROUP_IDLE_CHECK_MS;
+    if (g->nlingering == 0 && !idle_check)
+        return;
+    if (idle_check)
+        g->idle_checked = now;
+    for (conn_t *c = g->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        uint32_t since = (uint32_t)now - c->active_ms;
+        if (c->lingering && since >= CONN_LINGER_MS) {
+            conn_abort(c);
+        } else if (idle_check && _idle_too_long(g, c, (uint32_t)now)) {
+            stat_add(&g->stats->idle_kicks, 1);
+            conn_shutdown(c);
+        }
+    }
+}
+
 static void _tick_cb(uv_timer_t *timer)
 {
     group_t *g = timer->data;
     cache_sweep(g->engine->cache, GROUP_SWEEP_BUCKETS);
-    if (g->nlingering == 0)
-        return;
-    uint64_t now = uv_now(g->loop);
-    for (conn_t *c = g->conns; c != NULL; c = c->next) {
-        if (c->lingering && now - c->linger_since >= CONN_LINGER_MS)
-            conn_abort(c);
-    }
+    _close_overdue(g, uv_now(g->loop));
 }
 
 static void _grace_expired_cb(uv_timer_t *timer)
@@ -44,7 +68,7 @@ static void _grace_expired_cb(uv_timer_t *timer)
 
 void group_adopt(group_t *g, conn_t *c, session_proto_t proto)
 {
-    c->group = g;
+    c->tcp.data = g;
     c->next = g->conns;
     if (g->conns)
         g->conns->prev = c;
@@ -112,7 +136,6 @@ static void _adopt_fd(group_t *g, group_handoff_t h)
         net_server_conn_gone(g->server);
         return;
     }
-    c->tcp.data = g;
     if (uv_tcp_open(&c->tcp, h.fd) != 0) {
         close(h.fd);
         /* Counted as open until its close callback, like every adopted connection. */
@@ -146,8 +169,10 @@ static void _thread_main(void *arg)
     net_server_group_finished(g->server);
 }
 
-int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded)
+int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded,
+                unsigned idle_timeout)
 {
+    g->idle_timeout_ms = idle_timeout * 1000u;
     g->server = server;
     g->engine = engine;
     g->threaded = threaded;

@@ -24,6 +24,7 @@ typedef struct net_config {
     unsigned nlisten;
     unsigned max_connections;
     unsigned threads;           /* 0 serves on Node's loop; N starts N I/O threads */
+    unsigned idle_timeout;      /* seconds without a command before a connection is closed; 0 = never */
 } net_config_t;
 
 typedef struct net_listener {

@@ -53,13 +53,13 @@ static void _parse_line(const char *line, size_t n, simple_request_t *req)
     req->nkey = nargs;
 }
 
-parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, size_t *scanned,
+parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, uint32_t *scanned,
                                   simple_request_t *req, size_t *consumed)
 {
     size_t from = *scanned < len ? *scanned : len;
     const char *nl = memchr(in + from, '\n', len - from);
     if (nl == NULL) {
-        *scanned = len;
+        *scanned = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
         return len > max_line ? PARSE_OVERSIZE : PARSE_UNFINISHED;
     }
     size_t n = (size_t)(nl - in);

@@ -36,7 +36,7 @@ typedef enum parse_status {
 /* Parses the first line of in[0..len). *scanned (in/out) counts leading bytes already known to
  * hold no '\n', so a line arriving one byte at a time costs O(n), not O(n^2). On PARSE_OK,
  * *consumed is the length of the line including its end, and the request points into in. */
-parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, size_t *scanned,
+parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, uint32_t *scanned,
                                   simple_request_t *req, size_t *consumed);
 
 /* Runs one parsed request against the session's store and appends its reply. Returns 0, or -1

@@ -175,7 +175,7 @@ static void _update(cmd_t *c, store_mode_t mode)
         stat_add(&s->stats->store_too_large, 1);
         REPLY(c, "SERVER_ERROR object too large for cache");
         s->text_state = TEXT_SWALLOW;
-        s->swallow_left = (uint64_t)vlen + 2;
+        s->swallow_left = (uint32_t)vlen + 2;
         /* A failed set must not leave the old value readable, as in memcached. */
         if (mode == STORE_MODE_SET)
             cache_delete(s->engine->cache, key->p, key->n);
@@ -216,10 +216,9 @@ static int _append_value(buf_t *out, const item_t *it, bool with_cas)
 /* Looks one key up (touching it for gat), counts it, and appends its VALUE block unless out is NULL. */
 static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
 {
-    const text_get_t *g = &s->get;
     cache_t *store = s->engine->cache;
-    item_t *it = g->touch ? cache_get_touch(store, key, nkey, g->exptime) : cache_get(store, key, nkey);
-    if (g->touch) {
+    item_t *it = s->get_touch ? cache_get_touch(store, key, nkey, s->get_exptime) : cache_get(store, key, nkey);
+    if (s->get_touch) {
         stat_add(&s->stats->cmd_touch, 1);
         stat_add(it ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
     } else {
@@ -228,7 +227,7 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
     }
     if (it == NULL)
         return;
-    if (out != NULL && _append_value(out, it, g->with_cas) != 0)
+    if (out != NULL && _append_value(out, it, s->get_with_cas) != 0)
         s->state = SESSION_BROKEN;
     cache_release(store, it);
 }
@@ -273,14 +272,16 @@ static size_t _get(cmd_t *c, const char *line, const char *end, bool with_cas, b
 {
     session_t *s = c->s;
     size_t first_key = 1;
-    s->get = (text_get_t){with_cas, touch, 0};
+    s->get_with_cas = with_cas;
+    s->get_touch = touch;
+    s->get_exptime = 0;
     if (touch) {
         int32_t exptime;
         if (!_i32(&c->t[1], &exptime)) {
             REPLY(c, "CLIENT_ERROR invalid exptime argument");
             return 0;
         }
-        s->get.exptime = engine_exptime(s->engine, exptime);
+        s->get_exptime = engine_exptime(s->engine, exptime);
         first_key = 2;
     }
     const char *keys = c->t[first_key].p ? c->t[first_key].p : end;
@@ -544,7 +545,7 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
     switch (s->text_state) {
     case TEXT_SWALLOW: {
         size_t n = s->swallow_left < len ? (size_t)s->swallow_left : len;
-        s->swallow_left -= n;
+        s->swallow_left -= (uint32_t)n;
         if (s->swallow_left == 0)
             s->text_state = TEXT_LINE;
         return n;
@@ -556,7 +557,7 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
     size_t from = s->scanned < len ? s->scanned : len;
     const char *nl = memchr(in + from, '\n', len - from);
     if (nl == NULL) {
-        s->scanned = len;
+        s->scanned = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
         /* memcached closes a connection whose line has no end in 2 KiB, unless it is a get. */
         if (s->text_state == TEXT_LINE && len > TEXT_MAX_LINE && (!_is_get_line(in, len) || len > TEXT_MAX_GET_LINE))
             s->state = SESSION_BROKEN;

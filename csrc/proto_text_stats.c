@@ -48,7 +48,9 @@ static int _general(engine_t *e, buf_t *out)
     rc |= _stat(out, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec, (long)usage.ru_utime.tv_usec);
     rc |= _stat(out, "rusage_system", "%ld.%06ld", (long)usage.ru_stime.tv_sec, (long)usage.ru_stime.tv_usec);
     rc |= _stat(out, "max_connections", "%u", e->max_connections);
-#define X(name) rc |= _stat(out, #name, "%llu", (unsigned long long)st->name);
+#define X(name)                                                                                   \
+    if (e->idle_timeout > 0 || strcmp(#name, "idle_kicks") != 0)                                    \
+        rc |= _stat(out, #name, "%llu", (unsigned long long)st->name);
     ENGINE_STATS(X)
 #undef X
     rc |= _stat(out, "limit_maxbytes", "%zu", cache_memory_limit(e->cache));
@@ -74,6 +76,7 @@ static int _settings(engine_t *e, buf_t *out)
     rc |= _stat(out, "item_size_max", "%zu", cache_max_item_size(e->cache));
     rc |= _stat(out, "flush_enabled", "%s", "yes");
     rc |= _stat(out, "num_threads", "%d", 1);
+    rc |= _stat(out, "idle_timeout", "%u", e->idle_timeout);
     return rc;
 }
 

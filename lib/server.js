@@ -15,10 +15,37 @@ const DEFAULTS = {
 	memcachedPort: null,
 	host: '127.0.0.1',
 	memoryLimit: 64 * 1024 * 1024,
-	maxConnections: 1024,
 	maxItemSize: 1024 * 1024,
 	threads: 1,
+	idleTimeout: 0,
 };
+
+// Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
+// the listeners, the application's own files, and each I/O thread's loop.
+const RESERVED_FDS = 64;
+const FDS_PER_THREAD = 4;
+const MAX_CONNECTIONS = 1 << 24;
+// The connection's clock is 32-bit milliseconds; its differences stay meaningful below 2^31 ms.
+const MAX_IDLE_TIMEOUT = 2000000;
+
+// How many connections the open-files limit leaves room for. Past it accept() would fail with
+// EMFILE, so the limit is enforced as max-connections instead, with memcached's answer.
+function connectionsAllowed(threads) {
+	const allowed = native.openFilesLimit() - RESERVED_FDS - FDS_PER_THREAD * (threads > 1 ? threads : 0);
+	return Math.max(1, Math.min(MAX_CONNECTIONS, allowed));
+}
+
+// By default as many as the descriptors allow; more than that cannot be honoured, so it is refused
+// (memcached, likewise, will not start when it cannot raise its limit).
+function maxConnections(opts, threads) {
+	const allowed = connectionsAllowed(threads);
+	const value = options.integer(opts, 'maxConnections', allowed, 1, MAX_CONNECTIONS);
+	if (value > allowed) {
+		throw new RangeError(`option maxConnections: ${value} is more than the open-files limit (${native.openFilesLimit()}) ` +
+			`leaves room for (${allowed}); raise it (ulimit -n) or ask for fewer`);
+	}
+	return value;
+}
 
 // Threads share the store through shards with a lock each. More shards mean less waiting, but each
 // evicts from its own LRU within its share of the memory, so a shard must hold several of the
@@ -42,10 +69,11 @@ function validate(raw) {
 		memcachedPort: port(opts, 'memcachedPort'),
 		host: options.string(opts, 'host', DEFAULTS.host),
 		memoryLimit,
-		maxConnections: options.integer(opts, 'maxConnections', DEFAULTS.maxConnections, 1, 1 << 24),
 		maxItemSize: options.integer(opts, 'maxItemSize', DEFAULTS.maxItemSize, 1, 1 << 30),
 		threads: options.integer(opts, 'threads', DEFAULTS.threads, 1, 64),
+		idleTimeout: options.integer(opts, 'idleTimeout', DEFAULTS.idleTimeout, 0, MAX_IDLE_TIMEOUT),
 	};
+	validated.maxConnections = maxConnections(opts, validated.threads);
 	if (validated.port === null && validated.memcachedPort === null) {
 		throw new RangeError('options port and memcachedPort are both off: nothing to listen on');
 	}
@@ -86,6 +114,7 @@ class Server extends EventEmitter {
 				this._native = new native.NativeServer(this.engine._native, {
 					listeners,
 					maxConnections: this.options.maxConnections,
+					idleTimeout: this.options.idleTimeout,
 					// One thread means Node's own loop; more means that many native I/O threads.
 					threads: this.options.threads > 1 ? this.options.threads : 0,
 				});

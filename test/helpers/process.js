@@ -10,8 +10,10 @@ const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'bin', 'server.js');
 
 // Spawns a Node process; collects its output. exited resolves with {code, signal, stdout, stderr}.
-function run(args, options = {}) {
-	const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+// options.wrapper: a command that execs Node in its place, e.g. ['prlimit', '--nofile=200:200'].
+function run(args, { wrapper = [], ...options } = {}) {
+	const [command, ...argv] = [...wrapper, process.execPath, ...args];
+	const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
 	const out = { stdout: '', stderr: '' };
 	child.stdout.setEncoding('utf8');
 	child.stderr.setEncoding('utf8');
@@ -40,8 +42,8 @@ async function exitWithin(proc, timeoutMs, what = 'process') {
 }
 
 // Starts `node bin/server.js ...args` and resolves once it prints its banner, with {port, ...proc}.
-async function startCli(args, timeoutMs = 5000) {
-	const proc = run([CLI, ...args]);
+async function startCli(args, timeoutMs = 5000, options = {}) {
+	const proc = run([CLI, ...args], options);
 	// The first address is the seed protocol's; more may follow on the same line.
 	const banner = /^simplecached (\S+) listening on (\S+?):(\d+)\b/m;
 	const found = await new Promise((resolve, reject) => {
