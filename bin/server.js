@@ -15,6 +15,7 @@ const USAGE = `Usage: simplecached [options]
   -m, --memory-limit <MiB>   memory for items, in megabytes (default 64)
   -c, --max-connections <n>  simultaneous connections (default: what the open-files limit allows)
       --idle-timeout <s>     close connections idle for this many seconds (default 0: never)
+      --write-timeout <s>    drop connections whose replies wait unread this long (default 30; 0: never)
   -t, --threads <n>          I/O threads: 1 serves on Node's loop, more start native threads (default 1)
   -I, --max-item-size <size> largest value, in bytes or with k/m suffix (default 1m)
   -h, --help                 show this help
@@ -28,6 +29,7 @@ const FLAGS = {
 	'memory-limit': { type: 'string', short: 'm' },
 	'max-connections': { type: 'string', short: 'c' },
 	'idle-timeout': { type: 'string' },
+	'write-timeout': { type: 'string' },
 	threads: { type: 'string', short: 't' },
 	'max-item-size': { type: 'string', short: 'I' },
 	help: { type: 'boolean', short: 'h' },
@@ -71,6 +73,7 @@ function parseOptions(argv) {
 			memoryLimit: integerFlag(v, 'memory-limit', 1024 * 1024),
 			maxConnections: integerFlag(v, 'max-connections'),
 			idleTimeout: integerFlag(v, 'idle-timeout'),
+			writeTimeout: integerFlag(v, 'write-timeout'),
 			threads: integerFlag(v, 'threads'),
 			maxItemSize: sizeFlag(v, 'max-item-size'),
 		},

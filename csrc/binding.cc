@@ -233,7 +233,8 @@ public:
                             InstanceMethod("close", &NativeServer::Close)});
     }
 
-    // new NativeServer(engine, {listeners: [{host, port, protocol}], maxConnections, threads, idleTimeout})
+    // new NativeServer(engine, {listeners: [{host, port, protocol}], maxConnections, threads, idleTimeout,
+    // writeTimeout})
     // listens at once or throws (err.listener says which one failed).
     explicit NativeServer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeServer>(info)
     {
@@ -267,6 +268,7 @@ public:
         config.max_connections = (unsigned)SizeOption(opts, "maxConnections", 1024);
         config.threads = (unsigned)SizeOption(opts, "threads", 0);
         config.idle_timeout = (unsigned)SizeOption(opts, "idleTimeout", 0);
+        config.write_timeout = (unsigned)SizeOption(opts, "writeTimeout", 0);
         uv_loop_t *loop;
         napi_get_uv_event_loop(env, &loop);
         net_server_t *server;

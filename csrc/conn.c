@@ -97,6 +97,8 @@ static int _write_now(conn_t *c, buf_t *b)
     }
     buf_consume(b, (size_t)n);
     stat_add(&c->session.stats->bytes_written, (uint64_t)n);
+    if (n > 0)
+        c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     return 0;
 }
 
@@ -263,8 +265,10 @@ static void _write_cb(uv_write_t *req, int status)
 {
     conn_t *c = req->data;
     conn_io_t *io = c->io;  /* kept while its write is in flight */
-    if (status == 0)
+    if (status == 0) {
         stat_add(&c->session.stats->bytes_written, buf_len(&io->writing));
+        c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+    }
     buf_free(&io->writing);
     if (status < 0) {
         conn_abort(c);

@@ -36,7 +36,8 @@ typedef struct conn {
     struct conn *prev, *next;   /* the group's list of connections */
     session_t session;
     conn_io_t *io;              /* NULL while idle */
-    uint32_t active_ms;         /* loop time (mod 2^32) of the last command, or of lingering start */
+    uint32_t active_ms;         /* loop time (mod 2^32) of the last command or write progress, or of
+                                 * the start of lingering */
     bool in_scratch : 1;        /* the read in progress lands in the group's scratch buffer */
     bool reading : 1;
     bool input_ended : 1;       /* peer EOF or server shutdown: execute what is buffered, then close */

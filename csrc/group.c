@@ -22,29 +22,35 @@ static void _handle_close_cb(uv_handle_t *h)
     _handle_closed(h->data);
 }
 
-/* A connection that has executed no command for the idle timeout and owes no reply. memcached's
- * idle_timeout likewise spares connections that are sending. */
-static bool _idle_too_long(const group_t *g, const conn_t *c, uint32_t now)
+static bool _owes_replies(const conn_t *c)
 {
-    return !c->closing && !c->input_ended && (c->io == NULL || buf_len(&c->io->writing) + buf_len(&c->io->out) == 0) &&
-           now - c->active_ms >= g->idle_timeout_ms;
+    return c->io && buf_len(&c->io->writing) + buf_len(&c->io->out) > 0;
 }
 
-/* Closes connections that lingered too long and, once a second, idle ones: a walk over the
- * group's connections, done only when there can be something to find. */
+/* Closes connections that lingered too long and, once a second, idle ones (no command for the idle
+ * timeout and no reply owed: memcached's idle_timeout likewise spares connections that are sending)
+ * and stalled ones (replies owed, none taken by the peer for the write timeout: a reader that never
+ * reads would otherwise pin its output buffer for good). A walk over the group's connections, done
+ * only when there can be something to find. */
 static void _close_overdue(group_t *g, uint64_t now)
 {
-    bool idle_check = g->idle_timeout_ms > 0 && now - g->idle_checked >= GROUP_IDLE_CHECK_MS;
-    if (g->nlingering == 0 && !idle_check)
+    bool timeouts = (g->idle_timeout_ms > 0 || g->write_timeout_ms > 0) && now - g->idle_checked >= GROUP_IDLE_CHECK_MS;
+    if (g->nlingering == 0 && !timeouts)
         return;
-    if (idle_check)
+    if (timeouts)
         g->idle_checked = now;
     for (conn_t *c = g->conns, *next; c != NULL; c = next) {
         next = c->next;
         uint32_t since = (uint32_t)now - c->active_ms;
-        if (c->lingering && since >= CONN_LINGER_MS) {
-            conn_abort(c);
-        } else if (idle_check && _idle_too_long(g, c, (uint32_t)now)) {
+        if (c->lingering) {
+            if (since >= CONN_LINGER_MS)
+                conn_abort(c);
+        } else if (!timeouts) {
+            continue;
+        } else if (_owes_replies(c)) {
+            if (g->write_timeout_ms > 0 && since >= g->write_timeout_ms)
+                conn_abort(c);
+        } else if (g->idle_timeout_ms > 0 && since >= g->idle_timeout_ms && !c->closing && !c->input_ended) {
             stat_add(&g->stats->idle_kicks, 1);
             conn_shutdown(c);
         }
@@ -170,9 +176,10 @@ static void _thread_main(void *arg)
 }
 
 int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded,
-                unsigned idle_timeout)
+                unsigned idle_timeout, unsigned write_timeout)
 {
     g->idle_timeout_ms = idle_timeout * 1000u;
+    g->write_timeout_ms = write_timeout * 1000u;
     g->server = server;
     g->engine = engine;
     g->threaded = threaded;

@@ -21,7 +21,7 @@
 #define GROUP_SCRATCH_SIZE (64 * 1024)
 /* The loop's reply scratch grows to the largest batch of replies; past this it is given back. */
 #define GROUP_OUT_SCRATCH_KEEP (256 * 1024)
-/* How often idle connections are looked for, when an idle timeout is set. */
+/* How often idle and stalled connections are looked for, when a timeout is set. */
 #define GROUP_IDLE_CHECK_MS 1000
 
 struct net_server;
@@ -56,16 +56,18 @@ typedef struct group {
     int finished;               /* threaded: set (atomically) when the thread's loop has ended */
     bool joined;
     uint32_t idle_timeout_ms;   /* 0: connections may stay idle forever */
+    uint32_t write_timeout_ms;  /* 0: a reader may leave its replies unread forever */
     uint64_t idle_checked;      /* loop time of the last look for idle connections */
     buf_t out_scratch;          /* replies of the connection being served, until sent */
     char scratch[GROUP_SCRATCH_SIZE];
 } group_t;
 
 /* Prepares a group on Node's loop (threaded false) or starts an I/O thread for it. Connections
- * that execute no command for idle_timeout seconds (0: never) are closed. Returns 0 or a UV error,
- * with nothing left open on error. */
+ * that execute no command for idle_timeout seconds are closed, and those whose replies wait unread
+ * for write_timeout seconds are dropped (0: never). Returns 0 or a UV error, with nothing left open
+ * on error. */
 int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded,
-                unsigned idle_timeout);
+                unsigned idle_timeout, unsigned write_timeout);
 
 /* On the group's loop: serves an accepted tcp handle embedded in a calloc'ed conn. */
 void group_adopt(group_t *g, conn_t *c, session_proto_t proto);

@@ -187,7 +187,8 @@ static int _start(net_server_t *s, const net_config_t *config)
     }
     unsigned want = s->threaded ? config->threads : 1;
     for (unsigned i = 0; i < want; i++) {
-        if ((rc = group_start(&s->groups[i], s, s->engine, s->loop, s->threaded, config->idle_timeout)) != 0)
+        if ((rc = group_start(&s->groups[i], s, s->engine, s->loop, s->threaded, config->idle_timeout,
+                                  config->write_timeout)) != 0)
             return rc;
         s->ngroups++;
         s->open_handles++;

@@ -25,6 +25,7 @@ typedef struct net_config {
     unsigned max_connections;
     unsigned threads;           /* 0 serves on Node's loop; N starts N I/O threads */
     unsigned idle_timeout;      /* seconds without a command before a connection is closed; 0 = never */
+    unsigned write_timeout;     /* seconds replies may wait unread before a connection is dropped; 0 = never */
 } net_config_t;
 
 typedef struct net_listener {

@@ -18,6 +18,7 @@ const DEFAULTS = {
 	maxItemSize: 1024 * 1024,
 	threads: 1,
 	idleTimeout: 0,
+	writeTimeout: 30,
 };
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
@@ -26,7 +27,7 @@ const RESERVED_FDS = 64;
 const FDS_PER_THREAD = 4;
 const MAX_CONNECTIONS = 1 << 24;
 // The connection's clock is 32-bit milliseconds; its differences stay meaningful below 2^31 ms.
-const MAX_IDLE_TIMEOUT = 2000000;
+const MAX_TIMEOUT = 2000000;
 
 // How many connections the open-files limit leaves room for. Past it accept() would fail with
 // EMFILE, so the limit is enforced as max-connections instead, with memcached's answer.
@@ -71,7 +72,8 @@ function validate(raw) {
 		memoryLimit,
 		maxItemSize: options.integer(opts, 'maxItemSize', DEFAULTS.maxItemSize, 1, 1 << 30),
 		threads: options.integer(opts, 'threads', DEFAULTS.threads, 1, 64),
-		idleTimeout: options.integer(opts, 'idleTimeout', DEFAULTS.idleTimeout, 0, MAX_IDLE_TIMEOUT),
+		idleTimeout: options.integer(opts, 'idleTimeout', DEFAULTS.idleTimeout, 0, MAX_TIMEOUT),
+		writeTimeout: options.integer(opts, 'writeTimeout', DEFAULTS.writeTimeout, 0, MAX_TIMEOUT),
 	};
 	validated.maxConnections = maxConnections(opts, validated.threads);
 	if (validated.port === null && validated.memcachedPort === null) {
@@ -115,6 +117,7 @@ class Server extends EventEmitter {
 					listeners,
 					maxConnections: this.options.maxConnections,
 					idleTimeout: this.options.idleTimeout,
+					writeTimeout: this.options.writeTimeout,
 					// One thread means Node's own loop; more means that many native I/O threads.
 					threads: this.options.threads > 1 ? this.options.threads : 0,
 				});

@@ -1,5 +1,5 @@
 // Connection limits: the idle timeout (memcached's idle_timeout, also the cure for slowloris), the
-// default max-connections derived from the open-files limit, and surviving EMFILE without spinning.
+// write timeout for readers that stop reading, max-connections from the open-files limit, EMFILE.
 'use strict';
 
 const assert = require('assert');
@@ -66,6 +66,68 @@ describe('connections: idle timeout', function () {
 		} finally {
 			await Promise.all([memcached.stop(), plain.close()]);
 		}
+	});
+});
+
+describe('connections: readers that stop reading, writers that stop writing', function () {
+	this.timeout(15000);
+	let server;
+	let port;
+	const VALUE = 'x'.repeat(256 * 1024);
+	const REPLY = `VALUE big 0 ${VALUE.length}\r\n${VALUE}\r\nEND\r\n`;
+	before(async () => {
+		server = await startServer({ port: false, memcachedPort: 0, writeTimeout: 1 });
+		port = server.address('memcached').port;
+		assert.strictEqual(await exchange(port, [`set big 0 0 ${VALUE.length}\r\n${VALUE}\r\n`], 'STORED\r\n'), 'STORED\r\n');
+	});
+	after(() => server.close());
+
+	it('drops a reader that never reads its replies, and serves the others meanwhile', async () => {
+		const stalled = await connect(port);
+		stalled.socket.pause();
+		stalled.write('get big\r\n'.repeat(64));
+		const other = await connect(port);
+		for (let i = 0; i < 8; i++) {
+			assert.ok(await other.request('get big\r\n', REPLY) === REPLY, 'a wrong reply to get big');
+			await sleep(200);
+		}
+		await waitFor(() => server.stats().connections === 1, { timeoutMs: 5000, what: 'the stalled reader to be dropped' });
+		assert.ok(!other.isClosed);
+		await other.destroy();
+		stalled.socket.destroy();
+	});
+
+	it('keeps a reader that is slow but keeps reading', async () => {
+		const slow = await connect(port);
+		slow.socket.pause();
+		slow.write('get big\r\n'.repeat(64));
+		let received = 0;
+		slow.socket.on('data', (d) => { received += d.length; });
+		const expected = 64 * REPLY.length;
+		const started = Date.now();
+		while (received < expected && !slow.isClosed) {
+			slow.socket.resume();
+			await sleep(5);
+			slow.socket.pause();
+			await sleep(500);
+		}
+		assert.strictEqual(received, expected);
+		assert.ok(!slow.isClosed);
+		// Only meaningful if the reading outlasted the write timeout.
+		assert.ok(Date.now() - started > 1500, `read everything in ${Date.now() - started} ms`);
+		await slow.destroy();
+	});
+
+	it('leaves the store unchanged when a client dies in the middle of a value', async () => {
+		assert.strictEqual(await exchange(port, ['set half 0 0 5\r\nolder\r\n'], 'STORED\r\n'), 'STORED\r\n');
+		const dying = await connect(port);
+		dying.write('set half 0 0 100\r\n' + 'n'.repeat(60));
+		await sleep(50);
+		await dying.destroy();
+		const seed = await connect(port);
+		await waitFor(() => server.stats().connections === 1, { what: 'the dead client to be gone' });
+		assert.strictEqual(await seed.request('get half\r\n', 'VALUE half 0 5\r\nolder\r\nEND\r\n'), 'VALUE half 0 5\r\nolder\r\nEND\r\n');
+		await seed.destroy();
 	});
 });
 
