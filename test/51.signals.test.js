@@ -1,0 +1,105 @@
+// Signals under load: SIGTERM or SIGINT while clients pipeline commands stops accepting, answers
+// what was received with whole replies, closes every connection and exits 0; a second signal exits at once.
+'use strict';
+
+const assert = require('assert');
+const net = require('net');
+const { startCli, exitWithin } = require('./helpers/process');
+const { connect } = require('./helpers/server');
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const CLIENTS = 20;
+const REQUEST = (key) => `set ${key} 0 0 4\r\nvvvv\r\nget ${key}\r\n`;
+const REPLY = (key) => `STORED\r\nVALUE ${key} 0 4\r\nvvvv\r\nEND\r\n`;
+
+// A client that keeps a batch of set+get pairs in flight until the server closes it, and records
+// everything it received.
+function pipeliningClient(port, id) {
+	const key = `load-${id}`;
+	const socket = net.connect(port, '127.0.0.1');
+	let received = '';
+	let sent = 0;
+	const sendBatch = () => {
+		if (socket.destroyed || socket.writableEnded) return;
+		sent += 16;
+		if (socket.write(REQUEST(key).repeat(16))) setImmediate(sendBatch);
+	};
+	socket.setEncoding('latin1');
+	socket.on('connect', sendBatch);
+	socket.on('drain', sendBatch);
+	socket.on('data', (d) => { received += d; });
+	const closed = new Promise((resolve) => {
+		socket.on('error', () => {});
+		socket.on('close', () => resolve({ key, received, sent }));
+	});
+	return { closed };
+}
+
+// The replies received must be the first n pairs, possibly followed by the set half of one more.
+function checkWholeReplies({ key, received, sent }) {
+	const pair = REPLY(key);
+	const pairs = Math.floor(received.length / pair.length);
+	const rest = received.slice(pairs * pair.length);
+	assert.ok(pairs > 0, `client ${key} got no reply before the close`);
+	assert.ok(pairs <= sent, `client ${key} got ${pairs} replies for ${sent} requests`);
+	assert.strictEqual(received.slice(0, pairs * pair.length), pair.repeat(pairs), `client ${key}: a reply was mangled`);
+	assert.ok(rest === '' || rest === 'STORED\r\n', `client ${key} received a partial reply at the end: ${JSON.stringify(rest.slice(0, 80))}`);
+}
+
+function refusesConnections(port) {
+	return new Promise((resolve) => {
+		const socket = net.connect(port, '127.0.0.1');
+		socket.on('connect', () => { socket.destroy(); resolve(false); });
+		socket.on('error', (err) => resolve(err.code === 'ECONNREFUSED'));
+	});
+}
+
+describe('signals under load', function () {
+	this.timeout(20000);
+	for (const [signal, threads] of [['SIGTERM', '1'], ['SIGINT', '1'], ['SIGTERM', '2']]) {
+		it(`${signal} with --threads ${threads}: whole replies to every client, no new connections, exit 0`, async () => {
+			const server = await startCli(['-p', 'off', '--memcached-port', '0', '-t', threads]);
+			try {
+				const clients = Array.from({ length: CLIENTS }, (_, i) => pipeliningClient(server.port, i));
+				await sleep(300);
+				const signalled = Date.now();
+				server.child.kill(signal);
+				const results = await Promise.all(clients.map((c) => c.closed));
+				results.forEach(checkWholeReplies);
+				let refused = false;
+				for (const deadline = Date.now() + 2000; !refused && Date.now() < deadline; await sleep(20)) {
+					refused = await refusesConnections(server.port);
+				}
+				assert.ok(refused, 'the server still accepts connections after the signal');
+				const result = await exitWithin(server, 5000, `server after ${signal}`);
+				assert.strictEqual(result.code, 0, `exit code; stderr: ${result.stderr}`);
+				assert.ok(Date.now() - signalled < 5000);
+			} finally {
+				server.child.kill('SIGKILL');
+			}
+		});
+	}
+
+	it('exits at once on a second signal while the first waits for a client that does not read', async () => {
+		const server = await startCli(['-p', 'off', '--memcached-port', '0']);
+		try {
+			const value = 'x'.repeat(512 * 1024);
+			const stuck = await connect(server.port);
+			stuck.socket.pause();
+			stuck.write(`set big 0 0 ${value.length}\r\n${value}\r\n${'get big\r\n'.repeat(32)}`);
+			await sleep(200);
+			server.child.kill('SIGTERM');
+			await sleep(200);
+			assert.strictEqual(server.child.exitCode, null, 'the first signal should wait for the unread replies');
+			const second = Date.now();
+			server.child.kill('SIGTERM');
+			const result = await exitWithin(server, 1000, 'server after a second signal');
+			assert.notStrictEqual(result.code, 0);
+			assert.ok(Date.now() - second < 1000);
+			stuck.socket.destroy();
+		} finally {
+			server.child.kill('SIGKILL');
+		}
+	});
+});
