@@ -8,7 +8,7 @@ const { Client } = require('..');
 const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { Peer, normalize, firstDifference } = require('./helpers/differential');
-const { rng, makeRound, render } = require('./helpers/sessions');
+const { rng, makeRound, render, line, KEYS } = require('./helpers/sessions');
 
 describe('threads: native I/O threads on one sharded store', function () {
 	this.timeout(60000);
@@ -34,6 +34,48 @@ describe('threads: native I/O threads on one sharded store', function () {
 				}
 				sides.forEach((side) => side.peer.close());
 			}));
+		} finally {
+			await Promise.all([memcached.stop(), server.close()]);
+		}
+	});
+
+	it('ends with the same store contents as memcached after 24 connections over 4 threads', async () => {
+		const memcached = await startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']);
+		const server = await startServer({ port: false, memcachedPort: 0, threads: 4 });
+		const ports = [memcached.port, server.address('memcached').port];
+		const seed = Number(process.env.SEED) || Math.floor(Math.random() * 2 ** 31);
+		const CONNECTIONS = 24;
+		const SHARED = ['shared-0', 'shared-1', 'shared-2'];
+		try {
+			const setup = ports.map((port) => new Peer(port));
+			await Promise.all(setup.map((p) => p.connect()));
+			await Promise.all(setup.map((p) => p.round(SHARED.map((k) => line(`set ${k} 0 0 1\r\n0`)))));
+			// Each connection runs random sessions on its own keys, and increments shared counters
+			// (noreply: their replies would depend on the interleaving, the final sums do not).
+			await Promise.all(Array.from({ length: CONNECTIONS }, async (_, n) => {
+				const r = rng(seed + n);
+				const peers = ports.map((port) => new Peer(port));
+				await Promise.all(peers.map((p) => p.connect()));
+				const casMaps = [new Map(), new Map()];
+				const roles = [new Map(), new Map()];
+				for (let round = 0; round < 8; round++) {
+					const commands = makeRound(r, 10 + r.int(20), `c${n}/`)
+						.filter((c) => !c.some((p) => Buffer.isBuffer(p) && /^flush_all/.test(p.toString('latin1'))));
+					commands.push([line(`incr ${r.pick(SHARED)} ${1 + r.int(9)} noreply`)]);
+					const results = await Promise.all(peers.map((p, i) => p.round(render(commands, casMaps[i], []))));
+					results.forEach((res, i) => normalize(res.text, roles[i], (k, cas) => casMaps[i].set(k, cas)));
+					if (results.some((res) => res.closed)) break;
+				}
+				peers.forEach((p) => p.close());
+			}));
+			// Then every key any connection could have written is read back from both.
+			const keys = [...SHARED, ...Array.from({ length: CONNECTIONS }, (_, n) => KEYS.map((k) => `c${n}/${k}`)).flat()]
+				.filter((k) => k.length <= 250 && !/[\s\x00-\x1f]/.test(k));
+			const contents = await Promise.all(setup.map((p) => p.round(keys.map((k) => line(`get ${k}`)))));
+			setup.forEach((p) => p.close());
+			const [expected, actual] = contents.map((c) => c.text);
+			assert.ok(expected.split('VALUE ').length > CONNECTIONS, 'the sessions stored almost nothing');
+			assert.strictEqual(actual, expected, `seed ${seed}: ${firstDifference(expected, actual)}`);
 		} finally {
 			await Promise.all([memcached.stop(), server.close()]);
 		}

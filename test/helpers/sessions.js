@@ -153,4 +153,4 @@ function render(commands, casMap, cuts) {
 	return chunks;
 }
 
-module.exports = { rng, makeRound, render, line };
+module.exports = { rng, makeRound, render, line, KEYS };
