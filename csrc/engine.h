@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "cache.h"
 #include "store.h"
@@ -37,6 +38,8 @@
     X(touch_misses)          \
     X(store_too_large)       \
     X(store_no_memory)       \
+    X(auth_cmds)             \
+    X(auth_errors)           \
     X(bytes_read)            \
     X(bytes_written)
 
@@ -78,6 +81,8 @@ typedef struct engine {
     int64_t started;        /* unix time of store clock 0, as memcached's process_started */
     unsigned verbosity;
     unsigned max_connections;  /* for stats: the largest limit of the listeners serving it */
+    auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
+                                * before any session exists; engine_destroy frees it) */
 } engine_t;
 
 typedef enum session_proto { SESSION_PROTO_SIMPLE, SESSION_PROTO_TEXT } session_proto_t;
@@ -107,6 +112,7 @@ typedef struct session {
     engine_stats_t *stats;  /* where this session's counters go */
     session_proto_t proto;
     session_state_t state;
+    bool authenticated;     /* text protocol: false until the auth "set" succeeds (engine->auth) */
     size_t scanned;         /* leading bytes of the pending input already known to hold no line end */
     size_t out_high_water;  /* feed stops executing commands once out holds this many bytes */
     text_state_t text_state;
