@@ -1,0 +1,96 @@
+// tls_server: a TLS listener built on Node's `tls` whose decrypted bytes feed the C engine, one
+// native Session per connection. Off the hot path by design: plain TCP listeners stay all-C.
+'use strict';
+
+const tls = require('tls');
+const native = require('./native');
+
+const EMPTY = Buffer.alloc(0);
+const TOO_MANY = 'SERVER_ERROR too many open connections\r\n';
+// After its last reply a connection waits this long for the peer to close (as conn.c's linger).
+const LINGER_MS = 2000;
+
+// Serves one TLS socket: input goes to the session, replies are written back. While the socket
+// holds unsent replies past its high-water mark (write() returned false) or the session stopped
+// at its output mark, nothing more is read, so a client that does not read cannot make the
+// server buffer without bound; the session's pending input is bounded by the protocol limits.
+function serve(socket, session) {
+	let waiting = false;   // paused until 'drain'
+	const end = () => {
+		socket.end();
+		setTimeout(() => socket.destroy(), LINGER_MS).unref();
+	};
+	const pump = (chunk) => {
+		if (session.state !== 'open') return;
+		const replies = session.feed(chunk);
+		const flowing = replies.length === 0 || socket.write(replies);
+		if (session.state !== 'open') {
+			end();
+		} else if (!flowing || session.blocked) {
+			if (!waiting) {
+				waiting = true;
+				socket.pause();
+				if (flowing) setImmediate(resume);
+				else socket.once('drain', resume);
+			}
+		}
+	};
+	const resume = () => {
+		waiting = false;
+		if (socket.destroyed) return;
+		if (session.blocked) pump(EMPTY);
+		if (!waiting) socket.resume();
+	};
+	socket.setNoDelay(true);
+	socket.on('data', pump);
+	socket.on('error', () => socket.destroy());
+	socket.on('close', () => session.close());
+}
+
+class TlsListener {
+	// engine: the native Engine; options: {protocol, maxConnections, tls: tls.createServer options}
+	constructor(engine, { protocol, maxConnections, tls: tlsOptions }) {
+		this._engine = engine;
+		this._sockets = new Set();
+		this._server = tls.createServer({ ...tlsOptions }, (socket) => this._accept(socket, protocol, maxConnections));
+		// A failed handshake concerns that client only.
+		this._server.on('tlsClientError', (err, socket) => socket.destroy());
+	}
+
+	_accept(socket, protocol, maxConnections) {
+		if (this._engine.stats().curr_connections >= maxConnections) {
+			socket.on('error', () => socket.destroy());
+			socket.end(TOO_MANY);
+			return;
+		}
+		this._sockets.add(socket);
+		socket.on('close', () => this._sockets.delete(socket));
+		serve(socket, new native.Session(this._engine, { protocol }));
+	}
+
+	listen(host, port, callback) {
+		const onError = (err) => callback(err);
+		this._server.once('error', onError);
+		this._server.listen({ host, port, exclusive: true }, () => {
+			this._server.removeListener('error', onError);
+			callback(null);
+		});
+	}
+
+	address() {
+		const a = this._server.address();
+		return a && { address: a.address, family: a.family, port: a.port };
+	}
+
+	// Stops accepting; each connection ends once its replies are written (the peer is given
+	// LINGER_MS to close); the callback runs when every socket is closed.
+	close(callback) {
+		this._server.close(() => callback());
+		for (const socket of this._sockets) {
+			socket.end();
+			setTimeout(() => socket.destroy(), LINGER_MS).unref();
+		}
+	}
+}
+
+module.exports = TlsListener;
