@@ -9,6 +9,7 @@ const EMPTY = Buffer.alloc(0);
 const TOO_MANY = 'SERVER_ERROR too many open connections\r\n';
 // After its last reply a connection waits this long for the peer to close (as conn.c's linger).
 const LINGER_MS = 2000;
+const HANDSHAKE_MS = 10000;
 
 // Serves one TLS socket: input goes to the session, replies are written back. While the socket
 // holds unsent replies past its high-water mark (write() returned false) or the session stopped
@@ -52,7 +53,8 @@ class TlsListener {
 	constructor(engine, { protocol, maxConnections, tls: tlsOptions }) {
 		this._engine = engine;
 		this._sockets = new Set();
-		this._server = tls.createServer({ ...tlsOptions }, (socket) => this._accept(socket, protocol, maxConnections));
+		// A client gets HANDSHAKE_MS (not Node's 120 s) to finish its handshake, unless tls says otherwise.
+		this._server = tls.createServer({ handshakeTimeout: HANDSHAKE_MS, ...tlsOptions }, (socket) => this._accept(socket, protocol, maxConnections));
 		// A failed handshake concerns that client only.
 		this._server.on('tlsClientError', (err, socket) => socket.destroy());
 	}
