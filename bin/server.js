@@ -180,6 +180,16 @@ function handleSignals(server) {
 	};
 	process.on('SIGINT', stop);
 	process.on('SIGTERM', stop);
+	// As memcached: SIGHUP reloads the auth file; a bad file keeps the users already loaded.
+	process.on('SIGHUP', () => {
+		if (!server.options.authFile) return;
+		try {
+			server.reloadAuth();
+			console.log(`simplecached: SIGHUP, reloaded ${server.options.authFile}`);
+		} catch (err) {
+			console.error(`simplecached: SIGHUP: ${err.message}; keeping the users loaded before`);
+		}
+	});
 }
 
 main();

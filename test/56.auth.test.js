@@ -10,7 +10,7 @@ const path = require('path');
 const { Server, Client } = require('..');
 const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
-const { CLI, run, exitWithin } = require('./helpers/process');
+const { CLI, run, exitWithin, startCli } = require('./helpers/process');
 
 const QUIET_MS = 80;   // a step's reply is complete once nothing more arrives for this long
 
@@ -256,6 +256,37 @@ describe('authentication: the auth file, the seed port and clients', function ()
 		const cli = await exitWithin(run([CLI, '-p', '0', '--memcached-port', '0', '-Y', file]), 5000, 'simplecached -p 0 -Y');
 		assert.strictEqual(cli.code, 2);
 		assert.match(cli.stderr, /has no authentication/);
+	});
+
+	it('reloads the file on reloadAuth() and on SIGHUP, keeping the old users when the new file is bad', async () => {
+		const file = authFile(dir, 'reload', 'alice:secret\n');
+		const server = await startServer({ port: false, memcachedPort: 0, authFile: file });
+		try {
+			const port = server.address('memcached').port;
+			assert.strictEqual(await tryLogin(port, 'carol pw'), 'CLIENT_ERROR authentication failure\r\n');
+			fs.writeFileSync(file, 'carol:pw\n');
+			server.reloadAuth();
+			assert.strictEqual(await tryLogin(port, 'carol pw'), 'STORED\r\n');
+			assert.strictEqual(await tryLogin(port, 'alice secret'), 'CLIENT_ERROR authentication failure\r\n');
+			fs.writeFileSync(file, 'malformed\n');
+			assert.throws(() => server.reloadAuth(), /malformed/);
+			assert.strictEqual(await tryLogin(port, 'carol pw'), 'STORED\r\n');
+		} finally {
+			await server.close();
+		}
+		fs.writeFileSync(file, 'alice:secret\n');
+		const cli = await startCli(['--memcached-port', '0', '-Y', file]);
+		try {
+			assert.strictEqual(await tryLogin(cli.port, 'dave pw'), 'CLIENT_ERROR authentication failure\r\n');
+			fs.writeFileSync(file, 'dave:pw\n');
+			cli.child.kill('SIGHUP');
+			const deadline = Date.now() + 5000;
+			while (!cli.out.stdout.includes('reloaded') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+			assert.strictEqual(await tryLogin(cli.port, 'dave pw'), 'STORED\r\n');
+		} finally {
+			cli.child.kill('SIGTERM');
+			assert.strictEqual((await exitWithin(cli, 5000, 'server')).code, 0);
+		}
 	});
 
 	it('lets an unmodified client authenticate with a set of "user password" as its first command', async () => {
