@@ -112,10 +112,11 @@ typedef struct session {
     engine_stats_t *stats;  /* where this session's counters go */
     session_proto_t proto;
     session_state_t state;
-    bool authenticated;     /* text protocol: false until the auth "set" succeeds (engine->auth) */
     size_t scanned;         /* leading bytes of the pending input already known to hold no line end */
     size_t out_high_water;  /* feed stops executing commands once out holds this many bytes */
     text_state_t text_state;
+    bool authenticated;     /* text protocol: false until the auth "set" succeeds (engine->auth);
+                             * here it fills padding, so session_t does not grow */
     uint64_t swallow_left;  /* bytes still to discard in TEXT_SWALLOW */
     text_get_t get;         /* TEXT_GET_MORE */
 } session_t;

@@ -52,11 +52,16 @@ class TlsListener {
 	// engine: the native Engine; options: {protocol, maxConnections, tls: tls.createServer options}
 	constructor(engine, { protocol, maxConnections, tls: tlsOptions }) {
 		this._engine = engine;
-		this._sockets = new Set();
+		this._sockets = new Set();   // TLS sockets being served
+		this._raw = new Set();       // every TCP connection, handshakes in progress included
 		// A client gets HANDSHAKE_MS (not Node's 120 s) to finish its handshake, unless tls says otherwise.
 		this._server = tls.createServer({ handshakeTimeout: HANDSHAKE_MS, ...tlsOptions }, (socket) => this._accept(socket, protocol, maxConnections));
 		// A failed handshake concerns that client only.
 		this._server.on('tlsClientError', (err, socket) => socket.destroy());
+		this._server.on('connection', (raw) => {
+			this._raw.add(raw);
+			raw.on('close', () => this._raw.delete(raw));
+		});
 	}
 
 	_accept(socket, protocol, maxConnections) {
@@ -84,14 +89,13 @@ class TlsListener {
 		return a && { address: a.address, family: a.family, port: a.port };
 	}
 
-	// Stops accepting; each connection ends once its replies are written (the peer is given
-	// LINGER_MS to close); the callback runs when every socket is closed.
+	// Stops accepting; each connection ends once its replies are written; what is still open
+	// LINGER_MS later (a peer that does not close, a handshake in progress) is destroyed. The
+	// callback runs when every socket is closed.
 	close(callback) {
 		this._server.close(() => callback());
-		for (const socket of this._sockets) {
-			socket.end();
-			setTimeout(() => socket.destroy(), LINGER_MS).unref();
-		}
+		for (const socket of this._sockets) socket.end();
+		if (this._raw.size > 0) setTimeout(() => this._raw.forEach((raw) => raw.destroy()), LINGER_MS).unref();
 	}
 }
 

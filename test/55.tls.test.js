@@ -196,12 +196,18 @@ describe('tls: the memcached protocol over TLS', function () {
 		}
 	});
 
-	it('closes gracefully: a connected TLS client is answered, then closed', async () => {
+	it('closes gracefully: a connected TLS client is answered, then closed; a stalled handshake too', async () => {
 		const own = await startServer({ port: false, tlsPort: 0, tls: { cert: certs.cert, key: certs.key } });
 		const conn = await tlsConnect(own.address('tls').port, certs.cert);
+		const stalled = net.connect(own.address('tls').port, '127.0.0.1');
+		stalled.on('error', () => {});
+		await new Promise((resolve) => stalled.on('connect', resolve));
 		assert.strictEqual(await conn.request('version\r\n', 'VERSION 1.6.18\r\n'), 'VERSION 1.6.18\r\n');
+		const started = Date.now();
 		await own.close();
+		assert.ok(Date.now() - started < 5000, 'close waited for the handshake timeout');
 		assert.strictEqual(await conn.closed, '');
+		await new Promise((resolve) => (stalled.destroyed ? resolve() : stalled.on('close', resolve)));
 	});
 
 	it('checks its options', () => {
