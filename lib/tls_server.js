@@ -15,47 +15,64 @@ const HANDSHAKE_MS = 10000;
 // holds unsent replies past its high-water mark (write() returned false) or the session stopped
 // at its output mark, nothing more is read, so a client that does not read cannot make the
 // server buffer without bound; the session's pending input is bounded by the protocol limits.
+// After the peer's end (or shutdown()), the commands already received are still answered, then
+// the socket ends; once its replies are flushed the peer has LINGER_MS to close.
+// Returns shutdown(): stop reading, answer what was received, end.
 function serve(socket, session) {
-	let waiting = false;   // paused until 'drain'
+	let waiting = false;    // paused until 'drain' or the next tick
+	let inputEnded = false;
+	let ending = false;
 	const end = () => {
+		if (ending) return;
+		ending = true;
+		socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref());
 		socket.end();
-		setTimeout(() => socket.destroy(), LINGER_MS).unref();
+	};
+	const settle = () => {
+		if (session.state !== 'open' || (inputEnded && !waiting && !session.blocked)) end();
 	};
 	const pump = (chunk) => {
-		if (session.state !== 'open') return;
+		if (ending || session.state !== 'open') return;
 		const replies = session.feed(chunk);
 		const flowing = replies.length === 0 || socket.write(replies);
-		if (session.state !== 'open') {
-			end();
-		} else if (!flowing || session.blocked) {
-			if (!waiting) {
-				waiting = true;
-				socket.pause();
-				if (flowing) setImmediate(resume);
-				else socket.once('drain', resume);
-			}
+		if (session.state === 'open' && (!flowing || session.blocked) && !waiting) {
+			waiting = true;
+			socket.pause();
+			if (flowing) setImmediate(resume);
+			else socket.once('drain', resume);
 		}
+		settle();
 	};
 	const resume = () => {
 		waiting = false;
 		if (socket.destroyed) return;
 		if (session.blocked) pump(EMPTY);
-		if (!waiting) socket.resume();
+		if (!waiting && !inputEnded) socket.resume();
+		settle();
+	};
+	const shutdown = () => {
+		inputEnded = true;
+		socket.pause();
+		settle();
 	};
 	socket.setNoDelay(true);
 	socket.on('data', pump);
+	socket.on('end', shutdown);
 	socket.on('error', () => socket.destroy());
 	socket.on('close', () => session.close());
+	return shutdown;
 }
 
 class TlsListener {
 	// engine: the native Engine; options: {protocol, maxConnections, tls: tls.createServer options}
 	constructor(engine, { protocol, maxConnections, tls: tlsOptions }) {
 		this._engine = engine;
-		this._sockets = new Set();   // TLS sockets being served
+		this._sockets = new Map();   // TLS sockets being served -> their shutdown()
 		this._raw = new Set();       // every TCP connection, handshakes in progress included
 		// A client gets HANDSHAKE_MS (not Node's 120 s) to finish its handshake, unless tls says otherwise.
-		this._server = tls.createServer({ handshakeTimeout: HANDSHAKE_MS, ...tlsOptions }, (socket) => this._accept(socket, protocol, maxConnections));
+		// allowHalfOpen: the peer's end must not end our side before its commands are answered.
+		this._server = tls.createServer({ handshakeTimeout: HANDSHAKE_MS, ...tlsOptions, allowHalfOpen: true },
+			(socket) => this._accept(socket, protocol, maxConnections));
 		// A failed handshake concerns that client only.
 		this._server.on('tlsClientError', (err, socket) => socket.destroy());
 		this._server.on('connection', (raw) => {
@@ -70,9 +87,8 @@ class TlsListener {
 			socket.end(TOO_MANY);
 			return;
 		}
-		this._sockets.add(socket);
 		socket.on('close', () => this._sockets.delete(socket));
-		serve(socket, new native.Session(this._engine, { protocol }));
+		this._sockets.set(socket, serve(socket, new native.Session(this._engine, { protocol })));
 	}
 
 	listen(host, port, callback) {
@@ -94,7 +110,7 @@ class TlsListener {
 	// callback runs when every socket is closed.
 	close(callback) {
 		this._server.close(() => callback());
-		for (const socket of this._sockets) socket.end();
+		for (const shutdown of this._sockets.values()) shutdown();
 		if (this._raw.size > 0) setTimeout(() => this._raw.forEach((raw) => raw.destroy()), LINGER_MS).unref();
 	}
 }

@@ -167,6 +167,16 @@ describe('tls: the memcached protocol over TLS', function () {
 		}
 	});
 
+	it('answers every command received before the client ended its side', async () => {
+		const conn = await tlsConnect(port, certs.cert);
+		open.push(conn);
+		const value = 'w'.repeat(100000);
+		assert.strictEqual(await conn.request(`set half 0 0 ${value.length}\r\n${value}\r\n`, 'STORED\r\n'), 'STORED\r\n');
+		conn.socket.end('get half\r\n'.repeat(200));   // 20 MB of replies, past every output mark
+		const rest = await conn.closed;
+		assert.strictEqual(rest, `VALUE half 0 ${value.length}\r\n${value}\r\nEND\r\n`.repeat(200));
+	});
+
 	it('applies maxConnections to TLS connections too', async () => {
 		const small = await startServer({ port: false, tlsPort: 0, maxConnections: 1, tls: { cert: certs.cert, key: certs.key } });
 		try {
