@@ -12,6 +12,33 @@ const { execFileSync, spawn } = require('child_process');
 const { Server, Client } = require('..');
 const { startServer, RawConnection } = require('./helpers/server');
 const { CLI, run, exitWithin, startCli } = require('./helpers/process');
+const { startMemcached } = require('./helpers/memcached');
+const { Peer, normalize, firstDifference } = require('./helpers/differential');
+const { rng, makeRound, render } = require('./helpers/sessions');
+
+// The differential test's Peer, over TLS.
+class TlsPeer extends Peer {
+	constructor(port, ca) {
+		super(port);
+		this.ca = ca;
+	}
+
+	connect() {
+		return new Promise((resolve, reject) => {
+			this.socket = tls.connect({ port: this.port, host: '127.0.0.1', ca: this.ca, servername: 'localhost' }, resolve);
+			this.socket.setNoDelay(true);
+			this.socket.once('error', reject);
+			this.socket.on('data', (d) => {
+				this.received = Buffer.concat([this.received, d]);
+				this._check();
+			});
+			this.socket.on('close', () => {
+				this.closed = true;
+				this._check();
+			});
+		});
+	}
+}
 
 // A throwaway self-signed certificate for localhost / 127.0.0.1 (.ci/run installs openssl).
 function makeCertificate(dir) {
@@ -218,6 +245,35 @@ describe('tls: the memcached protocol over TLS', function () {
 		assert.ok(Date.now() - started < 5000, 'close waited for the handshake timeout');
 		assert.strictEqual(await conn.closed, '');
 		await new Promise((resolve) => (stalled.destroyed ? resolve() : stalled.on('close', resolve)));
+	});
+
+	it('answers random sessions as real memcached does on its plain port, pipelined and fragmented', async () => {
+		const memcached = await startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']);
+		const seed = Number(process.env.SEED) || Math.floor(Math.random() * 2 ** 31);
+		const r = rng(seed);
+		const connect = async () => {
+			const sides = [new Peer(memcached.port), new TlsPeer(port, certs.cert)].map((peer) => ({ peer, roles: new Map(), cas: new Map() }));
+			await Promise.all(sides.map((side) => side.peer.connect()));
+			return sides;
+		};
+		let sides = await connect();
+		try {
+			for (let round = 0; round < 40; round++) {
+				const pieces = makeRound(r, 10 + r.int(40), 'tls:').map((p) => (Array.isArray(p) ? p : [p]));
+				const cuts = Array.from({ length: r.int(6) }, () => r.next()).sort();
+				const results = await Promise.all(sides.map((side) => side.peer.round(render(pieces, side.cas, cuts))));
+				const [expected, actual] = results.map((result, i) => normalize(result.text, sides[i].roles, (k, cas) => sides[i].cas.set(k, cas)));
+				assert.strictEqual(actual, expected, `seed ${seed} round ${round}: ${firstDifference(expected, actual)}`);
+				assert.strictEqual(results[1].closed, results[0].closed, `seed ${seed} round ${round}: closed`);
+				if (results[0].closed) {
+					sides.forEach((side) => side.peer.close());
+					sides = await connect();
+				}
+			}
+		} finally {
+			sides.forEach((side) => side.peer.close());
+			await memcached.stop();
+		}
 	});
 
 	it('checks its options', () => {
