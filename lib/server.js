@@ -32,7 +32,7 @@ function shardsFor({ threads, memoryLimit, maxItemSize }) {
 	return Math.max(1, Math.min(64, threads * 8, Math.floor(memoryLimit / (4 * maxItemSize))));
 }
 
-// A port option may be false (or null for memcachedPort, its default) to turn that listener off.
+// A port option may be false (or null for a port off by default) to turn that listener off.
 function port(opts, name) {
 	if (opts[name] === false || (opts[name] === null && DEFAULTS[name] === null)) return null;
 	return options.integer(opts, name, DEFAULTS[name], 0, 65535);
@@ -63,7 +63,7 @@ function validate(raw) {
 // tls.createServer, at least cert and key) add a TLS listener speaking memcached's text protocol.
 function validateSecurity(opts, validated) {
 	const authFile = options.string(opts, 'authFile', null);
-	const out = { authFile, auth: authFile === null ? null : auth.load(authFile), tlsPort: port(opts, 'tlsPort'), tls: null };
+	const out = { authFile, tlsPort: port(opts, 'tlsPort'), tls: null };
 	if (authFile !== null && validated.port !== null) {
 		if (opts.port === undefined) validated.port = null;
 		else if (opts.allowUnauthenticatedSeed !== true) {
@@ -92,7 +92,9 @@ class Server extends EventEmitter {
 		super();
 		if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
 		this.options = validate(opts);
-		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options) });
+		// The credentials go to the engine only, not into this.options.
+		const credentials = this.options.authFile === null ? null : auth.load(this.options.authFile);
+		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options), auth: credentials });
 		this.listening = false;
 		this._native = null;
 		this._tls = null;
