@@ -107,7 +107,8 @@ public:
         return DefineClass(env, "Engine",
                            {InstanceMethod("feed", &Engine::Feed), InstanceMethod("get", &Engine::Get),
                             InstanceMethod("set", &Engine::Set), InstanceMethod("delete", &Engine::Delete),
-                            InstanceMethod("stats", &Engine::Stats), InstanceMethod("setAuth", &Engine::SetAuth)});
+                            InstanceMethod("stats", &Engine::Stats), InstanceMethod("setAuth", &Engine::SetAuth),
+                            InstanceMethod("countRejected", &Engine::CountRejected)});
     }
 
     explicit Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info)
@@ -222,6 +223,13 @@ private:
         else
             AuthArg(env, info.Length() > 0 ? info[0] : env.Undefined(), shared_->engine.auth);
         return env.Undefined();
+    }
+
+    // A listener in JavaScript (TLS) refused a connection past maxConnections: rejected_connections.
+    Napi::Value CountRejected(const Napi::CallbackInfo &info)
+    {
+        stat_add(&shared_->engine.stats.rejected_connections, 1);
+        return info.Env().Undefined();
     }
 
     Napi::Value Stats(const Napi::CallbackInfo &info)

@@ -83,6 +83,7 @@ class TlsListener {
 
 	_accept(socket, protocol, maxConnections) {
 		if (this._engine.stats().curr_connections >= maxConnections) {
+			this._engine.countRejected();
 			socket.on('error', () => socket.destroy());
 			socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref());
 			socket.end(TOO_MANY);

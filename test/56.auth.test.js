@@ -289,6 +289,32 @@ describe('authentication: the auth file, the seed port and clients', function ()
 		}
 	});
 
+	it('answers the same whatever the input is cut into (a native Session fed piece by piece)', () => {
+		const native = require('../lib/native');
+		const engine = new native.Engine({ auth: [[Buffer.from('alice'), Buffer.from('secret')]] });
+		const input = Buffer.from('get a\r\nset a 0 0 3\r\nbob p\r\nw\r\nset x y z 12 noreply\r\nalice wrong!\r\n'
+			+ 'set a 0 0 4294967294\r\nset a 0 0 12\r\nalice secret\r\nset k 0 0 1\r\nv\r\nget k\r\n', 'latin1');
+		// "bob p" is the 3-byte block + 2 (not "\r\n"); then "\r\n" and "w\r\n" are two more lines.
+		const expected = 'CLIENT_ERROR unauthenticated\r\nCLIENT_ERROR bad command line termination\r\nCLIENT_ERROR unauthenticated\r\n'
+			+ 'CLIENT_ERROR unauthenticated\r\n'
+			+ 'CLIENT_ERROR authentication failure\r\nCLIENT_ERROR bad command line termination\r\nSTORED\r\nSTORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n';
+		const run = (cuts) => {
+			const session = new native.Session(engine, { protocol: 'memcached' });
+			let out = '';
+			let from = 0;
+			for (const cut of [...cuts, input.length]) {
+				out += session.feed(input.subarray(from, cut)).toString('latin1');
+				from = cut;
+			}
+			session.close();
+			return out;
+		};
+		assert.strictEqual(run([]), expected);
+		for (let cut = 1; cut < input.length; cut++) assert.strictEqual(run([cut]), expected, `cut at ${cut}`);
+		assert.strictEqual(run(Array.from({ length: input.length - 1 }, (_, i) => i + 1)), expected, 'byte by byte');
+		assert.strictEqual(engine.stats().curr_connections, 0);
+	});
+
 	it('lets an unmodified client authenticate with a set of "user password" as its first command', async () => {
 		const file = authFile(dir, 'users', 'alice:secret\n');
 		const server = await startServer({ port: false, memcachedPort: 0, authFile: file });
