@@ -8,6 +8,7 @@
         "csrc/cache.c",
         "csrc/mcnum.c",
         "csrc/engine.c",
+        "csrc/auth.c",
         "csrc/proto_simple.c",
         "csrc/proto_text.c",
         "csrc/proto_text_stats.c",

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // simplecached command line: parses flags, starts a Server, and closes it gracefully on a signal.
-// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -t, -I).
+// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -t, -I, -Y).
 'use strict';
 
+const fs = require('fs');
+const net = require('net');
 const { parseArgs } = require('util');
 const Server = require('../lib/server');
 const pkg = require('../package.json');
@@ -18,6 +20,14 @@ const USAGE = `Usage: simplecached [options]
       --write-timeout <s>    drop connections whose replies wait unread this long (default 30; 0: never)
   -t, --threads <n>          I/O threads: 1 serves on Node's loop, more start native threads (default 1)
   -I, --max-item-size <size> largest value, in bytes or with k/m suffix (default 1m)
+  -Y, --auth-file <file>     memcached ascii authentication: "user:password" lines; clients must
+                             first send "set <any> 0 0 <n>" with data "<user> <password>"
+                             (turns the seed port off unless -p and --allow-unauthenticated-seed)
+      --allow-unauthenticated-seed  serve the seed protocol (no authentication) beside -Y
+      --tls-port <n>         TCP port for memcached's text protocol over TLS (needs the two below)
+      --tls-cert <file>      TLS certificate chain (PEM)
+      --tls-key <file>       TLS private key (PEM)
+      --tls-ca <file>        CA (PEM) to require and verify client certificates on the TLS port
   -h, --help                 show this help
       --version              show the version
 `;
@@ -32,6 +42,12 @@ const FLAGS = {
 	'write-timeout': { type: 'string' },
 	threads: { type: 'string', short: 't' },
 	'max-item-size': { type: 'string', short: 'I' },
+	'auth-file': { type: 'string', short: 'Y' },
+	'allow-unauthenticated-seed': { type: 'boolean' },
+	'tls-port': { type: 'string' },
+	'tls-cert': { type: 'string' },
+	'tls-key': { type: 'string' },
+	'tls-ca': { type: 'string' },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
 };
@@ -55,6 +71,25 @@ function sizeFlag(values, name) {
 	return Number(match[1]) * scale;
 }
 
+// The TLS flags as the Server's tls option (files read now, so a bad path is a usage error).
+function tlsFlags(v) {
+	const files = { cert: v['tls-cert'], key: v['tls-key'], ca: v['tls-ca'] };
+	if (!files.cert && !files.key && !files.ca) return undefined;
+	if (!files.cert || !files.key) throw new UsageError('--tls-cert and --tls-key go together');
+	const tls = {};
+	for (const [name, file] of Object.entries(files)) {
+		if (file === undefined) continue;
+		try {
+			tls[name] = fs.readFileSync(file);
+		} catch (err) {
+			throw new UsageError(`--tls-${name}: cannot read ${file}: ${err.code || err.message}`);
+		}
+	}
+	// A CA means client certificates are required and checked against it.
+	if (tls.ca) Object.assign(tls, { requestCert: true, rejectUnauthorized: true });
+	return tls;
+}
+
 function parseOptions(argv) {
 	let parsed;
 	try {
@@ -76,8 +111,33 @@ function parseOptions(argv) {
 			writeTimeout: integerFlag(v, 'write-timeout'),
 			threads: integerFlag(v, 'threads'),
 			maxItemSize: sizeFlag(v, 'max-item-size'),
+			authFile: v['auth-file'],
+			allowUnauthenticatedSeed: v['allow-unauthenticated-seed'],
+			tlsPort: integerFlag(v, 'tls-port'),
+			tls: tlsFlags(v),
 		},
 	};
+}
+
+// Listeners on a non-loopback address that anyone who reaches them can use: warn about each.
+function exposureWarnings(server, options) {
+	const warnings = [];
+	const exposed = (address) => address && !(net.isIPv4(address.address) ? address.address.startsWith('127.') : address.address === '::1');
+	const where = (address) => `${address.address}:${address.port}`;
+	const anyone = 'anyone who can reach it can read and change the cache';
+	const seed = server.address('simple');
+	const memcached = server.address('memcached');
+	const tls = server.address('tls');
+	if (exposed(seed)) warnings.push(`the simplecached protocol on ${where(seed)} has no authentication: ${anyone}`);
+	if (exposed(memcached)) {
+		warnings.push(options.authFile
+			? `the memcached protocol on ${where(memcached)} sends passwords and data unencrypted (prefer --tls-port)`
+			: `the memcached protocol on ${where(memcached)} has no authentication (-Y): ${anyone}`);
+	}
+	if (exposed(tls) && !options.authFile && !(options.tls && options.tls.requestCert)) {
+		warnings.push(`the TLS port ${where(tls)} has no authentication (-Y or --tls-ca): ${anyone}`);
+	}
+	return warnings.map((text) => `simplecached: warning: ${text}`);
 }
 
 function main() {
@@ -94,10 +154,19 @@ function main() {
 			const where = ['simple', 'memcached'].map((protocol) => [protocol, server.address(protocol)])
 				.filter(([, address]) => address)
 				.map(([protocol, { address, port }]) => `${address}:${port} (${protocol === 'simple' ? 'simplecached' : 'memcached'} protocol)`);
+			const tls = server.address('tls');
+			if (tls) where.push(`${tls.address}:${tls.port} (memcached protocol over TLS)`);
 			console.log(`simplecached ${pkg.version} listening on ${where.join(', ')}`);
+			for (const warning of exposureWarnings(server, opts.server)) console.error(warning);
 		});
 		handleSignals(server);
 	} catch (err) {
+		if (err.authFile) {
+			// As memcached: an unreadable or malformed auth file is a failure to start, not a usage error.
+			process.stderr.write(`simplecached: ${err.message}\n`);
+			process.exitCode = 1;
+			return undefined;
+		}
 		if (!(err instanceof UsageError || err instanceof TypeError || err instanceof RangeError)) throw err;
 		process.stderr.write(`simplecached: ${err.message}\n\n${USAGE}`);
 		process.exitCode = 2;
@@ -117,6 +186,16 @@ function handleSignals(server) {
 	};
 	process.on('SIGINT', stop);
 	process.on('SIGTERM', stop);
+	// As memcached: SIGHUP reloads the auth file; a bad file keeps the users already loaded.
+	process.on('SIGHUP', () => {
+		if (!server.options.authFile) return;
+		try {
+			server.reloadAuth();
+			console.log(`simplecached: SIGHUP, reloaded ${server.options.authFile}`);
+		} catch (err) {
+			console.error(`simplecached: SIGHUP: ${err.message}; keeping the users loaded before`);
+		}
+	});
 }
 
 main();

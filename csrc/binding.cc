@@ -1,5 +1,6 @@
-// binding: the N-API face of the C engine — Engine (store + in-process feed) and NativeServer
-// (libuv listeners on Node's loop). Validation and friendly errors live in lib/; this stays thin.
+// binding: the N-API face of the C engine — Engine (store + in-process feed), NativeServer
+// (libuv listeners on Node's loop) and Session (one connection whose transport lives in JS, e.g.
+// TLS). Validation and friendly errors live in lib/; this stays thin.
 #include <napi.h>
 #include <uv.h>
 
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 extern "C" {
 #include "engine.h"
@@ -61,6 +63,33 @@ bool ProtocolOption(Napi::Env env, Napi::Object opts, session_proto_t *out)
     return true;
 }
 
+// [[user, password], ...] of Buffers (lib/auth.js parsed and checked them) into the table.
+bool AuthArg(Napi::Env env, Napi::Value v, auth_t *auth)
+{
+    if (!v.IsArray()) {
+        Napi::TypeError::New(env, "auth must be an array of [user, password] Buffers").ThrowAsJavaScriptException();
+        return false;
+    }
+    Napi::Array list = v.As<Napi::Array>();
+    std::vector<auth_cred_t> creds;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+        Napi::Value pair = list.Get(i);
+        Napi::Value user = pair.IsArray() ? pair.As<Napi::Array>().Get(0u) : Napi::Value();
+        Napi::Value pass = pair.IsArray() ? pair.As<Napi::Array>().Get(1u) : Napi::Value();
+        if (user.IsEmpty() || pass.IsEmpty() || !user.IsBuffer() || !pass.IsBuffer()) {
+            Napi::TypeError::New(env, "auth must be an array of [user, password] Buffers").ThrowAsJavaScriptException();
+            return false;
+        }
+        Napi::Buffer<char> u = user.As<Napi::Buffer<char>>(), p = pass.As<Napi::Buffer<char>>();
+        creds.push_back({u.Data(), u.Length(), p.Data(), p.Length()});
+    }
+    if (auth_replace(auth, creds.data(), creds.size()) != 0) {
+        Napi::RangeError::New(env, "auth: too many or too long credentials").ThrowAsJavaScriptException();
+        return false;
+    }
+    return true;
+}
+
 // Keys and values arrive as Buffers (lib/ converts strings once, at the edge).
 bool BufferArg(const Napi::CallbackInfo &info, size_t i, const char **data, size_t *len)
 {
@@ -81,7 +110,8 @@ public:
         return DefineClass(env, "Engine",
                            {InstanceMethod("feed", &Engine::Feed), InstanceMethod("get", &Engine::Get),
                             InstanceMethod("set", &Engine::Set), InstanceMethod("delete", &Engine::Delete),
-                            InstanceMethod("stats", &Engine::Stats)});
+                            InstanceMethod("stats", &Engine::Stats), InstanceMethod("setAuth", &Engine::SetAuth),
+                            InstanceMethod("countRejected", &Engine::CountRejected)});
     }
 
     explicit Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info)
@@ -94,13 +124,19 @@ public:
         config.memory_limit = SizeOption(opts, "memoryLimit", 64u << 20);
         config.max_item_size = SizeOption(opts, "maxItemSize", 1u << 20);
         config.shards = (unsigned)SizeOption(opts, "shards", 1);
+        Napi::Value auth = opts.Get("auth");
+        bool with_auth = !auth.IsUndefined() && !auth.IsNull();
         shared_ = new SharedEngine();
-        if (engine_init(&shared_->engine, &config) != 0) {
+        if (engine_init(&shared_->engine, &config) != 0 || (with_auth && (shared_->engine.auth = auth_create()) == nullptr)) {
             Napi::Error::New(info.Env(), "out of memory creating the store").ThrowAsJavaScriptException();
             return;
         }
+        if (with_auth && !AuthArg(info.Env(), auth, shared_->engine.auth))
+            return;
         session_init(&sessions_[SESSION_PROTO_SIMPLE], &shared_->engine, SESSION_PROTO_SIMPLE);
         session_init(&sessions_[SESSION_PROTO_TEXT], &shared_->engine, SESSION_PROTO_TEXT);
+        // In-process callers hold the store already: their own sessions need no credentials.
+        sessions_[SESSION_PROTO_TEXT].authenticated = true;
     }
 
     ~Engine() override
@@ -181,6 +217,24 @@ private:
         return Napi::Boolean::New(info.Env(), deleted);
     }
 
+    // setAuth([[user, password], ...]) replaces the credentials of an engine created with auth.
+    Napi::Value SetAuth(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        if (shared_->engine.auth == nullptr)
+            Napi::Error::New(env, "this engine was created without authentication").ThrowAsJavaScriptException();
+        else
+            AuthArg(env, info.Length() > 0 ? info[0] : env.Undefined(), shared_->engine.auth);
+        return env.Undefined();
+    }
+
+    // A listener in JavaScript (TLS) refused a connection past maxConnections: rejected_connections.
+    Napi::Value CountRejected(const Napi::CallbackInfo &info)
+    {
+        stat_add(&shared_->engine.stats.rejected_connections, 1);
+        return info.Env().Undefined();
+    }
+
     Napi::Value Stats(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
@@ -206,6 +260,122 @@ private:
     SharedEngine *shared_ = nullptr;
     session_t sessions_[2];  // indexed by session_proto_t
     buf_t pending_[2];
+};
+
+
+// Unsent output past which a Session stops executing input until JavaScript has written it (as
+// conn.c's CONN_OUTPUT_HIGH_WATER for native connections).
+constexpr size_t SESSION_OUTPUT_HIGH_WATER = 256 * 1024;
+
+// new Session(engine, {protocol}): one client connection whose transport lives in JavaScript
+// (lib/tls_server.js). feed(bytes) executes every complete command and returns the replies; an
+// incomplete command waits for the next call. It counts in curr_connections until close().
+class Session : public Napi::ObjectWrap<Session> {
+public:
+    static Napi::Function Init(Napi::Env env)
+    {
+        return DefineClass(env, "Session",
+                           {InstanceMethod("feed", &Session::Feed), InstanceMethod("close", &Session::Close),
+                            InstanceAccessor("state", &Session::State, nullptr),
+                            InstanceAccessor("blocked", &Session::Blocked, nullptr)});
+    }
+
+    explicit Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info)
+    {
+        Napi::Env env = info.Env();
+        buf_init(&pending_);
+        Napi::FunctionReference *engine_class = env.GetInstanceData<Napi::FunctionReference>();
+        if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject() ||
+            !info[0].As<Napi::Object>().InstanceOf(engine_class->Value())) {
+            Napi::TypeError::New(env, "Session(engine, {protocol})").ThrowAsJavaScriptException();
+            return;
+        }
+        session_proto_t proto;
+        if (!ProtocolOption(env, info[1].As<Napi::Object>(), &proto))
+            return;
+        shared_ = Engine::Unwrap(info[0].As<Napi::Object>())->Shared();
+        shared_->refs++;
+        engine_t *e = &shared_->engine;
+        session_init(&session_, e, proto);
+        session_.out_high_water = SESSION_OUTPUT_HIGH_WATER;
+        // A pending command is bounded by the protocols' own limits; this is a backstop.
+        max_pending_ = e->max_item_size + 2 * 1024 * 1024;
+        stat_add(&e->stats.curr_connections, 1);
+        stat_add(&e->stats.total_connections, 1);
+        open_ = true;
+    }
+
+    ~Session() override
+    {
+        Release();
+        if (shared_)
+            shared_->Unref();
+    }
+
+private:
+    // feed(buffer) -> Buffer of replies. When `blocked` is true afterwards, output reached the
+    // high-water mark with input left: write the replies, then call feed() again (with no bytes).
+    Napi::Value Feed(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        const char *data = nullptr;
+        size_t len = 0;
+        if (info.Length() > 0 && !BufferArg(info, 0, &data, &len))
+            return env.Undefined();
+        if (!open_) {
+            Napi::Error::New(env, "session is closed").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        engine_t *e = &shared_->engine;
+        stat_add(&e->stats.bytes_read, len);
+        buf_t out;
+        buf_init(&out);
+        if (session_.state == SESSION_OPEN && len > 0 &&
+            (buf_len(&pending_) + len > max_pending_ || buf_append(&pending_, data, len) != 0))
+            session_.state = SESSION_BROKEN;
+        size_t used = engine_feed(&session_, buf_head(&pending_), buf_len(&pending_), &out);
+        buf_consume(&pending_, used);
+        if (buf_len(&pending_) == 0)
+            buf_free(&pending_);
+        blocked_ = session_.state == SESSION_OPEN && buf_len(&out) >= SESSION_OUTPUT_HIGH_WATER && buf_len(&pending_) > 0;
+        stat_add(&e->stats.bytes_written, buf_len(&out));
+        Napi::Value result = Napi::Buffer<char>::Copy(env, buf_head(&out), buf_len(&out));
+        buf_free(&out);
+        return result;
+    }
+
+    // 'open', or 'quit' / 'broken': write the replies returned, then end the connection.
+    Napi::Value State(const Napi::CallbackInfo &info)
+    {
+        static const char *names[] = {"open", "quit", "broken"};
+        return Napi::String::New(info.Env(), open_ ? names[session_.state] : "closed");
+    }
+
+    Napi::Value Blocked(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), blocked_); }
+
+    // The connection is gone: it stops counting and its buffer is freed. Idempotent.
+    Napi::Value Close(const Napi::CallbackInfo &info)
+    {
+        Release();
+        return info.Env().Undefined();
+    }
+
+    void Release()
+    {
+        if (!open_)
+            return;
+        open_ = false;
+        blocked_ = false;
+        buf_free(&pending_);
+        stat_sub(&shared_->engine.stats.curr_connections, 1);
+    }
+
+    SharedEngine *shared_ = nullptr;
+    session_t session_;
+    buf_t pending_;
+    size_t max_pending_ = 0;
+    bool open_ = false;
+    bool blocked_ = false;
 };
 
 class NativeServer;
@@ -411,6 +581,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     exports.Set("Engine", engine_class);
     exports.Set("NativeServer", NativeServer::Init(env));
     exports.Set("openFilesLimit", Napi::Function::New(env, OpenFilesLimit));
+    exports.Set("Session", Session::Init(env));
     return exports;
 }
 

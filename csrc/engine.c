@@ -30,6 +30,8 @@ void engine_destroy(engine_t *e)
 {
     cache_destroy(e->cache);
     e->cache = NULL;
+    auth_destroy(e->auth);
+    e->auth = NULL;
     pthread_mutex_destroy(&e->stats_lock);
 }
 
@@ -39,6 +41,7 @@ void session_init(session_t *s, engine_t *e, session_proto_t proto)
     s->engine = e;
     s->stats = &e->stats;
     s->proto = proto;
+    s->authenticated = e->auth == NULL;
     s->out_high_water = UINT32_MAX;
 }
 

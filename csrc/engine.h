@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "cache.h"
 #include "store.h"
@@ -37,6 +38,8 @@
     X(touch_misses)          \
     X(store_too_large)       \
     X(store_no_memory)       \
+    X(auth_cmds)             \
+    X(auth_errors)           \
     X(idle_kicks)            /* listed by "stats" only with an idle timeout, as memcached does */ \
     X(bytes_read)            \
     X(bytes_written)
@@ -80,6 +83,8 @@ typedef struct engine {
     unsigned verbosity;
     unsigned max_connections;  /* for stats: the largest limit of the listeners serving it */
     unsigned idle_timeout;     /* for stats: seconds, 0 = none */
+    auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
+                                * before any session exists; engine_destroy frees it) */
 } engine_t;
 
 typedef enum session_proto { SESSION_PROTO_SIMPLE, SESSION_PROTO_TEXT } session_proto_t;
@@ -112,6 +117,7 @@ typedef struct session {
     uint8_t text_state;        /* text_state_t */
     bool get_with_cas : 1;     /* TEXT_GET_MORE: the paused get is a gets/gats */
     bool get_touch : 1;        /* TEXT_GET_MORE: the paused get is a gat/gats */
+    bool authenticated : 1;    /* text protocol: false until the auth "set" succeeds (engine->auth) */
 } session_t;
 
 #define ENGINE_VERSION "1.6.18"  /* the memcached version whose behaviour we match */

@@ -3,6 +3,7 @@
 'use strict';
 
 const net = require('net');
+const tls = require('tls');
 const { EventEmitter } = require('events');
 const options = require('./options');
 const { toKeyBuffer, toValueBuffer } = require('./keys');
@@ -69,9 +70,11 @@ class Client extends EventEmitter {
 		this._error = null;     // set once the connection is unusable
 		this._closing = false;
 		this._connectCallback = callback || null;
-		this._socket = net.connect({ port: this.port, host: this.host });
+		// tls: true, or an object of tls.connect options (ca, rejectUnauthorized, servername, cert, key, ...).
+		this._socket = o.tls ? tls.connect({ ...(o.tls === true ? {} : o.tls), port: this.port, host: this.host })
+			: net.connect({ port: this.port, host: this.host });
 		this._socket.setNoDelay(true);
-		this._socket.on('connect', () => this._onConnect());
+		this._socket.on(o.tls ? 'secureConnect' : 'connect', () => this._onConnect());
 		this._socket.on('data', (chunk) => this._onData(chunk));
 		this._socket.on('error', (err) => this._fail(err));
 		this._socket.on('close', () => this._fail(connectionError('connection closed', 'ECONNRESET')));

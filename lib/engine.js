@@ -13,7 +13,8 @@ const SET_ERRORS = {
 
 class Engine {
 	constructor(options = {}) {
-		this._native = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards });
+		// auth: [[user, password], ...] makes memcached-protocol sessions authenticate first (lib/auth.js).
+		this._native = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards, auth: options.auth || undefined });
 	}
 
 	// Returns the value as a Buffer, or null when the key is absent.

@@ -3,10 +3,13 @@
 'use strict';
 
 const dns = require('dns');
+const tls = require('tls');
 const { EventEmitter } = require('events');
 const native = require('./native');
 const Engine = require('./engine');
 const options = require('./options');
+const auth = require('./auth');
+const TlsListener = require('./tls_server');
 const { callbackOrPromise } = require('./callback');
 const { connectionError } = require('./errors');
 
@@ -19,6 +22,7 @@ const DEFAULTS = {
 	threads: 1,
 	idleTimeout: 0,
 	writeTimeout: 30,
+	tlsPort: null,
 };
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
@@ -56,9 +60,9 @@ function shardsFor({ threads, memoryLimit, maxItemSize }) {
 	return Math.max(1, Math.min(64, threads * 8, Math.floor(memoryLimit / (4 * maxItemSize))));
 }
 
-// A port option may be false (or null for memcachedPort, its default) to turn that listener off.
+// A port option may be false (or null for a port off by default) to turn that listener off.
 function port(opts, name) {
-	if (opts[name] === false || (opts[name] === null && name === 'memcachedPort')) return null;
+	if (opts[name] === false || (opts[name] === null && DEFAULTS[name] === null)) return null;
 	return options.integer(opts, name, DEFAULTS[name], 0, 65535);
 }
 
@@ -76,10 +80,40 @@ function validate(raw) {
 		writeTimeout: options.integer(opts, 'writeTimeout', DEFAULTS.writeTimeout, 0, MAX_TIMEOUT),
 	};
 	validated.maxConnections = maxConnections(opts, validated.threads);
-	if (validated.port === null && validated.memcachedPort === null) {
-		throw new RangeError('options port and memcachedPort are both off: nothing to listen on');
+	Object.assign(validated, validateSecurity(opts, validated));
+	if (validated.port === null && validated.memcachedPort === null && validated.tlsPort === null) {
+		throw new RangeError('options port, memcachedPort and tlsPort are all off: nothing to listen on');
 	}
 	return validated;
+}
+
+// authFile: memcached's -Y file; every memcached-protocol connection (plain or TLS) must then
+// authenticate first. The seed protocol has no authentication: with an auth file its port is off
+// unless given explicitly together with allowUnauthenticatedSeed. tlsPort + tls (the options of
+// tls.createServer, at least cert and key) add a TLS listener speaking memcached's text protocol.
+function validateSecurity(opts, validated) {
+	const authFile = options.string(opts, 'authFile', null);
+	const out = { authFile, tlsPort: port(opts, 'tlsPort'), tls: null };
+	if (authFile !== null && validated.port !== null) {
+		if (opts.port === undefined) validated.port = null;
+		else if (opts.allowUnauthenticatedSeed !== true) {
+			throw new RangeError('option authFile: the simplecached protocol (option port) has no authentication; turn it off (port: false) or set allowUnauthenticatedSeed: true');
+		}
+	}
+	if (opts.tls !== undefined && opts.tls !== null) {
+		if (typeof opts.tls !== 'object') throw new TypeError('option tls must be an object of tls.createServer options (cert, key, ...)');
+		if (out.tlsPort === null) throw new RangeError('option tls needs option tlsPort');
+		if (!(opts.tls.cert && opts.tls.key) && !opts.tls.pfx) throw new TypeError('option tls must hold cert and key (PEM)');
+		try {
+			tls.createSecureContext(opts.tls);
+		} catch (err) {
+			throw new TypeError(`option tls: ${err.message}`);
+		}
+		out.tls = opts.tls;
+	} else if (out.tlsPort !== null) {
+		throw new TypeError('option tlsPort needs option tls with cert and key (PEM)');
+	}
+	return out;
 }
 
 class Server extends EventEmitter {
@@ -88,9 +122,12 @@ class Server extends EventEmitter {
 		super();
 		if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
 		this.options = validate(opts);
-		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options) });
+		// The credentials go to the engine only, not into this.options.
+		const credentials = this.options.authFile === null ? null : auth.load(this.options.authFile);
+		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options), auth: credentials });
 		this.listening = false;
 		this._native = null;
+		this._tls = null;
 		this._protocols = [];   // protocol name of each native listener, in order
 		this._closing = null;
 		this._listen(callback);
@@ -113,30 +150,50 @@ class Server extends EventEmitter {
 				.filter(([, port]) => port !== null)
 				.map(([protocol, port]) => ({ host: address, port, protocol }));
 			try {
-				this._native = new native.NativeServer(this.engine._native, {
-					listeners,
-					maxConnections: this.options.maxConnections,
-					idleTimeout: this.options.idleTimeout,
-					writeTimeout: this.options.writeTimeout,
-					// One thread means Node's own loop; more means that many native I/O threads.
-					threads: this.options.threads > 1 ? this.options.threads : 0,
-				});
+				if (listeners.length > 0) {
+					this._native = new native.NativeServer(this.engine._native, {
+						listeners,
+						maxConnections: this.options.maxConnections,
+						idleTimeout: this.options.idleTimeout,
+						writeTimeout: this.options.writeTimeout,
+						// One thread means Node's own loop; more means that many native I/O threads.
+						threads: this.options.threads > 1 ? this.options.threads : 0,
+					});
+				}
 			} catch (listenError) {
 				listenError.address = address;
 				listenError.port = listeners[listenError.listener || 0].port;
 				return fail(listenError);
 			}
 			this._protocols = listeners.map((l) => l.protocol);
-			this.listening = true;
-			this.emit('listening');
-			if (callback) callback(null, this);
-			return undefined;
+			const listening = () => {
+				this.listening = true;
+				this.emit('listening');
+				if (callback) callback(null, this);
+			};
+			if (this.options.tlsPort === null) return listening();
+			return this._listenTls(address, (tlsError) => {
+				if (!tlsError) return listening();
+				tlsError.address = address;
+				tlsError.port = this.options.tlsPort;
+				this._tls = null;
+				return this.close(() => fail(tlsError));
+			});
 		});
 	}
 
-	// {address, family, port} of the listener for a protocol ('simple' or 'memcached'; by default
-	// the seed protocol's, or the memcached one's when that is the only one), or null.
+	// The TLS listener serves memcached's text protocol, as memcached's own TLS (-Z) does.
+	_listenTls(address, callback) {
+		this._tls = new TlsListener(this.engine._native, {
+			protocol: 'memcached', maxConnections: this.options.maxConnections, tls: this.options.tls,
+		});
+		this._tls.listen(address, this.options.tlsPort, callback);
+	}
+
+	// {address, family, port} of the listener for a protocol ('simple', 'memcached' or 'tls'; by
+	// default the seed protocol's, or else the memcached one's, or else the TLS one's), or null.
 	address(protocol) {
+		if (protocol === 'tls' || (!protocol && !this._native)) return this._tls ? this._tls.address() : null;
 		if (!this._native) return null;
 		const index = protocol ? this._protocols.indexOf(protocol) : 0;
 		return index < 0 ? null : this._native.address(index);
@@ -147,14 +204,26 @@ class Server extends EventEmitter {
 		return callbackOrPromise(callback, (done) => {
 			if (!this._closing) {
 				const nativeServer = this._native;
-				this._closing = new Promise((resolve) => (nativeServer ? nativeServer.close(resolve) : resolve())).then(() => {
+				const tlsListener = this._tls;
+				this._closing = Promise.all([
+					new Promise((resolve) => (nativeServer ? nativeServer.close(resolve) : resolve())),
+					new Promise((resolve) => (tlsListener ? tlsListener.close(resolve) : resolve())),
+				]).then(() => {
 					this._native = null;
+					this._tls = null;
 					this.listening = false;
 					this.emit('close');
 				});
 			}
 			this._closing.then(() => done(null), done);
 		});
+	}
+
+	// Reads authFile again and swaps in its users (memcached does so on SIGHUP). Connections already
+	// authenticated stay so. Throws (keeping the old users) if the file cannot be read or is malformed.
+	reloadAuth() {
+		if (this.options.authFile === null) throw new Error('this server was started without authFile');
+		this.engine._native.setAuth(auth.load(this.options.authFile));
 	}
 
 	// Counters of the store and of every listener: friendly names first, then every counter under

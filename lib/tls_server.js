@@ -1,0 +1,120 @@
+// tls_server: a TLS listener built on Node's `tls` whose decrypted bytes feed the C engine, one
+// native Session per connection. Off the hot path by design: plain TCP listeners stay all-C.
+'use strict';
+
+const tls = require('tls');
+const native = require('./native');
+
+const EMPTY = Buffer.alloc(0);
+const TOO_MANY = 'SERVER_ERROR too many open connections\r\n';
+// After its last reply a connection waits this long for the peer to close (as conn.c's linger).
+const LINGER_MS = 2000;
+const HANDSHAKE_MS = 10000;
+
+// Serves one TLS socket: input goes to the session, replies are written back. While the socket
+// holds unsent replies past its high-water mark (write() returned false) or the session stopped
+// at its output mark, nothing more is read, so a client that does not read cannot make the
+// server buffer without bound; the session's pending input is bounded by the protocol limits.
+// After the peer's end (or shutdown()), the commands already received are still answered, then
+// the socket ends; once its replies are flushed the peer has LINGER_MS to close.
+// Returns shutdown(): stop reading, answer what was received, end.
+function serve(socket, session) {
+	let waiting = false;    // paused until 'drain' or the next tick
+	let inputEnded = false;
+	let ending = false;
+	const end = () => {
+		if (ending) return;
+		ending = true;
+		socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref());
+		socket.end();
+	};
+	const settle = () => {
+		if (session.state !== 'open' || (inputEnded && !waiting && !session.blocked)) end();
+	};
+	const pump = (chunk) => {
+		if (ending || session.state !== 'open') return;
+		const replies = session.feed(chunk);
+		const flowing = replies.length === 0 || socket.write(replies);
+		if (session.state === 'open' && (!flowing || session.blocked) && !waiting) {
+			waiting = true;
+			socket.pause();
+			if (flowing) setImmediate(resume);
+			else socket.once('drain', resume);
+		}
+		settle();
+	};
+	const resume = () => {
+		waiting = false;
+		if (socket.destroyed) return;
+		if (session.blocked) pump(EMPTY);
+		if (!waiting && !inputEnded) socket.resume();
+		settle();
+	};
+	const shutdown = () => {
+		inputEnded = true;
+		socket.pause();
+		settle();
+	};
+	socket.setNoDelay(true);
+	socket.on('data', pump);
+	socket.on('end', shutdown);
+	socket.on('error', () => socket.destroy());
+	socket.on('close', () => session.close());
+	return shutdown;
+}
+
+class TlsListener {
+	// engine: the native Engine; options: {protocol, maxConnections, tls: tls.createServer options}
+	constructor(engine, { protocol, maxConnections, tls: tlsOptions }) {
+		this._engine = engine;
+		this._sockets = new Map();   // TLS sockets being served -> their shutdown()
+		this._raw = new Set();       // every TCP connection, handshakes in progress included
+		// A client gets HANDSHAKE_MS (not Node's 120 s) to finish its handshake, unless tls says otherwise.
+		// allowHalfOpen: the peer's end must not end our side before its commands are answered.
+		this._server = tls.createServer({ handshakeTimeout: HANDSHAKE_MS, ...tlsOptions, allowHalfOpen: true },
+			(socket) => this._accept(socket, protocol, maxConnections));
+		// A failed handshake concerns that client only.
+		this._server.on('tlsClientError', (err, socket) => socket.destroy());
+		this._server.on('connection', (raw) => {
+			this._raw.add(raw);
+			raw.on('close', () => this._raw.delete(raw));
+		});
+	}
+
+	_accept(socket, protocol, maxConnections) {
+		if (this._engine.stats().curr_connections >= maxConnections) {
+			this._engine.countRejected();
+			socket.on('error', () => socket.destroy());
+			socket.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref());
+			socket.end(TOO_MANY);
+			return;
+		}
+		socket.on('close', () => this._sockets.delete(socket));
+		this._sockets.set(socket, serve(socket, new native.Session(this._engine, { protocol })));
+	}
+
+	listen(host, port, callback) {
+		const onError = (err) => callback(err);
+		this._server.once('error', onError);
+		this._server.listen({ host, port, exclusive: true }, () => {
+			this._server.removeListener('error', onError);
+			callback(null);
+		});
+	}
+
+	address() {
+		const a = this._server.address();
+		return a && { address: a.address, family: a.family, port: a.port };
+	}
+
+	// Stops accepting; each connection ends once its replies are written; what is still open
+	// LINGER_MS later (a peer that does not close, a handshake in progress) is destroyed. The
+	// callback runs when every socket is closed.
+	close(callback) {
+		this._server.close(() => callback());
+		for (const shutdown of this._sockets.values()) shutdown();
+		if (this._raw.size > 0) setTimeout(() => this._raw.forEach((raw) => raw.destroy()), LINGER_MS).unref();
+	}
+}
+
+module.exports = TlsListener;
