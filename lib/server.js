@@ -186,6 +186,7 @@ class Server extends EventEmitter {
 	_listenTls(address, callback) {
 		this._tls = new TlsListener(this.engine._native, {
 			protocol: 'memcached', maxConnections: this.options.maxConnections, tls: this.options.tls,
+			idleTimeout: this.options.idleTimeout, writeTimeout: this.options.writeTimeout,
 		});
 		this._tls.listen(address, this.options.tlsPort, callback);
 	}

@@ -10,6 +10,7 @@ const TOO_MANY = 'SERVER_ERROR too many open connections\r\n';
 // After its last reply a connection waits this long for the peer to close (as conn.c's linger).
 const LINGER_MS = 2000;
 const HANDSHAKE_MS = 10000;
+const TIMEOUT_CHECK_MS = 1000;
 
 // Serves one TLS socket: input goes to the session, replies are written back. While the socket
 // holds unsent replies past its high-water mark (write() returned false) or the session stopped
@@ -17,11 +18,14 @@ const HANDSHAKE_MS = 10000;
 // server buffer without bound; the session's pending input is bounded by the protocol limits.
 // After the peer's end (or shutdown()), the commands already received are still answered, then
 // the socket ends; once its replies are flushed the peer has LINGER_MS to close.
-// Returns shutdown(): stop reading, answer what was received, end.
+// Returns {shutdown(): stop reading, answer what was received, end; overdue(now, limits): whether
+// the connection has been idle (no reply) or stalled (replies unread) for longer than allowed}.
 function serve(socket, session) {
 	let waiting = false;    // paused until 'drain' or the next tick
 	let inputEnded = false;
 	let ending = false;
+	let lastReply = Date.now();
+	let stalledSince = 0;   // when write() last returned false and no 'drain' came since
 	const end = () => {
 		if (ending) return;
 		ending = true;
@@ -34,7 +38,9 @@ function serve(socket, session) {
 	const pump = (chunk) => {
 		if (ending || session.state !== 'open') return;
 		const replies = session.feed(chunk);
+		if (replies.length > 0) lastReply = Date.now();
 		const flowing = replies.length === 0 || socket.write(replies);
+		if (!flowing && !stalledSince) stalledSince = Date.now();
 		if (session.state === 'open' && (!flowing || session.blocked) && !waiting) {
 			waiting = true;
 			socket.pause();
@@ -45,6 +51,7 @@ function serve(socket, session) {
 	};
 	const resume = () => {
 		waiting = false;
+		stalledSince = 0;
 		if (socket.destroyed) return;
 		if (session.blocked) pump(EMPTY);
 		if (!waiting && !inputEnded) socket.resume();
@@ -60,14 +67,27 @@ function serve(socket, session) {
 	socket.on('end', shutdown);
 	socket.on('error', () => socket.destroy());
 	socket.on('close', () => session.close());
-	return shutdown;
+	// The plain listeners' idle and write timeouts, at the granularity JavaScript sees: a command
+	// is known by its reply, and write progress by 'drain'.
+	const overdue = (now, { idleTimeout, writeTimeout }) => (stalledSince > 0
+		? writeTimeout > 0 && now - stalledSince >= writeTimeout * 1000
+		: idleTimeout > 0 && !inputEnded && now - lastReply >= idleTimeout * 1000);
+	socket.on('drain', () => { stalledSince = 0; });
+	return { shutdown, overdue };
 }
 
 class TlsListener {
-	// engine: the native Engine; options: {protocol, maxConnections, tls: tls.createServer options}
-	constructor(engine, { protocol, maxConnections, tls: tlsOptions }) {
+	// engine: the native Engine; options: {protocol, maxConnections, idleTimeout, writeTimeout,
+	// tls: tls.createServer options}
+	constructor(engine, { protocol, maxConnections, idleTimeout = 0, writeTimeout = 0, tls: tlsOptions }) {
 		this._engine = engine;
-		this._sockets = new Map();   // TLS sockets being served -> their shutdown()
+		this._sockets = new Map();   // TLS sockets being served -> serve()'s {shutdown, overdue}
+		this._limits = { idleTimeout, writeTimeout };
+		this._timer = null;
+		if (idleTimeout > 0 || writeTimeout > 0) {
+			this._timer = setInterval(() => this._closeOverdue(), TIMEOUT_CHECK_MS);
+			this._timer.unref();
+		}
 		this._raw = new Set();       // every TCP connection, handshakes in progress included
 		// A client gets HANDSHAKE_MS (not Node's 120 s) to finish its handshake, unless tls says otherwise.
 		// allowHalfOpen: the peer's end must not end our side before its commands are answered.
@@ -93,6 +113,16 @@ class TlsListener {
 		this._sockets.set(socket, serve(socket, new native.Session(this._engine, { protocol })));
 	}
 
+	// Idle connections end gracefully; stalled readers are dropped, as on the plain ports.
+	_closeOverdue() {
+		const now = Date.now();
+		for (const [socket, served] of this._sockets) {
+			if (!served.overdue(now, this._limits)) continue;
+			if (this._limits.writeTimeout > 0 && socket.writableLength > 0) socket.destroy();
+			else served.shutdown();
+		}
+	}
+
 	listen(host, port, callback) {
 		const onError = (err) => callback(err);
 		this._server.once('error', onError);
@@ -111,8 +141,9 @@ class TlsListener {
 	// LINGER_MS later (a peer that does not close, a handshake in progress) is destroyed. The
 	// callback runs when every socket is closed.
 	close(callback) {
+		clearInterval(this._timer);
 		this._server.close(() => callback());
-		for (const shutdown of this._sockets.values()) shutdown();
+		for (const served of this._sockets.values()) served.shutdown();
 		if (this._raw.size > 0) setTimeout(() => this._raw.forEach((raw) => raw.destroy()), LINGER_MS).unref();
 	}
 }

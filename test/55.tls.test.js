@@ -218,6 +218,32 @@ describe('tls: the memcached protocol over TLS', function () {
 		}
 	});
 
+	it('applies the idle and write timeouts to TLS connections too', async () => {
+		const timed = await startServer({ port: false, tlsPort: 0, idleTimeout: 1, writeTimeout: 1, tls: { cert: certs.cert, key: certs.key } });
+		try {
+			const tlsPort = timed.address('tls').port;
+			const value = 'v'.repeat(256 * 1024);
+			const writer = await tlsConnect(tlsPort, certs.cert);
+			assert.strictEqual(await writer.request(`set big 0 0 ${value.length}\r\n${value}\r\n`, 'STORED\r\n'), 'STORED\r\n');
+			const idle = await tlsConnect(tlsPort, certs.cert);
+			const stalled = await tlsConnect(tlsPort, certs.cert);
+			stalled.socket.pause();
+			stalled.write('get big\r\n'.repeat(64));
+			const busy = await tlsConnect(tlsPort, certs.cert);
+			for (let i = 0; i < 10; i++) {
+				assert.strictEqual(await busy.request('version\r\n', 'VERSION 1.6.18\r\n'), 'VERSION 1.6.18\r\n');
+				await new Promise((resolve) => setTimeout(resolve, 300));
+			}
+			assert.ok(idle.isClosed, 'the idle TLS connection is still open after 3 s');
+			assert.ok(!busy.isClosed, 'the busy TLS connection was closed');
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			assert.strictEqual(timed.stats().connections, 1, 'the stalled TLS reader was not dropped');
+			[writer, stalled, busy].forEach((c) => c.socket.destroy());
+		} finally {
+			await timed.close();
+		}
+	});
+
 	it('authenticates over TLS with an auth file', async () => {
 		const file = path.join(dir, 'users');
 		fs.writeFileSync(file, 'alice:secret\n');
