@@ -91,13 +91,34 @@ static int _items(engine_t *e, buf_t *out)
     return rc;
 }
 
+/* memcached's layout: per class with pages (numbered from 1 as memcached does), then totals.
+ * total_malloced is what the memory limit counts: pages in use plus items too big for a class. */
 static int _slabs(engine_t *e, buf_t *out)
 {
     store_stats_t ss;
     cache_get_stats(e->cache, &ss);
     int rc = 0;
-    rc |= _stat(out, "active_slabs", "%d", ss.items ? 1 : 0);
-    rc |= _stat(out, "total_malloced", "%llu", (unsigned long long)ss.bytes);
+    unsigned active = 0;
+    for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
+        slab_class_stats_t cs;
+        cache_get_class_stats(e->cache, cls, &cs);
+        if (cs.pages == 0)
+            continue;
+        active++;
+        char name[48];
+#define CLASS_STAT(what, value)                                                 \
+        snprintf(name, sizeof(name), "%u:%s", cls + 1, what);                   \
+        rc |= _stat(out, name, "%llu", (unsigned long long)(value));
+        CLASS_STAT("chunk_size", cs.block_size)
+        CLASS_STAT("chunks_per_page", cs.per_page)
+        CLASS_STAT("total_pages", cs.pages)
+        CLASS_STAT("total_chunks", cs.pages * cs.per_page)
+        CLASS_STAT("used_chunks", cs.used)
+        CLASS_STAT("free_chunks", cs.pages * cs.per_page - cs.used)
+#undef CLASS_STAT
+    }
+    rc |= _stat(out, "active_slabs", "%u", active);
+    rc |= _stat(out, "total_malloced", "%llu", (unsigned long long)ss.malloced);
     return rc;
 }
 
