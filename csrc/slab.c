@@ -43,6 +43,8 @@ struct slab {
     size_t max_pages;
     slab_page_t *metas;          /* one per page of the region */
     slab_page_t *unused;         /* released metas, linked through pnext */
+    slab_page_t *spares;         /* emptied pages still resident and counted, linked through pnext */
+    size_t nspares;
     size_t next_meta;            /* metas from here on were never used */
     size_t pages;
     size_t big_bytes;
@@ -165,7 +167,7 @@ bool slab_fits(const slab_t *sl, size_t size)
 
 static size_t _malloced(const slab_t *sl)
 {
-    return sl->pages * sl->page_size + sl->big_bytes;
+    return (sl->pages + sl->nspares) * sl->page_size + sl->big_bytes;
 }
 
 /* ---- the ring */
@@ -239,7 +241,11 @@ static void _partial_push(slab_class_t *c, slab_page_t *p)
 static slab_page_t *_page_new(slab_t *sl, unsigned cls)
 {
     slab_page_t *p;
-    if (sl->unused != NULL) {
+    if (sl->spares != NULL) {
+        p = sl->spares;
+        sl->spares = p->pnext;
+        sl->nspares--;
+    } else if (sl->unused != NULL) {
         p = sl->unused;
         sl->unused = p->pnext;
     } else if (sl->next_meta < sl->max_pages) {
@@ -256,20 +262,34 @@ static slab_page_t *_page_new(slab_t *sl, unsigned cls)
     return p;
 }
 
-/* A page with no block left goes back to the system; its meta waits for reuse. */
+/* Returns a spare page's memory to the system; its meta waits for reuse. */
+static void _spare_drop(slab_t *sl)
+{
+    slab_page_t *p = sl->spares;
+    sl->spares = p->pnext;
+    sl->nspares--;
+#ifdef MADV_DONTNEED
+    madvise(_page_base(sl, p), sl->page_size, MADV_DONTNEED);
+#endif
+    p->pnext = sl->unused;
+    sl->unused = p;
+}
+
+/* A page with no block left becomes a spare, resident and counted, that the next page wanted by any
+ * class takes without a syscall; past SLAB_SPARES_MAX, one goes back to the system. */
 static void _page_release(slab_t *sl, slab_page_t *p)
 {
     slab_class_t *c = &sl->classes[p->cls];
     if (p->partial)
         _partial_remove(c, p);
     _ring_remove(sl, &p->unit);
-#ifdef MADV_DONTNEED
-    madvise(_page_base(sl, p), sl->page_size, MADV_DONTNEED);
-#endif
     c->pages--;
     sl->pages--;
-    p->pnext = sl->unused;
-    sl->unused = p;
+    if (sl->nspares == SLAB_SPARES_MAX)
+        _spare_drop(sl);
+    p->pnext = sl->spares;
+    sl->spares = p;
+    sl->nspares++;
 }
 
 static void *_small_alloc(slab_t *sl, size_t size, bool *full)
@@ -278,7 +298,7 @@ static void *_small_alloc(slab_t *sl, size_t size, bool *full)
     slab_class_t *c = &sl->classes[cls];
     slab_page_t *p = c->partial;
     if (p == NULL) {
-        if (_malloced(sl) + sl->page_size > sl->limit) {
+        if (sl->spares == NULL && _malloced(sl) + sl->page_size > sl->limit) {
             *full = true;
             return NULL;
         }
@@ -327,6 +347,8 @@ static void _small_free(slab_t *sl, void *block)
 static void *_big_alloc(slab_t *sl, size_t size, bool *full)
 {
     size_t counted = _big_size(size);
+    while (sl->spares != NULL && _malloced(sl) + counted > sl->limit)
+        _spare_drop(sl);
     if (counted < size || _malloced(sl) + counted > sl->limit) {
         *full = true;
         return NULL;
@@ -419,7 +441,7 @@ bool slab_behind_hand(const slab_t *sl, const void *block)
 void slab_get_stats(const slab_t *sl, slab_stats_t *out)
 {
     out->malloced = _malloced(sl);
-    out->pages = sl->pages;
+    out->pages = sl->pages + sl->nspares;
     out->page_size = sl->page_size;
     out->big_blocks = sl->big_blocks;
 }

@@ -15,13 +15,16 @@
 #define SLAB_PAGE_MIN 4096
 #define SLAB_BLOCK_MIN 32    /* the smallest class; blocks are multiples of 8 bytes */
 #define SLAB_CLASSES_MAX 64
+/* Emptied pages kept resident, and counted, for the next class that needs a page: a lone item set
+ * and deleted in turn then costs no syscall. A big block that needs their room takes it first. */
+#define SLAB_SPARES_MAX 4
 
 typedef struct slab slab_t;
 
 /* What the memory limit governs, and how it is used. */
 typedef struct slab_stats {
     uint64_t malloced;  /* pages in use * page size + big blocks as counted: never over the limit */
-    uint64_t pages;
+    uint64_t pages;     /* in use or spare */
     uint64_t page_size; /* 0 when the limit is too small for pages */
     uint64_t big_blocks;
 } slab_stats_t;
@@ -52,8 +55,8 @@ bool slab_fits(const slab_t *sl, size_t size);
  * *full clear when malloc or the page reservation failed. O(1). */
 void *slab_alloc(slab_t *sl, size_t size, bool *full);
 
-/* Gives a block back. A page whose last block goes is released (its memory returned to the
- * system) and may later serve any class. O(1). */
+/* Gives a block back. A page whose last block goes becomes a spare or is returned to the system;
+ * either way it may later serve any class. O(1). */
 void slab_free(slab_t *sl, void *block);
 
 /* The clock hand: the block it is on, moving it past; NULL when no block is allocated. Blocks are
