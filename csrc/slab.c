@@ -82,15 +82,15 @@ static void _init_classes(slab_t *sl)
     }
 }
 
-/* Pages of 64 KiB, or smaller so that a small limit still holds 16 of them. */
+/* Pages of SLAB_PAGE_MAX, or smaller so that a small limit still holds 16 of them. */
 static void _choose_pages(slab_t *sl)
 {
     size_t page = SLAB_PAGE_MAX;
-    unsigned shift = 16;
-    while (page > SLAB_PAGE_MIN && page * 16 > sl->limit) {
+    while (page > SLAB_PAGE_MIN && page * 16 > sl->limit)
         page /= 2;
-        shift--;
-    }
+    unsigned shift = 0;
+    while (((size_t)1 << shift) < page)
+        shift++;
     if (page > sl->limit)
         return;
     size_t max_pages = sl->limit / page;

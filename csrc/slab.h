@@ -10,8 +10,12 @@
 
 /* Pages are SLAB_PAGE_MAX bytes, or smaller for a small limit (at least 16 pages fit), down to
  * SLAB_PAGE_MIN; a limit under SLAB_PAGE_MIN has no pages and every block is big. Blocks of up to
- * page/16 bytes come from pages, so a page wastes at most 1/16 at its end. */
-#define SLAB_PAGE_MAX 65536
+ * page/16 bytes come from pages, so a page wastes at most 1/16 at its end.
+ * Why 16 KiB: when a class needs a page, the hand empties one, whatever its class, so a page of
+ * small blocks loses all its items at once. With mixed sizes 1 B-4 KiB under eviction, 64 KiB
+ * pages kept half as many small items as a size-blind LRU would (69k items in all against 98k);
+ * 16 KiB pages keep 109k, with much the same share for every size. */
+#define SLAB_PAGE_MAX 16384
 #define SLAB_PAGE_MIN 4096
 #define SLAB_BLOCK_MIN 32    /* the smallest class; blocks are multiples of 8 bytes */
 #define SLAB_CLASSES_MAX 64

@@ -182,12 +182,15 @@ static bool _hand_step(store_t *s, size_t *spared)
         return false;
     if (!(it->state & ITEM_LINKED) || it->refs > 0)
         return true;
-    item_t **link = _find_link(s, _hash(s, it->data, it->nkey), it->data, it->nkey);
-    if (_dead(s, it)) {
-        _unlink_dead(s, link);
-    } else if ((it->state & ITEM_USED) && *spared < EVICT_SPARES_MAX) {
+    bool dead = _dead(s, it);
+    if (!dead && (it->state & ITEM_USED) && *spared < EVICT_SPARES_MAX) {
         it->state &= (uint8_t)~ITEM_USED;
         (*spared)++;
+        return true;
+    }
+    item_t **link = _find_link(s, _hash(s, it->data, it->nkey), it->data, it->nkey);
+    if (dead) {
+        _unlink_dead(s, link);
     } else {
         s->stats.evictions++;
         _unlink(s, link);
