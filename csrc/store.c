@@ -16,6 +16,8 @@
 #define MEMCACHED_ITEM_HEADER 56     /* memcached 1.6's item header with cas, on 64-bit */
 #define EVICT_SPARES_MAX 64          /* used items the hand spares per allocation, then evicts any */
 
+_Static_assert(sizeof(item_t) == 32, "item_t is a 32-byte header: a 10-byte key and 100-byte value fit a 144-byte slot");
+
 typedef struct table {
     item_t **buckets;
     size_t mask;   /* buckets - 1; the size is a power of two */

@@ -24,7 +24,8 @@ typedef struct store store_t;
  * recomputing it when the table doubles or an item is evicted costs less than 8 bytes per item. */
 enum item_state {
     ITEM_LINKED = 1,  /* in the hash table */
-    ITEM_USED = 2,    /* read or written since the clock hand last visited it */
+    ITEM_USED = 2,    /* read or updated since the clock hand last visited it, or stored where
+                         the hand will come soon (new items behind the hand start without it) */
 };
 
 typedef struct item {
@@ -50,7 +51,7 @@ static inline const char *item_value(const item_t *it) { return it->data + it->n
     X(NOT_FOUND)                                                                                  \
     X(NON_NUMERIC) /* incr/decr of a value that is not a decimal number */                        \
     X(TOO_LARGE)   /* over max_item_size, or larger than the memory limit */                      \
-    X(NO_MEMORY)   /* malloc failed */
+    X(NO_MEMORY)   /* malloc failed, or no room could be made: every item is held by a reader */
 
 typedef enum store_status {
 #define X(name) STORE_##name,
