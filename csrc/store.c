@@ -14,7 +14,7 @@
 #define REHASH_BUCKETS_PER_STEP 4    /* buckets moved per operation while doubling */
 #define REHASH_EMPTY_VISITS 40       /* empty buckets skipped per step, so a step is bounded */
 #define MEMCACHED_ITEM_HEADER 56     /* memcached 1.6's item header with cas, on 64-bit */
-#define EVICT_SPARES_MAX 64          /* used items the hand spares per allocation, then evicts any */
+#define EVICT_CHANCES_MAX 64         /* second chances the hand gives per allocation, then evicts any */
 
 _Static_assert(sizeof(item_t) == 32, "item_t is a 32-byte header: a 10-byte key and 100-byte value fit a 144-byte slot");
 
@@ -173,11 +173,11 @@ static item_t **_find_live(store_t *s, uint64_t hash, const char *key, size_t nk
     return link;
 }
 
-/* One step of the clock hand: the item under it is freed if it is dead, spared (and its mark
- * cleared) if it was used since the last visit and fewer than EVICT_SPARES_MAX were spared in this
- * allocation, else evicted. Items a reader holds are passed over: freeing them gains nothing now.
- * False when there is no item at all. O(key). */
-static bool _hand_step(store_t *s, size_t *spared)
+/* One step of the clock hand: the item under it is freed if it is dead; given a second chance (its
+ * mark cleared) if it was used since the last visit and *chances < EVICT_CHANCES_MAX; else evicted.
+ * Items a reader holds are passed over: freeing them gains nothing now. False when there is no item
+ * at all. O(key). */
+static bool _hand_step(store_t *s, size_t *chances)
 {
     item_t *it = slab_hand_next(s->slab);
     if (it == NULL)
@@ -185,9 +185,9 @@ static bool _hand_step(store_t *s, size_t *spared)
     if (!(it->state & ITEM_LINKED) || it->refs > 0)
         return true;
     bool dead = _dead(s, it);
-    if (!dead && (it->state & ITEM_USED) && *spared < EVICT_SPARES_MAX) {
+    if (!dead && (it->state & ITEM_USED) && *chances < EVICT_CHANCES_MAX) {
         it->state &= (uint8_t)~ITEM_USED;
-        (*spared)++;
+        (*chances)++;
         return true;
     }
     item_t **link = _find_link(s, _hash(s, it->data, it->nkey), it->data, it->nkey);
@@ -200,19 +200,20 @@ static bool _hand_step(store_t *s, size_t *spared)
     return true;
 }
 
-/* An unlinked item of `size` bytes (header, key, value), its memory freed by the clock hand while the
- * limit leaves no room. The hand frees room within the items of one page (or of the bytes a big item
- * needs) plus the spared ones, so the cost is bounded; a full revolution without room (every item
- * held by a reader) gives up. NULL: no room, or out of memory. */
+/* Memory for an item of `size` bytes (header, key, value), made by the clock hand while the limit
+ * leaves no room. Room comes at the latest once the hand has freed a whole page (16 KiB: at most 512
+ * items, after the rest of the page it starts in), or for a big item the pages or big items its bytes
+ * need, plus EVICT_CHANCES_MAX second chances; a full revolution without room (every item held by
+ * a reader) gives up. NULL: no room, or no memory. */
 static item_t *_item_alloc(store_t *s, size_t size)
 {
-    size_t spared = 0;
-    for (size_t visits = 0; visits <= s->blocks + EVICT_SPARES_MAX; visits++) {
+    size_t chances = 0;
+    for (size_t visits = 0; visits <= s->blocks + EVICT_CHANCES_MAX; visits++) {
         bool full;
         item_t *it = slab_alloc(s->slab, size, &full);
         if (it != NULL || !full)
             return it;
-        if (!_hand_step(s, &spared))
+        if (!_hand_step(s, &chances))
             break;
     }
     return NULL;
