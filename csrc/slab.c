@@ -5,15 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define SLAB_SLOTS_MAX (SLAB_PAGE_MAX / SLAB_BLOCK_MIN)
 #define SLAB_FINE_MAX 256        /* classes step by 8 bytes up to here, then by about 1/8 */
+#define SLAB_PAGE_SLOTS_MIN 4    /* the largest class is a quarter page */
 #define MALLOC_OVERHEAD 16       /* what malloc adds to a chunk, at most, on 64-bit glibc */
+#define MALLOC_FIELDS 64         /* bytes at each end of a freed chunk that malloc may write */
 
 /* A member of the hand's ring: a page or a big block. */
 typedef struct slab_unit {
     struct slab_unit *prev, *next;
     size_t big;                  /* a big block: the bytes it counts; a page: 0 */
+    uint64_t passed;             /* the hand's tick when it last left this unit, or it joined */
 } slab_unit_t;
 
 typedef struct slab_page {
@@ -37,6 +41,7 @@ typedef struct slab_class {
 
 struct slab {
     size_t limit;
+    size_t os_page;
     size_t page_size;            /* a power of two; 0: no pages */
     unsigned page_shift;
     char *region;                /* max_pages * page_size reserved bytes */
@@ -49,12 +54,16 @@ struct slab {
     size_t pages;
     size_t big_bytes;
     size_t big_blocks;
+    size_t big_resident;         /* estimate of malloc's heap kept for big blocks: their peak, less
+                                    what _big_release_interior gave back */
     slab_unit_t *hand;
     uint32_t hand_slot;          /* next slot to visit when the hand is on a page */
+    uint64_t tick;               /* units the hand has left since the start */
+    size_t units;                /* in the ring */
     unsigned nclasses;
     size_t block_max;            /* the largest class; bigger blocks are big */
     slab_class_t classes[SLAB_CLASSES_MAX];
-    uint8_t class_of[SLAB_PAGE_MAX / 16 / 8 + 1]; /* (size + 7) / 8 -> class */
+    uint8_t class_of[SLAB_PAGE_MAX / SLAB_PAGE_SLOTS_MIN / 8 + 1]; /* (size + 7) / 8 -> class */
 };
 
 static size_t _round8(size_t n)
@@ -62,17 +71,22 @@ static size_t _round8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+/* Classes step by 8 bytes up to SLAB_FINE_MAX, then by about 1/8 up to page/16; from there on a
+ * class is page/k for k = 15 down to 4, so its slots fill the page to within 8 bytes per slot. */
 static void _init_classes(slab_t *sl)
 {
-    sl->block_max = sl->page_size / 16;
     size_t size = SLAB_BLOCK_MIN;
-    while (size <= sl->block_max && sl->nclasses < SLAB_CLASSES_MAX) {
-        slab_class_t *c = &sl->classes[sl->nclasses++];
-        c->size = (uint32_t)size;
-        c->per_page = (uint32_t)(sl->page_size / size);
-        size_t next = size < SLAB_FINE_MAX ? size + 8 : _round8(size + size / 8);
-        size = next > sl->block_max && size < sl->block_max ? sl->block_max : next;
+    while (size <= sl->page_size / 16 && sl->nclasses < SLAB_CLASSES_MAX - 15) {
+        sl->classes[sl->nclasses++].size = (uint32_t)size;
+        size = size < SLAB_FINE_MAX ? size + 8 : _round8(size + size / 8);
     }
+    for (size_t k = 15; k >= SLAB_PAGE_SLOTS_MIN; k--) {
+        size = sl->page_size / k & ~(size_t)7;
+        if (size > sl->classes[sl->nclasses - 1].size)
+            sl->classes[sl->nclasses++].size = (uint32_t)size;
+    }
+    for (unsigned i = 0; i < sl->nclasses; i++)
+        sl->classes[i].per_page = (uint32_t)(sl->page_size / sl->classes[i].size);
     sl->block_max = sl->classes[sl->nclasses - 1].size;
     unsigned cls = 0;
     for (size_t i = 0; i <= sl->block_max / 8; i++) {
@@ -116,6 +130,8 @@ slab_t *slab_create(size_t memory_limit)
     if (sl == NULL)
         return NULL;
     sl->limit = memory_limit;
+    long os_page = sysconf(_SC_PAGESIZE);
+    sl->os_page = os_page > 0 ? (size_t)os_page : 4096;
     /* Without pages (a tiny limit, or no address space to reserve) every block is big. */
     _choose_pages(sl);
     return sl;
@@ -175,6 +191,8 @@ static size_t _malloced(const slab_t *sl)
 /* Inserts just behind the hand: the hand reaches it last. */
 static void _ring_insert(slab_t *sl, slab_unit_t *u)
 {
+    u->passed = sl->tick;
+    sl->units++;
     if (sl->hand == NULL) {
         u->prev = u->next = u;
         sl->hand = u;
@@ -189,6 +207,7 @@ static void _ring_insert(slab_t *sl, slab_unit_t *u)
 
 static void _ring_remove(slab_t *sl, slab_unit_t *u)
 {
+    sl->units--;
     if (sl->hand == u) {
         sl->hand = u->next == u ? NULL : u->next;
         sl->hand_slot = 0;
@@ -358,9 +377,34 @@ static void *_big_alloc(slab_t *sl, size_t size, bool *full)
         return NULL;
     u->big = counted;
     sl->big_bytes += counted;
+    if (sl->big_resident < sl->big_bytes)
+        sl->big_resident = sl->big_bytes;
     sl->big_blocks++;
     _ring_insert(sl, u);
     return u + 1;
+}
+
+/* Hands the whole OS pages inside a big block back to the system before free(), when the heap
+ * holds more than a sixteenth of the limit beyond the big blocks in use. Otherwise memory freed by
+ * big items stays resident in malloc's heap while pages of the region take over (when sizes shift
+ * from big to small), and one live chunk high in the heap keeps all of it: resident memory could
+ * reach twice the limit. While big blocks replace big blocks, malloc reuses the memory and this
+ * costs nothing (madvise and the page faults after it made such a workload 4x slower).
+ * free() writes only near the ends of a chunk, which are kept; the interior comes back as zero pages. */
+static void _big_release_interior(slab_t *sl, slab_unit_t *u)
+{
+    if (sl->big_resident - sl->big_bytes <= sl->limit / 16)
+        return;
+    sl->big_resident = sl->big_resident - u->big > sl->big_bytes ? sl->big_resident - u->big : sl->big_bytes;
+    /* u->big is at least the chunk's bytes + MALLOC_OVERHEAD + 15; a small block has no interior. */
+    uintptr_t start = (uintptr_t)u + MALLOC_FIELDS;
+    uintptr_t end = (uintptr_t)u + u->big - MALLOC_OVERHEAD - 15 - MALLOC_FIELDS;
+    start = (start + sl->os_page - 1) & ~(uintptr_t)(sl->os_page - 1);
+    end &= ~(uintptr_t)(sl->os_page - 1);
+#ifdef MADV_DONTNEED
+    if (start < end)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+#endif
 }
 
 static void _big_free(slab_t *sl, void *block)
@@ -369,6 +413,7 @@ static void _big_free(slab_t *sl, void *block)
     sl->big_bytes -= u->big;
     sl->big_blocks--;
     _ring_remove(sl, u);
+    _big_release_interior(sl, u); /* after big_bytes drops: it compares the two */
     free(u);
 }
 
@@ -402,14 +447,21 @@ static long _next_slot(const slab_t *sl, const slab_page_t *p, uint32_t from)
     return -1;
 }
 
+/* Moves the hand to the next unit, stamping the one it leaves. */
+static void _hand_advance(slab_t *sl)
+{
+    sl->hand->passed = ++sl->tick;
+    sl->hand = sl->hand->next;
+    sl->hand_slot = 0;
+}
+
 void *slab_hand_next(slab_t *sl)
 {
     /* Every unit holds a block, so at most the rest of one page is scanned before one is found. */
     while (sl->hand != NULL) {
         slab_unit_t *u = sl->hand;
         if (u->big) {
-            sl->hand = u->next;
-            sl->hand_slot = 0;
+            _hand_advance(sl);
             return u + 1;
         }
         slab_page_t *p = (slab_page_t *)u;
@@ -418,8 +470,7 @@ void *slab_hand_next(slab_t *sl)
             sl->hand_slot = (uint32_t)i + 1;
             return _page_base(sl, p) + (size_t)i * sl->classes[p->cls].size;
         }
-        sl->hand = u->next;
-        sl->hand_slot = 0;
+        _hand_advance(sl);
     }
     return NULL;
 }
@@ -429,10 +480,8 @@ bool slab_behind_hand(const slab_t *sl, const void *block)
     if (sl->hand == NULL)
         return false;
     const slab_unit_t *u = _in_region(sl, block) ? &_page_of(sl, block)->unit : (const slab_unit_t *)block - 1;
-    if (u == sl->hand->prev)
-        return true;
-    if (u != sl->hand || u->big)
-        return false;
+    if (u != sl->hand || u->big) /* a big block under the hand is new: it began the ring */
+        return sl->tick - u->passed <= sl->units / 2;
     const slab_page_t *p = (const slab_page_t *)u;
     size_t i = (size_t)((const char *)block - _page_base(sl, p)) / sl->classes[p->cls].size;
     return i < sl->hand_slot;

@@ -9,12 +9,13 @@
 #include <stdint.h>
 
 /* Pages are SLAB_PAGE_MAX bytes, or smaller for a small limit (at least 16 pages fit), down to
- * SLAB_PAGE_MIN; a limit under SLAB_PAGE_MIN has no pages and every block is big. Blocks of up to
- * page/16 bytes come from pages, so a page wastes at most 1/16 at its end.
+ * SLAB_PAGE_MIN; a limit under SLAB_PAGE_MIN has no pages and every block is big. Blocks of up to a
+ * quarter page come from pages (classes in 8-byte steps to 256 B, then ~1/8 steps, then page/k
+ * sizes that fill a page); bigger blocks are malloc'd one by one.
  * Why 16 KiB: when a class needs a page, the hand empties one, whatever its class, so a page of
  * small blocks loses all its items at once. With mixed sizes 1 B-4 KiB under eviction, 64 KiB
  * pages kept half as many small items as a size-blind LRU would (69k items in all against 98k);
- * 16 KiB pages keep 109k, with much the same share for every size. */
+ * 16 KiB pages keep about as many of each size as the LRU. */
 #define SLAB_PAGE_MAX 16384
 #define SLAB_PAGE_MIN 4096
 #define SLAB_BLOCK_MIN 32    /* the smallest class; blocks are multiples of 8 bytes */
@@ -68,8 +69,8 @@ void slab_free(slab_t *sl, void *block);
  * joins the ring just behind the hand, so it is visited last. O(page size / 4096). */
 void *slab_hand_next(slab_t *sl);
 
-/* Whether the hand has just passed this block: in the page it is on, or in the page or big block
- * that last joined behind it. The hand will visit such a block only after a full revolution. */
+/* Whether the hand passed this block less than half a revolution ago (or it joined the ring since,
+ * just behind the hand): the hand then comes to it only after more than half a revolution. O(1). */
 bool slab_behind_hand(const slab_t *sl, const void *block);
 
 void slab_get_stats(const slab_t *sl, slab_stats_t *out);

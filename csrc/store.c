@@ -208,7 +208,8 @@ static bool _hand_step(store_t *s, size_t *chances)
 static item_t *_item_alloc(store_t *s, size_t size)
 {
     size_t chances = 0;
-    for (size_t visits = 0; visits <= s->blocks + EVICT_CHANCES_MAX; visits++) {
+    size_t revolution = s->blocks + EVICT_CHANCES_MAX; /* fixed now: evictions lower s->blocks */
+    for (size_t visits = 0; visits <= revolution; visits++) {
         bool full;
         item_t *it = slab_alloc(s->slab, size, &full);
         if (it != NULL || !full)
@@ -230,7 +231,7 @@ static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue
     it->nkey = (uint8_t)nkey;
     it->nvalue = (uint32_t)nvalue;
     it->cas = _next_cas(s);
-    /* Where the hand has just been, it comes back last; elsewhere the mark buys one revolution. */
+    /* Where the hand passed lately it comes back late; where it comes soon the mark buys a revolution. */
     it->state = slab_behind_hand(s->slab, it) ? 0 : ITEM_USED;
     s->stats.bytes += size;
     s->blocks++;

@@ -65,11 +65,10 @@ describe('eviction: LRU under memoryLimit', () => {
 		assert.ok(itemSize >= 1024 + keyOf(0).length, `item size ${itemSize}`);
 		const fit = Math.floor(LIMIT / itemSize);
 		assert.ok(stats.items <= fit && stats.items >= 0.9 * fit, `${stats.items} items of ${itemSize} bytes in ${LIMIT}`);
-		// The memory the limit counts (1 KiB values are too big for slab pages: each is allocated on
-		// its own) is within it, and nearly all of it is used.
+		// The memory the limit counts (whole 16 KiB slab pages of one class) is within it, and all used.
 		const slabs = await slabStats(server.address('memcached').port);
-		assert.ok(slabs.total_malloced <= LIMIT && slabs.total_malloced > LIMIT - 2 * itemSize, `total_malloced ${slabs.total_malloced}`);
-		assert.strictEqual(slabs.active_slabs, 0);
+		assert.ok(slabs.total_malloced <= LIMIT && slabs.total_malloced > LIMIT - 16 * 1024, `total_malloced ${slabs.total_malloced}`);
+		assert.strictEqual(slabs.active_slabs, 1);
 		assert.ok(stats.evictions > 0);
 		assert.strictEqual(stats.evictions, WRITES - stats.items);
 		assert.strictEqual(stats.totalItems, WRITES);
@@ -147,13 +146,14 @@ describe('eviction: resident memory of a server process', function () {
 	const letters = 'abcdefghijklmnopqrstuvwxyz';
 	const valueFor = (key, size) => letters[key.length % 26].repeat(size);
 
-	// Writes `bytes` of values in batches of 32 sets, sizes from sizeOf(count); returns the last key.
-	async function writeBytes(client, prefix, bytes, sizeOf, sizes) {
+	// Writes `bytes` of values in batches of `per` sets, sizes from sizeOf(count); returns the last
+	// key. A `hot` key is read in every batch, so it stays.
+	async function writeBytes(client, prefix, bytes, sizeOf, sizes, hot = null, per = 32) {
 		let written = 0;
 		let last = null;
 		while (written < bytes) {
 			const batch = [];
-			for (let j = 0; j < 32; j++) {
+			for (let j = 0; j < per; j++) {
 				const key = `${prefix}-${sizes.size}`;
 				const size = sizeOf(sizes.size);
 				sizes.set(key, size);
@@ -161,7 +161,9 @@ describe('eviction: resident memory of a server process', function () {
 				written += size;
 				last = key;
 			}
+			const reading = hot ? client.get(hot) : null;
 			assert.ok((await Promise.all(batch)).every((r) => r === true), `a set of ${prefix} failed`);
+			if (hot) { const got = await reading; assert.ok(got === valueFor(hot, sizes.get(hot)), `hot key ${hot} lost: ${got === null ? "null" : `${got.length} bytes, ${[...new Set(got)].join("")}`}`); }
 		}
 		return last;
 	}
@@ -206,8 +208,9 @@ describe('eviction: resident memory of a server process', function () {
 			const before = vmRss(server.child.pid);
 			const sizes = new Map();
 			const LIMIT = LIMIT_MIB * MiB;
-			// Tiny values fill the limit with small slab classes, then mixed sizes, then big values only:
-			// memory must move from class to class, never accumulate.
+			// Tiny values fill the limit with small slab classes, then mixed sizes, then big values only,
+			// then small ones again while a big item is read all along (so malloc's heap, where big
+			// items live, stays pinned): memory must move from class to class, never accumulate.
 			const phases = [
 				['tiny', 2 * LIMIT, (n) => 1 + ((n * 7919) % 300)],
 				['mixed', 4 * LIMIT, (n) => Math.floor(2 ** (((n * 7919) % 1601) / 100))], // 1 B to 64 KiB, log-uniform
@@ -219,6 +222,8 @@ describe('eviction: resident memory of a server process', function () {
 				checkGrowth(before, vmRss(server.child.pid), `after the ${prefix} values`, TIGHT_ALLOWANCE);
 			}
 			assert.strictEqual(await client.get(last), valueFor(last, sizes.get(last)));
+			await writeBytes(client, 'small', LIMIT, (n) => 50 + ((n * 7919) % 100), sizes, last, 512);
+			checkGrowth(before, vmRss(server.child.pid), 'after the small values', TIGHT_ALLOWANCE);
 			assert.strictEqual(await client.get('tiny-0'), null);
 			// Small classes get memory back from the big items: new tiny values are all kept.
 			const again = await writeBytes(client, 'again', 64 * 1024, (n) => 1 + (n % 100), sizes);

@@ -366,6 +366,33 @@ static void test_clock(void)
     store_destroy(s);
 }
 
+/* A big item read every 16 writes survives while small items of many classes take over a store
+ * full of big ones. (Items stored where the hand comes soon are marked used; when all of them were,
+ * the hand ran out of second chances and evicted the read item with the rest.) */
+static void test_clock_hot_item(void)
+{
+    store_config_t config = {4u << 20, 1u << 20, 0, NULL};
+    store_t *s = store_create(&config);
+    static char value[600000];
+    memset(value, 'v', sizeof(value));
+    char key[32], hot[32] = "";
+    for (size_t n = 0, written = 0; written < (16u << 20); n++) {
+        size_t size = 65536 + (n * 7919) % (436 * 1024);
+        snprintf(hot, sizeof(hot), "big-%zu", n);
+        CHECK(store_set(s, hot, strlen(hot), value, size, 0, 0) == STORE_OK, "set %s", hot);
+        written += size;
+    }
+    for (int i = 0; i < 100000; i++) {
+        size_t n = (size_t)snprintf(key, sizeof(key), "small-%d", i);
+        CHECK(store_set(s, key, n, value, 50 + (size_t)(i * 7919) % 100, 0, 0) == STORE_OK, "set %s", key);
+        if (i % 16 == 15 && !present(s, hot)) {
+            CHECK(0, "%s, read every 16 writes, evicted after %d small items", hot, i + 1);
+            break;
+        }
+    }
+    store_destroy(s);
+}
+
 /* A session's replies do not depend on how its bytes are cut: fed whole, then cut at every
  * position into two feeds, the output must be identical. */
 static void feed_all(engine_t *e, session_proto_t proto, const char *in, size_t len, size_t cut, buf_t *out)
@@ -416,6 +443,7 @@ int main(void)
     test_slab(3000);      /* no pages: every block is big */
     test_store_memory();
     test_clock();
+    test_clock_hot_item();
     test_split_anywhere(SESSION_PROTO_SIMPLE,
                         "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
     test_split_anywhere(SESSION_PROTO_TEXT,
