@@ -1,5 +1,6 @@
 /* slab: size-classed pages carved from one reserved address range, big blocks from malloc, and the
- * clock hand's ring over both. Every operation is O(1) except the hand's bitmap scan of one page. */
+ * clock hand's ring over both. Every operation is O(1) but the hand's scan of one page's bitmap and
+ * a madvise when memory goes back to the system. */
 #include "slab.h"
 
 #include <stdlib.h>
@@ -22,7 +23,8 @@ typedef struct slab_unit {
 
 typedef struct slab_page {
     slab_unit_t unit;            /* first, so a unit that is a page is the page */
-    struct slab_page *pprev, *pnext; /* its class's pages with a free slot; pnext links unused metas */
+    struct slab_page *pprev, *pnext; /* its class's pages with a free slot; pnext alone links a
+                                        released page into the spares or the unused metas */
     void *free;                  /* freed slots, linked through their first pointer */
     uint32_t fresh;              /* slots from here on were never used */
     uint32_t used;
