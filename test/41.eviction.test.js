@@ -32,7 +32,7 @@ async function slabStats(port) {
 	return stats;
 }
 
-describe('eviction: LRU under memoryLimit', () => {
+describe('eviction under memoryLimit (a clock, approximating LRU)', () => {
 	const LIMIT = 1 * MiB;
 	const WRITES = 10 * 1024; // 10 MiB of values: ten times the limit
 	let server;
