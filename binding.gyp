@@ -4,6 +4,7 @@
       "target_name": "simplecached",
       "sources": [
         "csrc/buf.c",
+        "csrc/slab.c",
         "csrc/store.c",
         "csrc/cache.c",
         "csrc/mcnum.c",

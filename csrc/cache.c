@@ -189,10 +189,31 @@ void cache_get_stats(cache_t *c, store_stats_t *out)
         pthread_mutex_unlock(&c->shards[i].lock);
         out->items += st.items;
         out->bytes += st.bytes;
+        out->malloced += st.malloced;
         out->total_items += st.total_items;
         out->evictions += st.evictions;
         out->reclaimed += st.reclaimed;
         out->buckets += st.buckets;
+    }
+}
+
+unsigned cache_slab_classes(const cache_t *c)
+{
+    return store_slab_classes(c->shards[0].store);
+}
+
+void cache_get_class_stats(cache_t *c, unsigned cls, slab_class_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < c->nshards; i++) {
+        slab_class_stats_t st;
+        pthread_mutex_lock(&c->shards[i].lock);
+        store_get_class_stats(c->shards[i].store, cls, &st);
+        pthread_mutex_unlock(&c->shards[i].lock);
+        out->block_size = st.block_size;
+        out->per_page = st.per_page;
+        out->pages += st.pages;
+        out->used += st.used;
     }
 }
 

@@ -13,7 +13,7 @@
 
 typedef struct cache cache_t;
 
-/* nshards (1..CACHE_MAX_SHARDS) splits memory_limit evenly: each shard evicts from its own LRU. */
+/* nshards (1..CACHE_MAX_SHARDS) splits memory_limit evenly: each shard evicts within its share. */
 cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshards);
 void cache_destroy(cache_t *c);
 
@@ -41,6 +41,11 @@ uint32_t cache_clock(const cache_t *c);
 
 /* Sums of every shard's counters. */
 void cache_get_stats(cache_t *c, store_stats_t *out);
+
+/* The size classes, the same in every shard (they share one limit), and one class's figures summed
+ * over the shards. */
+unsigned cache_slab_classes(const cache_t *c);
+void cache_get_class_stats(cache_t *c, unsigned cls, slab_class_stats_t *out);
 
 bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 size_t cache_memory_limit(const cache_t *c);

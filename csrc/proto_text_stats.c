@@ -80,27 +80,51 @@ static int _settings(engine_t *e, buf_t *out)
     return rc;
 }
 
-/* The store has no slab classes: everything is reported as class 1, and only when it holds items. */
+/* Items per slab class (numbered from 1, as in "stats slabs"), counting blocks in use. Items too
+ * big for a class have none, so they appear only in curr_items; evictions are counted only overall. */
 static int _items(engine_t *e, buf_t *out)
 {
-    store_stats_t ss;
-    cache_get_stats(e->cache, &ss);
-    if (ss.items == 0)
-        return 0;
     int rc = 0;
-    rc |= _stat(out, "items:1:number", "%llu", (unsigned long long)ss.items);
-    rc |= _stat(out, "items:1:evicted", "%llu", (unsigned long long)ss.evictions);
-    rc |= _stat(out, "items:1:reclaimed", "%llu", (unsigned long long)ss.reclaimed);
+    for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
+        slab_class_stats_t cs;
+        cache_get_class_stats(e->cache, cls, &cs);
+        if (cs.used == 0)
+            continue;
+        char name[48];
+        snprintf(name, sizeof(name), "items:%u:number", cls + 1);
+        rc |= _stat(out, name, "%llu", (unsigned long long)cs.used);
+    }
     return rc;
 }
 
+/* memcached's layout: per class with pages (numbered from 1 as memcached does), then totals.
+ * total_malloced is what the memory limit counts: pages in use plus items too big for a class. */
 static int _slabs(engine_t *e, buf_t *out)
 {
     store_stats_t ss;
     cache_get_stats(e->cache, &ss);
     int rc = 0;
-    rc |= _stat(out, "active_slabs", "%d", ss.items ? 1 : 0);
-    rc |= _stat(out, "total_malloced", "%llu", (unsigned long long)ss.bytes);
+    unsigned active = 0;
+    for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
+        slab_class_stats_t cs;
+        cache_get_class_stats(e->cache, cls, &cs);
+        if (cs.pages == 0)
+            continue;
+        active++;
+        char name[48];
+#define CLASS_STAT(what, value)                                                 \
+        snprintf(name, sizeof(name), "%u:%s", cls + 1, what);                   \
+        rc |= _stat(out, name, "%llu", (unsigned long long)(value));
+        CLASS_STAT("chunk_size", cs.block_size)
+        CLASS_STAT("chunks_per_page", cs.per_page)
+        CLASS_STAT("total_pages", cs.pages)
+        CLASS_STAT("total_chunks", cs.pages * cs.per_page)
+        CLASS_STAT("used_chunks", cs.used)
+        CLASS_STAT("free_chunks", cs.pages * cs.per_page - cs.used)
+#undef CLASS_STAT
+    }
+    rc |= _stat(out, "active_slabs", "%u", active);
+    rc |= _stat(out, "total_malloced", "%llu", (unsigned long long)ss.malloced);
     return rc;
 }
 

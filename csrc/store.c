@@ -1,5 +1,5 @@
-/* store: items in a chained hash table that doubles incrementally, an LRU list and a memory limit.
- * Every operation does O(key + value) work plus one bounded rehash step, never a full-table walk. */
+/* store: items in a chained hash table that doubles incrementally, in slab.c's memory, evicted by
+ * its clock hand. Every operation does O(key + value) work plus bounded steps, never a full walk. */
 #include "store.h"
 
 #include "buf.h"
@@ -14,6 +14,9 @@
 #define REHASH_BUCKETS_PER_STEP 4    /* buckets moved per operation while doubling */
 #define REHASH_EMPTY_VISITS 40       /* empty buckets skipped per step, so a step is bounded */
 #define MEMCACHED_ITEM_HEADER 56     /* memcached 1.6's item header with cas, on 64-bit */
+#define EVICT_CHANCES_MAX 64         /* second chances the hand gives per allocation, then evicts any */
+
+_Static_assert(sizeof(item_t) == 32, "item_t is a 32-byte header: a 10-byte key and 100-byte value fit a 144-byte slot");
 
 typedef struct table {
     item_t **buckets;
@@ -24,15 +27,14 @@ struct store {
     table_t tables[2];  /* while doubling, items move from tables[0] to tables[1] */
     size_t rehash_next; /* next bucket of tables[0] to move; meaningful while tables[1] exists */
     size_t sweep_next;  /* next bucket store_sweep() visits */
-    item_t *lru_head;   /* most recently used */
-    item_t *lru_tail;
+    slab_t *slab;       /* every item's memory, and the clock hand that picks victims */
+    size_t blocks;      /* items allocated: linked, or unlinked but still referenced */
     uint64_t hash_seed;
     store_cas_t *cas_source; /* shared by the shards of one cache, so cas uniques stay unique */
     store_cas_t own_cas;
     uint64_t flush_cas; /* items with a smaller cas were flushed */
     uint32_t flush_at;  /* pending delayed flush, store clock; 0 = none */
     uint32_t now;
-    size_t memory_limit;
     size_t max_item_size;
     store_stats_t stats;
 };
@@ -129,52 +131,26 @@ static item_t **_find_link(store_t *s, uint64_t hash, const char *key, size_t nk
     return NULL;
 }
 
-static void _lru_unlink(store_t *s, item_t *it)
+/* A use: the clock hand spares the item on its next visit. */
+static void _mark_used(item_t *it)
 {
-    if (it->lru_prev)
-        it->lru_prev->lru_next = it->lru_next;
-    else
-        s->lru_head = it->lru_next;
-    if (it->lru_next)
-        it->lru_next->lru_prev = it->lru_prev;
-    else
-        s->lru_tail = it->lru_prev;
-    it->lru_prev = it->lru_next = NULL;
-}
-
-static void _lru_push_head(store_t *s, item_t *it)
-{
-    it->lru_prev = NULL;
-    it->lru_next = s->lru_head;
-    if (s->lru_head)
-        s->lru_head->lru_prev = it;
-    else
-        s->lru_tail = it;
-    s->lru_head = it;
-}
-
-static void _lru_bump(store_t *s, item_t *it)
-{
-    if (s->lru_head != it) {
-        _lru_unlink(s, it);
-        _lru_push_head(s, it);
-    }
+    it->state |= ITEM_USED;
 }
 
 static void _item_free(store_t *s, item_t *it)
 {
     s->stats.bytes -= store_item_size(it->nkey, it->nvalue);
-    free(it);
+    s->blocks--;
+    slab_free(s->slab, it);
 }
 
-/* Removes the item at *link from the table and the LRU; frees it unless a reader holds it. */
+/* Removes the item at *link from the table; frees it unless a reader holds it. */
 static void _unlink(store_t *s, item_t **link)
 {
     item_t *it = *link;
     *link = it->hnext;
     it->hnext = NULL;
-    _lru_unlink(s, it);
-    it->linked = 0;
+    it->state &= (uint8_t)~ITEM_LINKED;
     s->stats.items--;
     if (it->refs == 0)
         _item_free(s, it);
@@ -197,24 +173,57 @@ static item_t **_find_live(store_t *s, uint64_t hash, const char *key, size_t nk
     return link;
 }
 
-/* Evicts from the LRU tail until `size` more bytes fit under the memory limit, or nothing is left. */
-static void _make_room(store_t *s, size_t size)
+/* One step of the clock hand: the item under it is freed if it is dead; given a second chance (its
+ * mark cleared) if it was used since the last visit and *chances < EVICT_CHANCES_MAX; else evicted.
+ * Items a reader holds are passed over: freeing them gains nothing now. False when there is no item
+ * at all. O(key). */
+static bool _hand_step(store_t *s, size_t *chances)
 {
-    while (s->stats.bytes + size > s->memory_limit && s->lru_tail != NULL) {
-        item_t *victim = s->lru_tail;
-        item_t **link = _find_link(s, _hash(s, victim->data, victim->nkey), victim->data, victim->nkey);
-        if (_dead(s, victim)) {
-            _unlink_dead(s, link);
-        } else {
-            s->stats.evictions++;
-            _unlink(s, link);
-        }
+    item_t *it = slab_hand_next(s->slab);
+    if (it == NULL)
+        return false;
+    if (!(it->state & ITEM_LINKED) || it->refs > 0)
+        return true;
+    bool dead = _dead(s, it);
+    if (!dead && (it->state & ITEM_USED) && *chances < EVICT_CHANCES_MAX) {
+        it->state &= (uint8_t)~ITEM_USED;
+        (*chances)++;
+        return true;
     }
+    item_t **link = _find_link(s, _hash(s, it->data, it->nkey), it->data, it->nkey);
+    if (dead) {
+        _unlink_dead(s, link);
+    } else {
+        s->stats.evictions++;
+        _unlink(s, link);
+    }
+    return true;
+}
+
+/* Memory for an item of `size` bytes (header, key, value), made by the clock hand while the limit
+ * leaves no room. Room comes at the latest once the hand has freed a whole page (16 KiB: at most 512
+ * items, after the rest of the page it starts in), or for a big item the pages or big items its bytes
+ * need, plus EVICT_CHANCES_MAX second chances; a full revolution without room (every item held by
+ * a reader) gives up. NULL: no room, or no memory. */
+static item_t *_item_alloc(store_t *s, size_t size)
+{
+    size_t chances = 0;
+    size_t revolution = s->blocks + EVICT_CHANCES_MAX; /* fixed now: evictions lower s->blocks */
+    for (size_t visits = 0; visits <= revolution; visits++) {
+        bool full;
+        item_t *it = slab_alloc(s->slab, size, &full);
+        if (it != NULL || !full)
+            return it;
+        if (!_hand_step(s, &chances))
+            break;
+    }
+    return NULL;
 }
 
 static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue)
 {
-    item_t *it = malloc(store_item_size(nkey, nvalue));
+    size_t size = store_item_size(nkey, nvalue);
+    item_t *it = _item_alloc(s, size);
     if (it == NULL)
         return NULL;
     memset(it, 0, sizeof(*it));
@@ -222,7 +231,10 @@ static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue
     it->nkey = (uint8_t)nkey;
     it->nvalue = (uint32_t)nvalue;
     it->cas = _next_cas(s);
-    s->stats.bytes += store_item_size(nkey, nvalue);
+    /* Where the hand passed lately it comes back late; where it comes soon the mark buys a revolution. */
+    it->state = slab_behind_hand(s->slab, it) ? 0 : ITEM_USED;
+    s->stats.bytes += size;
+    s->blocks++;
     return it;
 }
 
@@ -239,8 +251,7 @@ static void _link(store_t *s, item_t *it, uint64_t hash)
     /* Insert where the old item was (or at the chain head): the chain stays intact either way. */
     it->hnext = *link;
     *link = it;
-    it->linked = 1;
-    _lru_push_head(s, it);
+    it->state |= ITEM_LINKED;
     s->stats.items++;
     s->stats.total_items++;
     _maybe_grow(s);
@@ -256,7 +267,7 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
     /* Only the memcached protocol appends, and there memcached's own measure of an item applies;
      * otherwise the limit is on the value, which is what a user of the seed protocol expects. */
     bool too_large = concat ? store_too_large(s, w->nkey, flags, nvalue) : nvalue > s->max_item_size;
-    if (too_large || size > s->memory_limit)
+    if (too_large || !slab_fits(s->slab, size))
         return STORE_TOO_LARGE;
     item_t *it = _item_new(s, w->key, w->nkey, nvalue);
     if (it == NULL)
@@ -275,8 +286,6 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
     } else {
         memcpy(value, added, w->nvalue);
     }
-    /* The new item is counted already; make room for it without losing `old` mid-copy. */
-    _make_room(s, 0);
     _link(s, it, hash);
     if (cas_out)
         *cas_out = it->cas;
@@ -294,7 +303,7 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
         break;
     case STORE_MODE_ADD:
         if (old) {
-            _lru_bump(s, old);
+            _mark_used(old);
             return STORE_NOT_STORED;
         }
         break;
@@ -335,7 +344,7 @@ static item_t *_get(store_t *s, const char *key, size_t nkey, bool touch, uint32
     item_t *it = *link;
     if (touch)
         it->exptime = exptime;
-    _lru_bump(s, it);
+    _mark_used(it);
     it->refs++;
     return it;
 }
@@ -352,7 +361,7 @@ item_t *store_get_touch(store_t *s, const char *key, size_t nkey, uint32_t expti
 
 void store_release(store_t *s, item_t *it)
 {
-    if (--it->refs == 0 && !it->linked)
+    if (--it->refs == 0 && !(it->state & ITEM_LINKED))
         _item_free(s, it);
 }
 
@@ -400,7 +409,7 @@ store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, 
         memcpy(data, text, n);
         memset(data + n, ' ', it->nvalue - n);
         it->cas = _next_cas(s);
-        _lru_bump(s, it);
+        _mark_used(it);
         return STORE_OK;
     }
     store_write_t w = {STORE_MODE_SET, key, nkey, text, n, it->flags, it->exptime, 0};
@@ -447,11 +456,12 @@ store_t *store_create(const store_config_t *config)
     store_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    if (_table_init(&s->tables[0], STORE_INITIAL_BUCKETS) != 0) {
+    s->slab = slab_create(config->memory_limit);
+    if (s->slab == NULL || _table_init(&s->tables[0], STORE_INITIAL_BUCKETS) != 0) {
+        slab_destroy(s->slab);
         free(s);
         return NULL;
     }
-    s->memory_limit = config->memory_limit;
     s->max_item_size = config->max_item_size;
     s->hash_seed = config->hash_seed ? config->hash_seed : store_random_seed(s);
     atomic_init(&s->own_cas, 1);
@@ -463,12 +473,7 @@ void store_destroy(store_t *s)
 {
     if (s == NULL)
         return;
-    item_t *it = s->lru_head;
-    while (it != NULL) {
-        item_t *next = it->lru_next;
-        free(it);
-        it = next;
-    }
+    slab_destroy(s->slab); /* every item's memory */
     free(s->tables[0].buckets);
     free(s->tables[1].buckets);
     free(s);
@@ -518,4 +523,17 @@ void store_get_stats(const store_t *s, store_stats_t *out)
 {
     *out = s->stats;
     out->buckets = s->tables[0].mask + 1 + (_rehashing(s) ? s->tables[1].mask + 1 : 0);
+    slab_stats_t ss;
+    slab_get_stats(s->slab, &ss);
+    out->malloced = ss.malloced;
+}
+
+unsigned store_slab_classes(const store_t *s)
+{
+    return slab_classes(s->slab);
+}
+
+void store_get_class_stats(const store_t *s, unsigned cls, slab_class_stats_t *out)
+{
+    slab_get_class_stats(s->slab, cls, out);
 }

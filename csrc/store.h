@@ -1,5 +1,5 @@
-/* store: the cache itself — items in an incrementally rehashed hash table, an LRU list and a memory limit.
- * No I/O and no clock of its own: callers pass bytes in and tell it the time with store_set_clock().
+/* store: the cache itself — items in an incrementally rehashed hash table, in memory from slab.h under a
+ * limit, evicted by a clock hand. No I/O and no clock of its own: callers tell it the time.
  * Not thread-safe: one store is used by one thread at a time (cache.c shards and locks stores). */
 #ifndef SC_STORE_H
 #define SC_STORE_H
@@ -11,24 +11,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slab.h"
+
 #define STORE_KEY_MAX 250
 
 typedef struct store store_t;
 
-/* An item is one allocation: this 48-byte header, then the key, then the value. Readers hold a
- * reference (store_get / store_release) so an item replaced or evicted while being sent stays
- * valid. The key's hash is not kept: recomputing it when the table doubles or an item is evicted
- * costs less than 8 bytes on every item. */
+/* An item is one block of the slab allocator: this 32-byte header, then the key, then the value.
+ * Readers hold a reference (store_get / store_release) so an item replaced or evicted while being
+ * sent stays valid. There are no LRU links: eviction is a clock over the allocator's blocks, and
+ * ITEM_USED is its "used since the hand last came by" mark. The key's hash is not kept either:
+ * recomputing it when the table doubles or an item is evicted costs less than 8 bytes per item. */
+enum item_state {
+    ITEM_LINKED = 1,  /* in the hash table */
+    ITEM_USED = 2,    /* read or updated since the clock hand last visited it, or stored where
+                         the hand will come soon (new items behind the hand start without it) */
+};
+
 typedef struct item {
     struct item *hnext;                /* hash chain */
-    struct item *lru_prev, *lru_next;  /* lru_prev is towards the most recently used end */
     uint64_t cas;
     uint32_t nvalue;
     uint32_t flags;
     uint32_t exptime;                  /* store clock seconds; 0 = never */
     uint16_t refs;
     uint8_t nkey;
-    uint8_t linked;                    /* in the hash table and the LRU */
+    uint8_t state;                     /* enum item_state bits */
     char data[];
 } item_t;
 
@@ -43,7 +51,7 @@ static inline const char *item_value(const item_t *it) { return it->data + it->n
     X(NOT_FOUND)                                                                                  \
     X(NON_NUMERIC) /* incr/decr of a value that is not a decimal number */                        \
     X(TOO_LARGE)   /* over max_item_size, or larger than the memory limit */                      \
-    X(NO_MEMORY)   /* malloc failed */
+    X(NO_MEMORY)   /* malloc failed, or no room could be made: every item is held by a reader */
 
 typedef enum store_status {
 #define X(name) STORE_##name,
@@ -77,9 +85,11 @@ typedef struct store_write {
 /* Counters the store itself keeps; protocol counters live in the engine. */
 typedef struct store_stats {
     uint64_t items;        /* linked items */
-    uint64_t bytes;        /* accounted bytes of every allocated item, see store_item_size() */
+    uint64_t bytes;        /* store_item_size() of every allocated item, as memcached counts its
+                              items' own sizes; the memory they take is `malloced` */
+    uint64_t malloced;     /* what the memory limit counts: slab pages in use plus big items */
     uint64_t total_items;  /* items ever stored */
-    uint64_t evictions;    /* live items removed to respect the memory limit */
+    uint64_t evictions;    /* live items removed to make room under the memory limit */
     uint64_t reclaimed;    /* expired or flushed items whose memory was taken back */
     uint64_t buckets;      /* hash table slots, both tables while rehashing */
 } store_stats_t;
@@ -93,7 +103,7 @@ typedef _Atomic uint64_t store_cas_t;
 #endif
 
 typedef struct store_config {
-    size_t memory_limit;       /* bytes, as counted by store_item_size() */
+    size_t memory_limit;       /* bytes of slab pages and big items, see slab.h */
     size_t max_item_size;
     uint64_t hash_seed;        /* 0: the store picks one; shards of a cache share theirs */
     store_cas_t *cas_source;   /* NULL: the store numbers its items itself */
@@ -109,16 +119,17 @@ void store_destroy(store_t *s);
 bool store_key_valid(const char *key, size_t nkey);
 
 /* Finds a live item and takes a reference to it (release it with store_release), or returns NULL.
- * Counts as a use for the LRU. O(key) plus one bounded rehash step. */
+ * Marks it used, which spares it from the clock hand's next visit. O(key) plus one rehash step. */
 item_t *store_get(store_t *s, const char *key, size_t nkey);
 
 /* store_get that also sets the item's expiry (gat/gats). */
 item_t *store_get_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime);
 void store_release(store_t *s, item_t *it);
 
-/* Stores according to w->mode, evicting least recently used items while the memory limit would
- * be passed. On STORE_OK, *cas_out (if not NULL) is the new item's cas unique.
- * O(key + value) plus bounded evictions. */
+/* Stores according to w->mode, evicting with the clock hand (items not used since its last visit)
+ * while the memory limit leaves no room. On STORE_OK, *cas_out (if not NULL) is the new item's cas
+ * unique. O(key + value) plus bounded evictions: at most the items of one page, or of the bytes a
+ * big item needs, plus a few spared recently used items. */
 store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out);
 
 /* Plain set: store_write with STORE_MODE_SET. */
@@ -157,10 +168,15 @@ void store_get_stats(const store_t *s, store_stats_t *out);
  * key, NUL, flags if not 0, value and CRLF) so that the same items fit in both. */
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
 
-/* What one item counts against the memory limit: header, key and value. */
+/* The bytes of one item: header, key and value. The memory it takes is this rounded up to its
+ * slab class, or for a big item plus its allocation's overhead (slab_block_size()). */
 static inline size_t store_item_size(size_t nkey, size_t nvalue)
 {
     return sizeof(item_t) + nkey + nvalue;
 }
+
+/* The allocator's size classes (ids 0..n-1) and one class's figures, for "stats slabs". */
+unsigned store_slab_classes(const store_t *s);
+void store_get_class_stats(const store_t *s, unsigned cls, slab_class_stats_t *out);
 
 #endif

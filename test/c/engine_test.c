@@ -6,6 +6,7 @@
 
 #include "cache.h"
 #include "engine.h"
+#include "slab.h"
 #include "store.h"
 
 static int failures;
@@ -116,7 +117,7 @@ static void test_eviction(void)
 {
     store_config_t config = {1u << 20, 1u << 20, 0, NULL};
     store_t *s = store_create(&config);
-    char key[32], value[1000];
+    char key[32], value[500]; /* in a slab class */
     memset(value, 'v', sizeof(value));
     for (int i = 0; i < 20000; i++) {
         size_t n = (size_t)snprintf(key, sizeof(key), "k%d", i);
@@ -131,6 +132,264 @@ static void test_eviction(void)
     if (newest)
         store_release(s, newest);
     CHECK(store_get(s, "k0", 2) == NULL, "oldest key kept");
+    CHECK(st.malloced <= (1u << 20) && st.malloced > (1u << 20) - SLAB_PAGE_MAX, "malloced %llu", (unsigned long long)st.malloced);
+    /* Written in order and never read: the clock evicts oldest first, so exactly the newest remain. */
+    for (int i = 20000 - (int)st.items; i < 20000; i++) {
+        size_t n = (size_t)snprintf(key, sizeof(key), "k%d", i);
+        item_t *it = store_get(s, key, n);
+        CHECK(it != NULL, "k%d of the newest %llu evicted", i, (unsigned long long)st.items);
+        if (it)
+            store_release(s, it);
+    }
+    store_destroy(s);
+}
+
+/* The allocator alone, driven as the store drives it: random sizes from 4 bytes to 300 KiB, freeing
+ * what the hand points at whenever the limit is reached. The memory counted never passes the limit,
+ * no two blocks overlap (each holds its own pattern until freed), the hand visits every block once
+ * per revolution, and freeing everything gives every page back but the spares. */
+#define SLAB_TEST_BLOCKS 4096
+static struct {
+    unsigned char *p;
+    size_t size;
+} blocks[SLAB_TEST_BLOCKS];
+
+static size_t slab_test_size(unsigned phase)
+{
+    switch (phase) {
+    case 0: return 4 + rnd(200);                   /* small classes only */
+    case 1: return (size_t)4 << rnd(17);           /* 4 B to 256 KiB */
+    default: return 5000 + rnd(300000);            /* big blocks only */
+    }
+}
+
+/* A block starts with its index in blocks[]. */
+static int slab_test_find(const void *p)
+{
+    int i;
+    memcpy(&i, p, sizeof(i));
+    return i >= 0 && i < SLAB_TEST_BLOCKS && blocks[i].p == p ? i : -1;
+}
+
+/* The pattern covers small blocks whole and big ones at both ends, where a neighbour would spill:
+ * the next patterned byte at or after j. */
+static size_t slab_test_next(size_t size, size_t j)
+{
+    if (j < sizeof(int))
+        return sizeof(int);
+    return size > 4096 && j >= 512 && j < size - 512 ? size - 512 : j;
+}
+
+static void slab_test_free(slab_t *sl, int i)
+{
+    for (size_t j = slab_test_next(blocks[i].size, 0); j < blocks[i].size; j = slab_test_next(blocks[i].size, j + 1))
+        if (blocks[i].p[j] != (unsigned char)(i + j)) {
+            CHECK(0, "block %d of %zu bytes overwritten at %zu", i, blocks[i].size, j);
+            break;
+        }
+    slab_free(sl, blocks[i].p);
+    blocks[i].p = NULL;
+}
+
+static void test_slab(size_t limit)
+{
+    slab_t *sl = slab_create(limit);
+    CHECK(sl != NULL, "slab_create");
+    memset(blocks, 0, sizeof(blocks));
+    slab_stats_t st;
+    for (unsigned step = 0; step < 30000; step++) {
+        int i = (int)rnd(SLAB_TEST_BLOCKS);
+        if (blocks[i].p != NULL) {
+            slab_test_free(sl, i);
+            continue;
+        }
+        size_t size = slab_test_size(step / 10000);
+        if (!slab_fits(sl, size))
+            continue;
+        CHECK(slab_block_size(sl, size) >= size, "block of %zu counted as %zu", size, slab_block_size(sl, size));
+        bool full;
+        void *p;
+        while ((p = slab_alloc(sl, size, &full)) == NULL && full) {
+            void *victim = slab_hand_next(sl);
+            CHECK(victim != NULL, "full with nothing allocated");
+            if (victim == NULL)
+                break;
+            slab_test_free(sl, slab_test_find(victim));
+        }
+        CHECK(p != NULL, "alloc of %zu", size);
+        if (p == NULL)
+            continue;
+        blocks[i].p = p;
+        blocks[i].size = size;
+        memcpy(p, &i, sizeof(i));
+        for (size_t j = slab_test_next(size, 0); j < size; j = slab_test_next(size, j + 1))
+            blocks[i].p[j] = (unsigned char)(i + j);
+        slab_get_stats(sl, &st);
+        CHECK(st.malloced <= limit, "malloced %llu over %zu", (unsigned long long)st.malloced, limit);
+    }
+    /* One revolution of the hand meets every block once. */
+    int live = 0;
+    for (int i = 0; i < SLAB_TEST_BLOCKS; i++)
+        live += blocks[i].p != NULL;
+    static unsigned char seen[SLAB_TEST_BLOCKS];
+    memset(seen, 0, sizeof(seen));
+    int visits = 0;
+    for (int n = 0; n < live; n++) {
+        int i = slab_test_find(slab_hand_next(sl));
+        CHECK(i >= 0 && !seen[i], "hand visit %d: block %d", n, i);
+        if (i >= 0 && !seen[i]) {
+            seen[i] = 1;
+            visits++;
+        }
+    }
+    CHECK(visits == live, "hand met %d of %d blocks in one revolution", visits, live);
+    for (int i = 0; i < SLAB_TEST_BLOCKS; i++)
+        if (blocks[i].p != NULL)
+            slab_test_free(sl, i);
+    slab_get_stats(sl, &st);
+    CHECK(st.malloced == st.pages * st.page_size && st.pages <= SLAB_SPARES_MAX && st.big_blocks == 0,
+          "left after freeing all: %llu bytes, %llu pages", (unsigned long long)st.malloced, (unsigned long long)st.pages);
+    CHECK(slab_hand_next(sl) == NULL, "hand on a freed block");
+    slab_destroy(sl);
+}
+
+/* The store under 10x its limit in sizes that shift from tiny to big and back: the memory counted
+ * stays under the limit, every item read back is intact, `bytes` is the sum of the items' sizes,
+ * the tiny items written last are all kept (pages came back from the big items), and deleting
+ * everything leaves only spare pages. */
+static void test_store_memory(void)
+{
+    const size_t limit = 2u << 20;
+    store_config_t config = {limit, 1u << 20, 0, NULL};
+    store_t *s = store_create(&config);
+    static char value[310000];
+    char key[32];
+    store_stats_t st;
+    size_t written = 0;
+    int n = 0;
+    for (unsigned phase = 0; phase < 4; phase++) {
+        for (size_t phase_bytes = 0; phase_bytes < 5 * limit / 2; n++) {
+            size_t nkey = (size_t)snprintf(key, sizeof(key), "m%d", n);
+            size_t size = phase == 3 ? 1 + rnd(100) : slab_test_size(phase);
+            memset(value, 'a' + n % 26, size);
+            CHECK(store_set(s, key, nkey, value, size, 0, 0) == STORE_OK, "set of %zu", size);
+            phase_bytes += size;
+            written += size;
+            store_get_stats(s, &st);
+            CHECK(st.malloced <= limit, "malloced %llu over the limit", (unsigned long long)st.malloced);
+            if (rnd(4) == 0) { /* read back a recent key */
+                int k = n - (int)rnd(20);
+                nkey = (size_t)snprintf(key, sizeof(key), "m%d", k < 0 ? 0 : k);
+                item_t *it = store_get(s, key, nkey);
+                if (it) {
+                    bool same = true;
+                    for (uint32_t j = 0; j < it->nvalue; j++)
+                        same = same && item_value(it)[j] == 'a' + (k < 0 ? 0 : k) % 26;
+                    CHECK(same, "item %s overwritten", key);
+                    store_release(s, it);
+                }
+            }
+        }
+    }
+    CHECK(written >= 10 * limit, "wrote %zu", written);
+    store_get_stats(s, &st);
+    CHECK(st.evictions > 0, "no evictions");
+    /* The last 1000 tiny items (about 100 KiB) are all there. */
+    for (int k = n - 1000; k < n; k++) {
+        size_t nkey = (size_t)snprintf(key, sizeof(key), "m%d", k);
+        item_t *it = store_get(s, key, nkey);
+        CHECK(it != NULL, "recent tiny item %s evicted", key);
+        if (it)
+            store_release(s, it);
+    }
+    /* bytes is the sum of the items' own sizes; deleting them all gives every page back. */
+    uint64_t bytes = 0, items = 0;
+    for (int k = 0; k < n; k++) {
+        size_t nkey = (size_t)snprintf(key, sizeof(key), "m%d", k);
+        item_t *it = store_get(s, key, nkey);
+        if (it) {
+            bytes += store_item_size(it->nkey, it->nvalue);
+            items++;
+            store_release(s, it);
+            store_delete(s, key, nkey);
+        }
+    }
+    CHECK(bytes == st.bytes && items == st.items, "bytes %llu for %llu items, counted %llu for %llu",
+          (unsigned long long)bytes, (unsigned long long)items, (unsigned long long)st.bytes, (unsigned long long)st.items);
+    store_get_stats(s, &st);
+    CHECK(st.bytes == 0 && st.items == 0 && st.malloced <= SLAB_SPARES_MAX * SLAB_PAGE_MAX, "left: %llu bytes, %llu malloced",
+          (unsigned long long)st.bytes, (unsigned long long)st.malloced);
+    store_destroy(s);
+}
+
+/* The clock: an item read since the hand last passed is spared once, and only once; an item held by
+ * a reader is never freed under it; a store whose every item is held refuses a write (NO_MEMORY)
+ * rather than pass its limit. */
+static bool present(store_t *s, const char *key)
+{
+    item_t *it = store_get(s, key, strlen(key));
+    if (it)
+        store_release(s, it);
+    return it != NULL;
+}
+
+static void test_clock(void)
+{
+    store_config_t config = {64u << 10, 1u << 20, 0, NULL}; /* 4 KiB pages: 30 KiB items are big */
+    store_t *s = store_create(&config);
+    static char value[30 << 10];
+    memset(value, 'x', sizeof(value));
+    CHECK(store_set(s, "a", 1, value, sizeof(value), 0, 0) == STORE_OK, "set a");
+    CHECK(store_set(s, "b", 1, value, sizeof(value), 0, 0) == STORE_OK, "set b");
+    CHECK(present(s, "a"), "a"); /* marks a used */
+    CHECK(store_set(s, "c", 1, value, sizeof(value), 0, 0) == STORE_OK, "set c");
+    store_stats_t st;
+    store_get_stats(s, &st);
+    CHECK(st.items == 2 && st.evictions == 1, "%llu items", (unsigned long long)st.items);
+    /* The hand spared a and cleared its mark, so the next write evicts a, not c. The checks read
+     * nothing before the write that would mark c. */
+    CHECK(store_set(s, "d", 1, value, sizeof(value), 0, 0) == STORE_OK, "set d");
+    CHECK(!present(s, "b") && !present(s, "a"), "b, then a (spared once) evicted");
+    CHECK(present(s, "c") && present(s, "d"), "c and d kept");
+    /* c and d held: a third 30 KiB item cannot fit, and nothing is freed under a reader. */
+    item_t *c = store_get(s, "c", 1), *d = store_get(s, "d", 1);
+    CHECK(c && d, "get c, d");
+    CHECK(store_set(s, "e", 1, value, sizeof(value), 0, 0) == STORE_NO_MEMORY, "set e with all held");
+    store_get_stats(s, &st);
+    CHECK(st.malloced <= (64u << 10), "malloced %llu", (unsigned long long)st.malloced);
+    CHECK(c && c->nvalue == sizeof(value) && item_value(c)[sizeof(value) - 1] == 'x', "held item c intact");
+    if (c)
+        store_release(s, c);
+    if (d)
+        store_release(s, d);
+    CHECK(store_set(s, "e", 1, value, sizeof(value), 0, 0) == STORE_OK, "set e once released");
+    store_destroy(s);
+}
+
+/* A big item read every 16 writes survives while small items of many classes take over a store
+ * full of big ones. (Items stored where the hand comes soon are marked used; when all of them were,
+ * the hand ran out of second chances and evicted the read item with the rest.) */
+static void test_clock_hot_item(void)
+{
+    store_config_t config = {4u << 20, 1u << 20, 0, NULL};
+    store_t *s = store_create(&config);
+    static char value[600000];
+    memset(value, 'v', sizeof(value));
+    char key[32], hot[32] = "";
+    for (size_t n = 0, written = 0; written < (16u << 20); n++) {
+        size_t size = 65536 + (n * 7919) % (436 * 1024);
+        snprintf(hot, sizeof(hot), "big-%zu", n);
+        CHECK(store_set(s, hot, strlen(hot), value, size, 0, 0) == STORE_OK, "set %s", hot);
+        written += size;
+    }
+    for (int i = 0; i < 100000; i++) {
+        size_t n = (size_t)snprintf(key, sizeof(key), "small-%d", i);
+        CHECK(store_set(s, key, n, value, 50 + (size_t)(i * 7919) % 100, 0, 0) == STORE_OK, "set %s", key);
+        if (i % 16 == 15 && !present(s, hot)) {
+            CHECK(0, "%s, read every 16 writes, evicted after %d small items", hot, i + 1);
+            break;
+        }
+    }
     store_destroy(s);
 }
 
@@ -178,6 +437,13 @@ int main(void)
     test_cache_against_model(1);
     test_cache_against_model(8);
     test_eviction();
+    test_slab(1u << 20);
+    test_slab(8u << 20);
+    test_slab(40u << 10); /* 4 KiB pages */
+    test_slab(3000);      /* no pages: every block is big */
+    test_store_memory();
+    test_clock();
+    test_clock_hot_item();
     test_split_anywhere(SESSION_PROTO_SIMPLE,
                         "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
     test_split_anywhere(SESSION_PROTO_TEXT,
