@@ -67,7 +67,7 @@ static inline void stat_sub(uint64_t *counter, uint64_t n)
 typedef struct engine_config {
     size_t memory_limit;   /* bytes */
     size_t max_item_size;  /* bytes of value */
-    unsigned shards;       /* 1 keeps one exact LRU; more let threads work side by side */
+    unsigned shards;       /* 1 keeps one eviction clock over everything; more let threads work side by side */
 } engine_config_t;
 
 typedef struct engine {

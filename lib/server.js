@@ -53,7 +53,7 @@ function maxConnections(opts, threads) {
 }
 
 // Threads share the store through shards with a lock each. More shards mean less waiting, but each
-// evicts from its own LRU within its share of the memory, so a shard must hold several of the
+// evicts by its own clock within its share of the memory, so a shard must hold several of the
 // largest items: up to 64, at least 4 max-size items each, and one when there are no threads.
 function shardsFor({ threads, memoryLimit, maxItemSize }) {
 	if (threads <= 1) return 1;
