@@ -164,6 +164,13 @@ class Client extends EventEmitter {
 		return this._everyServer('version', undefined, callback, null);
 	}
 
+	// 'host:port' of the server `key` goes to now (ketama over the live servers), or null if none.
+	serverFor(key) {
+		const checked = checkKey(key);
+		const backend = this._backends.length === 1 ? this._backends[0] : this._locate(checked);
+		return backend === null ? null : backend.label;
+	}
+
 	// Sends what is queued, waits for every pending reply, then closes every connection.
 	close(callback) {
 		return callbackOrPromise(callback, (done) => {
