@@ -29,8 +29,7 @@ class Backend {
 	// Sends on the next connection of the pool, opening it if it was dropped — unless the server
 	// is in its backoff or dead time, in which case the request fails at once.
 	send(request, payload) {
-		const index = this._next;
-		if (this.connections.length > 1) this._next = index + 1 === this.connections.length ? 0 : index + 1;
+		const index = this.connections.length === 1 ? 0 : this._poolIndex(request);
 		let connection = this.connections[index];
 		if (connection === null) {
 			if (Date.now() < this.retryAt) {
@@ -64,6 +63,23 @@ class Backend {
 			connection.close(closed);
 		}
 		if (open === 0) process.nextTick(done);
+	}
+
+	// A key always takes the same connection of the pool, so requests on one key are answered in
+	// the order they were made; requests without a key take turns.
+	_poolIndex(request) {
+		const key = request.key !== null ? request.key : request.keys !== null ? request.keys[0] : null;
+		if (key === null) {
+			this._next = (this._next + 1) % this.connections.length;
+			return this._next;
+		}
+		let hash = 0x811c9dc5;   // FNV-1a over code units or bytes: cheap, and spreads keys evenly
+		if (typeof key === 'string') {
+			for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+		} else {
+			for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key[i], 0x01000193);
+		}
+		return (hash >>> 0) % this.connections.length;
 	}
 
 	_open() {
