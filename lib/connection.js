@@ -64,7 +64,7 @@ class Connection {
 		else this._addParts(payload);
 		if (!this._flushScheduled) {
 			this._flushScheduled = true;
-			process.nextTick(this._flushBound);
+			setImmediate(this._flushBound);
 		}
 	}
 
@@ -96,7 +96,8 @@ class Connection {
 		else for (let i = 0; i < payload.length; i++) this._parts.push(payload[i]);
 	}
 
-	// Requests made in one tick go out in one write (written while connecting, they wait in the socket).
+	// Requests made in one turn of the event loop go out in one write — also those made in reply
+	// to several sockets read in one poll — (written while connecting, they wait in the socket).
 	_flush() {
 		this._flushScheduled = false;
 		if (this.error !== null) return;
