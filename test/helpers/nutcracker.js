@@ -33,19 +33,24 @@ function nutcrackerConfig(port, servers, pool = {}) {
 
 // Starts nutcracker in front of `servers`; resolves with {port, stop(), log()} once it listens.
 async function startNutcracker(servers, pool = {}) {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-nutcracker-'));
 	const port = await freePort();
+	return runNutcracker(nutcrackerConfig(port, servers, pool), port);
+}
+
+// Runs nutcracker with the config text given (listening on `port`), from a temp dir.
+async function runNutcracker(config, port) {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-nutcracker-'));
 	const statsPort = await freePort();
 	const configFile = path.join(dir, 'nutcracker.yml');
 	const logFile = path.join(dir, 'nutcracker.log');
-	fs.writeFileSync(configFile, nutcrackerConfig(port, servers, pool));
+	fs.writeFileSync(configFile, config);
 	const child = spawn('nutcracker', ['-c', configFile, '-s', String(statsPort), '-o', logFile, '-v', '5'], { stdio: 'ignore' });
 	const exited = new Promise((resolve) => child.once('exit', resolve));
 	let spawnError = null;
 	child.once('error', (err) => { spawnError = err; });
 	const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
 	const stop = async () => {
-		if (child.exitCode === null && child.signalCode === null) {
+		if (child.exitCode === null && child.signalCode === null && !spawnError) {
 			child.kill('SIGKILL');
 			await exited;
 		}
@@ -60,7 +65,7 @@ async function startNutcracker(servers, pool = {}) {
 		}
 		await new Promise((resolve) => setTimeout(resolve, 20));
 	}
-	return { port, stop, log, config: fs.readFileSync(configFile, 'utf8') };
+	return { port, stop, log, config };
 }
 
 // A simplecached server in this process, serving memcached's protocol on an ephemeral port.
@@ -70,4 +75,4 @@ function startBackend(options = {}) {
 	});
 }
 
-module.exports = { startNutcracker, startBackend, nutcrackerConfig, canConnect };
+module.exports = { startNutcracker, runNutcracker, startBackend, nutcrackerConfig, canConnect };
