@@ -93,10 +93,13 @@ class Backend {
 		}
 	}
 
+	// Any reply proves the server up: failures are forgotten, and a dropped connection of the
+	// pool may be opened again at once.
 	onReply() {
 		if (this.failures === 0) return;
 		this.failures = 0;
 		this.lastError = null;
+		this.retryAt = 0;
 		if (this.dead) {
 			this.dead = false;
 			this.client._backendAlive(this);

@@ -15,10 +15,17 @@ const DELETED = [[bytesOf('DELETED'), true], [bytesOf('NOT_FOUND'), false]];
 const TOUCHED = [[bytesOf('TOUCHED'), true], [bytesOf('NOT_FOUND'), false]];
 const OK = [[bytesOf('OK'), true]];
 const NOT_FOUND = bytesOf('NOT_FOUND');
+const VALUE = bytesOf('VALUE ');
 
 // True when data[start, end) holds exactly `bytes`: a loop, cheaper than a native call for short words.
 function equalsAt(data, start, end, bytes) {
 	if (end - start !== bytes.length) return false;
+	for (let i = 0; i < bytes.length; i++) if (data[start + i] !== bytes[i]) return false;
+	return true;
+}
+
+function startsWith(data, start, end, bytes) {
+	if (end - start < bytes.length) return false;
 	for (let i = 0; i < bytes.length; i++) if (data[start + i] !== bytes[i]) return false;
 	return true;
 }
@@ -98,7 +105,7 @@ function readValueHeader(request, data, pos, end) {
 	const keyStart = pos + 6;
 	const keyEnd = data.indexOf(SPACE, keyStart);
 	const flagsEnd = keyEnd < 0 || keyEnd >= end ? -1 : data.indexOf(SPACE, keyEnd + 1);
-	if (flagsEnd < 0 || flagsEnd >= end || data.toString('latin1', pos, keyStart) !== 'VALUE ') return false;
+	if (flagsEnd < 0 || flagsEnd >= end || !startsWith(data, pos, end, VALUE)) return false;
 	let bytesEnd = data.indexOf(SPACE, flagsEnd + 1);
 	if (bytesEnd < 0 || bytesEnd > end) bytesEnd = end;
 	const flags = decimal(data, keyEnd + 1, flagsEnd);
@@ -132,7 +139,7 @@ function readValues(request, data, pos, encoding) {
 			request.complete = true;
 			return nl + 1;
 		}
-		if (data[pos] !== 0x56 || !readValueHeader(request, data, pos, end)) {
+		if (!readValueHeader(request, data, pos, end)) {
 			failLine(request, data, pos, end);
 			return nl + 1;
 		}
