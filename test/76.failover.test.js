@@ -4,7 +4,8 @@
 'use strict';
 
 const assert = require('assert');
-const { spawn } = require('child_process');
+const path = require('path');
+const { spawn, execFile } = require('child_process');
 const { Client } = require('..');
 const { run, CLI } = require('./helpers/process');
 const { freePort, waitFor, settle } = require('./helpers/server');
@@ -236,7 +237,7 @@ describe('failover: nutcracker in front of three servers, one of which dies', fu
 		if (backends) await stopBackends(backends);
 	});
 
-	it('answers SERVER_ERROR for the dead server\'s keys; with auto_eject_hosts it rehashes them where a Client with remove does', async () => {
+	it('answers SERVER_ERROR for the dead server\'s keys (to the Client and to pymemcache); with auto_eject_hosts it rehashes them where a Client with remove does', async () => {
 		backends = await startBackends();
 		const entries = backends.map((b) => `${b.label}:1`);
 		const plain = await startNutcracker(entries, { timeout: 2000 });
@@ -260,6 +261,17 @@ describe('failover: nutcracker in front of three servers, one of which dies', fu
 					assert.match(results[i].error.message, /^SERVER_ERROR: Connection (refused|reset)/);
 				}
 			});
+
+			// pymemcache through the same nutcracker gets the same answers.
+			const sample = [...onVictim.slice(0, 3), ...keys.filter((k) => !onVictim.includes(k)).slice(0, 3)];
+			const script = path.join(__dirname, 'fixtures', 'pymemcache_get.py');
+			const py = await new Promise((resolve) => {
+				execFile('/usr/bin/python3', [script, String(plain.port), ...sample], { timeout: 30000 }, (err, out, errOut) => resolve({ err, out, errOut }));
+			});
+			assert.ifError(py.err, py.errOut);
+			const answers = JSON.parse(py.out);
+			answers.slice(0, 3).forEach((a) => assert.match(String(a), /^MemcacheServerError: .*Connection (refused|reset)/));
+			assert.deepStrictEqual(answers.slice(3), sample.slice(3));
 
 			// The first failure ejects the server; from then on its keys live on the other two.
 			await settle(viaEjecting.get(onVictim[0]));
