@@ -1,6 +1,6 @@
 // Ketama against the real thing: three weighted simplecached servers behind a real nutcracker
-// (hash md5, distribution ketama); every key set through nutcracker must sit on the server the
-// Client's ketama names, and keys the Client spreads itself must be where nutcracker looks for them.
+// (hash md5, distribution ketama); every key set through nutcracker — or by libmemcached — must sit
+// on the server the Client's ketama names, and keys the Client spreads must be where nutcracker looks.
 'use strict';
 
 const assert = require('assert');
@@ -47,7 +47,8 @@ function checkPlacement(backends, client, keys) {
 	return counts;
 }
 
-async function startCluster(weights, names = []) {
+// simplecached servers in this process, with their nutcracker-style entries "host:port:weight [name]".
+async function startWeightedBackends(weights, names = []) {
 	const backends = [];
 	for (let i = 0; i < weights.length; i++) {
 		const server = await startBackend();
@@ -55,6 +56,11 @@ async function startCluster(weights, names = []) {
 		const entry = `127.0.0.1:${port}:${weights[i]}${names[i] ? ` ${names[i]}` : ''}`;
 		backends.push({ server, port, entry, label: `127.0.0.1:${port}`, weight: weights[i] });
 	}
+	return backends;
+}
+
+async function startCluster(weights, names = []) {
+	const backends = await startWeightedBackends(weights, names);
 	const nutcracker = await startNutcracker(backends.map((b) => b.entry));
 	return { backends, nutcracker };
 }
@@ -116,6 +122,32 @@ describe('ketama: the Client places keys where nutcracker does', function () {
 		assert.strictEqual(code, 0, stderr);
 		assert.strictEqual(Number(stdout.trim()), count);
 		checkPlacement(backends, direct, Array.from({ length: count }, (_, i) => `pymemcache:${i}`));
+	});
+});
+
+describe('ketama: the Client places keys where libmemcached does', function () {
+	this.timeout(60000);
+	let backends;
+	after(async () => {
+		if (backends) await Promise.all(backends.map((b) => b.server.close()));
+	});
+
+	it('finds 3,000 keys set by pylibmc (libmemcached, weighted ketama, md5) on the server the Client names', async () => {
+		backends = await startWeightedBackends([1, 2, 4]);
+		const direct = new Client({ servers: backends.map((b) => b.entry), protocol: 'memcached' });
+		try {
+			const script = path.join(__dirname, 'fixtures', 'pylibmc_keys.py');
+			const count = 3000;
+			const { code, stdout, stderr } = await new Promise((resolve) => {
+				execFile('/usr/bin/python3', [script, backends.map((b) => b.entry).join(','), 'libmemcached:', String(count)], { timeout: 60000 },
+					(err, out, errOut) => resolve({ code: err ? err.code : 0, stdout: out, stderr: errOut }));
+			});
+			assert.strictEqual(code, 0, stderr);
+			assert.strictEqual(Number(stdout.trim()), count);
+			checkPlacement(backends, direct, Array.from({ length: count }, (_, i) => `libmemcached:${i}`));
+		} finally {
+			await direct.close();
+		}
 	});
 });
 
