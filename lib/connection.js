@@ -1,5 +1,5 @@
-// connection: one socket to one server — a FIFO of requests in flight, the requests of one tick
-// written in one write, replies read incrementally from Buffers, request and connect timeouts.
+// connection: one socket to one server — a FIFO of requests in flight, the requests of one turn
+// of the event loop in one write, replies read incrementally from Buffers, request and connect timeouts.
 'use strict';
 
 const net = require('net');
@@ -42,11 +42,6 @@ class Connection {
 		this._socket.on('data', (chunk) => this._onData(chunk));
 		this._socket.on('error', (err) => this._fail(err));
 		this._socket.on('close', () => this._fail(connectionError(`connection to ${this.label} closed`, 'ECONNRESET')));
-	}
-
-	// Requests in flight or waiting to be written.
-	get pending() {
-		return this._queue.length - this._head;
 	}
 
 	// Queues a request whose bytes the protocol encoded (a string, or strings and Buffers).

@@ -25,7 +25,7 @@ async function kill(proc, signal = 'SIGKILL') {
 	if (signal === 'SIGKILL') await proc.exited;
 }
 
-// Three backends as child processes, their server entries and a plain client to each one.
+// `count` simplecached processes on ephemeral ports: [{port, label, proc}].
 async function startBackends(count = 3) {
 	const backends = [];
 	for (let i = 0; i < count; i++) {
