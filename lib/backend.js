@@ -47,8 +47,11 @@ class Backend {
 		const wait = Math.max(0, this.retryAt - Date.now());
 		const last = this.lastError;
 		const reason = last ? last.message : 'no connection';
-		if (this.dead) return connectionError(`server ${this.label} is marked dead after ${this.failures} failures (${reason}); retried in ${wait} ms`, 'ESERVERDEAD');
-		return connectionError(`server ${this.label} is unreachable (${reason}); reconnecting in ${wait} ms`, (last && last.code) || 'ECONNRESET');
+		const err = this.dead
+			? connectionError(`server ${this.label} is marked dead after ${this.failures} failures (${reason}); retried in ${wait} ms`, 'ESERVERDEAD')
+			: connectionError(`server ${this.label} is unreachable (${reason}); reconnecting in ${wait} ms`, (last && last.code) || 'ECONNRESET');
+		err.server = this.label;
+		return err;
 	}
 
 	// Closes every connection once it has answered what it was sent.
@@ -112,7 +115,6 @@ class Backend {
 		const index = this.connections.indexOf(connection);
 		if (index >= 0) this.connections[index] = null;
 		if (connection.closing || this.client.closing) return;
-		if (!err.server) err.server = this.label;
 		const now = Date.now();
 		if (now >= this.retryAt) {
 			this.failures++;

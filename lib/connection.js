@@ -209,6 +209,7 @@ class Connection {
 	// Fails every request in flight; only the first error counts. Tells the owner once.
 	_fail(err) {
 		if (this.error !== null) return;
+		if (err.server === undefined) err.server = this.label;
 		this.error = err;
 		if (this._connectTimer !== null) clearTimeout(this._connectTimer);
 		if (this._timer !== null) clearTimeout(this._timer);

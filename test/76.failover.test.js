@@ -91,6 +91,7 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 				if (onVictim.includes(k)) {
 					assert.ok(results[i].error, `${k} on the dead server: expected an error`);
 					assert.ok(CONNECTION_ERRORS.includes(results[i].error.code), `${k}: ${results[i].error.code} ${results[i].error.message}`);
+					assert.strictEqual(results[i].error.server, victim.label);
 				} else {
 					assert.deepStrictEqual(results[i], { value: k });
 				}
@@ -173,6 +174,7 @@ describe('failover: timeouts and dropped connections', function () {
 			const result = await late;
 			const ms = elapsedSince(start);
 			assert.strictEqual(result.error && result.error.code, 'ETIMEDOUT', result.error && result.error.message);
+			assert.strictEqual(result.error.server, stopped.label);
 			assert.ok(ms >= 250 && ms < 3000, `timed out after ${ms} ms`);
 			stopped.proc.child.kill('SIGCONT');
 			// The timed-out connection was dropped; a new one is made after the 50 ms backoff.
