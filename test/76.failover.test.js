@@ -205,6 +205,39 @@ describe('failover: timeouts and dropped connections', function () {
 		}
 	});
 
+	it('reconnects with exponential backoff: `reconnect` ms, then twice as long after each failure', async () => {
+		// A listener that accepts and at once closes every connection, printing when it accepted.
+		const script = 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(16)\nprint(s.getsockname()[1],flush=True)\n'
+			+ 'while True:\n c,_=s.accept()\n print(time.monotonic(),flush=True)\n c.close()\n';
+		const listener = spawn('/usr/bin/python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+		let output = '';
+		listener.stdout.on('data', (d) => { output += d; });
+		let client;
+		try {
+			await waitFor(() => output.includes('\n'), { what: 'the listener' });
+			const port = Number(output.split('\n')[0]);
+			client = new Client({ port, protocol: 'memcached', reconnect: 40, failures: 100, retry: 10000 });
+			client.on('error', () => {});
+			// A request every 5 ms: each one past the backoff time opens a new connection.
+			const until = Date.now() + 1400;
+			while (Date.now() < until) {
+				await settle(client.get('k'));
+				await new Promise((resolve) => setTimeout(resolve, 5));
+			}
+			const accepted = output.trim().split('\n').slice(1).map(Number);
+			const gaps = accepted.slice(1).map((t, i) => Math.round((t - accepted[i]) * 1000));
+			// 40, 80, 160, 320, 640 ms: five gaps fit in 1.4 s, a sixth (1280 ms) does not.
+			assert.ok(gaps.length >= 4 && gaps.length <= 5, `gaps ${gaps}`);
+			gaps.forEach((gap, i) => {
+				const expected = 40 * 2 ** i;
+				assert.ok(gap >= expected - 5 && gap < expected * 1.5 + 30, `gap ${i} is ${gap} ms, expected ~${expected} (gaps ${gaps})`);
+			});
+		} finally {
+			if (client) await client.close();
+			listener.kill('SIGKILL');
+		}
+	});
+
 	it('fails the connection with ETIMEDOUT after `connectTimeout` ms when the server never accepts', async () => {
 		// A listener with a backlog of 0 that never accepts: once its queue is full, the kernel
 		// ignores new SYNs, so a connect neither succeeds nor fails by itself.
