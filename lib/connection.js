@@ -162,7 +162,9 @@ class Connection {
 	// Hands the bytes to the reader of the oldest request until they run out; returns where it stopped.
 	_readReplies(data) {
 		let pos = 0;
-		let answered = false;
+		// Whether a request succeeded: proof the server works. An error line does not count — it
+		// may be a refusal (too many connections) right before the server hangs up.
+		let succeeded = false;
 		while (pos < data.length) {
 			const request = this._queue[this._head];
 			if (request === undefined) {
@@ -177,11 +179,11 @@ class Connection {
 			}
 			if (!request.complete) break;
 			this._shift();
-			answered = true;
+			if (request.error === null) succeeded = true;
 			request.finish(request.error, request.result);
 			if (this.error !== null) return data.length;
 		}
-		if (answered) this.owner.onReply();
+		if (succeeded) this.owner.onReply();
 		return pos;
 	}
 
