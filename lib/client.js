@@ -87,6 +87,8 @@ class Client extends EventEmitter {
 		try {
 			if (!Array.isArray(keys) || keys.length === 0) throw new TypeError('keys must be a non-empty array');
 			groups = this._groupKeys(keys.map(checkKey), keys);
+			for (const group of groups) group.payload = this._protocol.encode(group.request);
+			if (this.closing) throw connectionError('client is closed', 'ECLOSED');
 		} catch (err) {
 			return refuse(err, callback);
 		}
@@ -248,48 +250,43 @@ class Client extends EventEmitter {
 		return connectionError(`every server is marked dead: ${this._backends.map((b) => b.label).join(', ')}`, 'ESERVERDEAD');
 	}
 
-	// [{backend, keys: checked keys, names: Map(key as received → caller's key)}], one per server.
+	// [{backend, request}], one getMulti request per server; request.names maps each key as the
+	// server will send it back to the caller's key.
 	_groupKeys(checked, given) {
 		const groups = new Map();
 		checked.forEach((key, i) => {
 			const backend = this._backends.length === 1 ? this._backends[0] : this._locate(key);
-			if (!groups.has(backend)) groups.set(backend, { backend, keys: [], names: new Map() });
-			const group = groups.get(backend);
-			group.keys.push(key);
-			group.names.set(Buffer.from(key).toString('latin1'), String(given[i]));
+			if (!groups.has(backend)) {
+				const request = new Request('getMulti', null);
+				request.keys = [];
+				request.names = new Map();
+				groups.set(backend, { backend, request, payload: null });
+			}
+			const { request } = groups.get(backend);
+			request.keys.push(key);
+			request.names.set(Buffer.from(key).toString('latin1'), String(given[i]));
 		});
 		return [...groups.values()];
 	}
 
-	// One get per server; the results merge. If a server fails, the call fails with its error,
-	// and err.partial holds what the other servers answered.
+	// Sends each server its get; the results merge. If a server fails, the call fails with its
+	// error (a copy: a connection's error is shared by all its requests), and err.partial holds
+	// what the other servers answered.
 	_getMulti(groups, done) {
-		if (this.closing) return process.nextTick(done, connectionError('client is closed', 'ECLOSED'));
 		const merged = {};
 		let waiting = groups.length;
 		let failure = null;
-		for (const group of groups) {
-			const request = new Request('getMulti', null);
-			request.keys = group.keys;
-			request.names = group.names;
+		for (const { backend, request, payload } of groups) {
 			request.callback = (err, result) => {
 				if (err) failure = failure || err;
 				else Object.assign(merged, result);
 				if (--waiting > 0) return;
-				if (failure) done(Object.assign(failure, { partial: merged }));
+				if (failure) done(Object.assign(new Error(failure.message), failure, { partial: merged }));
 				else done(null, merged);
 			};
-			let payload;
-			try {
-				payload = this._protocol.encode(request);
-			} catch (err) {
-				request.finish(err);
-				continue;
-			}
-			if (group.backend === null) process.nextTick(() => request.finish(this._noServer()));
-			else group.backend.send(request, payload);
+			if (backend === null) process.nextTick(() => request.finish(this._noServer()));
+			else backend.send(request, payload);
 		}
-		return undefined;
 	}
 
 	// A request to every server: the one result, or {'host:port': result} with option servers.

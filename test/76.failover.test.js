@@ -104,6 +104,10 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 		const refused = await settle(client.get(onVictim[0]));
 		assert.strictEqual(refused.error && refused.error.code, 'ESERVERDEAD');
 		assert.ok(elapsedSince(start) < 200, `a dead server's request took ${elapsedSince(start)} ms`);
+		// A getMulti over every key fails with the dead server's error, carrying the others' answers.
+		const multi = await settle(client.getMulti(keys));
+		assert.strictEqual(multi.error && multi.error.code, 'ESERVERDEAD');
+		assert.deepStrictEqual(multi.error.partial, Object.fromEntries(keys.filter((k) => !onVictim.includes(k)).map((k) => [k, k])));
 
 		victim.proc = await startProcess(victim.port);
 		// Requests keep failing fast until the retry time has passed; then one reconnects.
