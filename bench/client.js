@@ -23,7 +23,7 @@ const USAGE = `usage: node bench/client.js [options]
   --warmup SEC       unmeasured mixed load before each measurement (1)
   --clients LIST     comma-separated subset of: bare,simplecached,simplecached-promise,
                      simplecached-pool,memcached,memjs
-  --servers LIST     comma-separated subset of: memcached,simplecached
+  --servers LIST     comma-separated subset of: memcached,simplecached,simplecached-t2
   --json             print one JSON document instead of the table`;
 
 // ---------------------------------------------------------------- options
@@ -47,7 +47,7 @@ function subset(name, text, known) {
 }
 
 function parseOptions(argv) {
-  const options = { duration: 5, inflight: 50, warmup: 1, json: false, clients: Object.keys(CLIENTS), servers: Object.keys(SERVERS) };
+  const options = { duration: 5, inflight: 50, warmup: 1, json: false, clients: Object.keys(CLIENTS), servers: Object.keys(SERVERS).filter((name) => !SERVERS[name].optional) };
   const valueOf = (i) => (i + 1 < argv.length ? argv[i + 1] : usageError(`${argv[i]} needs a value`));
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
@@ -77,6 +77,13 @@ const SERVERS = {
     describe: 'simplecached --memcached-port',
     binaryProtocol: false,
     argv: (port) => [process.execPath, 'bin/server.js', '-p', 'off', '--memcached-port', String(port)],
+  },
+  // Not run by default: for the pool, whose connections two threads can serve side by side.
+  'simplecached-t2': {
+    describe: 'simplecached --threads 2',
+    binaryProtocol: false,
+    optional: true,
+    argv: (port) => [process.execPath, 'bin/server.js', '-p', 'off', '--memcached-port', String(port), '--threads', '2'],
   },
 };
 
