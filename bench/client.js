@@ -21,8 +21,9 @@ const USAGE = `usage: node bench/client.js [options]
   --duration SEC     measured seconds per client and server (5)
   --inflight N       requests in flight from this process (50)
   --warmup SEC       unmeasured mixed load before each measurement (1)
-  --clients LIST     comma-separated subset of: bare,simplecached,memcached,memjs
-  --servers LIST     comma-separated subset of: memcached,simplecached
+  --clients LIST     comma-separated subset of: bare,simplecached,simplecached-promise,
+                     simplecached-pool,memcached,memjs
+  --servers LIST     comma-separated subset of: memcached,simplecached,simplecached-t2
   --json             print one JSON document instead of the table`;
 
 // ---------------------------------------------------------------- options
@@ -46,7 +47,7 @@ function subset(name, text, known) {
 }
 
 function parseOptions(argv) {
-  const options = { duration: 5, inflight: 50, warmup: 1, json: false, clients: Object.keys(CLIENTS), servers: Object.keys(SERVERS) };
+  const options = { duration: 5, inflight: 50, warmup: 1, json: false, clients: Object.keys(CLIENTS), servers: Object.keys(SERVERS).filter((name) => !SERVERS[name].optional) };
   const valueOf = (i) => (i + 1 < argv.length ? argv[i + 1] : usageError(`${argv[i]} needs a value`));
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
@@ -76,6 +77,13 @@ const SERVERS = {
     describe: 'simplecached --memcached-port',
     binaryProtocol: false,
     argv: (port) => [process.execPath, 'bin/server.js', '-p', 'off', '--memcached-port', String(port)],
+  },
+  // Not run by default: for the pool, whose connections two threads can serve side by side.
+  'simplecached-t2': {
+    describe: 'simplecached --threads 2',
+    binaryProtocol: false,
+    optional: true,
+    argv: (port) => [process.execPath, 'bin/server.js', '-p', 'off', '--memcached-port', String(port), '--threads', '2'],
   },
 };
 
@@ -181,15 +189,39 @@ function parseStats(text) {
 // Every client is wrapped to the same shape, so the load loop costs each of them the same:
 // get(key, callback(err, value)), set(key, value, callback(err, stored)), close().
 
-async function simplecachedClient(port) {
+function openSimplecached(port, options = {}) {
   const { Client } = require('..');
-  const client = await new Promise((resolve, reject) => {
-    const c = new Client({ port, protocol: 'memcached' }, (err) => (err ? reject(err) : resolve(c)));
+  return new Promise((resolve, reject) => {
+    const c = new Client({ port, protocol: 'memcached', ...options }, (err) => (err ? reject(err) : resolve(c)));
   });
-  // Through the Promises, as callers of this Client use it.
+}
+
+// Node-style callbacks, as the npm memcached client and the bare socket are driven.
+async function simplecachedClient(port) {
+  const client = await openSimplecached(port);
+  return {
+    get: (key, callback) => client.get(key, callback),
+    set: (key, value, callback) => client.set(key, value, callback),
+    close: () => client.close(),
+  };
+}
+
+// Through the Promises, as async/await callers use it: one Promise per request on top.
+async function simplecachedPromiseClient(port) {
+  const client = await openSimplecached(port);
   return {
     get: (key, callback) => client.get(key).then((value) => callback(null, value), callback),
     set: (key, value, callback) => client.set(key, value).then((stored) => callback(null, stored), callback),
+    close: () => client.close(),
+  };
+}
+
+// Four connections, each key on one of them.
+async function simplecachedPoolClient(port) {
+  const client = await openSimplecached(port, { poolSize: 4 });
+  return {
+    get: (key, callback) => client.get(key, callback),
+    set: (key, value, callback) => client.set(key, value, callback),
     close: () => client.close(),
   };
 }
@@ -296,6 +328,8 @@ function bareClient(port) {
 const CLIENTS = {
   bare: { label: 'bare net.Socket', connect: bareClient, binaryOnly: false },
   simplecached: { label: 'simplecached Client', connect: simplecachedClient, binaryOnly: false },
+  'simplecached-promise': { label: 'simplecached, Promises', connect: simplecachedPromiseClient, binaryOnly: false },
+  'simplecached-pool': { label: 'simplecached, pool 4', connect: simplecachedPoolClient, binaryOnly: false },
   memcached: { label: 'npm memcached', connect: memcachedClient, binaryOnly: false },
   memjs: { label: 'memjs (binary)', connect: memjsClient, binaryOnly: true },
 };
@@ -484,13 +518,17 @@ async function runServer(serverName, options, results) {
 
 // ---------------------------------------------------------------- report
 
-function ratiosFor(rows, serverName) {
-  const find = (client) => rows.find((r) => r.server === serverName && r.client === client && !r.failure);
-  const ours = find('simplecached');
+// The targets, for each way of driving simplecached's Client that ran.
+const OURS = ['simplecached', 'simplecached-promise', 'simplecached-pool'];
+
+function ratiosFor(rows, serverName, client) {
+  const find = (name) => rows.find((r) => r.server === serverName && r.client === name && !r.failure);
+  const ours = find(client);
   const npm = find('memcached');
   const bare = find('bare');
   return {
     server: serverName,
+    client,
     cpuVsMemcached: ours && npm ? ours.cpuMicrosPerOp / npm.cpuMicrosPerOp : null,
     opsVsBare: ours && bare ? ours.opsPerSec / bare.opsPerSec : null,
   };
@@ -500,7 +538,7 @@ const pad = (text, width) => String(text).padEnd(width);
 const padLeft = (text, width) => String(text).padStart(width);
 
 function formatRow(row) {
-  const name = `${pad(row.server, 13)} ${pad(CLIENTS[row.client].label, 20)}`;
+  const name = `${pad(row.server, 13)} ${pad(CLIENTS[row.client].label, 22)}`;
   if (row.failure) return `${name} FAILED: ${row.failure}`;
   return `${name} ${padLeft(row.connections, 5)} ${padLeft(Math.round(row.opsPerSec).toLocaleString('en-US'), 10)}`
     + ` ${padLeft(row.cpuMicrosPerOp.toFixed(2), 11)} ${padLeft(row.serverCpuMicrosPerOp.toFixed(2), 13)}`;
@@ -516,10 +554,10 @@ function printTable(results) {
   const { options } = results;
   console.log(`${options.duration}s per client, ${options.inflight} in flight, 90% get / 10% set, ${VALUE_SIZE}-byte values, ${KEY_COUNT} keys`);
   console.log(`CPU µs/op: this Node process's user+system CPU over completed ops; server µs/op: the server's own rusage`);
-  console.log(`${pad('server', 13)} ${pad('client', 20)} conns      ops/s  Node µs/op  server µs/op`);
+  console.log(`${pad('server', 13)} ${pad('client', 22)} conns      ops/s  Node µs/op  server µs/op`);
   for (const row of results.rows) console.log(formatRow(row));
   for (const r of results.ratios) {
-    console.log(`${r.server}: simplecached Client CPU/op ÷ npm memcached = ${formatRatio(r.cpuVsMemcached, TARGET_CPU_RATIO, true)};`
+    console.log(`${r.server}, ${CLIENTS[r.client].label}: CPU/op ÷ npm memcached = ${formatRatio(r.cpuVsMemcached, TARGET_CPU_RATIO, true)};`
       + ` ops/s ÷ bare socket = ${formatRatio(r.opsVsBare, TARGET_OPS_RATIO, false)}`);
   }
   for (const s of results.skipped) console.log(`skipped ${s.client} on ${s.server}: ${s.reason}`);
@@ -530,7 +568,7 @@ async function main() {
   installCleanup();
   const results = { options, rows: [], skipped: [], ratios: [] };
   for (const serverName of options.servers) await runServer(serverName, options, results);
-  results.ratios = options.servers.map((name) => ratiosFor(results.rows, name));
+  results.ratios = options.servers.flatMap((name) => OURS.filter((c) => options.clients.includes(c)).map((c) => ratiosFor(results.rows, name, c)));
   if (options.json) console.log(JSON.stringify(results, null, 2));
   else printTable(results);
   // A failed row must not pass silently in a script or CI.

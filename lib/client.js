@@ -1,37 +1,20 @@
-// Client: one connection to a simplecached server, in the seed protocol or memcached's text
-// protocol, with many requests in flight: requests queue in order and replies match them in order.
+// Client: simplecached's and memcached's client — one server or many (ketama, as nutcracker), in the
+// seed protocol or memcached's text protocol, many requests in flight per connection, failover.
 'use strict';
 
-const net = require('net');
-const tls = require('tls');
 const { EventEmitter } = require('events');
 const options = require('./options');
-const { toKeyBuffer, toValueBuffer } = require('./keys');
-const { protocolError, connectionError } = require('./errors');
+const Request = require('./request');
+const Backend = require('./backend');
+const { Continuum } = require('./ketama');
+const { clientSettings } = require('./client_options');
+const { checkKey, checkValue } = require('./keys');
+const { connectionError } = require('./errors');
 const { callbackOrPromise } = require('./callback');
 
-const PROTOCOLS = {
-	simple: { module: require('./simple_protocol'), port: 11311 },
-	memcached: { module: require('./text_protocol'), port: 11211 },
-};
-
-const STORAGE = new Set(['set', 'add', 'replace', 'append', 'prepend', 'cas']);
-const KEYED = new Set([...STORAGE, 'get', 'gets', 'delete', 'incr', 'decr', 'touch']);
 const MAX_TTL = 2 ** 31 - 1;
 const MAX_FLAGS = 2 ** 32 - 1;
-
-// (…args, opts?, callback?) → [opts, callback], for methods whose options may be left out.
-function optionsAndCallback(opts, callback) {
-	if (typeof opts === 'function') return [{}, opts];
-	return [opts || {}, callback];
-}
-
-function storageOptions(opts) {
-	return {
-		ttl: options.integer(opts, 'ttl', 0, -MAX_TTL, MAX_TTL),
-		flags: options.integer(opts, 'flags', 0, 0, MAX_FLAGS),
-	};
-}
+const STATS_GROUPS = ['settings', 'items', 'slabs'];
 
 function casToken(cas) {
 	const text = typeof cas === 'bigint' || typeof cas === 'number' ? String(cas) : cas;
@@ -47,267 +30,351 @@ function deltaToken(delta) {
 	throw new RangeError('delta must be a non-negative integer below 2^64');
 }
 
+function checkCallback(callback) {
+	if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
+}
+
+// A refused call answers as the call would have: through its callback on the next tick, or a rejection.
+function refuse(err, callback) {
+	if (callback === undefined) return Promise.reject(err);
+	process.nextTick(callback, err);
+	return undefined;
+}
+
 class Client extends EventEmitter {
 	// new Client(options | port, callback(err, client)): connects at once; requests made before
-	// the connection is up are sent as soon as it is.
-	// options: {port, host, protocol: 'simple' | 'memcached', encoding: 'utf8' | null (Buffers)}
+	// the connections are up are sent as soon as they are. The callback gets an error only when
+	// no server could be reached. See README.md for every option.
 	constructor(opts, callback) {
 		super();
-		if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
-		const o = options.normalize(opts);
-		const protocolName = options.string(o, 'protocol', 'simple');
-		if (!PROTOCOLS[protocolName]) throw new RangeError(`option protocol must be 'simple' or 'memcached', got ${protocolName}`);
-		this.protocol = protocolName;
-		this._protocol = PROTOCOLS[protocolName].module;
-		this.port = options.integer(o, 'port', PROTOCOLS[protocolName].port, 1, 65535);
-		this.host = options.string(o, 'host', '127.0.0.1');
-		this.encoding = o.encoding === null ? null : options.string(o, 'encoding', 'utf8');
-		if (this.encoding !== null && !Buffer.isEncoding(this.encoding)) throw new RangeError(`option encoding: unknown encoding ${this.encoding}`);
-		this._pending = [];     // requests sent or queued, awaiting replies, oldest first
-		this._outgoing = [];    // encoded chunks to write on the next flush
-		this._flushScheduled = false;
-		this._input = null;     // received bytes not yet consumed by a reply reader
-		this._error = null;     // set once the connection is unusable
-		this._closing = false;
+		checkCallback(callback);
+		const { servers, many, settings } = clientSettings(opts);
+		this.protocol = settings.protocolName;
+		this.encoding = settings.encoding;
+		if (!many) {
+			this.port = servers[0].port;
+			this.host = servers[0].host;
+		}
+		this.servers = servers.map((s) => `${s.host}:${s.port}`);
+		this.closing = false;
+		this._many = many;
+		this._settings = settings;
+		this._protocol = settings.protocol;
 		this._connectCallback = callback || null;
-		// tls: true, or an object of tls.connect options (ca, rejectUnauthorized, servername, cert, key, ...).
-		this._socket = o.tls ? tls.connect({ ...(o.tls === true ? {} : o.tls), port: this.port, host: this.host })
-			: net.connect({ port: this.port, host: this.host });
-		this._socket.setNoDelay(true);
-		this._socket.on(o.tls ? 'secureConnect' : 'connect', () => this._onConnect());
-		this._socket.on('data', (chunk) => this._onData(chunk));
-		this._socket.on('error', (err) => this._fail(err));
-		this._socket.on('close', () => this._fail(connectionError('connection closed', 'ECONNRESET')));
+		this._firstOutcomes = 0;
+		this._firstError = null;
+		this._anyConnected = false;
+		this._rebuildTimer = null;
+		this._backends = servers.map((address) => new Backend(address, settings, this));
+		this._ring = null;           // {continuum, backends}: the servers keys are hashed onto
+		if (this._backends.length > 1) this._rebuildRing();
 	}
 
 	// The value, or null when the key is absent.
 	get(key, callback) {
-		return this._request({ op: 'get', key }, callback, (r) => (r.values ? this._decodeFirst(r.values) : this._decode(r.value)));
+		return this._call('get', key, undefined, undefined, undefined, callback);
 	}
 
 	// {value, cas, flags}, or null (memcached protocol).
 	gets(key, callback) {
-		return this._request({ op: 'gets', key }, callback, (r) => {
-			const hit = r.values[0];
-			return hit ? { value: this._decode(hit.value), cas: hit.cas, flags: hit.flags } : null;
-		});
+		return this._call('gets', key, undefined, undefined, undefined, callback);
 	}
 
-	// {key: value} for the keys present, in one request (memcached protocol).
+	// {key: value} for the keys present: one request per server holding some of them (memcached protocol).
 	getMulti(keys, callback) {
-		return this._request({ op: 'getMulti', keys }, callback, (r) => {
-			const result = {};
-			for (const hit of r.values) result[r.names.get(hit.key)] = this._decode(hit.value);
-			return result;
-		});
+		checkCallback(callback);
+		let groups;
+		try {
+			if (!Array.isArray(keys) || keys.length === 0) throw new TypeError('keys must be a non-empty array');
+			groups = this._groupKeys(keys.map(checkKey), keys);
+			for (const group of groups) group.payload = this._protocol.encode(group.request);
+			if (this.closing) throw connectionError('client is closed', 'ECLOSED');
+		} catch (err) {
+			return refuse(err, callback);
+		}
+		return callbackOrPromise(callback, (done) => this._getMulti(groups, done));
 	}
 
 	// true once stored. options: {ttl (seconds), flags} (memcached protocol).
 	set(key, value, opts, callback) {
-		return this._store('set', key, value, opts, callback);
+		if (typeof opts === 'function') return this._call('set', key, value, undefined, undefined, opts);
+		return this._call('set', key, value, undefined, opts, callback);
 	}
 
 	// true if stored, false if the key exists already.
 	add(key, value, opts, callback) {
-		return this._store('add', key, value, opts, callback);
+		if (typeof opts === 'function') return this._call('add', key, value, undefined, undefined, opts);
+		return this._call('add', key, value, undefined, opts, callback);
 	}
 
 	// true if stored, false if the key is absent.
 	replace(key, value, opts, callback) {
-		return this._store('replace', key, value, opts, callback);
+		if (typeof opts === 'function') return this._call('replace', key, value, undefined, undefined, opts);
+		return this._call('replace', key, value, undefined, opts, callback);
 	}
 
 	append(key, value, callback) {
-		return this._store('append', key, value, {}, callback);
+		return this._call('append', key, value, undefined, undefined, callback);
 	}
 
 	prepend(key, value, callback) {
-		return this._store('prepend', key, value, {}, callback);
+		return this._call('prepend', key, value, undefined, undefined, callback);
 	}
 
 	// true if stored; false if the item changed since gets() returned `cas`, or is gone.
 	cas(key, value, cas, opts, callback) {
-		[opts, callback] = optionsAndCallback(opts, callback);
-		return this._request({ op: 'cas', key, value, cas, ...opts }, callback);
+		if (typeof opts === 'function') return this._call('cas', key, value, cas, undefined, opts);
+		return this._call('cas', key, value, cas, opts, callback);
 	}
 
 	// true if deleted, false if absent.
 	delete(key, callback) {
-		return this._request({ op: 'delete', key }, callback);
+		return this._call('delete', key, undefined, undefined, undefined, callback);
 	}
 
 	// The new value (a Number, or a BigInt past 2^53), or null when the key is absent.
 	incr(key, delta, callback) {
-		if (typeof delta === 'function') [delta, callback] = [undefined, delta];
-		return this._request({ op: 'incr', key, delta }, callback);
+		if (typeof delta === 'function') return this._call('incr', key, undefined, undefined, undefined, delta);
+		return this._call('incr', key, undefined, delta, undefined, callback);
 	}
 
 	decr(key, delta, callback) {
-		if (typeof delta === 'function') [delta, callback] = [undefined, delta];
-		return this._request({ op: 'decr', key, delta }, callback);
+		if (typeof delta === 'function') return this._call('decr', key, undefined, undefined, undefined, delta);
+		return this._call('decr', key, undefined, delta, undefined, callback);
 	}
 
 	// true if the key's expiry was set, false if absent.
 	touch(key, ttl, callback) {
-		return this._request({ op: 'touch', key, ttl }, callback);
+		return this._call('touch', key, undefined, ttl, undefined, callback);
 	}
 
-	// Invalidates every item, now or after `delay` seconds.
+	// Invalidates every item (on every server), now or after `delay` seconds.
 	flushAll(delay, callback) {
 		if (typeof delay === 'function') [delay, callback] = [undefined, delay];
-		return this._request({ op: 'flushAll', delay }, callback);
+		return this._everyServer('flushAll', delay, callback, () => true);
 	}
 
 	// The server's counters ({pid, uptime, curr_items, ...}); group: 'settings', 'items', 'slabs'.
+	// With option `servers`: {'host:port': counters} for each server.
 	stats(group, callback) {
 		if (typeof group === 'function') [group, callback] = [undefined, group];
-		return this._request({ op: 'stats', group }, callback);
+		return this._everyServer('stats', group, callback, null);
 	}
 
+	// The version string; with option `servers`: {'host:port': version}.
 	version(callback) {
-		return this._request({ op: 'version' }, callback);
+		return this._everyServer('version', undefined, callback, null);
 	}
 
-	// Sends what is queued, waits for every pending reply, then closes the connection.
+	// 'host:port' of the server `key` goes to now (ketama over the live servers), or null if none.
+	serverFor(key) {
+		const checked = checkKey(key);
+		const backend = this._backends.length === 1 ? this._backends[0] : this._locate(checked);
+		return backend === null ? null : backend.label;
+	}
+
+	// Sends what is queued, waits for every pending reply, then closes every connection.
 	close(callback) {
 		return callbackOrPromise(callback, (done) => {
-			if (this._socket.destroyed) return process.nextTick(done, null);
-			this._closing = true;
-			this._socket.once('close', () => done(null));
-			this._flush();
-			this._socket.end();
-			return undefined;
+			this.closing = true;
+			if (this._rebuildTimer !== null) clearTimeout(this._rebuildTimer);
+			this._rebuildTimer = null;
+			let open = this._backends.length;
+			for (const backend of this._backends) {
+				backend.close(() => {
+					if (--open === 0) done(null);
+				});
+			}
 		});
 	}
 
-	_store(op, key, value, opts, callback) {
-		[opts, callback] = optionsAndCallback(opts, callback);
-		return this._request({ op, key, value, ...opts }, callback);
+	// Checks every argument, then routes the request to its server. Nothing is queued when a
+	// check fails, so a bad call never desynchronises a connection.
+	_call(op, key, value, extra, opts, callback) {
+		checkCallback(callback);
+		const request = new Request(op, null);
+		let payload;
+		try {
+			request.key = checkKey(key);
+			this._prepare(request, value, extra, opts);
+			payload = this._protocol.encode(request);
+			if (this.closing) throw connectionError('client is closed', 'ECLOSED');
+		} catch (err) {
+			return refuse(err, callback);
+		}
+		if (callback !== undefined) {
+			request.callback = callback;
+			this._route(request, payload);
+			return undefined;
+		}
+		return new Promise((resolve, reject) => {
+			request.resolve = resolve;
+			request.reject = reject;
+			this._route(request, payload);
+		});
 	}
 
-	// Validates and encodes a request, queues it, and settles through `shape` once read.
-	_request(fields, callback, shape = (r) => r.value) {
+	_prepare(request, value, extra, opts) {
+		const { op } = request;
+		if (op === 'get' || op === 'gets' || op === 'delete') return;
+		if (op === 'incr' || op === 'decr') {
+			request.delta = deltaToken(extra);
+		} else if (op === 'touch') {
+			request.ttl = options.integer({ ttl: extra }, 'ttl', undefined, -MAX_TTL, MAX_TTL);
+			if (request.ttl === undefined) throw new TypeError('touch needs a ttl in seconds');
+		} else {
+			request.value = checkValue(value);
+			if (opts !== undefined && opts !== null) {
+				request.ttl = options.integer(opts, 'ttl', 0, -MAX_TTL, MAX_TTL);
+				request.flags = options.integer(opts, 'flags', 0, 0, MAX_FLAGS);
+			}
+			if (op === 'cas') request.cas = casToken(extra);
+		}
+	}
+
+	_route(request, payload) {
+		const backend = this._backends.length === 1 ? this._backends[0] : this._locate(request.key);
+		if (backend === null) process.nextTick(() => request.finish(this._noServer()));
+		else backend.send(request, payload);
+	}
+
+	// The server a key hashes to, or null when `remove` took every server out of the ring.
+	_locate(key) {
+		const ring = this._ring;
+		if (ring.backends.length === 0) return null;
+		if (ring.backends.length === 1) return ring.backends[0];
+		return ring.backends[ring.continuum.locate(key)];
+	}
+
+	_noServer() {
+		return connectionError(`every server is marked dead: ${this._backends.map((b) => b.label).join(', ')}`, 'ESERVERDEAD');
+	}
+
+	// [{backend, request}], one getMulti request per server; request.names maps each key as the
+	// server will send it back to the caller's key.
+	_groupKeys(checked, given) {
+		const groups = new Map();
+		checked.forEach((key, i) => {
+			const backend = this._backends.length === 1 ? this._backends[0] : this._locate(key);
+			if (!groups.has(backend)) {
+				const request = new Request('getMulti', null);
+				request.keys = [];
+				request.names = new Map();
+				groups.set(backend, { backend, request, payload: null });
+			}
+			const { request } = groups.get(backend);
+			request.keys.push(key);
+			request.names.set(Buffer.from(key).toString('latin1'), String(given[i]));
+		});
+		return [...groups.values()];
+	}
+
+	// Sends each server its get; the results merge. If a server fails, the call fails with its
+	// error (a copy: a connection's error is shared by all its requests), and err.partial holds
+	// what the other servers answered.
+	_getMulti(groups, done) {
+		const merged = {};
+		let waiting = groups.length;
+		let failure = null;
+		for (const { backend, request, payload } of groups) {
+			request.callback = (err, result) => {
+				if (err) failure = failure || err;
+				else Object.assign(merged, result);
+				if (--waiting > 0) return;
+				if (failure) done(Object.assign(new Error(failure.message), failure, { partial: merged }));
+				else done(null, merged);
+			};
+			if (backend === null) process.nextTick(() => request.finish(this._noServer()));
+			else backend.send(request, payload);
+		}
+	}
+
+	// A request to every server: the one result, or {'host:port': result} with option servers.
+	// `shape` turns the results into one (flushAll: true) when given.
+	_everyServer(op, arg, callback, shape) {
+		checkCallback(callback);
+		const request = new Request(op, null);
+		try {
+			if (op === 'flushAll') request.arg = options.integer({ delay: arg }, 'delay', 0, 0, MAX_TTL);
+			if (op === 'stats' && arg !== undefined) {
+				if (!STATS_GROUPS.includes(arg)) throw new RangeError("stats group must be 'settings', 'items' or 'slabs'");
+				request.arg = arg;
+			}
+			this._protocol.encode(request);
+			if (this.closing) throw connectionError('client is closed', 'ECLOSED');
+		} catch (err) {
+			return refuse(err, callback);
+		}
 		return callbackOrPromise(callback, (done) => {
-			let request;
-			try {
-				request = this._prepare(fields);
-				const chunks = this._protocol.encode(request);
-				if (this._error || this._closing) throw this._error || connectionError('client is closed', 'ECLOSED');
-				this._outgoing.push(...chunks);
-			} catch (err) {
-				return process.nextTick(done, err);
+			const results = {};
+			let waiting = this._backends.length;
+			let failure = null;
+			for (const backend of this._backends) {
+				const each = new Request(op, null);
+				each.arg = request.arg;
+				each.callback = (err, result) => {
+					if (err) failure = failure || err;
+					else results[backend.label] = result;
+					if (--waiting > 0) return;
+					if (failure) done(failure);
+					else if (shape) done(null, shape(results));
+					else done(null, this._many ? results : results[backend.label]);
+				};
+				backend.send(each, this._protocol.encode(each));
 			}
-			request.done = (err, r) => (err ? done(err) : done(null, shape(r)));
-			this._pending.push(request);
-			this._scheduleFlush();
-			return undefined;
 		});
 	}
 
-	// Checks every argument before anything is queued, so a bad call never desynchronises the stream.
-	_prepare(fields) {
-		const request = { op: fields.op, complete: false };
-		if (KEYED.has(fields.op)) request.key = toKeyBuffer(fields.key);
-		if (fields.op === 'getMulti') {
-			if (!Array.isArray(fields.keys) || fields.keys.length === 0) throw new TypeError('keys must be a non-empty array');
-			request.keys = fields.keys.map(toKeyBuffer);
-			request.names = new Map(request.keys.map((k, i) => [k.toString('latin1'), String(fields.keys[i])]));
+	// Builds the ring over the servers not marked dead — or all of them, unless `remove` is on —
+	// and wakes up to put a dead server back when its retry time comes.
+	_rebuildRing() {
+		if (this._rebuildTimer !== null) clearTimeout(this._rebuildTimer);
+		this._rebuildTimer = null;
+		const now = Date.now();
+		const remove = this._settings.remove;
+		const live = this._backends.filter((b) => !remove || !b.dead || b.retryAt <= now);
+		const nextRetry = Math.min(...this._backends.filter((b) => !live.includes(b)).map((b) => b.retryAt));
+		this._ring = { backends: live, continuum: live.length > 1 ? new Continuum(live) : null };
+		if (Number.isFinite(nextRetry) && !this.closing) {
+			this._rebuildTimer = setTimeout(() => this._rebuildRing(), Math.max(0, nextRetry - now));
+			this._rebuildTimer.unref();
 		}
-		if ('value' in fields) request.value = toValueBuffer(fields.value);
-		if (STORAGE.has(fields.op)) Object.assign(request, storageOptions(fields));
-		if (fields.op === 'cas') request.cas = casToken(fields.cas);
-		if (fields.op === 'incr' || fields.op === 'decr') request.delta = deltaToken(fields.delta);
-		if (fields.op === 'touch') request.ttl = options.integer(fields, 'ttl', undefined, -MAX_TTL, MAX_TTL);
-		if (fields.op === 'touch' && request.ttl === undefined) throw new TypeError('touch needs a ttl in seconds');
-		if (fields.op === 'flushAll') request.delay = options.integer(fields, 'delay', 0, 0, MAX_TTL);
-		if (fields.op === 'stats' && fields.group !== undefined) {
-			if (!['settings', 'items', 'slabs'].includes(fields.group)) throw new RangeError("stats group must be 'settings', 'items' or 'slabs'");
-			request.group = fields.group;
+	}
+
+	// From backends: the outcome of each server's first connection attempt. The connect callback
+	// runs once every server has one: with an error only if none could be reached.
+	_firstOutcome(backend, err) {
+		if (err === null) this._anyConnected = true;
+		else this._firstError = this._firstError || err;
+		if (++this._firstOutcomes < this._backends.length) {
+			if (err !== null && this._connectCallback === null) this._emitError(err);
+			return;
 		}
-		return request;
-	}
-
-	// Requests made in one tick go out in one write.
-	_scheduleFlush() {
-		if (this._flushScheduled) return;
-		this._flushScheduled = true;
-		process.nextTick(() => this._flush());
-	}
-
-	_flush() {
-		this._flushScheduled = false;
-		if (this._outgoing.length === 0 || this._socket.destroyed) return;
-		const data = Buffer.concat(this._outgoing);
-		this._outgoing = [];
-		this._socket.write(data);
-	}
-
-	_onConnect() {
-		const cb = this._connectCallback;
+		const callback = this._connectCallback;
 		this._connectCallback = null;
-		this.emit('connect');
-		if (cb) cb(null, this);
+		const failed = this._anyConnected ? null : this._firstError;
+		if (!failed) this.emit('connect');
+		if (callback) callback(failed, failed ? undefined : this);
+		else if (err !== null) this._emitError(err);
 	}
 
-	// Hands received bytes to the reader of the oldest request until they run out.
-	_onData(chunk) {
-		const data = this._input ? Buffer.concat([this._input, chunk]) : chunk;
-		let pos = 0;
-		while (pos < data.length) {
-			const request = this._pending[0];
-			if (request === undefined) {
-				// Nothing was asked: a server error (e.g. too many connections) or garbage.
-				const line = data.toString('latin1', pos, data.indexOf(10, pos) < 0 ? data.length : data.indexOf(10, pos)).trim();
-				const err = this._protocol.isErrorLine(Buffer.from(line)) ? protocolError(line) : connectionError(`unexpected reply: ${line}`, 'EPROTO');
-				this._destroy(err);
-				return;
-			}
-			let next;
-			try {
-				next = this._protocol.read(request, data, pos);
-			} catch (err) {
-				this._destroy(err);
-				return;
-			}
-			if (!request.complete) {
-				pos = next;
-				break;
-			}
-			pos = next;
-			this._pending.shift();
-			request.done(request.error || null, request);
-		}
-		this._input = pos < data.length ? data.subarray(pos) : null;
+	_connectionError(backend, err) {
+		if (!this.closing) this._emitError(err);
 	}
 
-	_decode(value) {
-		if (!Buffer.isBuffer(value)) return value;
-		// Copy out of the socket's chunk so the caller does not pin it.
-		return this.encoding === null ? Buffer.from(value) : value.toString(this.encoding);
+	// 'error' only reaches listeners: every request already got its own error.
+	_emitError(err) {
+		if (this.listenerCount('error') > 0) this.emit('error', err);
 	}
 
-	_decodeFirst(values) {
-		return values.length ? this._decode(values[0].value) : null;
+	_backendDead(backend, err, wasDead) {
+		if (!wasDead) this.emit('dead', backend.label, err);
+		if (this._settings.remove && this._backends.length > 1) this._rebuildRing();
 	}
 
-	_destroy(err) {
-		this._fail(err);
-		this._socket.destroy();
-	}
-
-	// Fails every pending request and the connect callback. Only the first error counts; it is
-	// emitted as 'error' only to listeners, since each request already got it.
-	_fail(err) {
-		const first = this._error === null;
-		if (first) this._error = err;
-		const pending = this._pending;
-		this._pending = [];
-		this._outgoing = [];
-		for (const request of pending) request.done(this._error);
-		const connectCallback = this._connectCallback;
-		this._connectCallback = null;
-		if (connectCallback) connectCallback(this._error);
-		else if (first && !this._closing && this.listenerCount('error') > 0) this.emit('error', err);
+	_backendAlive(backend) {
+		this.emit('alive', backend.label);
+		if (this._settings.remove && this._backends.length > 1) this._rebuildRing();
 	}
 }
 

@@ -1,26 +1,27 @@
 // simple_protocol: the client side of the seed protocol — request encoding and reply reading.
-// Same interface as text_protocol: encode(request) -> chunks, read(request, data, pos) -> pos.
+// Same interface as text_protocol: encode(request) -> string or parts, read(request, data, pos) -> pos.
 'use strict';
 
 const { protocolError, connectionError } = require('./errors');
 
-const CRLF = Buffer.from('\r\n');
-const WORDS = { get: Buffer.from('get '), set: Buffer.from('set '), delete: Buffer.from('delete ') };
-const SPACE = Buffer.from(' ');
+const LF = 10;
+const CR = 13;
+const OPS = new Set(['get', 'set', 'delete']);
 
 function encode(request) {
 	const { op, key, value } = request;
-	if (!WORDS[op]) throw new TypeError(`operation ${op} needs protocol 'memcached'`);
-	if (op !== 'set') return [WORDS[op], key, CRLF];
+	if (!OPS.has(op)) throw new TypeError(`operation ${op} needs protocol 'memcached'`);
+	if (op !== 'set') return typeof key === 'string' ? `${op} ${key}\r\n` : [`${op} `, key, '\r\n'];
 	// Seed values run to the end of the line, so they cannot hold a line break.
-	if (value.includes(10) || value.includes(13)) {
+	if (value.includes('\n') || value.includes('\r')) {
 		throw new RangeError('values of the simplecached protocol cannot contain \\r or \\n; use protocol "memcached" for binary values');
 	}
-	return [WORDS.set, key, SPACE, value, CRLF];
+	if (typeof key === 'string' && typeof value === 'string') return `set ${key} ${value}\r\n`;
+	return ['set ', key, ' ', value, '\r\n'];
 }
 
-function isLine(line, text) {
-	return line.length === text.length && line.toString('latin1') === text;
+function isLine(data, start, end, text) {
+	return end - start === text.length && data.toString('latin1', start, end) === text;
 }
 
 function isErrorLine(line) {
@@ -28,45 +29,45 @@ function isErrorLine(line) {
 	return text === 'ERROR' || text.startsWith('CLIENT_ERROR ') || text.startsWith('SERVER_ERROR ');
 }
 
-// One reply line for the request: returns {value} when it completes the request, {more: true}
-// when the request goes on (a get's VALUE line before END), or null when it makes no sense.
-const replies = {
-	get(request, line) {
-		if (request.value === undefined) {
-			if (isLine(line, 'END')) return { value: null };
-			const prefix = 6 + request.key.length;
-			if (line.length > prefix && line.toString('latin1', 0, 6) === 'VALUE ' &&
-				line.subarray(6, prefix).equals(request.key) && line[prefix] === 0x20) {
-				request.value = line.subarray(prefix + 1);
-				return { more: true };
-			}
-			return null;
-		}
-		return isLine(line, 'END') ? { value: request.value } : null;
-	},
-	set: (request, line) => (isLine(line, 'STORED') ? { value: true } : null),
-	delete(request, line) {
-		if (isLine(line, 'DELETED')) return { value: true };
-		if (isLine(line, 'NOT_FOUND')) return { value: false };
-		return null;
-	},
-};
+// "VALUE <key> <value>" for this very key: where the value starts, or -1.
+function valueStart(request, data, start, end) {
+	const key = typeof request.key === 'string' ? Buffer.from(request.key) : request.key;
+	const prefix = start + 6 + key.length;
+	if (prefix >= end || data[prefix] !== 0x20 || data.toString('latin1', start, start + 6) !== 'VALUE ') return -1;
+	return data.subarray(start + 6, prefix).equals(key) ? prefix + 1 : -1;
+}
 
-function read(request, data, pos) {
+// One reply line for the request: true once it completes the request, false when the request goes
+// on (a get's VALUE line before END); throws when the line makes no sense here.
+function readLine(request, data, start, end, encoding) {
+	const { op } = request;
+	if (op === 'set' && isLine(data, start, end, 'STORED')) request.result = true;
+	else if (op === 'delete' && isLine(data, start, end, 'DELETED')) request.result = true;
+	else if (op === 'delete' && isLine(data, start, end, 'NOT_FOUND')) request.result = false;
+	else if (op === 'get' && isLine(data, start, end, 'END')) request.result = request.result === undefined ? null : request.result;
+	else if (op === 'get' && request.result === undefined && valueStart(request, data, start, end) >= 0) {
+		const from = valueStart(request, data, start, end);
+		request.result = encoding === null ? Buffer.from(data.subarray(from, end)) : data.toString(encoding, from, end);
+		return false;
+	} else {
+		throw connectionError(`unexpected reply to ${op}: ${data.toString('latin1', start, end)}`, 'EPROTO');
+	}
+	return true;
+}
+
+function read(request, data, pos, encoding) {
 	for (;;) {
-		const nl = data.indexOf(10, pos);
+		const nl = data.indexOf(LF, pos);
 		if (nl < 0) return pos;
-		const line = data.subarray(pos, nl > pos && data[nl - 1] === 13 ? nl - 1 : nl);
+		const end = nl > pos && data[nl - 1] === CR ? nl - 1 : nl;
+		const start = pos;
 		pos = nl + 1;
-		if (isErrorLine(line)) {
-			request.error = protocolError(line.toString());
+		if (isErrorLine(data.subarray(start, end))) {
+			request.error = protocolError(data.toString('latin1', start, end));
 			request.complete = true;
 			return pos;
 		}
-		const reply = replies[request.op](request, line);
-		if (reply === null) throw connectionError(`unexpected reply to ${request.op}: ${line}`, 'EPROTO');
-		if (!reply.more) {
-			request.value = reply.value;
+		if (readLine(request, data, start, end, encoding)) {
 			request.complete = true;
 			return pos;
 		}

@@ -1,201 +1,291 @@
 // text_protocol: the client side of memcached's text protocol — encoding requests and reading
-// replies (lines and length-prefixed data blocks) incrementally from Buffers.
+// replies (lines and length-prefixed data blocks) incrementally from Buffers, byte by byte.
 'use strict';
 
 const { protocolError, connectionError } = require('./errors');
 
-const CRLF = Buffer.from('\r\n');
-// Command words with their space, made once rather than per request.
-const WORDS = Object.fromEntries(['get', 'gets', 'set', 'add', 'replace', 'append', 'prepend'].map((w) => [w, Buffer.from(`${w} `)]));
+const CR = 13;
+const LF = 10;
+const SPACE = 32;
 
-// Positions of the next line: [start of line, end of its text, start of what follows], or null.
-function nextLine(data, pos) {
-	const nl = data.indexOf(10, pos);
-	if (nl < 0) return null;
-	return [pos, nl > pos && data[nl - 1] === 13 ? nl - 1 : nl, nl + 1];
-}
+const bytesOf = (text) => Buffer.from(text, 'latin1');
+const END = bytesOf('END');
+const STORED = [[bytesOf('STORED'), true], [bytesOf('NOT_STORED'), false], [bytesOf('EXISTS'), false], [bytesOf('NOT_FOUND'), false]];
+const DELETED = [[bytesOf('DELETED'), true], [bytesOf('NOT_FOUND'), false]];
+const TOUCHED = [[bytesOf('TOUCHED'), true], [bytesOf('NOT_FOUND'), false]];
+const OK = [[bytesOf('OK'), true]];
+const NOT_FOUND = bytesOf('NOT_FOUND');
+const VALUE = bytesOf('VALUE ');
 
-function text(data, [start, end]) {
-	return data.toString('latin1', start, end);
-}
-
-function isError(line) {
-	return line === 'ERROR' || line.startsWith('CLIENT_ERROR ') || line.startsWith('SERVER_ERROR ');
-}
-
-// END, or an error line, completes a multi-line reply; true when it did.
-function ended(request, line) {
-	if (line !== 'END' && !isError(line)) return false;
-	if (line !== 'END') request.error = protocolError(line);
-	request.complete = true;
+// True when data[start, end) holds exactly `bytes`: a loop, cheaper than a native call for short words.
+function equalsAt(data, start, end, bytes) {
+	if (end - start !== bytes.length) return false;
+	for (let i = 0; i < bytes.length; i++) if (data[start + i] !== bytes[i]) return false;
 	return true;
 }
 
-function unexpected(request, line) {
-	return connectionError(`unexpected reply to ${request.op}: ${line}`, 'EPROTO');
+function startsWith(data, start, end, bytes) {
+	if (end - start < bytes.length) return false;
+	for (let i = 0; i < bytes.length; i++) if (data[start + i] !== bytes[i]) return false;
+	return true;
 }
 
-// Replies of one line: `answers` maps the line to the result; an error line becomes an Error.
+// End of a line's text (before CR LF, or a bare LF) that ends at the LF at `nl`.
+function textEnd(data, pos, nl) {
+	return nl > pos && data[nl - 1] === CR ? nl - 1 : nl;
+}
+
+// A decimal number in data[start, end), or -1 if it is empty, not all digits or past 2^53.
+function decimal(data, start, end) {
+	if (start >= end || end - start > 15) return -1;
+	let n = 0;
+	for (let i = start; i < end; i++) {
+		const digit = data[i] - 48;
+		if (digit < 0 || digit > 9) return -1;
+		n = n * 10 + digit;
+	}
+	return n;
+}
+
+function isErrorText(line) {
+	return line === 'ERROR' || line.startsWith('CLIENT_ERROR ') || line.startsWith('SERVER_ERROR ');
+}
+
+// Any line that is no expected answer: a server error line fails only its request; anything else
+// means the stream can no longer be trusted, so it is thrown and the connection is dropped.
+function failLine(request, data, start, end) {
+	const line = data.toString('latin1', start, end);
+	if (!isErrorText(line)) throw connectionError(`unexpected reply to ${request.op}: ${line}`, 'EPROTO');
+	request.error = protocolError(line);
+	request.complete = true;
+}
+
+function decode(data, start, end, encoding) {
+	return encoding === null ? Buffer.from(data.subarray(start, end)) : data.toString(encoding, start, end);
+}
+
+// Replies of one line; `answers` pairs each expected line with its result.
 function oneLine(answers) {
 	return (request, data, pos) => {
-		const at = nextLine(data, pos);
-		if (!at) return pos;
-		const line = text(data, at);
-		if (Object.prototype.hasOwnProperty.call(answers, line)) request.value = answers[line];
-		else if (isError(line)) request.error = protocolError(line);
-		else throw unexpected(request, line);
-		request.complete = true;
-		return at[2];
+		const nl = data.indexOf(LF, pos);
+		if (nl < 0) return pos;
+		const end = textEnd(data, pos, nl);
+		for (let i = 0; i < answers.length; i++) {
+			if (equalsAt(data, pos, end, answers[i][0])) {
+				request.result = answers[i][1];
+				request.complete = true;
+				return nl + 1;
+			}
+		}
+		failLine(request, data, pos, end);
+		return nl + 1;
 	};
 }
 
-// "VALUE <key> <flags> <bytes> [<cas>]" → {key, flags, bytes, cas, value}, or null. Scans with
-// indexOf rather than split: this runs once per value received.
-function parseValueLine(line) {
-	if (!line.startsWith('VALUE ')) return null;
-	const k = line.indexOf(' ', 6);
-	const f = k < 0 ? -1 : line.indexOf(' ', k + 1);
-	if (f < 0) return null;
-	const b = line.indexOf(' ', f + 1);
-	const bytes = Number(b < 0 ? line.slice(f + 1) : line.slice(f + 1, b));
-	const cas = b < 0 ? undefined : line.slice(b + 1);
-	if (!Number.isInteger(bytes) || bytes < 0 || (cas !== undefined && !/^\d+$/.test(cas))) return null;
-	return { key: line.slice(6, k), flags: Number(line.slice(k + 1, f)), bytes, cas, value: null };
+// The data block of a VALUE: where the reply goes on once all of it is here, or -1 until then
+// (request.need then says how many bytes from pos it takes).
+function readBlock(request, data, pos, encoding) {
+	const end = pos + request.blockBytes;
+	if (data.length < end + 2) {
+		request.need = request.blockBytes + 2;
+		return -1;
+	}
+	if (data[end] !== CR || data[end + 1] !== LF) throw connectionError(`unexpected reply to ${request.op}: data block without CRLF`, 'EPROTO');
+	const value = decode(data, pos, end, encoding);
+	if (request.op === 'get') request.result = value;
+	else if (request.op === 'gets') request.result = { value, cas: request.blockCas, flags: request.blockFlags };
+	else request.result[request.names.get(request.blockKey)] = value;
+	request.blockBytes = -1;
+	request.need = 0;
+	return end + 2;
 }
 
-// VALUE <key> <flags> <bytes> [<cas>] blocks until END. request.values collects
-// {key, flags, value, cas}; the client shapes the result.
-function readValues(request, data, pos) {
-	request.values = request.values || [];
+// "VALUE <key> <flags> <bytes> [<cas>]" between pos and end: fills the request's block fields.
+function readValueHeader(request, data, pos, end) {
+	const keyStart = pos + 6;
+	const keyEnd = data.indexOf(SPACE, keyStart);
+	const flagsEnd = keyEnd < 0 || keyEnd >= end ? -1 : data.indexOf(SPACE, keyEnd + 1);
+	if (flagsEnd < 0 || flagsEnd >= end || !startsWith(data, pos, end, VALUE)) return false;
+	let bytesEnd = data.indexOf(SPACE, flagsEnd + 1);
+	if (bytesEnd < 0 || bytesEnd > end) bytesEnd = end;
+	const flags = decimal(data, keyEnd + 1, flagsEnd);
+	const bytes = decimal(data, flagsEnd + 1, bytesEnd);
+	if (flags < 0 || bytes < 0) return false;
+	if (bytesEnd < end) {
+		request.blockCas = data.toString('latin1', bytesEnd + 1, end);
+		if (!/^\d+$/.test(request.blockCas)) return false;
+	}
+	request.blockFlags = flags;
+	request.blockBytes = bytes;
+	if (request.op === 'getMulti') request.blockKey = data.toString('latin1', keyStart, keyEnd);
+	return true;
+}
+
+// VALUE blocks until END: get → value or null; gets → {value, cas, flags} or null;
+// getMulti → {key: value} of the keys present.
+function readValues(request, data, pos, encoding) {
+	if (request.result === undefined) request.result = request.op === 'getMulti' ? {} : null;
 	for (;;) {
-		if (request.block) {
-			const end = pos + request.block.bytes;
-			if (data.length < end + 2) return pos;
-			if (data[end] !== 13 || data[end + 1] !== 10) throw unexpected(request, 'data block without CRLF');
-			// The block becomes the result entry as is: no copy of its fields per value.
-			request.block.value = data.subarray(pos, end);
-			request.values.push(request.block);
-			request.block = null;
-			pos = end + 2;
+		if (request.blockBytes >= 0) {
+			const next = readBlock(request, data, pos, encoding);
+			if (next < 0) return pos;
+			pos = next;
 			continue;
 		}
-		const at = nextLine(data, pos);
-		if (!at) return pos;
-		const line = text(data, at);
-		pos = at[2];
-		if (ended(request, line)) return pos;
-		request.block = parseValueLine(line);
-		if (request.block === null) throw unexpected(request, line);
+		const nl = data.indexOf(LF, pos);
+		if (nl < 0) return pos;
+		const end = textEnd(data, pos, nl);
+		if (equalsAt(data, pos, end, END)) {
+			request.complete = true;
+			return nl + 1;
+		}
+		if (!readValueHeader(request, data, pos, end)) {
+			failLine(request, data, pos, end);
+			return nl + 1;
+		}
+		pos = nl + 1;
 	}
 }
 
-// A number or NOT_FOUND (incr/decr).
+// A number or NOT_FOUND (incr/decr): a Number, a BigInt past 2^53, or null.
 function readCounter(request, data, pos) {
-	const at = nextLine(data, pos);
-	if (!at) return pos;
-	const line = text(data, at);
+	const nl = data.indexOf(LF, pos);
+	if (nl < 0) return pos;
+	const end = textEnd(data, pos, nl);
+	const line = data.toString('latin1', pos, end);
 	if (/^\d+$/.test(line)) {
 		const n = BigInt(line);
-		request.value = n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
-	} else if (line === 'NOT_FOUND') {
-		request.value = null;
-	} else if (isError(line)) {
-		request.error = protocolError(line);
+		request.result = n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+		request.complete = true;
+	} else if (equalsAt(data, pos, end, NOT_FOUND)) {
+		request.result = null;
+		request.complete = true;
 	} else {
-		throw unexpected(request, line);
+		failLine(request, data, pos, end);
 	}
-	request.complete = true;
-	return at[2];
+	return nl + 1;
 }
 
 // STAT <name> <value> lines until END.
 function readStats(request, data, pos) {
-	request.value = request.value || {};
+	if (request.result === undefined) request.result = {};
 	for (;;) {
-		const at = nextLine(data, pos);
-		if (!at) return pos;
-		const line = text(data, at);
-		pos = at[2];
-		if (ended(request, line)) return pos;
-		const match = /^STAT (\S+) (.*)$/.exec(line);
-		if (!match) throw unexpected(request, line);
-		request.value[match[1]] = /^-?\d+(\.\d+)?$/.test(match[2]) && Number.isSafeInteger(Math.trunc(Number(match[2]))) ? Number(match[2]) : match[2];
+		const nl = data.indexOf(LF, pos);
+		if (nl < 0) return pos;
+		const end = textEnd(data, pos, nl);
+		if (equalsAt(data, pos, end, END)) {
+			request.complete = true;
+			return nl + 1;
+		}
+		const match = /^STAT (\S+) (.*)$/.exec(data.toString('latin1', pos, end));
+		if (!match) {
+			failLine(request, data, pos, end);
+			return nl + 1;
+		}
+		const text = match[2];
+		request.result[match[1]] = /^-?\d+(\.\d+)?$/.test(text) && Number.isSafeInteger(Math.trunc(Number(text))) ? Number(text) : text;
+		pos = nl + 1;
 	}
 }
 
 function readVersion(request, data, pos) {
-	const at = nextLine(data, pos);
-	if (!at) return pos;
-	const line = text(data, at);
-	if (line.startsWith('VERSION ')) request.value = line.slice(8);
-	else if (isError(line)) request.error = protocolError(line);
-	else throw unexpected(request, line);
-	request.complete = true;
-	return at[2];
+	const nl = data.indexOf(LF, pos);
+	if (nl < 0) return pos;
+	const end = textEnd(data, pos, nl);
+	const line = data.toString('latin1', pos, end);
+	if (line.startsWith('VERSION ')) {
+		request.result = line.slice(8);
+		request.complete = true;
+	} else {
+		failLine(request, data, pos, end);
+	}
+	return nl + 1;
 }
 
-const STORED = oneLine({ STORED: true, NOT_STORED: false, EXISTS: false, NOT_FOUND: false });
+const readStored = oneLine(STORED);
 
 // How each operation reads its reply.
 const readers = {
 	get: readValues,
 	gets: readValues,
 	getMulti: readValues,
-	set: STORED,
-	add: STORED,
-	replace: STORED,
-	append: STORED,
-	prepend: STORED,
-	cas: STORED,
-	delete: oneLine({ DELETED: true, NOT_FOUND: false }),
+	set: readStored,
+	add: readStored,
+	replace: readStored,
+	append: readStored,
+	prepend: readStored,
+	cas: readStored,
+	delete: oneLine(DELETED),
 	incr: readCounter,
 	decr: readCounter,
-	touch: oneLine({ TOUCHED: true, NOT_FOUND: false }),
-	flushAll: oneLine({ OK: true }),
+	touch: oneLine(TOUCHED),
+	flushAll: oneLine(OK),
 	stats: readStats,
 	version: readVersion,
 };
 
-function read(request, data, pos) {
-	return readers[request.op](request, data, pos);
+// Reads as much of the request's reply as `data` holds from `pos`; returns where it stopped.
+// Sets request.complete with request.result or request.error once the reply is whole.
+function read(request, data, pos, encoding) {
+	return readers[request.op](request, data, pos, encoding);
 }
 
-const line = (...words) => Buffer.from(`${words.join(' ')}\r\n`, 'latin1');
+// A data block: one string when the value is a string, parts when it is a Buffer.
+function storage(word, request, extra) {
+	const { key, value } = request;
+	const length = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+	const head = `${request.flags} ${request.ttl} ${length}${extra}\r\n`;
+	if (typeof key === 'string' && typeof value === 'string') return `${word} ${key} ${head}${value}\r\n`;
+	return [`${word} `, key, ` ${head}`, value, '\r\n'];
+}
 
-// Encodes a request as chunks. Keys and values are Buffers already checked by the client;
-// numbers were validated there too.
+// A command line naming a key: one string, or parts when the key is a Buffer.
+function keyed(word, key, rest) {
+	if (typeof key === 'string') return `${word} ${key}${rest}\r\n`;
+	return [`${word} `, key, `${rest}\r\n`];
+}
+
+// Encodes a request as a string, or as an array of strings and Buffers when it carries Buffers.
+// Keys and values were checked by the client; numbers were validated there too.
 function encode(request) {
-	const { op, key, value, flags = 0, ttl = 0 } = request;
+	const { op, key } = request;
 	switch (op) {
 	case 'get':
 	case 'gets':
-		return [WORDS[op], key, CRLF];
-	case 'getMulti':
-		return [Buffer.from('get'), ...request.keys.flatMap((k) => [Buffer.from(' '), k]), CRLF];
+	case 'delete':
+		return keyed(op, key, '');
 	case 'set':
 	case 'add':
 	case 'replace':
 	case 'append':
 	case 'prepend':
-		return [WORDS[op], key, line('', flags, ttl, value.length), value, CRLF];
+		return storage(op, request, '');
 	case 'cas':
-		return [Buffer.from('cas '), key, line('', flags, ttl, value.length, request.cas), value, CRLF];
-	case 'delete':
-		return [Buffer.from('delete '), key, CRLF];
+		return storage('cas', request, ` ${request.cas}`);
+	case 'getMulti': {
+		const parts = ['get'];
+		for (const k of request.keys) parts.push(' ', k);
+		parts.push('\r\n');
+		return parts;
+	}
 	case 'incr':
 	case 'decr':
-		return [Buffer.from(`${op} `), key, line('', request.delta)];
+		return keyed(op, key, ` ${request.delta}`);
 	case 'touch':
-		return [Buffer.from('touch '), key, line('', ttl)];
+		return keyed('touch', key, ` ${request.ttl}`);
 	case 'flushAll':
-		return [line('flush_all', ...(request.delay ? [request.delay] : []))];
+		return request.arg ? `flush_all ${request.arg}\r\n` : 'flush_all\r\n';
 	case 'stats':
-		return [line('stats', ...(request.group ? [request.group] : []))];
+		return request.arg ? `stats ${request.arg}\r\n` : 'stats\r\n';
 	case 'version':
-		return [line('version')];
+		return 'version\r\n';
 	default:
 		throw new TypeError(`unknown operation ${op}`);
 	}
 }
 
-module.exports = { encode, read, isErrorLine: (buf) => isError(buf.toString('latin1')) };
+function isErrorLine(line) {
+	return isErrorText(line.toString('latin1'));
+}
+
+module.exports = { encode, read, isErrorLine };

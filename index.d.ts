@@ -1,0 +1,279 @@
+// Type definitions for simplecached: the Server (a C engine behind Node listeners) and the Client
+// (one server or many by ketama), as index.js exports them. Checked by tsd in test/78.types.test.js.
+
+/// <reference types="node" />
+import { EventEmitter } from 'events';
+import { AddressInfo } from 'net';
+
+/** Node-style callback: `err` is null on success. */
+export type Callback<T> = (err: Error | null, result?: T) => void;
+
+/** An Error from the server or the connection: `code` is ERROR, CLIENT_ERROR, SERVER_ERROR,
+ * ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPROTO, ESERVERDEAD, ECLOSED, ... */
+export interface SimplecachedError extends Error {
+	code: string;
+	/** The server's error line, for ERROR / CLIENT_ERROR / SERVER_ERROR. */
+	reply?: string;
+	/** 'host:port' of the server a connection error came from. */
+	server?: string;
+	/** getMulti over many servers: what the servers that did answer returned. */
+	partial?: Record<string, string | Buffer>;
+}
+
+// ---------------------------------------------------------------- Server
+
+export interface ServerOptions {
+	/** Port of the seed protocol (default 11311); 0 picks a free one; false turns it off. */
+	port?: number | false;
+	/** Port of memcached's text protocol (default off); 0 picks a free one. */
+	memcachedPort?: number | false | null;
+	/** Address to bind (default '127.0.0.1'). */
+	host?: string;
+	/** Memory for items: slab pages in use plus larger items (default 64 MiB); past it, items not
+	 * used recently are evicted. */
+	memoryLimit?: number;
+	/** Simultaneous connections (default: what the open-files limit allows). */
+	maxConnections?: number;
+	/** Largest value in bytes (default 1 MiB). */
+	maxItemSize?: number;
+	/** 1 serves on Node's loop (default); N > 1 starts N native I/O threads. */
+	threads?: number;
+	/** Seconds without a command before a connection is closed (default 0: never). */
+	idleTimeout?: number;
+	/** Seconds replies may wait unread before a connection is dropped (default 30; 0: never). */
+	writeTimeout?: number;
+	/** memcached's ascii authentication file (user:password lines). */
+	authFile?: string;
+	/** With authFile, allow the seed protocol (which has no authentication) on `port`. */
+	allowUnauthenticatedSeed?: boolean;
+	/** Port of memcached's text protocol over TLS; 0 picks a free one; needs `tls`. */
+	tlsPort?: number | false | null;
+	/** Options of tls.createServer: at least cert and key. */
+	tls?: import('tls').TlsOptions;
+}
+
+/** The options a Server runs with, once checked. */
+export interface ServerSettings {
+	port: number | null;
+	memcachedPort: number | null;
+	host: string;
+	memoryLimit: number;
+	maxConnections: number;
+	maxItemSize: number;
+	threads: number;
+	idleTimeout: number;
+	writeTimeout: number;
+	authFile: string | null;
+	tlsPort: number | null;
+	tls: import('tls').TlsOptions | null;
+}
+
+/** server.stats(): friendly names plus every counter under its memcached `stats` name. */
+export interface ServerStats {
+	items: number;
+	bytes: number;
+	connections: number;
+	totalConnections: number;
+	rejectedConnections: number;
+	gets: number;
+	hits: number;
+	misses: number;
+	sets: number;
+	deletes: number;
+	deleteHits: number;
+	deleteMisses: number;
+	evictions: number;
+	totalItems: number;
+	memoryLimit: number;
+	[memcachedName: string]: number;
+}
+
+export type Protocol = 'simple' | 'memcached';
+
+/** The store a Server serves, in-process, without a socket. */
+export interface Engine {
+	/** The value, or null when absent. */
+	get(key: string | Buffer): Buffer | null;
+	/** Stores the value; throws (code SERVER_ERROR) when it does not fit. */
+	set(key: string | Buffer, value: string | Buffer | number | boolean): true;
+	/** true if deleted, false if absent. */
+	delete(key: string | Buffer): boolean;
+	/** The whole protocol engine: request bytes in, reply bytes out. */
+	feed(data: string | Buffer, options?: { protocol?: Protocol }): Buffer;
+	/** Counters under their memcached `stats` names. */
+	stats(): Record<string, number>;
+}
+
+export declare class Server extends EventEmitter {
+	/** Starts listening at once; the callback runs once listening, or with the error. */
+	constructor(options?: ServerOptions | number, callback?: Callback<Server>);
+	readonly options: ServerSettings;
+	readonly engine: Engine;
+	readonly listening: boolean;
+	/** The listener of `protocol` (by default the seed one, or the only one); null when not listening. */
+	address(protocol?: Protocol | 'tls'): AddressInfo | null;
+	/** Stops accepting, answers what was received, closes every connection. */
+	close(callback: Callback<void>): void;
+	close(): Promise<void>;
+	stats(): ServerStats;
+	/** Reads authFile again and swaps in its users; throws, keeping the old ones, on a bad file. */
+	reloadAuth(): void;
+
+	on(event: 'listening' | 'close', listener: () => void): this;
+	on(event: 'error', listener: (err: SimplecachedError) => void): this;
+	once(event: 'listening' | 'close', listener: () => void): this;
+	once(event: 'error', listener: (err: SimplecachedError) => void): this;
+}
+
+// ---------------------------------------------------------------- Client
+
+/** A server of option `servers`: "host:port", "host:port:weight", "host:port:weight name". */
+export interface ServerAddress {
+	host?: string;
+	port?: number;
+	/** Share of the keys, relative to the other servers' weights (default 1). */
+	weight?: number;
+	/** Hashed instead of the address when given, as nutcracker does with named servers. */
+	name?: string;
+}
+
+interface CommonClientOptions {
+	/** 'simple' (the seed protocol, the default) or 'memcached'. */
+	protocol?: Protocol;
+	/** How values are decoded (default 'utf8'); null returns Buffers. */
+	encoding?: BufferEncoding | null;
+	/** ms a request may wait for its reply before its connection is dropped (default 5000; 0: none). */
+	timeout?: number;
+	/** ms a connection may take to open (default 5000; 0: none). */
+	connectTimeout?: number;
+	/** ms before the first reconnection; doubled after each consecutive failure (default 100). */
+	reconnect?: number;
+	/** Consecutive failures that mark a server dead (default 3). */
+	failures?: number;
+	/** ms a dead server is left alone before it is tried again (default 10000). */
+	retry?: number;
+	/** Take dead servers out of the ring so their keys go to the others (default false). */
+	remove?: boolean;
+	/** Connections per server; a key always uses the same one (default 1). */
+	poolSize?: number;
+	/** Connect with TLS (to a server's tlsPort): true, or options of tls.connect. */
+	tls?: boolean | import('tls').ConnectionOptions;
+}
+
+export interface SingleServerOptions extends CommonClientOptions {
+	port?: number;
+	host?: string;
+	servers?: undefined;
+}
+
+export interface ManyServersOptions extends CommonClientOptions {
+	servers: Array<string | ServerAddress>;
+	port?: undefined;
+	host?: undefined;
+}
+
+export type ClientOptions = SingleServerOptions | ManyServersOptions;
+
+export type Key = string | Buffer;
+export type Value = string | Buffer | number | boolean;
+export type CasUnique = string | bigint | number;
+
+export interface StorageOptions {
+	/** Seconds to live (0: never expires; negative: already expired). */
+	ttl?: number;
+	/** 32-bit flags stored with the item (memcached protocol). */
+	flags?: number;
+}
+
+export interface GetsResult<V> {
+	value: V;
+	/** The cas unique to pass to cas(). */
+	cas: string;
+	flags: number;
+}
+
+/** A memcached `stats` reply: numbers where the value is numeric. */
+export type StatsReply = Record<string, number | string>;
+
+/** One result, or {'host:port': result} when the Client was given option `servers`. */
+export type PerServer<Many extends boolean, T> = Many extends true ? Record<string, T> : T;
+
+export interface Client<V extends string | Buffer = string, Many extends boolean = false> extends EventEmitter {
+	readonly protocol: Protocol;
+	readonly encoding: BufferEncoding | null;
+	/** 'host:port' of every server. */
+	readonly servers: string[];
+	/** With one server given by port/host. */
+	readonly port?: number;
+	readonly host?: string;
+
+	get(key: Key, callback: Callback<V | null>): void;
+	get(key: Key): Promise<V | null>;
+	gets(key: Key, callback: Callback<GetsResult<V> | null>): void;
+	gets(key: Key): Promise<GetsResult<V> | null>;
+	getMulti(keys: Key[], callback: Callback<Record<string, V>>): void;
+	getMulti(keys: Key[]): Promise<Record<string, V>>;
+
+	set(key: Key, value: Value, callback: Callback<boolean>): void;
+	set(key: Key, value: Value, options: StorageOptions | undefined, callback: Callback<boolean>): void;
+	set(key: Key, value: Value, options?: StorageOptions): Promise<boolean>;
+	add(key: Key, value: Value, callback: Callback<boolean>): void;
+	add(key: Key, value: Value, options: StorageOptions | undefined, callback: Callback<boolean>): void;
+	add(key: Key, value: Value, options?: StorageOptions): Promise<boolean>;
+	replace(key: Key, value: Value, callback: Callback<boolean>): void;
+	replace(key: Key, value: Value, options: StorageOptions | undefined, callback: Callback<boolean>): void;
+	replace(key: Key, value: Value, options?: StorageOptions): Promise<boolean>;
+	append(key: Key, value: Value, callback: Callback<boolean>): void;
+	append(key: Key, value: Value): Promise<boolean>;
+	prepend(key: Key, value: Value, callback: Callback<boolean>): void;
+	prepend(key: Key, value: Value): Promise<boolean>;
+	cas(key: Key, value: Value, cas: CasUnique, callback: Callback<boolean>): void;
+	cas(key: Key, value: Value, cas: CasUnique, options: StorageOptions | undefined, callback: Callback<boolean>): void;
+	cas(key: Key, value: Value, cas: CasUnique, options?: StorageOptions): Promise<boolean>;
+
+	delete(key: Key, callback: Callback<boolean>): void;
+	delete(key: Key): Promise<boolean>;
+	incr(key: Key, callback: Callback<number | bigint | null>): void;
+	incr(key: Key, delta: number | bigint | undefined, callback: Callback<number | bigint | null>): void;
+	incr(key: Key, delta?: number | bigint): Promise<number | bigint | null>;
+	decr(key: Key, callback: Callback<number | bigint | null>): void;
+	decr(key: Key, delta: number | bigint | undefined, callback: Callback<number | bigint | null>): void;
+	decr(key: Key, delta?: number | bigint): Promise<number | bigint | null>;
+	touch(key: Key, ttl: number, callback: Callback<boolean>): void;
+	touch(key: Key, ttl: number): Promise<boolean>;
+
+	flushAll(callback: Callback<true>): void;
+	flushAll(delay: number | undefined, callback: Callback<true>): void;
+	flushAll(delay?: number): Promise<true>;
+	stats(callback: Callback<PerServer<Many, StatsReply>>): void;
+	stats(group: 'settings' | 'items' | 'slabs' | undefined, callback: Callback<PerServer<Many, StatsReply>>): void;
+	stats(group?: 'settings' | 'items' | 'slabs'): Promise<PerServer<Many, StatsReply>>;
+	version(callback: Callback<PerServer<Many, string>>): void;
+	version(): Promise<PerServer<Many, string>>;
+
+	/** 'host:port' of the server `key` goes to now, or null when every server is removed. */
+	serverFor(key: Key): string | null;
+	/** Waits for the replies due, then closes every connection. */
+	close(callback: Callback<void>): void;
+	close(): Promise<void>;
+
+	on(event: 'connect', listener: () => void): this;
+	on(event: 'error', listener: (err: SimplecachedError) => void): this;
+	on(event: 'dead', listener: (server: string, err: SimplecachedError) => void): this;
+	on(event: 'alive', listener: (server: string) => void): this;
+	once(event: 'connect', listener: () => void): this;
+	once(event: 'error', listener: (err: SimplecachedError) => void): this;
+	once(event: 'dead', listener: (server: string, err: SimplecachedError) => void): this;
+	once(event: 'alive', listener: (server: string) => void): this;
+}
+
+type ValueOf<O> = O extends { encoding: null } ? Buffer : string;
+type ManyOf<O> = O extends { servers: Array<string | ServerAddress> } ? true : false;
+
+export interface ClientConstructor {
+	/** Connects at once; the callback gets an error only when no server could be reached. */
+	new <O extends ClientOptions>(options: O, callback?: Callback<Client<ValueOf<O>, ManyOf<O>>>): Client<ValueOf<O>, ManyOf<O>>;
+	new (port?: number, callback?: Callback<Client<string, false>>): Client<string, false>;
+}
+
+export declare const Client: ClientConstructor;

@@ -1,0 +1,144 @@
+// backend: one server of a Client — its pool of connections and its health: reconnection with
+// exponential backoff, marked dead after `failures` consecutive failures, tried again after `retry` ms.
+'use strict';
+
+const Connection = require('./connection');
+const { connectionError } = require('./errors');
+
+class Backend {
+	// address: {host, port, weight, name}; settings: the client's checked options; client: told
+	// of first connections, failures and recoveries.
+	constructor(address, settings, client) {
+		this.host = address.host;
+		this.port = address.port;
+		this.weight = address.weight;
+		this.name = address.name;
+		this.label = `${address.host}:${address.port}`;
+		this.settings = settings;
+		this.client = client;
+		this.connections = new Array(settings.poolSize).fill(null);
+		this._next = 0;
+		this.failures = 0;           // consecutive failures, reset by any reply
+		this.dead = false;
+		this.retryAt = 0;            // no new connection before this time (ms)
+		this.lastError = null;
+		this.reported = false;       // the first connection attempt's outcome went to the client
+		for (let i = 0; i < this.connections.length; i++) this.connections[i] = this._open();
+	}
+
+	// Sends on the next connection of the pool, opening it if it was dropped — unless the server
+	// is in its backoff or dead time, in which case the request fails at once.
+	send(request, payload) {
+		const index = this.connections.length === 1 ? 0 : this._poolIndex(request);
+		let connection = this.connections[index];
+		if (connection === null) {
+			if (Date.now() < this.retryAt) {
+				process.nextTick(failRequest, request, this.unavailable());
+				return;
+			}
+			connection = this._open();
+			this.connections[index] = connection;
+		}
+		connection.send(request, payload);
+	}
+
+	// The error for a request refused without trying: the last failure's code, or ESERVERDEAD.
+	unavailable() {
+		const wait = Math.max(0, this.retryAt - Date.now());
+		const last = this.lastError;
+		const reason = last ? last.message : 'no connection';
+		const err = this.dead
+			? connectionError(`server ${this.label} is marked dead after ${this.failures} failures (${reason}); retried in ${wait} ms`, 'ESERVERDEAD')
+			: connectionError(`server ${this.label} is unreachable (${reason}); reconnecting in ${wait} ms`, (last && last.code) || 'ECONNRESET');
+		err.server = this.label;
+		return err;
+	}
+
+	// Closes every connection once it has answered what it was sent.
+	close(done) {
+		let open = 0;
+		const closed = () => {
+			if (--open === 0) done();
+		};
+		for (const connection of this.connections) {
+			if (connection === null) continue;
+			open++;
+			connection.close(closed);
+		}
+		if (open === 0) process.nextTick(done);
+	}
+
+	// A key always takes the same connection of the pool, so requests on one key are answered in
+	// the order they were made; requests without a key take turns.
+	_poolIndex(request) {
+		const key = request.key !== null ? request.key : request.keys !== null ? request.keys[0] : null;
+		if (key === null) {
+			this._next = (this._next + 1) % this.connections.length;
+			return this._next;
+		}
+		let hash = 0x811c9dc5;   // FNV-1a over code units or bytes: cheap, and spreads keys evenly
+		if (typeof key === 'string') {
+			for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+		} else {
+			for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key[i], 0x01000193);
+		}
+		return (hash >>> 0) % this.connections.length;
+	}
+
+	_open() {
+		return new Connection(this, { host: this.host, port: this.port, ...this.settings });
+	}
+
+	onConnect() {
+		if (!this.reported) {
+			this.reported = true;
+			this.client._firstOutcome(this, null);
+		}
+	}
+
+	// Any reply proves the server up: failures are forgotten, and a dropped connection of the
+	// pool may be opened again at once.
+	onReply() {
+		if (this.failures === 0) return;
+		this.failures = 0;
+		this.lastError = null;
+		this.retryAt = 0;
+		if (this.dead) {
+			this.dead = false;
+			this.client._backendAlive(this);
+		}
+	}
+
+	// A dropped connection. Connections of the pool that drop together (the server went away)
+	// count as one failure: only a failure after the backoff time has passed counts again.
+	onDrop(connection, err) {
+		const index = this.connections.indexOf(connection);
+		if (index >= 0) this.connections[index] = null;
+		if (connection.closing || this.client.closing) return;
+		const now = Date.now();
+		if (now >= this.retryAt) {
+			this.failures++;
+			this.lastError = err;
+			const { failures, reconnect, retry } = this.settings;
+			const backoff = Math.min(retry, reconnect * 2 ** (this.failures - 1));
+			this.retryAt = now + (this.failures >= failures ? retry : backoff);
+			if (this.failures >= failures) {
+				const wasDead = this.dead;
+				this.dead = true;
+				this.client._backendDead(this, err, wasDead);
+			}
+		}
+		if (!this.reported) {
+			this.reported = true;
+			this.client._firstOutcome(this, err);
+		} else {
+			this.client._connectionError(this, err);
+		}
+	}
+}
+
+function failRequest(request, err) {
+	request.finish(err);
+}
+
+module.exports = Backend;

@@ -1,0 +1,88 @@
+// client_options: checks the Client's options — one server (`port`, `host`) or many (`servers`),
+// protocol, encoding, timeouts, failure handling and pool size — throwing errors that name the option.
+'use strict';
+
+const options = require('./options');
+
+const PROTOCOLS = {
+	simple: { module: require('./simple_protocol'), port: 11311 },
+	memcached: { module: require('./text_protocol'), port: 11211 },
+};
+
+const DAY_MS = 24 * 3600 * 1000;
+
+// "host:port", "host:port:weight" or "host:port:weight name" (nutcracker's form), or
+// {host, port, weight, name}; IPv6 hosts go in brackets: "[::1]:11211".
+function parseServer(entry, defaultPort) {
+	if (entry !== null && typeof entry === 'object') {
+		const host = options.string(entry, 'host', '127.0.0.1');
+		const port = options.integer(entry, 'port', defaultPort, 1, 65535);
+		const weight = options.integer(entry, 'weight', 1, 1, 1e6);
+		const name = entry.name === undefined ? null : options.string(entry, 'name', null);
+		return { host, port, weight, name };
+	}
+	if (typeof entry !== 'string') throw new TypeError('option servers: each server must be a string "host:port[:weight]" or an object {host, port, weight}');
+	const match = /^(\[[^\]]+\]|[^:\s]+)(?::(\d+))?(?::(\d+))?(?:\s+(\S+))?$/.exec(entry.trim());
+	if (!match) throw new TypeError(`option servers: cannot read "${entry}" as host:port[:weight] [name]`);
+	const host = match[1].replace(/^\[(.*)\]$/, '$1');
+	const port = match[2] === undefined ? defaultPort : Number(match[2]);
+	const weight = match[3] === undefined ? 1 : Number(match[3]);
+	if (port < 1 || port > 65535) throw new RangeError(`option servers: port of "${entry}" must be between 1 and 65535`);
+	if (weight < 1 || weight > 1e6) throw new RangeError(`option servers: weight of "${entry}" must be between 1 and 1000000`);
+	return { host, port, weight, name: match[4] || null };
+}
+
+function booleanOption(o, name, fallback) {
+	if (o[name] === undefined || o[name] === null) return fallback;
+	if (typeof o[name] !== 'boolean') throw new TypeError(`option ${name} must be true or false`);
+	return o[name];
+}
+
+// tls: true, or an object of tls.connect options (ca, rejectUnauthorized, servername, cert, ...).
+function tlsOption(value) {
+	if (value === undefined || value === null || value === false) return null;
+	if (value === true) return {};
+	if (typeof value !== 'object') throw new TypeError('option tls must be true or an object of tls.connect options');
+	return value;
+}
+
+// Every option, checked once; the result is what connections and backends read.
+function clientSettings(opts) {
+	const o = options.normalize(opts);
+	const protocolName = options.string(o, 'protocol', 'simple');
+	if (!PROTOCOLS[protocolName]) throw new RangeError(`option protocol must be 'simple' or 'memcached', got ${protocolName}`);
+	const defaultPort = PROTOCOLS[protocolName].port;
+	let servers;
+	if (o.servers !== undefined) {
+		if (o.port !== undefined || o.host !== undefined) throw new TypeError('give either option servers or port/host, not both');
+		if (!Array.isArray(o.servers) || o.servers.length === 0) throw new TypeError('option servers must be a non-empty array');
+		servers = o.servers.map((entry) => parseServer(entry, defaultPort));
+		const labels = new Set(servers.map((s) => `${s.host}:${s.port}`));
+		if (labels.size !== servers.length) throw new RangeError('option servers: a server is listed twice');
+	} else {
+		servers = [{
+			host: options.string(o, 'host', '127.0.0.1'),
+			port: options.integer(o, 'port', defaultPort, 1, 65535),
+			weight: 1,
+			name: null,
+		}];
+	}
+	const encoding = o.encoding === null ? null : options.string(o, 'encoding', 'utf8');
+	if (encoding !== null && !Buffer.isEncoding(encoding)) throw new RangeError(`option encoding: unknown encoding ${encoding}`);
+	const settings = {
+		protocolName,
+		protocol: PROTOCOLS[protocolName].module,
+		encoding,
+		timeout: options.integer(o, 'timeout', 5000, 0, DAY_MS),
+		connectTimeout: options.integer(o, 'connectTimeout', 5000, 0, DAY_MS),
+		reconnect: options.integer(o, 'reconnect', 100, 0, DAY_MS),
+		failures: options.integer(o, 'failures', 3, 1, 1e6),
+		retry: options.integer(o, 'retry', 10000, 0, DAY_MS),
+		poolSize: options.integer(o, 'poolSize', 1, 1, 1024),
+		remove: booleanOption(o, 'remove', false),
+		tls: tlsOption(o.tls),
+	};
+	return { servers, many: o.servers !== undefined, settings };
+}
+
+module.exports = { clientSettings, parseServer, PROTOCOLS };

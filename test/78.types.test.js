@@ -1,0 +1,48 @@
+// index.d.ts describes the public API: tsd type-checks test/types/*.test-d.ts against it, where
+// expectType pins every result type and expectError requires the wrong calls to be refused.
+'use strict';
+
+const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
+
+describe('types: index.d.ts, checked by tsd', function () {
+	this.timeout(60000);
+
+	it('passes every expectation of test/types without a diagnostic', async () => {
+		const { default: tsd } = require('tsd');
+		const diagnostics = await tsd({
+			cwd: path.join(__dirname, '..'),
+			typingsFile: 'index.d.ts',
+			testFiles: ['test/types/*.test-d.ts'],
+		});
+		const report = diagnostics.map((d) => `${path.relative(process.cwd(), d.fileName || '')}:${d.line}:${d.column} ${d.severity}: ${d.message}`);
+		assert.deepStrictEqual(report, []);
+	});
+
+	// Methods named in a declaration block of index.d.ts, event methods aside.
+	function declaredMethods(opening) {
+		const text = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
+		const start = text.indexOf(opening);
+		assert.ok(start >= 0, `index.d.ts has no ${opening}`);
+		const block = text.slice(start, text.indexOf('\n}', start));
+		const names = [...block.matchAll(/^\t(\w+)\(/gm)].map((m) => m[1]).filter((n) => !['on', 'once', 'constructor'].includes(n));
+		return [...new Set(names)].sort();
+	}
+
+	function runtimeMethods(cls) {
+		return Object.getOwnPropertyNames(cls.prototype).filter((n) => n !== 'constructor' && !n.startsWith('_')).sort();
+	}
+
+	it('declares exactly the public methods that Client and Server have at run time', () => {
+		const { Client, Server } = require('..');
+		assert.deepStrictEqual(declaredMethods('export interface Client<'), runtimeMethods(Client));
+		assert.deepStrictEqual(declaredMethods('export declare class Server'), runtimeMethods(Server));
+	});
+
+	it('is the package\'s declared typings file', () => {
+		const pkg = require('../package.json');
+		assert.strictEqual(pkg.types, 'index.d.ts');
+		assert.ok(pkg.files.includes('index.d.ts'));
+	});
+});
