@@ -23,20 +23,8 @@ class TlsPeer extends Peer {
 		this.ca = ca;
 	}
 
-	connect() {
-		return new Promise((resolve, reject) => {
-			this.socket = tls.connect({ port: this.port, host: '127.0.0.1', ca: this.ca, servername: 'localhost' }, resolve);
-			this.socket.setNoDelay(true);
-			this.socket.once('error', reject);
-			this.socket.on('data', (d) => {
-				this.received = Buffer.concat([this.received, d]);
-				this._check();
-			});
-			this.socket.on('close', () => {
-				this.closed = true;
-				this._check();
-			});
-		});
+	open(onConnect) {
+		return tls.connect({ port: this.port, host: '127.0.0.1', ca: this.ca, servername: 'localhost' }, onConnect);
 	}
 }
 

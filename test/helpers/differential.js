@@ -19,9 +19,14 @@ class Peer {
 		this.waiter = null;
 	}
 
+	// The socket, calling onConnect once it can carry commands (a subclass may speak TLS).
+	open(onConnect) {
+		return net.connect(this.port, '127.0.0.1', onConnect);
+	}
+
 	connect() {
 		return new Promise((resolve, reject) => {
-			this.socket = net.connect(this.port, '127.0.0.1', resolve);
+			this.socket = this.open(resolve);
 			this.socket.setNoDelay(true);
 			this.socket.once('error', reject);
 			this.socket.on('data', (d) => {
