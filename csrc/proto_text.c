@@ -1,63 +1,15 @@
-/* proto_text: memcached's text protocol — a tokenizer, number parsing with memcached's exact
- * quirks, and one handler per command. Replies follow memcached 1.6.18 byte for byte. */
+/* proto_text: memcached's text protocol — number parsing with memcached's exact quirks and one handler
+ * per command (the tokenizer is in proto_text_cmd.c). Replies follow memcached 1.6.18 byte for byte. */
 #include "proto_text.h"
+#include "proto_text_cmd.h"
 
 #include "mcnum.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_TOKENS 24      /* memcached's limit, terminal token included */
 #define MAX_VERBOSITY 2
 #define HTTP_PREFIX "HTTP/"
-
-typedef struct token {
-    const char *p;
-    size_t n;
-} token_t;
-
-/* One command line being executed. */
-typedef struct cmd {
-    session_t *s;
-    buf_t *out;
-    token_t t[MAX_TOKENS];
-    size_t nt;        /* tokens, counting memcached's empty terminal token */
-    bool noreply;
-    const char *after;   /* the bytes after the line: a storage command's data block */
-    size_t nafter;
-    size_t used_after;   /* how many of them the command consumed */
-    bool need_more;      /* the data block has not fully arrived: consume nothing, retry later */
-} cmd_t;
-
-/* Splits on single spaces as memcached does. Past MAX_TOKENS - 1 tokens the rest of the line is
- * left unsplit; the terminal token then points at it (p != NULL), else p == NULL. */
-static size_t _tokenize(const char *p, const char *end, token_t *t)
-{
-    size_t nt = 0;
-    const char *s = p, *e = p;
-    for (; e < end; e++) {
-        if (*e != ' ')
-            continue;
-        if (s != e) {
-            t[nt++] = (token_t){s, (size_t)(e - s)};
-            if (nt == MAX_TOKENS - 1) {
-                s = ++e;
-                break;
-            }
-        }
-        s = e + 1;
-    }
-    if (s != e)
-        t[nt++] = (token_t){s, (size_t)(e - s)};
-    t[nt++] = (token_t){e < end ? e : NULL, 0};
-    return nt;
-}
-
-static bool _is(const token_t *t, const char *word)
-{
-    size_t n = strlen(word);
-    return t->n == n && memcmp(t->p, word, n) == 0;
-}
 
 static bool _u64(const token_t *t, uint64_t *out)
 {
@@ -74,25 +26,10 @@ static bool _i32(const token_t *t, int32_t *out)
     return mcnum_i32(t->p, t->n, out);
 }
 
-static void _out(cmd_t *c, const char *str, size_t n)
-{
-    if (c->noreply)
-        return;
-    if (buf_reserve(c->out, n + 2) != 0) {
-        c->s->state = SESSION_BROKEN;
-        return;
-    }
-    memcpy(buf_tail(c->out), str, n);
-    memcpy(buf_tail(c->out) + n, "\r\n", 2);
-    c->out->end += n + 2;
-}
-
-#define REPLY(c, lit) _out((c), (lit), sizeof(lit) - 1)
-
 /* memcached's set_noreply_maybe: a last argument "noreply" silences this command's reply. */
 static bool _noreply_maybe(cmd_t *c)
 {
-    if (_is(&c->t[c->nt - 2], "noreply"))
+    if (text_token_is(&c->t[c->nt - 2], "noreply"))
         c->noreply = true;
     return c->noreply;
 }
@@ -325,7 +262,7 @@ static void _arith(cmd_t *c, bool incr)
     case STORE_OK: {
         stat_add(incr ? &s->stats->incr_hits : &s->stats->decr_hits, 1);
         char digits[20];
-        _out(c, digits, buf_format_u64(digits, value));
+        text_reply(c, digits, buf_format_u64(digits, value));
         break;
     }
     case STORE_NON_NUMERIC:
@@ -345,7 +282,7 @@ static void _delete(cmd_t *c)
 {
     session_t *s = c->s;
     if (c->nt > 3) {
-        bool hold_is_zero = _is(&c->t[2], "0");
+        bool hold_is_zero = text_token_is(&c->t[2], "0");
         bool noreply = _noreply_maybe(c);
         bool valid = (c->nt == 4 && (hold_is_zero || noreply)) || (c->nt == 5 && hold_is_zero && noreply);
         if (!valid) {
@@ -422,12 +359,12 @@ static void _stats(cmd_t *c)
             s->state = SESSION_BROKEN;
         return;
     }
-    if (_is(sub, "reset")) {
+    if (text_token_is(sub, "reset")) {
         engine_stats_reset(s->engine);
         REPLY(c, "RESET");
         return;
     }
-    if (_is(sub, "detail")) {
+    if (text_token_is(sub, "detail")) {
         REPLY(c, "CLIENT_ERROR usage: stats detail on|off|dump");
         return;
     }
@@ -449,20 +386,20 @@ static bool _want(cmd_t *c, size_t a, size_t b)
 /* Runs one command line [line, end). Returns how much of it a paused get served (0 otherwise). */
 static size_t _dispatch(cmd_t *c, const char *line, const char *end)
 {
-    c->nt = _tokenize(line, end, c->t);
+    c->nt = text_tokenize(line, end, c->t);
     const token_t *w = &c->t[0];
     if (c->nt < 2 || w->n < 2) {
         REPLY(c, "ERROR");
         return 0;
     }
-    if (w->p[0] == 'g' && (_is(w, "get") || _is(w, "gets") || _is(w, "gat") || _is(w, "gats"))) {
+    if (w->p[0] == 'g' && (text_token_is(w, "get") || text_token_is(w, "gets") || text_token_is(w, "gat") || text_token_is(w, "gats"))) {
         if (c->nt < 3) {
             REPLY(c, "ERROR");
             return 0;
         }
         return _get(c, line, end, w->n == 4, w->p[1] == 'a');
     }
-    if (_is(w, "bget") && c->nt >= 3)
+    if (text_token_is(w, "bget") && c->nt >= 3)
         return _get(c, line, end, false, false);
 
     static const struct { const char *name; store_mode_t mode; } updates[] = {
@@ -471,41 +408,41 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         {"prepend", STORE_MODE_PREPEND}, {"cas", STORE_MODE_CAS},
     };
     for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++) {
-        if (_is(w, updates[i].name)) {
+        if (text_token_is(w, updates[i].name)) {
             size_t base = updates[i].mode == STORE_MODE_CAS ? 7 : 6;
             if (_want(c, base, base + 1))
                 _update(c, updates[i].mode);
             return 0;
         }
     }
-    if (_is(w, "incr") || _is(w, "decr")) {
+    if (text_token_is(w, "incr") || text_token_is(w, "decr")) {
         if (_want(c, 4, 5))
             _arith(c, w->p[0] == 'i');
-    } else if (_is(w, "delete")) {
+    } else if (text_token_is(w, "delete")) {
         if (c->nt >= 3 && c->nt <= 5)
             _delete(c);
         else
             REPLY(c, "ERROR");
-    } else if (_is(w, "touch")) {
+    } else if (text_token_is(w, "touch")) {
         if (_want(c, 4, 5))
             _touch(c);
-    } else if (_is(w, "flush_all")) {
+    } else if (text_token_is(w, "flush_all")) {
         if (c->nt <= 4)
             _flush_all(c);
         else
             REPLY(c, "ERROR");
-    } else if (_is(w, "verbosity")) {
+    } else if (text_token_is(w, "verbosity")) {
         if (_want(c, 3, 4))
             _verbosity(c);
-    } else if (_is(w, "stats")) {
+    } else if (text_token_is(w, "stats")) {
         _stats(c);
-    } else if (_is(w, "version")) {
+    } else if (text_token_is(w, "version")) {
         REPLY(c, "VERSION " ENGINE_VERSION);
-    } else if (_is(w, "quit")) {
+    } else if (text_token_is(w, "quit")) {
         c->s->state = SESSION_QUIT;
-    } else if (_is(w, "shutdown")) {
+    } else if (text_token_is(w, "shutdown")) {
         REPLY(c, "ERROR: shutdown not enabled");
-    } else if (_is(w, "mn")) {
+    } else if (text_token_is(w, "mn")) {
         REPLY(c, "MN");
     } else {
         /* memcached hangs up on what looks like an HTTP request. */
@@ -539,77 +476,11 @@ static bool _is_get_line(const char *in, size_t len)
     return (len - i >= 4 && memcmp(in + i, "get ", 4) == 0) || (len - i >= 5 && memcmp(in + i, "gets ", 5) == 0);
 }
 
-/* ---- ascii authentication (memcached -Y): before it, every line is read as the auth "set" ---- */
-
-/* memcached reads the auth data block into its 16 KiB read buffer; a longer one closes. */
-#define AUTH_MAX_DATA 16384
-
-/* The data block "<user> <password>[ ...]" (a C string to memcached: a NUL ends it) has arrived. */
-static void _auth_data(cmd_t *c, const char *data, size_t n)
-{
-    session_t *s = c->s;
-    const char *nul = memchr(data, '\0', n);
-    token_t t[MAX_TOKENS];
-    if (_tokenize(data, nul ? nul : data + n, t) < 3) {
-        REPLY(c, "CLIENT_ERROR bad authentication token format");
-        return;
-    }
-    stat_add(&s->stats->auth_cmds, 1);
-    if (auth_check(s->engine->auth, t[0].p, t[0].n, t[1].p, t[1].n)) {
-        s->authenticated = true;
-        REPLY(c, "STORED");
-    } else {
-        stat_add(&s->stats->auth_errors, 1);
-        REPLY(c, "CLIENT_ERROR authentication failure");
-    }
-}
-
-/* memcached 1.6's try_read_command_asciiauth: "set <any> <any> <any> <bytes>\r\n" then a data
- * block of <bytes> + "\r\n". Key, flags, exptime and noreply are ignored; anything else is
- * answered "CLIENT_ERROR unauthenticated" and the connection stays open. The line stays
- * unconsumed until its data block is complete. Returns bytes consumed, 0 = need more. */
-static size_t _auth_step(session_t *s, const char *in, size_t len, buf_t *out)
-{
-    if (len < 2)
-        return 0;
-    const char *nl = memchr(in, '\n', len);
-    if (nl == NULL) {
-        if (len > TEXT_MAX_LINE)
-            s->state = SESSION_BROKEN;
-        return 0;
-    }
-    size_t line_len = (size_t)(nl - in) + 1;
-    /* Unlike other commands the "\r" stays in the line (number parsing stops at it). */
-    const char *nul = memchr(in, '\0', line_len - 1);
-    cmd_t c = {.s = s, .out = out};
-    c.nt = _tokenize(in, nul ? nul : nl, c.t);
-    uint32_t bytes;
-    if (c.nt < 6 || !_is(&c.t[0], "set") || !_u32(&c.t[4], &bytes)) {
-        REPLY(&c, "CLIENT_ERROR unauthenticated");
-        return line_len;
-    }
-    uint32_t need = bytes + 2;  /* wraps at 2^32 as in memcached */
-    size_t have = len - line_len;
-    if (need > AUTH_MAX_DATA) {
-        if (have > AUTH_MAX_DATA)
-            s->state = SESSION_BROKEN;
-        return 0;
-    }
-    if (have < need)
-        return 0;
-    const char *data = nl + 1;
-    if (need < 2 || data[need - 2] != '\r' || data[need - 1] != '\n')
-        REPLY(&c, "CLIENT_ERROR bad command line termination");
-    else
-        _auth_data(&c, data, need - 2);
-    return line_len + need;
-}
-
 /* Handles what the input holds in the current state; returns bytes consumed, 0 = need more. */
 static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
 {
     if (!s->authenticated)
-        return _auth_step(s, in, len, out);
+        return proto_text_auth_step(s, in, len, out);
     switch (s->text_state) {
     case TEXT_SWALLOW: {
         size_t n = s->swallow_left < len ? (size_t)s->swallow_left : len;

@@ -9,7 +9,7 @@ const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
 
 const ROOT = path.join(__dirname, '..');
-const SOURCES = ['buf', 'slab', 'store', 'cache', 'mcnum', 'engine', 'auth', 'proto_simple', 'proto_text', 'proto_text_stats']
+const SOURCES = ['buf', 'slab', 'store', 'cache', 'mcnum', 'engine', 'auth', 'proto_simple', 'proto_text', 'proto_text_cmd', 'proto_text_auth', 'proto_text_stats']
 	.map((name) => path.join(ROOT, 'csrc', `${name}.c`));
 const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'];
 

@@ -1,0 +1,48 @@
+/* proto_text_cmd: what the memcached text protocol's files share — a command line split into
+ * tokens exactly as memcached splits it, and the reply appended for it. Private to proto_text*.c. */
+#ifndef SC_PROTO_TEXT_CMD_H
+#define SC_PROTO_TEXT_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "engine.h"
+
+#define MAX_TOKENS 24      /* memcached's limit, terminal token included */
+
+typedef struct token {
+    const char *p;
+    size_t n;
+} token_t;
+
+/* One command line being executed. */
+typedef struct cmd {
+    session_t *s;
+    buf_t *out;
+    token_t t[MAX_TOKENS];
+    size_t nt;        /* tokens, counting memcached's empty terminal token */
+    bool noreply;
+    const char *after;   /* the bytes after the line: a storage command's data block */
+    size_t nafter;
+    size_t used_after;   /* how many of them the command consumed */
+    bool need_more;      /* the data block has not fully arrived: consume nothing, retry later */
+} cmd_t;
+
+/* Splits [p, end) on single spaces as memcached does. Past MAX_TOKENS - 1 tokens the rest of the
+ * line is left unsplit; the terminal token then points at it (p != NULL), else p == NULL. Returns
+ * the number of tokens, the terminal one included. */
+size_t text_tokenize(const char *p, const char *end, token_t *t);
+
+bool text_token_is(const token_t *t, const char *word);
+
+/* Appends str and "\r\n" unless the command is noreply; out of memory breaks the session. */
+void text_reply(cmd_t *c, const char *str, size_t n);
+
+#define REPLY(c, lit) text_reply((c), (lit), sizeof(lit) - 1)
+
+/* The whole input of a session that has not authenticated yet (proto_text_auth.c): the
+ * engine_feed() contract, for one step. */
+size_t proto_text_auth_step(session_t *s, const char *in, size_t len, buf_t *out);
+
+#endif
