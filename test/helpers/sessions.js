@@ -32,7 +32,10 @@ function value(r) {
 	const kind = r.int(6);
 	if (kind === 0) return Buffer.alloc(0);
 	if (kind === 1) return Buffer.from(String(r.int(1000)));
-	if (kind === 2) return Buffer.from(r.pick(['18446744073709551615', '18446744073709551616', ' 12', '12 ', '-5', '-0', '+3', '1e3', '0x10', '99 bottles']));
+	// No value (and no incr result, see other()) reaches 2^63: there memcached's incr looks for a '-'
+	// with strchr() past the end of the item's data, into whatever its slab holds next, so its
+	// answer depends on memory contents (a known difference, see the README).
+	if (kind === 2) return Buffer.from(r.pick(['4294967296', '18446744073709551616', ' 12', '12 ', '-5', '-0', '+3', '1e3', '0x10', '99 bottles']));
 	const bytes = Buffer.alloc(r.int(80));
 	for (let i = 0; i < bytes.length; i++) bytes[i] = r.int(256);
 	if (kind === 3) bytes.write('\r\n', Math.min(bytes.length, r.int(bytes.length + 1)), 'latin1');
@@ -104,7 +107,7 @@ function other(r) {
 	switch (r.int(14)) {
 	case 0: return [line(`delete ${k}${noreply(r)}`)];
 	case 1: return [line(`delete ${k} ${r.pick(['0', '1', 'x', 'noreply'])}${noreply(r)}`)];
-	case 2: return [line(`incr ${r.pick([named('n1'), named('n2'), named('counter'), k])} ${r.pick(['1', '0', '7', '18446744073709551615', '-1', 'x', '18446744073709551616', ' 5'])}${noreply(r)}`)];
+	case 2: return [line(`incr ${r.pick([named('n1'), named('n2'), named('counter'), k])} ${r.pick(['1', '0', '7', '4294967296', '-1', 'x', '18446744073709551616', ' 5'])}${noreply(r)}`)];
 	case 3: return [line(`decr ${r.pick([named('n1'), named('n2'), named('counter'), k])} ${r.pick(['1', '3', '1000', '18446744073709551615', 'x'])}${noreply(r)}`)];
 	case 4: return [line(`touch ${k} ${r.pick(['0', '1000', '-1', 'x'])}${noreply(r)}`)];
 	case 5: return [line(r.pick(['verbosity 1', 'verbosity', 'verbosity x', 'verbosity 5 noreply', 'verbosity 0 0']))]; // no version: it ends a round
