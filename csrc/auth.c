@@ -52,11 +52,14 @@ int auth_replace(auth_t *a, const auth_cred_t *creds, size_t n)
     }
     char *p = bytes;
     for (size_t i = 0; i < n; i++) {
-        memcpy(p, creds[i].user, creds[i].nuser);
+        /* An empty user or password may come with a NULL pointer: memcpy must not see it. */
+        if (creds[i].nuser > 0)
+            memcpy(p, creds[i].user, creds[i].nuser);
         copy[i].user = p;
         copy[i].nuser = creds[i].nuser;
         p += creds[i].nuser;
-        memcpy(p, creds[i].pass, creds[i].npass);
+        if (creds[i].npass > 0)
+            memcpy(p, creds[i].pass, creds[i].npass);
         copy[i].pass = p;
         copy[i].npass = creds[i].npass;
         p += creds[i].npass;
