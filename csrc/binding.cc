@@ -453,6 +453,7 @@ public:
         if (shared->engine.max_connections < config.max_connections)
             shared->engine.max_connections = config.max_connections;
         shared->engine.idle_timeout = config.idle_timeout;
+        shared->engine.threads = config.threads;
         state_ = new ServerState();
         state_->server = server;
         state_->shared = shared;

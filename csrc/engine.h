@@ -83,6 +83,7 @@ typedef struct engine {
     unsigned verbosity;
     unsigned max_connections;  /* for stats: the largest limit of the listeners serving it */
     unsigned idle_timeout;     /* for stats: seconds, 0 = none */
+    unsigned threads;          /* for stats: I/O threads serving it (0 or 1: Node's loop) */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
 } engine_t;

@@ -54,7 +54,7 @@ static int _general(engine_t *e, buf_t *out)
     ENGINE_STATS(X)
 #undef X
     rc |= _stat(out, "limit_maxbytes", "%zu", cache_memory_limit(e->cache));
-    rc |= _stat(out, "threads", "%d", 1);
+    rc |= _stat(out, "threads", "%u", e->threads ? e->threads : 1);
     rc |= _stat(out, "hash_bytes", "%llu", (unsigned long long)(ss.buckets * sizeof(void *)));
     rc |= _stat(out, "bytes", "%llu", (unsigned long long)ss.bytes);
     rc |= _stat(out, "curr_items", "%llu", (unsigned long long)ss.items);
@@ -75,7 +75,7 @@ static int _settings(engine_t *e, buf_t *out)
     rc |= _stat(out, "cas_enabled", "%s", "yes");
     rc |= _stat(out, "item_size_max", "%zu", cache_max_item_size(e->cache));
     rc |= _stat(out, "flush_enabled", "%s", "yes");
-    rc |= _stat(out, "num_threads", "%d", 1);
+    rc |= _stat(out, "num_threads", "%u", e->threads ? e->threads : 1);
     rc |= _stat(out, "idle_timeout", "%u", e->idle_timeout);
     return rc;
 }

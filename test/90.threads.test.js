@@ -101,6 +101,7 @@ describe('threads: native I/O threads on one sharded store', function () {
 		assert.strictEqual(stats.items, 100 * 50);
 		assert.strictEqual(stats.connections, 100);
 		assert.strictEqual(stats.totalConnections, 100);
+		assert.strictEqual(stats.threads, 2, 'stats threads counts the I/O threads');
 		await Promise.all(clients.map((client) => client.close()));
 		await server.close();
 		assert.strictEqual(server.stats().connections, 0);
