@@ -35,9 +35,12 @@ static unsigned rnd(unsigned n)
 static char model[NKEYS][64];
 static int model_len[NKEYS]; /* -1: absent */
 
-static void key_of(int i, char *out, size_t *n)
+#define KEY_BUF 64
+
+/* Every key fits KEY_BUF: the length snprintf returns is then the length it wrote. */
+static void key_of(int i, char out[KEY_BUF], size_t *n)
 {
-    *n = (size_t)snprintf(out, 32, "key:%d:%s", i, i % 7 ? "x" : "a-longer-key-to-vary-lengths");
+    *n = (size_t)snprintf(out, KEY_BUF, "key:%d:%s", i, i % 7 ? "x" : "a-longer-key-to-vary-lengths");
 }
 
 /* Random set/get/delete/append/incr against a cache large enough never to evict: every answer must
@@ -48,7 +51,7 @@ static void test_cache_against_model(unsigned shards)
     CHECK(c != NULL, "cache_create");
     for (int i = 0; i < NKEYS; i++)
         model_len[i] = -1;
-    char key[64], value[64];
+    char key[KEY_BUF], value[64];
     size_t nkey;
     for (int step = 0; step < 200000; step++) {
         int i = (int)rnd(NKEYS);
