@@ -15,7 +15,8 @@ const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undef
 
 function build(output, extraFlags) {
 	const args = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', '-g', ...extraFlags,
-		'-I', path.join(ROOT, 'csrc'), '-o', output, path.join(__dirname, 'c', 'engine_test.c'), ...SOURCES, '-lpthread'];
+		'-I', path.join(ROOT, 'csrc'), '-o', output, path.join(__dirname, 'c', 'engine_test.c'),
+		path.join(__dirname, 'c', 'store_diff.c'), ...SOURCES, '-lpthread'];
 	return spawnSync('cc', args, { encoding: 'utf8' });
 }
 

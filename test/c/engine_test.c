@@ -1,5 +1,6 @@
 /* engine_test: C-level checks of the store, cache and protocol engines, without Node or sockets.
- * Built and run by test/85.c-engine.test.js, with AddressSanitizer and UBSan when available. */
+ * Built and run by test/85.c-engine.test.js (ASan and UBSan when available) and, under valgrind,
+ * by test/sanitize/valgrind.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cache.h"
 #include "engine.h"
 #include "store.h"
+#include "store_diff.h"
 
 static int failures;
 
@@ -176,11 +178,26 @@ static void test_split_anywhere(session_proto_t proto, const char *session)
     buf_free(&whole);
 }
 
+/* The store against the fuzz target's reference model (store_diff.c), on seeded random operation
+ * sequences under each configuration: eviction, small items, held references, table doubling. */
+static void test_store_against_diff_model(void)
+{
+    static uint8_t input[4096];
+    for (int run = 0; run < 400; run++) {
+        size_t size = 1 + rnd(sizeof(input));
+        input[0] = (uint8_t)run;
+        for (size_t i = 1; i < size; i++)
+            input[i] = (uint8_t)rnd(256);
+        CHECK(store_diff_run(input, size), "store_diff run %d (%zu bytes) disagrees with the model", run, size);
+    }
+}
+
 int main(void)
 {
     test_cache_against_model(1);
     test_cache_against_model(8);
     test_eviction();
+    test_store_against_diff_model();
     test_split_anywhere(SESSION_PROTO_SIMPLE,
                         "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
     test_split_anywhere(SESSION_PROTO_TEXT,
