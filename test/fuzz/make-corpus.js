@@ -44,6 +44,11 @@ function textInputs() {
 		`get ${'k '.repeat(300)}\r\nset a 0 0 1\r\nz\r\n`,
 	];
 	sessions.forEach((body, i) => inputs.push(protocolInput(i % 16, [[body.length >> 1, 2]], body)));
+	// Past the small configuration's 1 KiB limit: evictions, then an append past the item limit.
+	const value = (n, c) => c.repeat(n);
+	const evicting = [1, 2, 3, 4, 5].map((n) => `set e${n} 0 0 300\r\n${value(300, String(n))}\r\n`).join('') +
+		'get e1 e2 e3 e4 e5\r\nappend e5 0 0 300\r\n' + value(300, 'a') + '\r\nstats items\r\n';
+	inputs.push(protocolInput(1, [], evicting), protocolInput(1 | 4 | 8, [[700, 0], [1400, 1]], evicting));
 	return inputs;
 }
 
@@ -56,6 +61,7 @@ function simpleInputs() {
 		'set long ' + 'v'.repeat(1500) + '\r\nget long\r\n',
 		'set a 1\nset b 2\nget a\nget b\ndelete a\nget a\n',
 		'quit\r\n',
+		[1, 2, 3, 4, 5].map((n) => `set e${n} ${String(n).repeat(300)}\r\n`).join('') + 'get e1\r\nget e5\r\n',
 	];
 	return sessions.flatMap((body, i) => [protocolInput(0, [], body), protocolInput(i % 16, [[body.length >> 1, 0], [3, 1]], body)]);
 }
