@@ -414,23 +414,27 @@ static bool _op_arith(diff_t *d, bool incr)
     if (st != STORE_OK || result != want)
         return _fail(d, "arith of key %d: %s %llu, the model expects %llu", k, store_status_name(st),
                      (unsigned long long)result, (unsigned long long)want);
-    char text[VALUE_MAX];
-    size_t n = (size_t)snprintf(text, sizeof(text), "%llu", (unsigned long long)want);
+    /* In place, the digits are padded to the old length, which appends can make any size. */
+    char digits[24];
+    size_t n = (size_t)snprintf(digits, sizeof(digits), "%llu", (unsigned long long)want);
     bool in_place = in_place_possible && n <= m->nvalue;
-    if (in_place) {
-        memset(text + n, ' ', m->nvalue - n);
-        n = m->nvalue;
-    }
+    size_t nvalue = in_place ? m->nvalue : n;
+    char *text = _xrealloc(NULL, nvalue);
+    memcpy(text, digits, n);
+    memset(text + n, ' ', nvalue - n);
     /* The store does not say the new cas; read it back, which also checks the new value. */
     item_t *it = store_get(d->store, key, nkey);
-    if (it == NULL)
+    if (it == NULL) {
+        free(text);
         return _fail(d, "key %d vanished right after arith", k);
+    }
     if (in_place) {
-        _set_model_value(m, text, n);
+        _set_model_value(m, text, nvalue);
         m->cas = it->cas;
     } else {
-        _stored(d, k, text, n, m->flags, m->exptime, it->cas);
+        _stored(d, k, text, nvalue, m->flags, m->exptime, it->cas);
     }
+    free(text);
     bool ok = _check_new_cas(d, it->cas) && _check_item(d, k, it);
     store_release(d->store, it);
     return ok;
