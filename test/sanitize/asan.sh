@@ -10,7 +10,8 @@ cd "$tree"
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 CC=gcc CXX=g++ CFLAGS="$sanitize" CXXFLAGS="$sanitize" LDFLAGS="-fsanitize=address,undefined" \
 	npm run install --silent >build.log 2>&1 || { cat build.log; exit 1; }
-ldd build/Release/simplecached.node | grep -q libasan || { echo "asan.sh: the addon was built without ASan" >&2; exit 1; }
+# grep reads all of ldd's output: with -q it could exit first, and pipefail would see SIGPIPE.
+ldd build/Release/simplecached.node | grep libasan >/dev/null || { echo "asan.sh: the addon was built without ASan" >&2; exit 1; }
 node_include="$(dirname "$(dirname "$(command -v node)")")/include/node"
 gcc -shared -fPIC -g -O0 -fsanitize=address -I"$node_include" "$here/canary.c" -o canary.node
 

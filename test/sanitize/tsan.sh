@@ -10,7 +10,8 @@ cd "$tree"
 sanitize="-fsanitize=thread -fno-omit-frame-pointer -g -O1"
 CC=gcc CXX=g++ CFLAGS="$sanitize" CXXFLAGS="$sanitize" LDFLAGS="-fsanitize=thread" \
 	npm run install --silent >build.log 2>&1 || { cat build.log; exit 1; }
-ldd build/Release/simplecached.node | grep -q libtsan || { echo "tsan.sh: the addon was built without TSan" >&2; exit 1; }
+# grep reads all of ldd's output: with -q it could exit first, and pipefail would see SIGPIPE.
+ldd build/Release/simplecached.node | grep libtsan >/dev/null || { echo "tsan.sh: the addon was built without TSan" >&2; exit 1; }
 node_include="$(dirname "$(dirname "$(command -v node)")")/include/node"
 gcc -shared -fPIC -g -O1 -fsanitize=thread -I"$node_include" "$here/canary.c" -o canary.node -lpthread
 
