@@ -254,6 +254,7 @@ private:
         out.Set("hash_buckets", Napi::Number::New(env, (double)st.buckets));
         out.Set("limit_maxbytes", Napi::Number::New(env, (double)cache_memory_limit(e->cache)));
         out.Set("item_size_max", Napi::Number::New(env, (double)cache_max_item_size(e->cache)));
+        out.Set("threads", Napi::Number::New(env, e->threads ? e->threads : 1));
         return out;
     }
 

@@ -11,6 +11,7 @@
 #define SLAB_SLOTS_MAX (SLAB_PAGE_MAX / SLAB_BLOCK_MIN)
 #define SLAB_FINE_MAX 256        /* classes step by 8 bytes up to here, then by about 1/8 */
 #define SLAB_PAGE_SLOTS_MIN 4    /* the largest class is a quarter page */
+#define SLAB_PAGES_MIN 4         /* a limit that holds fewer pages has none: every block is big */
 #define MALLOC_OVERHEAD 16       /* what malloc adds to a chunk, at most, on 64-bit glibc */
 #define MALLOC_FIELDS 64         /* bytes at each end of a freed chunk that malloc may write */
 
@@ -107,7 +108,9 @@ static void _choose_pages(slab_t *sl)
     unsigned shift = 0;
     while (((size_t)1 << shift) < page)
         shift++;
-    if (page > sl->limit)
+    /* With a few pages only, one pinned by a reader (an append reads the old item while its new
+     * one is placed) can leave another class no page at all: then every block is big instead. */
+    if (page * SLAB_PAGES_MIN > sl->limit)
         return;
     size_t max_pages = sl->limit / page;
     void *region = mmap(NULL, max_pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 /* Pages are SLAB_PAGE_MAX bytes, or smaller for a small limit (at least 16 pages fit), down to
- * SLAB_PAGE_MIN; a limit under SLAB_PAGE_MIN has no pages and every block is big. Blocks of up to a
+ * SLAB_PAGE_MIN; a limit under 4 pages of SLAB_PAGE_MIN has no pages and every block is big. Blocks of up to a
  * quarter page come from pages (classes in 8-byte steps to 256 B, then ~1/8 steps, then page/k
  * sizes that fill a page); bigger blocks are malloc'd one by one.
  * Why 16 KiB: when a class needs a page, the hand empties one, whatever its class, so a page of

@@ -320,7 +320,10 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
             return STORE_EXISTS;
         break;
     }
-    if (old == NULL)
+    /* Only append and prepend read the old item while room is made for the new one, so only they
+     * hold it: any other write lets the hand evict it like any item (under a tiny limit the old
+     * value may be the only room there is). */
+    if (w->mode != STORE_MODE_APPEND && w->mode != STORE_MODE_PREPEND)
         return _write_new(s, w, hash, NULL, cas_out);
     old->refs++;
     store_status_t st = _write_new(s, w, hash, old, cas_out);

@@ -9,13 +9,13 @@ const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
 
 const ROOT = path.join(__dirname, '..');
-const SOURCES = ['buf', 'slab', 'store', 'cache', 'mcnum', 'engine', 'auth', 'proto_simple', 'proto_text', 'proto_text_cmd', 'proto_text_auth', 'proto_text_stats']
-	.map((name) => path.join(ROOT, 'csrc', `${name}.c`));
+const SOURCES = require('./c/sources').engine;
 const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'];
 
 function build(output, extraFlags) {
 	const args = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', '-g', ...extraFlags,
-		'-I', path.join(ROOT, 'csrc'), '-o', output, path.join(__dirname, 'c', 'engine_test.c'), ...SOURCES, '-lpthread'];
+		'-I', path.join(ROOT, 'csrc'), '-o', output, path.join(__dirname, 'c', 'engine_test.c'),
+		path.join(__dirname, 'c', 'store_diff.c'), ...SOURCES, '-lpthread'];
 	return spawnSync('cc', args, { encoding: 'utf8' });
 }
 

@@ -1,5 +1,6 @@
 /* engine_test: C-level checks of the store, cache and protocol engines, without Node or sockets.
- * Built and run by test/85.c-engine.test.js, with AddressSanitizer and UBSan when available. */
+ * Built and run by test/85.c-engine.test.js (ASan and UBSan when available) and, under valgrind,
+ * by test/sanitize/valgrind.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "engine.h"
 #include "slab.h"
 #include "store.h"
+#include "store_diff.h"
 
 static int failures;
 
@@ -36,9 +38,12 @@ static unsigned rnd(unsigned n)
 static char model[NKEYS][64];
 static int model_len[NKEYS]; /* -1: absent */
 
-static void key_of(int i, char *out, size_t *n)
+#define KEY_BUF 64
+
+/* Every key fits KEY_BUF: the length snprintf returns is then the length it wrote. */
+static void key_of(int i, char out[KEY_BUF], size_t *n)
 {
-    *n = (size_t)snprintf(out, 32, "key:%d:%s", i, i % 7 ? "x" : "a-longer-key-to-vary-lengths");
+    *n = (size_t)snprintf(out, KEY_BUF, "key:%d:%s", i, i % 7 ? "x" : "a-longer-key-to-vary-lengths");
 }
 
 /* Random set/get/delete/append/incr against a cache large enough never to evict: every answer must
@@ -49,7 +54,7 @@ static void test_cache_against_model(unsigned shards)
     CHECK(c != NULL, "cache_create");
     for (int i = 0; i < NKEYS; i++)
         model_len[i] = -1;
-    char key[64], value[64];
+    char key[KEY_BUF], value[64];
     size_t nkey;
     for (int step = 0; step < 200000; step++) {
         int i = (int)rnd(NKEYS);
@@ -432,6 +437,20 @@ static void test_split_anywhere(session_proto_t proto, const char *session)
     buf_free(&whole);
 }
 
+/* The store against the fuzz target's reference model (store_diff.c), on seeded random operation
+ * sequences under each configuration: eviction, small items, held references, table doubling. */
+static void test_store_against_diff_model(void)
+{
+    static uint8_t input[4096];
+    for (int run = 0; run < 400; run++) {
+        size_t size = 1 + rnd(sizeof(input));
+        input[0] = (uint8_t)run;
+        for (size_t i = 1; i < size; i++)
+            input[i] = (uint8_t)rnd(256);
+        CHECK(store_diff_run(input, size), "store_diff run %d (%zu bytes) disagrees with the model", run, size);
+    }
+}
+
 int main(void)
 {
     test_cache_against_model(1);
@@ -444,6 +463,7 @@ int main(void)
     test_store_memory();
     test_clock();
     test_clock_hot_item();
+    test_store_against_diff_model();
     test_split_anywhere(SESSION_PROTO_SIMPLE,
                         "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
     test_split_anywhere(SESSION_PROTO_TEXT,

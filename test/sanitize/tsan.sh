@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tsan.sh: `npm run test:tsan` — the addon built with ThreadSanitizer in a copy of the tree, then
+# the native I/O thread tests (test/90.threads.test.js) run by node with the TSan runtime preloaded.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+tree=$("$here/copy-tree.sh" tsan)
+trap 'rm -rf "$tree"' EXIT
+cd "$tree"
+
+sanitize="-fsanitize=thread -fno-omit-frame-pointer -g -O1"
+CC=gcc CXX=g++ CFLAGS="$sanitize" CXXFLAGS="$sanitize" LDFLAGS="-fsanitize=thread" \
+	npm run install --silent >build.log 2>&1 || { cat build.log; exit 1; }
+# grep reads all of ldd's output: with -q it could exit first, and pipefail would see SIGPIPE.
+ldd build/Release/simplecached.node | grep libtsan >/dev/null || { echo "tsan.sh: the addon was built without TSan" >&2; exit 1; }
+node_include="$(dirname "$(dirname "$(command -v node)")")/include/node"
+gcc -shared -fPIC -g -O1 -fsanitize=thread -I"$node_include" "$here/canary.c" -o canary.node -lpthread
+
+# This TSan cannot map its shadow memory when the kernel randomises mmap with more than 28 bits
+# (vm.mmap_rnd_bits = 32 on some kernels): run without address randomisation where allowed.
+norandom=()
+if setarch "$(uname -m)" -R true 2>/dev/null; then norandom=(setarch "$(uname -m)" -R); fi
+
+# Node is not instrumented, so TSan sees only the addon's accesses plus what it intercepts
+# (pthread, libc). tsan-node.supp names the reports inside Node's own threads only.
+export LD_PRELOAD="$(gcc -print-file-name=libtsan.so)"
+export TSAN_OPTIONS="suppressions=$here/tsan-node.supp:print_suppressions=1:exitcode=86"
+
+# The check must be live and the suppressions must not hide an addon's race: the canary's has to
+# be reported.
+if "${norandom[@]}" node -e "require('./canary.node').race()" >canary.log 2>&1 || ! grep -q 'canary_writer' canary.log; then
+	echo "tsan.sh: the canary's data race was not reported; TSan is not working" >&2
+	cat canary.log >&2
+	exit 1
+fi
+echo "tsan.sh: canary race reported as it should be; running the thread tests"
+
+# npx dies under TSan: run mocha's script directly, without .mocharc.json's list of every test.
+"${norandom[@]}" node node_modules/mocha/bin/mocha.js --no-config --timeout 120000 --reporter spec "${@:-test/90.threads.test.js}"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# valgrind.sh: `npm run test:valgrind` — the C-level test driver (test/c/engine_test.c) and the fuzz
+# targets replaying their corpora and regressions, built without sanitizers and run under
+# valgrind's memcheck. Any error or leak of any kind fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=$(mktemp -d "${TMPDIR:-/tmp}/simplecached-valgrind.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+cflags=(-std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Icsrc -Itest/c -Itest/fuzz)
+read -ra engine <<<"$(node test/c/sources.js engine)"
+read -ra store <<<"$(node test/c/sources.js store)"
+protocol=(test/fuzz/replay_main.c test/fuzz/fuzz_protocol.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time)
+cc "${cflags[@]}" -o "$out/engine_test" test/c/engine_test.c test/c/store_diff.c "${engine[@]}" -lpthread
+cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE -o "$out/fuzz_simple" "${protocol[@]}" -lpthread
+cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_TEXT -o "$out/fuzz_text" "${protocol[@]}" -lpthread
+cc "${cflags[@]}" -o "$out/fuzz_store" test/fuzz/replay_main.c test/fuzz/fuzz_store.c test/c/store_diff.c "${store[@]}"
+
+memcheck=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
+	--track-origins=yes)
+inputs() { find "test/fuzz/corpus/$1" "test/fuzz/regressions/$1" -type f 2>/dev/null | sort; }
+
+echo "valgrind: engine_test"
+"${memcheck[@]}" "$out/engine_test"
+for target in simple text store; do
+	echo "valgrind: fuzz_$target over its corpus and regressions"
+	mapfile -t files < <(inputs "$target")
+	"${memcheck[@]}" "$out/fuzz_$target" "${files[@]}"
+done
+echo "valgrind: no errors, no leaks"
