@@ -28,12 +28,17 @@ function pipeliningClient(port, id) {
 	socket.setEncoding('latin1');
 	socket.on('connect', sendBatch);
 	socket.on('drain', sendBatch);
-	socket.on('data', (d) => { received += d; });
+	let answered;
+	const firstReply = new Promise((resolve) => { answered = resolve; });
+	socket.on('data', (d) => {
+		received += d;
+		answered();
+	});
 	const closed = new Promise((resolve) => {
 		socket.on('error', () => {});
 		socket.on('close', () => resolve({ key, received, sent }));
 	});
-	return { closed };
+	return { firstReply, closed };
 }
 
 // The replies received must be the first n pairs, possibly followed by the set half of one more.
@@ -62,7 +67,9 @@ describe('signals under load', function () {
 			const server = await startCli(['-p', 'off', '--memcached-port', '0', '-t', threads]);
 			try {
 				const clients = Array.from({ length: CLIENTS }, (_, i) => pipeliningClient(server.port, i));
-				await sleep(300);
+				// Every client is being served when the signal comes.
+				await Promise.all(clients.map((c) => c.firstReply));
+				await sleep(100);
 				const signalled = Date.now();
 				server.child.kill(signal);
 				const results = await Promise.all(clients.map((c) => c.closed));

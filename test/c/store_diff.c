@@ -333,16 +333,24 @@ static int _write_implies(store_mode_t mode, store_status_t st)
     return -1;
 }
 
+/* What an allocation may count beyond the item's own bytes: a big block's header and malloc's rounding. */
+#define ALLOCATION_ROUNDING 64
+
+/* The bytes of the item a write makes. */
+static size_t _new_size(const store_write_t *w, const model_item_t *m)
+{
+    bool concat = w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND;
+    return store_item_size(w->nkey, w->nvalue + (concat ? m->nvalue : 0));
+}
+
 /* Append and prepend keep the old item while the new one is made: under a small limit the two may
  * not fit at once (each counted with room for its allocation's rounding). */
 static bool _cannot_coexist(const diff_t *d, const store_write_t *w, const model_item_t *m)
 {
     if (w->mode != STORE_MODE_APPEND && w->mode != STORE_MODE_PREPEND)
         return false;
-    size_t rounding = 64;
-    size_t old_size = store_item_size(w->nkey, m->nvalue) + rounding;
-    size_t new_size = store_item_size(w->nkey, m->nvalue + w->nvalue) + rounding;
-    return old_size + new_size > d->memory_limit;
+    size_t old_size = store_item_size(w->nkey, m->nvalue) + ALLOCATION_ROUNDING;
+    return old_size + _new_size(w, m) + ALLOCATION_ROUNDING > d->memory_limit;
 }
 
 static bool _op_write(diff_t *d, store_mode_t mode)
@@ -370,6 +378,9 @@ static bool _op_write(diff_t *d, store_mode_t mode)
      * the store then refuses, as memcached answers "out of memory" when all it could evict is in use.
      * The key keeps its old item, unless the search for room evicted it (which _observe allows). */
     if (st == STORE_NO_MEMORY && want == STORE_OK && d->may_evict && (d->nheld > 0 || _cannot_coexist(d, &w, m)))
+        return true;
+    /* An item larger than a slab class is malloc'd and counted with its allocation's overhead. */
+    if (st == STORE_TOO_LARGE && want == STORE_OK && _new_size(&w, m) + ALLOCATION_ROUNDING > d->memory_limit)
         return true;
     if (st != want)
         return _fail(d, "write mode %d of key %d: %s, the model expects %s", (int)mode, k, store_status_name(st),

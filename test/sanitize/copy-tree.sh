@@ -5,6 +5,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=$(mktemp -d "${TMPDIR:-/tmp}/simplecached-${1:-sanitize}.XXXXXX")
 cd "$root"
-cp -r csrc lib bin test index.js package.json binding.gyp .mocharc.json README.md "$dest"/
+cp -r csrc lib bin test index.js index.d.ts package.json binding.gyp .mocharc.json README.md "$dest"/
 ln -s "$root/node_modules" "$dest/node_modules"
 echo "$dest"
