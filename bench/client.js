@@ -5,13 +5,13 @@
 const { spawn } = require('child_process');
 const net = require('net');
 const path = require('path');
+const { sleep, freePort, canConnect, stopServer } = require('./servers');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const KEY_COUNT = 10000;
 const VALUE_SIZE = 32;
 const SET_RATIO = 0.1;
 const SERVER_READY_TIMEOUT_MS = 10000;
-const SERVER_STOP_TIMEOUT_MS = 3000;
 const STALL_MS = 5000;
 // simplecached's Client against npm memcached (CPU/op) and against the bare socket (ops/s).
 const TARGET_CPU_RATIO = 0.4;
@@ -105,28 +105,6 @@ function installCleanup() {
   }
 }
 
-// Asks the kernel for a port that is free right now; the server binds it a moment later.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 async function startServer(name) {
   const port = await freePort();
   const [command, ...args] = SERVERS[name].argv(port);
@@ -147,16 +125,6 @@ async function startServer(name) {
   return { name, port, child };
 }
 
-// SIGTERM first so simplecached closes cleanly; SIGKILL if it lingers.
-async function stopServer(server) {
-  const { child } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), SERVER_STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-}
 
 // The server's own counters, on a connection of their own, so no client under test is involved.
 function serverStats(port) {

@@ -12,7 +12,7 @@ const REPLY_TIMEOUT_MS = 30000;
 // 20 B per connection of the 10k case), so the baseline is read only after a pause.
 const BASELINE_SETTLE_MS = 500;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { sleep } = require('./servers');
 
 // ---------------------------------------------------------------- reading memory and limits
 

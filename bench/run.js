@@ -5,15 +5,14 @@
 
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
-const net = require('net');
 const path = require('path');
 const memory = require('./memory');
+const { sleep, freePort, canConnect, stopServer } = require('./servers');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const LOADGEN_SOURCE = path.join(__dirname, 'loadgen.c');
 const LOADGEN_BINARY = path.join(__dirname, 'build', 'loadgen');
 const SERVER_READY_TIMEOUT_MS = 15000;
-const SERVER_STOP_TIMEOUT_MS = 3000;
 const DEFAULT_SERVER_CMD = `${process.execPath} bin/server.js --port {port}`;
 // Seed port off, so the text-protocol cases measure a server that serves nothing else.
 const DEFAULT_TEXT_SERVER_CMD = `${process.execPath} bin/server.js -p off --memcached-port {port}`;
@@ -285,27 +284,6 @@ function ensureBinary(name) {
 
 // ---------------------------------------------------------------- servers
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 // Keeps the last lines a server printed, to explain why it died or never listened.
 function captureOutput(child) {
   const lines = [];
@@ -338,16 +316,6 @@ async function startServer(target, options) {
     await sleep(50);
   }
   throw new Error(`${target.label} did not listen on port ${port} within ${SERVER_READY_TIMEOUT_MS} ms:\n${output()}`);
-}
-
-async function stopServer(server) {
-  const { child } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), SERVER_STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 // ---------------------------------------------------------------- loadgen

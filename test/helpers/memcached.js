@@ -4,18 +4,7 @@
 
 const net = require('net');
 const { spawn, execFileSync } = require('child_process');
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const probe = net.createServer();
-		probe.unref();
-		probe.on('error', reject);
-		probe.listen(0, '127.0.0.1', () => {
-			const { port } = probe.address();
-			probe.close(() => resolve(port));
-		});
-	});
-}
+const { freePort } = require('./server');
 
 function waitForPort(port, deadline) {
 	return new Promise((resolve, reject) => {
