@@ -55,11 +55,6 @@ static void _io_trim(conn_t *c)
     }
 }
 
-static size_t _pending_output(const conn_t *c)
-{
-    return c->io ? buf_len(&c->io->out) + buf_len(&c->io->writing) : 0;
-}
-
 static bool _write_in_flight(const conn_t *c)
 {
     return c->io && buf_len(&c->io->writing) > 0;
@@ -122,7 +117,7 @@ static void _send_scratch(conn_t *c, buf_t *scratch)
 static size_t _execute(conn_t *c, const char *data, size_t len)
 {
     group_t *g = conn_group(c);
-    buf_t *out = _pending_output(c) > 0 ? &c->io->out : &g->out_scratch;
+    buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : &g->out_scratch;
     size_t used = engine_feed(&c->session, data, len, out);
     if (used > 0)
         c->active_ms = (uint32_t)uv_now(c->tcp.loop);
@@ -178,7 +173,7 @@ static void _process(conn_t *c)
         _flush(c);
         if (uv_is_closing((uv_handle_t *)&c->tcp))
             return;
-        if (c->closing || _pending_output(c) > CONN_OUTPUT_HIGH_WATER)
+        if (c->closing || conn_pending_output(c) > CONN_OUTPUT_HIGH_WATER)
             break;
         size_t used = 0;
         if (c->io && buf_len(&c->io->in) > 0) {
@@ -193,7 +188,7 @@ static void _process(conn_t *c)
             break;
     }
     _io_trim(c);
-    bool want_input = !c->input_ended && !c->closing && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
+    bool want_input = !c->input_ended && !c->closing && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
     if (!want_input && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -221,7 +216,7 @@ static int _take_scratch(conn_t *c, size_t n)
 {
     const char *data = conn_group(c)->scratch;
     size_t used = 0;
-    if (c->session.state == SESSION_OPEN && _pending_output(c) <= CONN_OUTPUT_HIGH_WATER)
+    if (c->session.state == SESSION_OPEN && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER)
         used = _execute(c, data, n);
     if (used == n || uv_is_closing((uv_handle_t *)&c->tcp))
         return 0;

@@ -49,6 +49,12 @@ typedef struct conn {
 
 static inline struct group *conn_group(const conn_t *c) { return (struct group *)c->tcp.data; }
 
+/* Reply bytes the connection owes its peer: queued, or in the write in flight. */
+static inline size_t conn_pending_output(const conn_t *c)
+{
+    return c->io ? buf_len(&c->io->out) + buf_len(&c->io->writing) : 0;
+}
+
 /* Starts serving an accepted, initialised tcp handle embedded in c. Returns 0 or a UV error. */
 int conn_start(conn_t *c);
 

@@ -22,11 +22,6 @@ static void _handle_close_cb(uv_handle_t *h)
     _handle_closed(h->data);
 }
 
-static bool _owes_replies(const conn_t *c)
-{
-    return c->io && buf_len(&c->io->writing) + buf_len(&c->io->out) > 0;
-}
-
 /* Closes connections that lingered too long and, once a second, idle ones (no command for the idle
  * timeout and no reply owed: memcached's idle_timeout likewise spares connections that are sending)
  * and stalled ones (replies owed, none taken by the peer for the write timeout: a reader that never
@@ -47,7 +42,7 @@ static void _close_overdue(group_t *g, uint64_t now)
                 conn_abort(c);
         } else if (!timeouts) {
             continue;
-        } else if (_owes_replies(c)) {
+        } else if (conn_pending_output(c) > 0) {
             if (g->write_timeout_ms > 0 && since >= g->write_timeout_ms)
                 conn_abort(c);
         } else if (g->idle_timeout_ms > 0 && since >= g->idle_timeout_ms && !c->closing && !c->input_ended) {

@@ -212,10 +212,6 @@ async function faults(ports, until, r, counts) {
 	}
 }
 
-async function statsOf(client) {
-	return client.stats();
-}
-
 async function main() {
 	const opts = options();
 	console.log(`soak: ${opts.duration / 1000} s, ${opts.memory} MiB, ${opts.threads} threads, seed ${opts.seed}`);
@@ -254,11 +250,11 @@ async function main() {
 				failures.push(err.message);
 			}
 		}
-		const stats = await statsOf(checker);
+		const stats = await checker.stats();
 		await checker.close();
 		await sleep(3000);
 		const after = new Client({ port: server.port, protocol: 'memcached' });
-		const final = await statsOf(after);
+		const final = await after.stats();
 		await after.close();
 
 		// Counters agree with one another and with what the load did.
