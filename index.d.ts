@@ -156,6 +156,8 @@ interface CommonClientOptions {
 	remove?: boolean;
 	/** Connections per server; a key always uses the same one (default 1). */
 	poolSize?: number;
+	/** Send the gets of one event-loop turn as multi-key gets (memcached protocol; default true). */
+	batchGets?: boolean;
 	/** Connect with TLS (to a server's tlsPort): true, or options of tls.connect. */
 	tls?: boolean | import('tls').ConnectionOptions;
 }

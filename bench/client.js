@@ -22,7 +22,7 @@ const USAGE = `usage: node bench/client.js [options]
   --inflight N       requests in flight from this process (50)
   --warmup SEC       unmeasured mixed load before each measurement (1)
   --clients LIST     comma-separated subset of: bare,simplecached,simplecached-promise,
-                     simplecached-pool,memcached,memjs
+                     simplecached-unbatched,simplecached-pool,memcached,memjs
   --servers LIST     comma-separated subset of: memcached,simplecached,simplecached-t2
   --json             print one JSON document instead of the table`;
 
@@ -164,13 +164,16 @@ function openSimplecached(port, options = {}) {
   });
 }
 
-// Node-style callbacks, as the npm memcached client and the bare socket are driven.
-async function simplecachedClient(port) {
-  const client = await openSimplecached(port);
-  return {
-    get: (key, callback) => client.get(key, callback),
-    set: (key, value, callback) => client.set(key, value, callback),
-    close: () => client.close(),
+// Node-style callbacks, as the npm memcached client and the bare socket are driven; `options`
+// are the Client's own.
+function simplecachedClient(options = {}) {
+  return async (port) => {
+    const client = await openSimplecached(port, options);
+    return {
+      get: (key, callback) => client.get(key, callback),
+      set: (key, value, callback) => client.set(key, value, callback),
+      close: () => client.close(),
+    };
   };
 }
 
@@ -180,16 +183,6 @@ async function simplecachedPromiseClient(port) {
   return {
     get: (key, callback) => client.get(key).then((value) => callback(null, value), callback),
     set: (key, value, callback) => client.set(key, value).then((stored) => callback(null, stored), callback),
-    close: () => client.close(),
-  };
-}
-
-// Four connections, each key on one of them.
-async function simplecachedPoolClient(port) {
-  const client = await openSimplecached(port, { poolSize: 4 });
-  return {
-    get: (key, callback) => client.get(key, callback),
-    set: (key, value, callback) => client.set(key, value, callback),
     close: () => client.close(),
   };
 }
@@ -295,9 +288,11 @@ function bareClient(port) {
 
 const CLIENTS = {
   bare: { label: 'bare net.Socket', connect: bareClient, binaryOnly: false },
-  simplecached: { label: 'simplecached Client', connect: simplecachedClient, binaryOnly: false },
+  simplecached: { label: 'simplecached Client', connect: simplecachedClient(), binaryOnly: false },
   'simplecached-promise': { label: 'simplecached, Promises', connect: simplecachedPromiseClient, binaryOnly: false },
-  'simplecached-pool': { label: 'simplecached, pool 4', connect: simplecachedPoolClient, binaryOnly: false },
+  // Each get sent as its own command: what batching gets saves.
+  'simplecached-unbatched': { label: 'simplecached, no batch', connect: simplecachedClient({ batchGets: false }), binaryOnly: false },
+  'simplecached-pool': { label: 'simplecached, pool 4', connect: simplecachedClient({ poolSize: 4 }), binaryOnly: false },
   memcached: { label: 'npm memcached', connect: memcachedClient, binaryOnly: false },
   memjs: { label: 'memjs (binary)', connect: memjsClient, binaryOnly: true },
 };
@@ -487,7 +482,7 @@ async function runServer(serverName, options, results) {
 // ---------------------------------------------------------------- report
 
 // The targets, for each way of driving simplecached's Client that ran.
-const OURS = ['simplecached', 'simplecached-promise', 'simplecached-pool'];
+const OURS = ['simplecached', 'simplecached-promise', 'simplecached-unbatched', 'simplecached-pool'];
 
 function ratiosFor(rows, serverName, client) {
   const find = (name) => rows.find((r) => r.server === serverName && r.client === name && !r.failure);

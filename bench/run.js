@@ -1,6 +1,7 @@
 // bench/run.js - `npm run bench`: simplecached and memcached side by side under the same C load generator.
 // Builds bench/loadgen.c, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
-// then the memory cases (bench/memory.js): server RSS per idle connection and per item, one fresh server per run.
+// then the memory cases (bench/memory.js): server RSS per idle connection and per item, one fresh server per run;
+// then the Node clients side by side (bench/client.js).
 'use strict';
 
 const { spawn, spawnSync } = require('child_process');
@@ -150,10 +151,17 @@ const MEMORY_CASES = [
   },
 ];
 
+// The client comparison drives Node clients rather than loadgen: bench/client.js runs it, in a
+// process of its own so that only the clients' CPU is counted there.
+const CLIENT_CASE = {
+  name: 'clients',
+  description: 'Node clients (simplecached Client, npm memcached, memjs, a bare socket) on both servers: CPU µs/op and ops/s',
+};
+
 // ---------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.js [options]
-Throughput cases run first, then the memory cases (conns-10k, items-1m).
+Throughput cases run first, then the memory cases (conns-10k, items-1m), then the clients.
   --duration SEC      measured seconds per loadgen run (5)
   --warmup SEC        unmeasured seconds before each run (1)
   --rounds N          runs per server per case, alternating servers; the median is reported (1)
@@ -402,7 +410,7 @@ async function runCase(testCase, options) {
 // Names first: descriptions share words ("text", "pipeline") across cases, so matching
 // both would make --only text select every case. Descriptions are the fallback.
 function selectCases(options) {
-  const all = [...CASES, ...MEMORY_CASES];
+  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE];
   if (!options.only) return all;
   const byName = all.filter((c) => c.name.includes(options.only));
   const selected = byName.length > 0 ? byName : all.filter((c) => c.description.includes(options.only));
@@ -535,11 +543,22 @@ function printMemory(memoryResults, options) {
   for (const c of memoryResults) console.log(memorySummaryLine(c, nameWidth));
 }
 
-function printReport(caseResults, memoryResults, options) {
+// bench/client.js with this run's duration and warm-up: its table goes straight to stdout, or
+// its JSON document is returned for ours.
+function runClients(options) {
+  log(`\n== ${CLIENT_CASE.name}: ${CLIENT_CASE.description}`);
+  const args = [path.join(__dirname, 'client.js'), '--duration', String(options.duration), '--warmup', String(options.warmup)];
+  if (options.json) args.push('--json');
+  const child = spawnSync(process.execPath, args, { stdio: ['ignore', options.json ? 'pipe' : 'inherit', 'inherit'], maxBuffer: 1 << 24 });
+  if (child.status !== 0) throw new Error(`bench/client.js failed (exit ${child.status})`);
+  return options.json ? JSON.parse(child.stdout) : null;
+}
+
+function printReport(caseResults, memoryResults, clientResults, options) {
   if (options.json) {
     const doc = {
       duration_s: options.duration, warmup_s: options.warmup, rounds: options.rounds,
-      cases: caseResults, memory_cases: memoryResults,
+      cases: caseResults, memory_cases: memoryResults, clients: clientResults,
     };
     process.stdout.write(`${JSON.stringify(doc)}\n`);
     return;
@@ -550,7 +569,7 @@ function printReport(caseResults, memoryResults, options) {
 
 // ---------------------------------------------------------------- main
 
-function listCases(cases, memoryCases, options) {
+function listCases(cases, memoryCases, clients, options) {
   for (const c of cases) {
     console.log(`${c.name}: ${c.description}`);
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
@@ -559,6 +578,7 @@ function listCases(cases, memoryCases, options) {
     console.log(`${c.name}: ${c.description} (memory, target ≤ ${c.goal} B/${c.unit})`);
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  load ${JSON.stringify(c.load)}`);
   }
+  if (clients) console.log(`${CLIENT_CASE.name}: ${CLIENT_CASE.description}`);
 }
 
 // Checked before any case runs, so a missing prerequisite does not surface after minutes of work.
@@ -576,8 +596,9 @@ async function main() {
   const selected = selectCases(options);
   const cases = selected.filter((c) => CASES.includes(c));
   const memoryCases = selected.filter((c) => MEMORY_CASES.includes(c));
+  const clients = selected.includes(CLIENT_CASE);
   if (options.list) {
-    listCases(cases, memoryCases, options);
+    listCases(cases, memoryCases, clients, options);
     return;
   }
   installExitHandlers();
@@ -587,7 +608,13 @@ async function main() {
   for (const testCase of cases) results.push(await runCase(testCase, options));
   const memoryResults = [];
   for (const testCase of memoryCases) memoryResults.push(await runMemoryCase(testCase, options));
-  printReport(results, memoryResults, options);
+  // The clients last: their script prints its own table, after ours, unless all goes in one JSON.
+  if (options.json) {
+    printReport(results, memoryResults, clients ? runClients(options) : null, options);
+  } else {
+    printReport(results, memoryResults, null, options);
+    if (clients) runClients(options);
+  }
 }
 
 main().catch((err) => {

@@ -23,6 +23,7 @@ class Backend {
 		this.retryAt = 0;            // no new connection before this time (ms)
 		this.lastError = null;
 		this.reported = false;       // the first connection attempt's outcome went to the client
+		this.batchGets = settings.batchGets;   // off once the server refuses a batch (see get_batch.js)
 		for (let i = 0; i < this.connections.length; i++) this.connections[i] = this._open();
 	}
 
@@ -86,7 +87,7 @@ class Backend {
 	}
 
 	_open() {
-		return new Connection(this, { host: this.host, port: this.port, ...this.settings });
+		return new Connection(this, { host: this.host, port: this.port, ...this.settings, batchGets: this.batchGets });
 	}
 
 	onConnect() {
@@ -94,6 +95,12 @@ class Backend {
 			this.reported = true;
 			this.client._firstOutcome(this, null);
 		}
+	}
+
+	// The server answered a batch of gets with an error line: no more batches, on any connection.
+	onBatchRefused() {
+		this.batchGets = false;
+		for (const connection of this.connections) if (connection !== null) connection.batchGets = false;
 	}
 
 	// Any reply proves the server up: failures are forgotten, and a dropped connection of the

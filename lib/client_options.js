@@ -80,6 +80,7 @@ function clientSettings(opts) {
 		retry: options.integer(o, 'retry', 10000, 0, DAY_MS),
 		poolSize: options.integer(o, 'poolSize', 1, 1, 1024),
 		remove: booleanOption(o, 'remove', false),
+		batchGets: booleanOption(o, 'batchGets', true),
 		tls: tlsOption(o.tls),
 	};
 	return { servers, many: o.servers !== undefined, settings };

@@ -1,10 +1,11 @@
 // connection: one socket to one server — a FIFO of requests in flight, the requests of one turn
-// of the event loop in one write, replies read incrementally from Buffers, request and connect timeouts.
+// of the event loop in one write (its gets as one multi-key get), replies read incrementally from Buffers, timeouts.
 'use strict';
 
 const net = require('net');
 const tls = require('tls');
 const { connectionError } = require('./errors');
+const { GetBatch, batchEnd } = require('./get_batch');
 
 // Past this many answered requests at the head of the FIFO, they are cut off the array.
 const COMPACT_AT = 1024;
@@ -14,20 +15,24 @@ function toBuffer(part) {
 }
 
 class Connection {
-	// owner: {onConnect(conn), onDrop(conn, err), onReply()}; settings: {host, port, protocol
-	// (module), encoding, timeout (ms per request, 0: none), connectTimeout (ms, 0: none)}.
+	// owner: {onConnect(conn), onDrop(conn, err), onReply(), onBatchRefused()}; settings: {host, port, protocol
+	// (module), encoding, timeout (ms per request, 0: none), connectTimeout (ms, 0: none),
+	// batchGets (send a turn's gets as one multi-key get, where the protocol has one)}.
 	constructor(owner, settings) {
 		this.owner = owner;
 		this.label = `${settings.host}:${settings.port}`;
 		this.protocol = settings.protocol;
 		this.encoding = settings.encoding;
 		this.timeout = settings.timeout;
+		this.batchGets = settings.batchGets !== false && settings.protocol.batchesGets === true;
 		this.connected = false;
 		this.closing = false;
 		this.error = null;           // set once: the connection is unusable from then on
-		this._queue = [];            // requests written or to be written, oldest at _head
+		this._queue = [];            // requests (and GetBatches) written, oldest at _head
 		this._head = 0;
-		this._text = '';             // what to write on the next flush, while it is all strings
+		this._unsent = [];           // requests of this turn, written by the next flush
+		this._payloads = [];         // ... and their encoded bytes
+		this._text = '';             // what a flush writes, while it is all strings
 		this._parts = null;          // ... or as strings and Buffers once a Buffer is queued
 		this._flushScheduled = false;
 		this._chunks = [];           // received bytes not yet consumed by a reply reader
@@ -35,6 +40,7 @@ class Connection {
 		this._need = 0;              // bytes the oldest reply needs before it is worth reading again
 		this._timer = null;
 		this._flushBound = () => this._flush();
+		this._batchRefusedBound = () => this.owner.onBatchRefused();
 		this._timerBound = () => this._onTimer();
 		// With tls, the connection is up once the handshake is done, not when TCP connects.
 		const where = { port: settings.port, host: settings.host };
@@ -57,9 +63,8 @@ class Connection {
 			request.deadline = Date.now() + this.timeout;
 			if (this._timer === null) this._armTimer(this.timeout);
 		}
-		this._queue.push(request);
-		if (typeof payload === 'string' && this._parts === null) this._text += payload;
-		else this._addParts(payload);
+		this._unsent.push(request);
+		this._payloads.push(payload);
 		if (!this._flushScheduled) {
 			this._flushScheduled = true;
 			setImmediate(this._flushBound);
@@ -84,7 +89,11 @@ class Connection {
 		this._socket.destroy();
 	}
 
-	_addParts(payload) {
+	_addPayload(payload) {
+		if (typeof payload === 'string' && this._parts === null) {
+			this._text += payload;
+			return;
+		}
 		if (this._parts === null) this._parts = [];
 		if (this._text !== '') {
 			this._parts.push(this._text);
@@ -96,9 +105,27 @@ class Connection {
 
 	// Requests made in one turn of the event loop go out in one write — also those made in reply
 	// to several sockets read in one poll — (written while connecting, they wait in the socket).
+	// Consecutive gets go as one GetBatch: memcached answers each command with its own send, so
+	// batching saves both sides a system call per get, and replies then arrive many to a read.
 	_flush() {
 		this._flushScheduled = false;
 		if (this.error !== null) return;
+		const requests = this._unsent;
+		const payloads = this._payloads;
+		this._unsent = [];
+		this._payloads = [];
+		for (let i = 0; i < requests.length;) {
+			const end = this.batchGets ? batchEnd(requests, i) : i + 1;
+			if (end - i === 1) {
+				this._queue.push(requests[i]);
+				this._addPayload(payloads[i]);
+			} else {
+				const batch = new GetBatch(requests.slice(i, end), this._batchRefusedBound);
+				this._queue.push(batch);
+				this._addPayload(this.protocol.encode(batch));
+			}
+			i = end;
+		}
 		if (this._parts !== null) {
 			if (this._text !== '') this._parts.push(this._text);
 			const data = Buffer.concat(this._parts.map(toBuffer));
@@ -133,7 +160,7 @@ class Connection {
 
 	_onTimer() {
 		this._timer = null;
-		const oldest = this._queue[this._head];
+		const oldest = this._head < this._queue.length ? this._queue[this._head] : this._unsent[0];
 		if (oldest === undefined || this.error !== null) return;
 		const left = oldest.deadline - Date.now();
 		if (left > 0) this._armTimer(left);
@@ -222,12 +249,16 @@ class Connection {
 		this._timer = null;
 		const queue = this._queue;
 		const head = this._head;
+		const unsent = this._unsent;
 		this._queue = [];
 		this._head = 0;
+		this._unsent = [];
+		this._payloads = [];
 		this._text = '';
 		this._parts = null;
 		this._chunks = [];
 		for (let i = head; i < queue.length; i++) queue[i].finish(err);
+		for (const request of unsent) request.finish(err);
 		this.owner.onDrop(this, err);
 	}
 }

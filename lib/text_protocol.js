@@ -92,9 +92,12 @@ function readBlock(request, data, pos, encoding) {
 	}
 	if (data[end] !== CR || data[end + 1] !== LF) throw connectionError(`unexpected reply to ${request.op}: data block without CRLF`, 'EPROTO');
 	const value = decode(data, pos, end, encoding);
-	if (request.op === 'get') request.result = value;
-	else if (request.op === 'gets') request.result = { value, cas: request.blockCas, flags: request.blockFlags };
-	else request.result[request.names.get(request.blockKey)] = value;
+	const { op } = request;
+	if (op === 'get') request.result = value;
+	else if (op === 'gets') request.result = { value, cas: request.blockCas, flags: request.blockFlags };
+	else if (op === 'getMulti') request.result[request.names.get(request.blockKey)] = value;
+	else if (op === 'getBatch') request.blockMember.result = value;
+	else request.blockMember.result = { value, cas: request.blockCas, flags: request.blockFlags };
 	request.blockBytes = -1;
 	request.need = 0;
 	return end + 2;
@@ -118,11 +121,17 @@ function readValueHeader(request, data, pos, end) {
 	request.blockFlags = flags;
 	request.blockBytes = bytes;
 	if (request.op === 'getMulti') request.blockKey = data.toString('latin1', keyStart, keyEnd);
+	else if (request.op === 'getBatch' || request.op === 'getsBatch') {
+		request.blockMember = request.memberFor(data, keyStart, keyEnd);
+		if (request.blockMember === null) {
+			throw connectionError(`unexpected reply to get: VALUE for ${data.toString('latin1', keyStart, keyEnd)}, a key not asked for`, 'EPROTO');
+		}
+	}
 	return true;
 }
 
 // VALUE blocks until END: get → value or null; gets → {value, cas, flags} or null;
-// getMulti → {key: value} of the keys present.
+// getMulti → {key: value} of the keys present; a GetBatch → each member's own result.
 function readValues(request, data, pos, encoding) {
 	if (request.result === undefined) request.result = request.op === 'getMulti' ? {} : null;
 	for (;;) {
@@ -209,6 +218,8 @@ const readers = {
 	get: readValues,
 	gets: readValues,
 	getMulti: readValues,
+	getBatch: readValues,
+	getsBatch: readValues,
 	set: readStored,
 	add: readStored,
 	replace: readStored,
@@ -245,6 +256,17 @@ function keyed(word, key, rest) {
 	return [`${word} `, key, `${rest}\r\n`];
 }
 
+// `get k1 k2 ...` for a GetBatch's members: one string unless a key is a Buffer.
+function multiKey(word, members) {
+	let text = word;
+	for (let i = 0; i < members.length; i++) {
+		const { key } = members[i];
+		if (typeof key !== 'string') return [word, ...members.flatMap((m) => [' ', m.key]), '\r\n'];
+		text += ` ${key}`;
+	}
+	return `${text}\r\n`;
+}
+
 // Encodes a request as a string, or as an array of strings and Buffers when it carries Buffers.
 // Keys and values were checked by the client; numbers were validated there too.
 function encode(request) {
@@ -268,6 +290,9 @@ function encode(request) {
 		parts.push('\r\n');
 		return parts;
 	}
+	case 'getBatch':
+	case 'getsBatch':
+		return multiKey(request.memberOp, request.members);
 	case 'incr':
 	case 'decr':
 		return keyed(op, key, ` ${request.delta}`);
@@ -288,4 +313,7 @@ function isErrorLine(line) {
 	return isErrorText(line.toString('latin1'));
 }
 
-module.exports = { encode, read, isErrorLine };
+// Connections may send consecutive gets as one GetBatch (see get_batch.js).
+const batchesGets = true;
+
+module.exports = { encode, read, isErrorLine, batchesGets };

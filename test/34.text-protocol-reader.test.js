@@ -6,12 +6,15 @@ const assert = require('assert');
 const net = require('net');
 const Request = require('../lib/request');
 const textProtocol = require('../lib/text_protocol');
+const { GetBatch } = require('../lib/get_batch');
 const { startMemcached } = require('./helpers/memcached');
 
-// Requests covering every reply shape: hits and misses, data blocks holding \r\n, numbers, errors.
+// Requests covering every reply shape: hits and misses, data blocks holding \r\n, numbers, errors,
+// and batches of gets (as a connection sends a turn's gets) with misses, repeats and Buffer keys.
 function script() {
 	const binary = Buffer.from([0, 13, 10, 0x45, 0x4e, 0x44, 13, 10, 255]);   // "\0\r\nEND\r\n\xff"
 	const make = (op, fields = {}) => Object.assign(new Request(op, null), fields);
+	const batch = (op, keys) => new GetBatch(keys.map((key) => make(op, { key })), () => { throw new Error('batch refused'); });
 	return [
 		make('flushAll'),
 		make('get', { key: 'absent' }),
@@ -43,6 +46,9 @@ function script() {
 		make('stats', { arg: 'settings' }),
 		make('version'),
 		make('get', { key: 'a' }),
+		make('set', { key: 'ключ', value: 'k' }),
+		batch('get', ['a', 'absent', Buffer.from('bin'), 'a', 'ключ', 'absent']),
+		batch('gets', ['utf8', 'absent', 'a']),
 	];
 }
 
@@ -83,7 +89,8 @@ function read(chunks) {
 		}
 		leftover = pos < data.length ? data.subarray(pos) : null;
 	}
-	const results = requests.map((r) => (r.error ? `error ${r.error.code}` : r.result));
+	const resultOf = (r) => (r.error ? `error ${r.error.code}` : r.result);
+	const results = requests.map((r) => (r.members ? r.members.map((m) => (r.complete ? resultOf(m) ?? null : undefined)) : resultOf(r)));
 	return { complete: index === requests.length && leftover === null, results };
 }
 
@@ -115,6 +122,9 @@ describe('client: memcached reply reader on a recorded stream', function () {
 		assert.strictEqual(typeof r[27].maxbytes, 'number');
 		assert.match(r[28], /^1\.6\./);
 		assert.strictEqual(r[29], '>hello world!');
+		assert.deepStrictEqual(r.slice(30, 32), [true, ['>hello world!', null, '\u0000\r\nEND\r\n\ufffd', '>hello world!', 'k', null]]);
+		assert.deepStrictEqual(r[32], [{ value: 'ключ ✓', cas: r[9].cas, flags: 0 }, null, { value: '>hello world!', cas: r[32][2].cas, flags: 7 }]);
+		assert.match(r[32][2].cas, /^\d+$/);
 	});
 
 	it('reads the same when the stream is cut in two at every byte', () => {
