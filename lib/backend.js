@@ -23,7 +23,7 @@ class Backend {
 		this.retryAt = 0;            // no new connection before this time (ms)
 		this.lastError = null;
 		this.reported = false;       // the first connection attempt's outcome went to the client
-		this.batchGets = settings.batchGets;   // off once the server refuses a batch (see get_batch.js)
+		this.batchesSuspended = false;   // a batch of gets was lost: new connections start without
 		for (let i = 0; i < this.connections.length; i++) this.connections[i] = this._open();
 	}
 
@@ -87,7 +87,7 @@ class Backend {
 	}
 
 	_open() {
-		return new Connection(this, { host: this.host, port: this.port, ...this.settings, batchGets: this.batchGets });
+		return new Connection(this, { host: this.host, port: this.port, ...this.settings, batchesSuspended: this.batchesSuspended });
 	}
 
 	onConnect() {
@@ -97,10 +97,15 @@ class Backend {
 		}
 	}
 
-	// The server answered a batch of gets with an error line: no more batches, on any connection.
-	onBatchRefused() {
-		this.batchGets = false;
-		for (const connection of this.connections) if (connection !== null) connection.batchGets = false;
+	// The server answered a batch of gets with an error line, or hung up with one in flight (see
+	// get_batch.js): gets go one by one, on every connection, until they are answered cleanly.
+	onBatchLost() {
+		this.batchesSuspended = true;
+		for (const connection of this.connections) if (connection !== null) connection.suspendBatches();
+	}
+
+	onBatchesResumed() {
+		this.batchesSuspended = false;
 	}
 
 	// Any reply proves the server up: failures are forgotten, and a dropped connection of the

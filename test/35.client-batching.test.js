@@ -8,7 +8,8 @@ const { Client } = require('..');
 const { startMemcached } = require('./helpers/memcached');
 const { settle } = require('./helpers/server');
 
-// A listener that records every command line and answers each with `answer(line)` (null: never).
+// A listener that records every command line (of every connection) and answers each with
+// `answer(line)` (null: never).
 async function recordingServer(answer) {
 	const lines = [];
 	const sockets = new Set();
@@ -26,6 +27,7 @@ async function recordingServer(answer) {
 					pending = pending.slice(bytes + 2);
 				}
 				lines.push(line);
+				if (recorder.onLine) recorder.onLine(line, socket);
 				const reply = answer(line);
 				if (reply !== null) socket.write(reply);
 			}
@@ -33,14 +35,16 @@ async function recordingServer(answer) {
 		socket.on('error', () => {});
 	});
 	await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-	return {
+	const recorder = {
 		port: server.address().port,
 		lines,
+		onLine: null,   // (line, socket): called before the line is answered
 		close: () => new Promise((resolve) => {
 			for (const socket of sockets) socket.destroy();
 			server.close(resolve);
 		}),
 	};
+	return recorder;
 }
 
 const endFor = (line) => (line.startsWith('set ') ? 'STORED\r\n' : 'END\r\n');
@@ -62,7 +66,7 @@ describe('Client: the gets of one turn go as one multi-key get', function () {
 		recorder = null;
 	});
 
-	it('joins consecutive gets, keeps order around other commands, and sends at most 100 keys a line', async () => {
+	it('joins consecutive gets, keeps order around other commands, and writes 24 requests at a time', async () => {
 		recorder = await recordingServer(endFor);
 		client = await connect({ port: recorder.port });
 		const keys = (n, prefix) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -73,11 +77,12 @@ describe('Client: the gets of one turn go as one multi-key get', function () {
 			...keys(2, 'c').map((k) => client.gets(k)),
 			client.get(Buffer.from('d0')),
 		]);
-		await Promise.all(keys(150, 'e').map((k) => client.get(k)));
+		await Promise.all(keys(50, 'e').map((k) => client.get(k)));
 		await client.get('alone');
+		const e = keys(50, 'e');
 		assert.deepStrictEqual(recorder.lines, [
 			'get a0 a1 a2', 'set s 0 0 1', 'get b0 b1', 'gets c0 c1', 'get d0',
-			`get ${keys(100, 'e').join(' ')}`, `get ${keys(150, 'e').slice(100).join(' ')}`,
+			`get ${e.slice(0, 24).join(' ')}`, `get ${e.slice(24, 48).join(' ')}`, `get ${e.slice(48).join(' ')}`,
 			'get alone',
 		]);
 	});
@@ -89,14 +94,36 @@ describe('Client: the gets of one turn go as one multi-key get', function () {
 		assert.deepStrictEqual(recorder.lines, ['get x', 'get y', 'get z']);
 	});
 
-	it('fails every get of a batch the server refuses, then sends gets one by one', async () => {
-		recorder = await recordingServer((line) => (line.includes(' ') && line.split(' ').length > 2 ? 'SERVER_ERROR proxy lost a server\r\n' : 'END\r\n'));
+	it('fails every get of a batch the server refuses, sends gets one by one, batches again after 1000 clean answers', async () => {
+		let refuse = true;
+		recorder = await recordingServer((line) => (refuse && line.split(' ').length > 2 ? 'SERVER_ERROR proxy lost a server\r\n' : 'END\r\n'));
 		client = await connect({ port: recorder.port });
 		const refused = await Promise.all(['p', 'q', 'r'].map((k) => settle(client.get(k))));
 		for (const r of refused) assert.strictEqual(r.error && r.error.code, 'SERVER_ERROR');
 		const later = await Promise.all(['p', 'q', 'r'].map((k) => settle(client.get(k))));
 		assert.deepStrictEqual(later, [{ value: null }, { value: null }, { value: null }]);
 		assert.deepStrictEqual(recorder.lines, ['get p q r', 'get p', 'get q', 'get r']);
+		refuse = false;
+		await Promise.all(Array.from({ length: 996 }, (_, i) => client.get(`n${i}`)));
+		await Promise.all(['s1', 's2'].map((k) => client.get(k)));
+		await Promise.all(['t1', 't2'].map((k) => client.get(k)));
+		assert.deepStrictEqual(recorder.lines.slice(-4), ['get n995', 'get s1', 'get s2', 'get t1 t2']);
+	});
+
+	it('sends gets one by one on the next connection when a server hangs up with a batch in flight', async () => {
+		recorder = await recordingServer((line) => (line.split(' ').length > 2 ? null : 'END\r\n'));
+		recorder.onLine = (line, socket) => { if (line.split(' ').length > 2) socket.destroy(); };
+		client = await connect({ port: recorder.port, reconnect: 10 });
+		client.on('error', () => {});
+		const lost = await Promise.all(['h1', 'h2'].map((k) => settle(client.get(k))));
+		for (const r of lost) assert.strictEqual(r.error && r.error.code, 'ECONNRESET');
+		let answered;
+		for (let tries = 0; !(answered = await Promise.all(['h1', 'h2'].map((k) => settle(client.get(k))))).every((r) => r.value === null); tries++) {
+			assert.ok(tries < 100, `not answered: ${JSON.stringify(answered)}`);
+			await new Promise((r) => setTimeout(r, 20));
+		}
+		assert.deepStrictEqual(recorder.lines.slice(-2), ['get h1', 'get h2']);
+		assert.ok(!recorder.lines.slice(1).some((line) => line === 'get h1 h2'), recorder.lines.join('|'));
 	});
 
 	it('times out every get of an unanswered batch', async () => {

@@ -304,12 +304,12 @@ describe('failover: nutcracker in front of three servers, one of which dies', fu
 			});
 			eachOnItsOwn(await Promise.all(keys.map((k) => settle(viaPlain.get(k)))));
 
-			// Batched, the gets go as multi-key gets: nutcracker answers the first SERVER_ERROR and
-			// hangs up, so all of them fail. The Client stops batching for that server, and once it
-			// has reconnected, each get is answered on its own again.
+			// Batched, the gets go as multi-key gets: nutcracker answers the first with SERVER_ERROR
+			// and hangs up (often resetting the connection before its answer is read), so they all
+			// fail. The Client suspends batches for that server, and once it has reconnected, each
+			// get is answered on its own again.
 			const batched = await Promise.all(keys.map((k) => settle(batching.get(k))));
-			batched.forEach((r, i) => assert.ok(r.error && ['SERVER_ERROR', 'ECONNRESET'].includes(r.error.code), `${keys[i]}: ${JSON.stringify(r)}`));
-			assert.ok(batched.some((r) => r.error.code === 'SERVER_ERROR'));
+			batched.forEach((r, i) => assert.ok(r.error && ['SERVER_ERROR', 'ECONNRESET', 'EPIPE'].includes(r.error.code), `${keys[i]}: ${JSON.stringify(r)}`));
 			const live = keys.find((k) => !onVictim.includes(k));
 			for (let tries = 0; (await settle(batching.get(live))).value !== live; tries++) {
 				assert.ok(tries < 100, 'the batching Client did not reconnect');
