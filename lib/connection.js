@@ -9,12 +9,11 @@ const { GetBatch, batchEnd } = require('./get_batch');
 
 // Past this many answered requests at the head of the FIFO, they are cut off the array.
 const COMPACT_AT = 1024;
-// Requests per write. A turn's requests go out as soon as this many wait, the rest when the turn
-// ends: the server starts on the first while the others are made, and its replies come back in
-// as many pieces. One write for all of them would make client and server take turns, idle half
-// the time (against simplecached, 50 in flight: 0.45M ops/s; in writes of 24: 0.85M). 24 still
-// spreads each system call over many requests, and bounds a batch of gets' command line.
-const WRITE_AT = 24;
+// The first this-many requests of a turn are written at once, the rest when the turn ends: the
+// server starts on the first while the others are made, and its replies come back in two pieces.
+// One write for all would make client and server take turns, each idle while the other works
+// (against simplecached, 50 in flight: 0.45M ops/s; 0.80M with the first 24 written early).
+const EARLY_WRITE_AT = 24;
 // Gets answered one by one without an error line before a connection batches again, once a
 // batch was lost (see onBatchLost): enough that a proxy with a server down rarely gets there.
 const RESUME_BATCHES_AFTER = 1000;
@@ -47,6 +46,7 @@ class Connection {
 		this._text = '';             // what a flush writes, while it is all strings
 		this._parts = null;          // ... or as strings and Buffers once a Buffer is queued
 		this._flushScheduled = false;
+		this._wroteEarly = false;    // this turn's first EARLY_WRITE_AT requests are written
 		this._chunks = [];           // received bytes not yet consumed by a reply reader
 		this._buffered = 0;
 		this._need = 0;              // bytes the oldest reply needs before it is worth reading again
@@ -77,10 +77,13 @@ class Connection {
 		}
 		this._unsent.push(request);
 		this._payloads.push(payload);
-		if (this._unsent.length >= WRITE_AT) this._flush();
-		else if (!this._flushScheduled) {
+		if (!this._flushScheduled) {
 			this._flushScheduled = true;
 			setImmediate(this._turnEndBound);
+		}
+		if (this._unsent.length === EARLY_WRITE_AT && !this._wroteEarly) {
+			this._wroteEarly = true;
+			this._flush();
 		}
 	}
 
@@ -116,10 +119,11 @@ class Connection {
 		else for (let i = 0; i < payload.length; i++) this._parts.push(payload[i]);
 	}
 
-	// Requests made in one turn of the event loop go out together (in writes of WRITE_AT) — also
-	// those made in reply to several sockets read in one poll.
+	// Requests made in one turn of the event loop go out together (but for the early first write)
+	// — also those made in reply to several sockets read in one poll.
 	_onTurnEnd() {
 		this._flushScheduled = false;
+		this._wroteEarly = false;
 		this._flush();
 	}
 

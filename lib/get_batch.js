@@ -2,6 +2,10 @@
 // multi-key `get k1 k2 ...` and answered from its one reply — one server command and write, not one each.
 'use strict';
 
+// Keys per batch: bounds the command line (250-byte keys: ~25 KB, far below memcached's and our
+// 1 MiB limit for get lines) and how long one reply holds up the replies behind it.
+const BATCH_MAX = 100;
+
 // True when data[start, end) holds the key's bytes. ASCII string keys compare code unit by
 // byte; other strings (UTF-8 may differ in length) and Buffer keys compare as Buffers.
 function keyAt(data, start, end, key) {
@@ -69,14 +73,14 @@ class GetBatch {
 }
 
 // Where the run of batchable requests that starts at requests[i] ends: past consecutive gets
-// (or gets-es: the two differ in their replies), or i + 1 for anything else. The caller bounds
-// how many requests there are (a connection writes at most 24 at once).
+// (or gets-es: the two differ in their replies) up to BATCH_MAX, or i + 1 for anything else.
 function batchEnd(requests, i) {
 	const { op } = requests[i];
 	let end = i + 1;
 	if (op !== 'get' && op !== 'gets') return end;
-	while (end < requests.length && requests[end].op === op) end++;
+	const limit = Math.min(requests.length, i + BATCH_MAX);
+	while (end < limit && requests[end].op === op) end++;
 	return end;
 }
 
-module.exports = { GetBatch, batchEnd };
+module.exports = { GetBatch, batchEnd, BATCH_MAX };
