@@ -263,11 +263,16 @@ describe('tls: the memcached protocol over TLS', function () {
 	});
 
 	it('answers random sessions as real memcached does on its plain port, pipelined and fragmented', async () => {
-		const memcached = await startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']);
+		// A fresh server, as memcached is: cas uniques count from 1 on both, so that a junk cas
+		// argument such as 1 means the same item to both.
+		const [memcached, own] = await Promise.all([
+			startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']),
+			startServer({ port: false, tlsPort: 0, tls: { cert: certs.cert, key: certs.key } }),
+		]);
 		const seed = Number(process.env.SEED) || Math.floor(Math.random() * 2 ** 31);
 		const r = rng(seed);
 		const connect = async () => {
-			const sides = [new Peer(memcached.port), new TlsPeer(port, certs.cert)].map((peer) => ({ peer, roles: new Map(), cas: new Map() }));
+			const sides = [new Peer(memcached.port), new TlsPeer(own.address('tls').port, certs.cert)].map((peer) => ({ peer, roles: new Map(), cas: new Map() }));
 			await Promise.all(sides.map((side) => side.peer.connect()));
 			return sides;
 		};
@@ -287,7 +292,7 @@ describe('tls: the memcached protocol over TLS', function () {
 			}
 		} finally {
 			sides.forEach((side) => side.peer.close());
-			await memcached.stop();
+			await Promise.all([memcached.stop(), own.close()]);
 		}
 	});
 

@@ -39,7 +39,15 @@ function value(r) {
 	const bytes = Buffer.alloc(r.int(80));
 	for (let i = 0; i < bytes.length; i++) bytes[i] = r.int(256);
 	if (kind === 3) bytes.write('\r\n', Math.min(bytes.length, r.int(bytes.length + 1)), 'latin1');
+	// Nor is a value all white space ("\t\r"): memcached's incr skips it with strtoull() and reads
+	// on past the item's data, again into whatever its slab holds next.
+	if (bytes.length > 0 && bytes.every(isSpace)) bytes[0] = 0x77;
 	return bytes;
+}
+
+// C's isspace() in the "C" locale.
+function isSpace(byte) {
+	return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 }
 
 function key(r) {
