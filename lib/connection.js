@@ -1,5 +1,5 @@
-// connection: one socket to one server — a FIFO of requests in flight, the requests of one turn
-// of the event loop in one write (its gets as one multi-key get), replies read incrementally from Buffers, timeouts.
+// connection: one socket to one server — a FIFO of requests in flight, the requests of one turn of the
+// event loop written together (their gets as multi-key gets), replies read incrementally from Buffers, timeouts.
 'use strict';
 
 const net = require('net');

@@ -20,10 +20,10 @@ function keyAt(data, start, end, key) {
 }
 
 class GetBatch {
-	// members: Requests of one op, 'get' or 'gets', in the order they were made; onRefused(): told
+	// members: Requests of one op, 'get' or 'gets', in the order they were made; onLost(): told
 	// when the server answers the batch with an error line.
-	constructor(members, onRefused) {
-		this.onRefused = onRefused;
+	constructor(members, onLost) {
+		this.onLost = onLost;
 		this.memberOp = members[0].op;
 		this.op = this.memberOp === 'get' ? 'getBatch' : 'getsBatch';
 		this.members = members;
@@ -64,7 +64,7 @@ class GetBatch {
 	// SERVER_ERROR (and hangs up) when one of its servers is down — so the owner is told, and
 	// sends gets one by one for a while: each then fails or succeeds on its own.
 	finish(err) {
-		if (err && err.reply !== undefined) this.onRefused();
+		if (err && err.reply !== undefined) this.onLost();
 		for (const member of this.members) {
 			if (member.result !== undefined) member.finish(null, member.result);
 			else member.finish(err, err ? undefined : null);
