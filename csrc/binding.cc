@@ -278,7 +278,8 @@ public:
         return DefineClass(env, "Session",
                            {InstanceMethod("feed", &Session::Feed), InstanceMethod("close", &Session::Close),
                             InstanceAccessor("state", &Session::State, nullptr),
-                            InstanceAccessor("blocked", &Session::Blocked, nullptr)});
+                            InstanceAccessor("blocked", &Session::Blocked, nullptr),
+                            InstanceAccessor("executed", &Session::Executed, nullptr)});
     }
 
     explicit Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info)
@@ -336,6 +337,7 @@ private:
             session_.state = SESSION_BROKEN;
         size_t used = engine_feed(&session_, buf_head(&pending_), buf_len(&pending_), &out);
         buf_consume(&pending_, used);
+        executed_ = used > 0;
         if (buf_len(&pending_) == 0)
             buf_free(&pending_);
         blocked_ = session_.state == SESSION_OPEN && buf_len(&out) >= SESSION_OUTPUT_HIGH_WATER && buf_len(&pending_) > 0;
@@ -353,6 +355,10 @@ private:
     }
 
     Napi::Value Blocked(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), blocked_); }
+
+    // Whether the last feed() executed input (a command, or data it discards), as the plain
+    // listeners count activity for the idle timeout: replies alone would miss noreply commands.
+    Napi::Value Executed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), executed_); }
 
     // The connection is gone: it stops counting and its buffer is freed. Idempotent.
     Napi::Value Close(const Napi::CallbackInfo &info)
@@ -377,6 +383,7 @@ private:
     size_t max_pending_ = 0;
     bool open_ = false;
     bool blocked_ = false;
+    bool executed_ = false;
 };
 
 class NativeServer;

@@ -19,12 +19,12 @@ const TIMEOUT_CHECK_MS = 1000;
 // After the peer's end (or shutdown()), the commands already received are still answered, then
 // the socket ends; once its replies are flushed the peer has LINGER_MS to close.
 // Returns {shutdown(): stop reading, answer what was received, end; overdue(now, limits): whether
-// the connection has been idle (no reply) or stalled (replies unread) for longer than allowed}.
+// the connection has been idle (no command) or stalled (replies unread) for longer than allowed}.
 function serve(socket, session) {
 	let waiting = false;    // paused until 'drain' or the next tick
 	let inputEnded = false;
 	let ending = false;
-	let lastReply = Date.now();
+	let lastActive = Date.now();   // a command executed, or replies written (as conn.c counts)
 	let stalledSince = 0;   // when write() last returned false and no 'drain' came since
 	const end = () => {
 		if (ending) return;
@@ -38,7 +38,7 @@ function serve(socket, session) {
 	const pump = (chunk) => {
 		if (ending || session.state !== 'open') return;
 		const replies = session.feed(chunk);
-		if (replies.length > 0) lastReply = Date.now();
+		if (session.executed || replies.length > 0) lastActive = Date.now();
 		const flowing = replies.length === 0 || socket.write(replies);
 		if (!flowing && !stalledSince) stalledSince = Date.now();
 		if (session.state === 'open' && (!flowing || session.blocked) && !waiting) {
@@ -67,11 +67,11 @@ function serve(socket, session) {
 	socket.on('end', shutdown);
 	socket.on('error', () => socket.destroy());
 	socket.on('close', () => session.close());
-	// The plain listeners' idle and write timeouts, at the granularity JavaScript sees: a command
-	// is known by its reply, and write progress by 'drain'.
+	// The plain listeners' idle and write timeouts, at the granularity JavaScript sees: write
+	// progress is known by 'drain'.
 	const overdue = (now, { idleTimeout, writeTimeout }) => (stalledSince > 0
 		? writeTimeout > 0 && now - stalledSince >= writeTimeout * 1000
-		: idleTimeout > 0 && !inputEnded && now - lastReply >= idleTimeout * 1000);
+		: idleTimeout > 0 && !inputEnded && now - lastActive >= idleTimeout * 1000);
 	socket.on('drain', () => { stalledSince = 0; });
 	return { shutdown, overdue };
 }

@@ -218,15 +218,22 @@ describe('tls: the memcached protocol over TLS', function () {
 			stalled.socket.pause();
 			stalled.write('get big\r\n'.repeat(64));
 			const busy = await tlsConnect(tlsPort, certs.cert);
+			// Commands without replies count as activity too; bytes that make no command do not.
+			const quiet = await tlsConnect(tlsPort, certs.cert);
+			const trickle = await tlsConnect(tlsPort, certs.cert);
 			for (let i = 0; i < 10; i++) {
 				assert.strictEqual(await busy.request('version\r\n', 'VERSION 1.6.18\r\n'), 'VERSION 1.6.18\r\n');
+				quiet.write(`set quiet${i} 0 0 1 noreply\r\nq\r\n`);
+				trickle.write('g');
 				await new Promise((resolve) => setTimeout(resolve, 300));
 			}
 			assert.ok(idle.isClosed, 'the idle TLS connection is still open after 3 s');
+			assert.ok(trickle.isClosed, 'the TLS connection trickling bytes is still open after 3 s');
 			assert.ok(!busy.isClosed, 'the busy TLS connection was closed');
+			assert.ok(!quiet.isClosed, 'the TLS connection sending noreply commands was closed');
 			await new Promise((resolve) => setTimeout(resolve, 100));
-			assert.strictEqual(timed.stats().connections, 1, 'the stalled TLS reader was not dropped');
-			[writer, stalled, busy].forEach((c) => c.socket.destroy());
+			assert.strictEqual(timed.stats().connections, 2, 'the stalled TLS reader was not dropped');
+			[writer, stalled, busy, quiet, trickle].forEach((c) => c.socket.destroy());
 		} finally {
 			await timed.close();
 		}
