@@ -3,17 +3,11 @@
 # tree, then the whole mocha suite run by node with the ASan runtime preloaded. Any report fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-tree=$("$here/copy-tree.sh" asan)
+tree=$("$here/sanitized-tree.sh" asan libasan \
+	"-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g" \
+	"-fsanitize=address,undefined" "-O0 -fsanitize=address")
 trap 'rm -rf "$tree"' EXIT
 cd "$tree"
-
-sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
-CC=gcc CXX=g++ CFLAGS="$sanitize" CXXFLAGS="$sanitize" LDFLAGS="-fsanitize=address,undefined" \
-	npm run install --silent >build.log 2>&1 || { cat build.log; exit 1; }
-# grep reads all of ldd's output: with -q it could exit first, and pipefail would see SIGPIPE.
-ldd build/Release/simplecached.node | grep libasan >/dev/null || { echo "asan.sh: the addon was built without ASan" >&2; exit 1; }
-node_include="$(dirname "$(dirname "$(command -v node)")")/include/node"
-gcc -shared -fPIC -g -O0 -fsanitize=address -I"$node_include" "$here/canary.c" -o canary.node
 
 # Node is not instrumented: the runtime must be loaded before it. Leaks are checked in the mocha
 # process, where the engine and the servers of most tests live; lsan-node.supp names only leaks

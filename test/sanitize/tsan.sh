@@ -3,17 +3,10 @@
 # the native I/O thread tests (test/90.threads.test.js) run by node with the TSan runtime preloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-tree=$("$here/copy-tree.sh" tsan)
+tree=$("$here/sanitized-tree.sh" tsan libtsan "-fsanitize=thread -fno-omit-frame-pointer -g -O1" \
+	"-fsanitize=thread" "-O1 -fsanitize=thread")
 trap 'rm -rf "$tree"' EXIT
 cd "$tree"
-
-sanitize="-fsanitize=thread -fno-omit-frame-pointer -g -O1"
-CC=gcc CXX=g++ CFLAGS="$sanitize" CXXFLAGS="$sanitize" LDFLAGS="-fsanitize=thread" \
-	npm run install --silent >build.log 2>&1 || { cat build.log; exit 1; }
-# grep reads all of ldd's output: with -q it could exit first, and pipefail would see SIGPIPE.
-ldd build/Release/simplecached.node | grep libtsan >/dev/null || { echo "tsan.sh: the addon was built without TSan" >&2; exit 1; }
-node_include="$(dirname "$(dirname "$(command -v node)")")/include/node"
-gcc -shared -fPIC -g -O1 -fsanitize=thread -I"$node_include" "$here/canary.c" -o canary.node -lpthread
 
 # This TSan cannot map its shadow memory when the kernel randomises mmap with more than 28 bits
 # (vm.mmap_rnd_bits = 32 on some kernels): run without address randomisation where allowed.
