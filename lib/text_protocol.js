@@ -256,13 +256,12 @@ function keyed(word, key, rest) {
 	return [`${word} `, key, `${rest}\r\n`];
 }
 
-// `get k1 k2 ...` for a GetBatch's members: one string unless a key is a Buffer.
-function multiKey(word, members) {
+// `get k1 k2 ...`: one string, or parts when a key is a Buffer.
+function multiKey(word, keys) {
 	let text = word;
-	for (let i = 0; i < members.length; i++) {
-		const { key } = members[i];
-		if (typeof key !== 'string') return [word, ...members.flatMap((m) => [' ', m.key]), '\r\n'];
-		text += ` ${key}`;
+	for (let i = 0; i < keys.length; i++) {
+		if (typeof keys[i] !== 'string') return [word, ...keys.flatMap((k) => [' ', k]), '\r\n'];
+		text += ` ${keys[i]}`;
 	}
 	return `${text}\r\n`;
 }
@@ -284,15 +283,11 @@ function encode(request) {
 		return storage(op, request, '');
 	case 'cas':
 		return storage('cas', request, ` ${request.cas}`);
-	case 'getMulti': {
-		const parts = ['get'];
-		for (const k of request.keys) parts.push(' ', k);
-		parts.push('\r\n');
-		return parts;
-	}
+	case 'getMulti':
+		return multiKey('get', request.keys);
 	case 'getBatch':
 	case 'getsBatch':
-		return multiKey(request.memberOp, request.members);
+		return multiKey(request.memberOp, request.members.map((m) => m.key));
 	case 'incr':
 	case 'decr':
 		return keyed(op, key, ` ${request.delta}`);
