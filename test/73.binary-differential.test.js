@@ -244,3 +244,34 @@ describe('memcached binary protocol: differential test against real memcached', 
 		assert.deepStrictEqual(version.map((t) => t.bytes.toString()), ['VERSION 1.6.18\r\n', 'VERSION 1.6.18\r\n']);
 	});
 });
+
+describe('memcached binary protocol with ascii authentication (-Y)', function () {
+	this.timeout(30000);
+
+	// memcached -Y serves ascii only: a first byte of 0x80 is read as the start of a text line.
+	it('reads binary requests as text, as memcached -Y does', async () => {
+		const fs = require('fs');
+		const os = require('os');
+		const path = require('path');
+		const file = path.join(os.tmpdir(), `simplecached-binary-auth-${process.pid}`);
+		fs.writeFileSync(file, 'user:pass\n');
+		const [memcached, server] = await Promise.all([startMemcached(['-Y', file]), startServer({ port: false, memcachedPort: 0, authFile: file })]);
+		try {
+			const requests = [request(OP.GET, { key: 'a' }), request(OP.VERSION), Buffer.from('\r\n'), request(OP.NOOP), Buffer.from('get a\r\n')];
+			const replies = [];
+			for (const port of [memcached.port, server.address('memcached').port]) {
+				const peer = new BinaryPeer(port);
+				await peer.connect();
+				// One read per line: memcached keeps only the last reply of lines pipelined in one read (README).
+				const res = await peer.round(requests, { sentinel: false, timeoutMs: 800, gapMs: 100 });
+				peer.close();
+				replies.push([res.bytes.toString('latin1'), res.closed]);
+			}
+			assert.deepStrictEqual(replies[1], replies[0]);
+			assert.strictEqual(replies[0][0], 'CLIENT_ERROR unauthenticated\r\n'.repeat(3));
+		} finally {
+			await Promise.all([memcached.stop(), server.close()]);
+			fs.rmSync(file, { force: true });
+		}
+	});
+});

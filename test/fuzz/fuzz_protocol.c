@@ -12,7 +12,7 @@
 #include "proto_text.h"
 
 #ifndef FUZZ_PROTOCOL
-#error "build with -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE or -DFUZZ_PROTOCOL=SESSION_PROTO_TEXT"
+#error "build with -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE or SESSION_PROTO_TEXT (fuzz_binary.c sets SESSION_PROTO_BINARY)"
 #endif
 
 /* Input layout (test/fuzz/make-corpus.js writes seeds this way):
@@ -174,18 +174,22 @@ static void _run(const fuzz_case_t *fc, bool cut, run_t *r)
     engine_destroy(&e);
 }
 
-/* "stats" reports CPU time used, the one answer that differs between two runs of one input. */
+/* "stats" reports CPU time used, the one answer that differs between two runs of one input: the
+ * digits after "rusage_<name>" (then a space in the text protocol; the binary one has none). */
 static void _normalize(buf_t *replies)
 {
-    static const char usage[] = "STAT rusage_";
+    static const char usage[] = "rusage_";
     if (buf_len(replies) == 0)
         return;
     char *p = buf_head(replies), *end = buf_tail(replies);
     while ((p = memmem(p, (size_t)(end - p), usage, sizeof(usage) - 1)) != NULL) {
         p += sizeof(usage) - 1;
-        char *eol = memchr(p, '\r', (size_t)(end - p));
-        for (; p < end && p != eol; p++)
-            if (*p >= '0' && *p <= '9')
+        while (p < end && ((*p >= 'a' && *p <= 'z') || *p == '_'))
+            p++;
+        if (p < end && *p == ' ')
+            p++;
+        for (; p < end && ((*p >= '0' && *p <= '9') || *p == '.'); p++)
+            if (*p != '.')
                 *p = '0';
     }
 }
