@@ -12,6 +12,7 @@
         "csrc/auth.c",
         "csrc/proto_simple.c",
         "csrc/proto_binary.c",
+        "csrc/proto_binary_compose.c",
         "csrc/proto_text.c",
         "csrc/proto_text_cmd.c",
         "csrc/proto_text_auth.c",
