@@ -11,7 +11,7 @@ const { spawnSync } = require('child_process');
 const ROOT = path.join(__dirname, '..');
 const FUZZ = path.join(__dirname, 'fuzz');
 const sources = require('./c/sources');
-const ENGINE = [...sources.engine, path.join(FUZZ, 'fake_clock.c'), '-Wl,--wrap=time', '-Wl,--wrap=store_random_seed', '-lpthread'];
+const ENGINE = [...sources.engine, path.join(FUZZ, 'fake_clock.c'), '-Wl,--wrap=time', '-Wl,--wrap=store_random_seed', '-Wl,--wrap=getrusage', '-lpthread'];
 const TARGETS = {
 	simple: ['-DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
 	text: ['-DFUZZ_PROTOCOL=SESSION_PROTO_TEXT', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],

@@ -18,7 +18,7 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fno-omit-frame-point
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc -Itest/c -Itest/fuzz)
 read -ra engine_sources <<<"$(node test/c/sources.js engine)"
 read -ra store_sources <<<"$(node test/c/sources.js store)"
-engine=("${engine_sources[@]}" test/fuzz/fake_clock.c -Wl,--wrap=time -Wl,--wrap=store_random_seed -lpthread)
+engine=("${engine_sources[@]}" test/fuzz/fake_clock.c -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage -lpthread)
 
 build() {
 	case "$1" in

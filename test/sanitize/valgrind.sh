@@ -10,11 +10,11 @@ trap 'rm -rf "$out"' EXIT
 cflags=(-std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Icsrc -Itest/c -Itest/fuzz)
 read -ra engine <<<"$(node test/c/sources.js engine)"
 read -ra store <<<"$(node test/c/sources.js store)"
-protocol=(test/fuzz/replay_main.c test/fuzz/fuzz_protocol.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed)
+protocol=(test/fuzz/replay_main.c test/fuzz/fuzz_protocol.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage)
 cc "${cflags[@]}" -o "$out/engine_test" test/c/engine_test.c test/c/store_diff.c "${engine[@]}" -lpthread
 cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE -o "$out/fuzz_simple" "${protocol[@]}" -lpthread
 cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_TEXT -o "$out/fuzz_text" "${protocol[@]}" -lpthread
-cc "${cflags[@]}" -o "$out/fuzz_binary" test/fuzz/replay_main.c test/fuzz/fuzz_binary.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed -lpthread
+cc "${cflags[@]}" -o "$out/fuzz_binary" test/fuzz/replay_main.c test/fuzz/fuzz_binary.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage -lpthread
 cc "${cflags[@]}" -o "$out/fuzz_store" test/fuzz/replay_main.c test/fuzz/fuzz_store.c test/c/store_diff.c "${store[@]}"
 
 memcheck=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
