@@ -11,6 +11,8 @@
         "csrc/engine.c",
         "csrc/auth.c",
         "csrc/proto_simple.c",
+        "csrc/proto_binary.c",
+        "csrc/proto_binary_compose.c",
         "csrc/proto_text.c",
         "csrc/proto_text_cmd.c",
         "csrc/proto_text_auth.c",

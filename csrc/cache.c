@@ -126,6 +126,21 @@ store_status_t cache_arith(cache_t *c, const char *key, size_t nkey, bool incr, 
     return st;
 }
 
+store_status_t cache_arith_cas(cache_t *c, const char *key, size_t nkey, bool incr, uint64_t delta,
+                               uint64_t *result, uint64_t *cas)
+{
+    store_status_t st;
+    WITH_SHARD(c, key, nkey, st = store_arith_cas(store, key, nkey, incr, delta, result, cas));
+    return st;
+}
+
+store_status_t cache_delete_cas(cache_t *c, const char *key, size_t nkey, uint64_t cas)
+{
+    store_status_t st;
+    WITH_SHARD(c, key, nkey, st = store_delete_cas(store, key, nkey, cas));
+    return st;
+}
+
 store_status_t cache_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime)
 {
     store_status_t st;

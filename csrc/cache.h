@@ -26,6 +26,9 @@ store_status_t cache_write(cache_t *c, const store_write_t *w, uint64_t *cas_out
 store_status_t cache_set(cache_t *c, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime);
 store_status_t cache_arith(cache_t *c, const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t *result);
+store_status_t cache_arith_cas(cache_t *c, const char *key, size_t nkey, bool incr, uint64_t delta,
+                               uint64_t *result, uint64_t *cas);
+store_status_t cache_delete_cas(cache_t *c, const char *key, size_t nkey, uint64_t cas);
 store_status_t cache_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime);
 store_status_t cache_delete(cache_t *c, const char *key, size_t nkey);
 

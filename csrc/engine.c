@@ -1,11 +1,12 @@
 /* engine: owns the store and routes a session's bytes to its protocol.
- * Adding a protocol means one enum value and one case here. */
+ * Adding a protocol means one enum value and one case here (and, on memcached's port, its first byte). */
 #include "engine.h"
 
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
 
+#include "proto_binary.h"
 #include "proto_simple.h"
 #include "proto_text.h"
 
@@ -50,11 +51,18 @@ size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out)
     if (s->state != SESSION_OPEN)
         return 0;
     engine_tick(s->engine);
+    if (!s->negotiated && len > 0) {
+        s->negotiated = true;
+        if (s->proto == SESSION_PROTO_TEXT && s->engine->auth == NULL && (unsigned char)in[0] == BINARY_MAGIC_REQUEST)
+            s->proto = SESSION_PROTO_BINARY;
+    }
     switch (s->proto) {
     case SESSION_PROTO_SIMPLE:
         return proto_simple_feed(s, in, len, out);
     case SESSION_PROTO_TEXT:
         return proto_text_feed(s, in, len, out);
+    case SESSION_PROTO_BINARY:
+        return proto_binary_feed(s, in, len, out);
     }
     return 0;
 }

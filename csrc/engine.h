@@ -88,7 +88,10 @@ typedef struct engine {
                                 * before any session exists; engine_destroy frees it) */
 } engine_t;
 
-typedef enum session_proto { SESSION_PROTO_SIMPLE, SESSION_PROTO_TEXT } session_proto_t;
+/* A session created as SESSION_PROTO_TEXT (memcached's port) becomes SESSION_PROTO_BINARY when its
+ * first byte is the binary protocol's magic 0x80, as memcached negotiates, unless authentication is
+ * on: memcached with -Y serves ascii only. */
+typedef enum session_proto { SESSION_PROTO_SIMPLE, SESSION_PROTO_TEXT, SESSION_PROTO_BINARY } session_proto_t;
 
 /* Where a memcached text session is between commands. */
 typedef enum text_state {
@@ -111,7 +114,7 @@ typedef struct session {
     engine_stats_t *stats;     /* where this session's counters go */
     uint32_t scanned;          /* leading bytes of the pending input already known to hold no line end */
     uint32_t out_high_water;   /* feed stops executing commands once out holds this many bytes */
-    uint32_t swallow_left;     /* bytes still to discard in TEXT_SWALLOW */
+    uint32_t swallow_left;     /* bytes still to discard: TEXT_SWALLOW, or any binary session */
     uint32_t get_exptime;      /* TEXT_GET_MORE: the paused get's new exptime (gat) */
     uint8_t proto;             /* session_proto_t */
     uint8_t state;             /* session_state_t */
@@ -119,6 +122,7 @@ typedef struct session {
     bool get_with_cas : 1;     /* TEXT_GET_MORE: the paused get is a gets/gats */
     bool get_touch : 1;        /* TEXT_GET_MORE: the paused get is a gat/gats */
     bool authenticated : 1;    /* text protocol: false until the auth "set" succeeds (engine->auth) */
+    bool negotiated : 1;       /* the first byte has been seen: a text session stays text or is binary */
 } session_t;
 
 #define ENGINE_VERSION "1.6.18"  /* the memcached version whose behaviour we match */

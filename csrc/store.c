@@ -308,10 +308,16 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
         }
         break;
     case STORE_MODE_REPLACE:
+        if (!old)
+            return STORE_NOT_STORED;
+        break;
     case STORE_MODE_APPEND:
     case STORE_MODE_PREPEND:
         if (!old)
             return STORE_NOT_STORED;
+        /* The binary protocol may name the unique it expects; the text protocol passes 0. */
+        if (w->cas != 0 && old->cas != w->cas)
+            return STORE_EXISTS;
         break;
     case STORE_MODE_CAS:
         if (!old)
@@ -379,16 +385,30 @@ store_status_t store_touch(store_t *s, const char *key, size_t nkey, uint32_t ex
 
 store_status_t store_delete(store_t *s, const char *key, size_t nkey)
 {
+    return store_delete_cas(s, key, nkey, 0);
+}
+
+store_status_t store_delete_cas(store_t *s, const char *key, size_t nkey, uint64_t cas)
+{
     _rehash_step(s);
     item_t **link = _find_live(s, _hash(s, key, nkey), key, nkey);
     if (link == NULL)
         return STORE_NOT_FOUND;
+    if (cas != 0 && (*link)->cas != cas)
+        return STORE_EXISTS;
     _unlink(s, link);
     return STORE_OK;
 }
 
 store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
                            uint64_t *result)
+{
+    uint64_t cas = 0;
+    return store_arith_cas(s, key, nkey, incr, delta, result, &cas);
+}
+
+store_status_t store_arith_cas(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
+                               uint64_t *result, uint64_t *cas)
 {
     _rehash_step(s);
     uint64_t hash = _hash(s, key, nkey);
@@ -397,8 +417,13 @@ store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, 
         return STORE_NOT_FOUND;
     item_t *it = *link;
     uint64_t value;
+    /* memcached's order: an empty value, then the unique, then the number. */
+    if (it->nvalue == 0)
+        return STORE_NON_NUMERIC;
+    if (*cas != 0 && it->cas != *cas)
+        return STORE_EXISTS;
     /* memcached reads the data as it reads arguments; the CRLF after its data ends the number. */
-    if (it->nvalue == 0 || !mcnum_u64(item_value(it), it->nvalue, &value))
+    if (!mcnum_u64(item_value(it), it->nvalue, &value))
         return STORE_NON_NUMERIC;
     value = incr ? value + delta : (delta > value ? 0 : value - delta);
     *result = value;
@@ -412,11 +437,12 @@ store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, 
         memcpy(data, text, n);
         memset(data + n, ' ', it->nvalue - n);
         it->cas = _next_cas(s);
+        *cas = it->cas;
         _mark_used(it);
         return STORE_OK;
     }
     store_write_t w = {STORE_MODE_SET, key, nkey, text, n, it->flags, it->exptime, 0};
-    return _write_new(s, &w, hash, NULL, NULL);
+    return _write_new(s, &w, hash, NULL, cas);
 }
 
 void store_flush(store_t *s, uint32_t at)

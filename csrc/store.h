@@ -66,7 +66,7 @@ typedef enum store_mode {
     STORE_MODE_SET,
     STORE_MODE_ADD,
     STORE_MODE_REPLACE,
-    STORE_MODE_APPEND,   /* keeps the old item's flags and expiry */
+    STORE_MODE_APPEND,   /* keeps the old item's flags and expiry; a cas other than 0 must match */
     STORE_MODE_PREPEND,
     STORE_MODE_CAS,
 } store_mode_t;
@@ -141,11 +141,19 @@ store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *v
 store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
                            uint64_t *result);
 
+/* store_arith for the binary protocol: *cas in is the unique the item must have (0: any; else
+ * STORE_EXISTS), out the new unique on STORE_OK. */
+store_status_t store_arith_cas(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
+                               uint64_t *result, uint64_t *cas);
+
 /* Sets a live item's expiry: STORE_OK or STORE_NOT_FOUND. */
 store_status_t store_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime);
 
 /* Removes the item with that key: STORE_OK or STORE_NOT_FOUND. */
 store_status_t store_delete(store_t *s, const char *key, size_t nkey);
+
+/* store_delete of an item whose unique is cas (0: any): STORE_EXISTS when it differs. */
+store_status_t store_delete_cas(store_t *s, const char *key, size_t nkey, uint64_t cas);
 
 /* Invalidates every item stored before store clock time `at` (0: now) without touching them;
  * their memory comes back as they are met (lookup, eviction or store_sweep). A later flush

@@ -161,6 +161,22 @@ describe('tls: the memcached protocol over TLS', function () {
 		assert.strictEqual(await conn.request(many, 'END\r\n'.repeat(1000)), 'END\r\n'.repeat(1000));
 	});
 
+	it('speaks the binary protocol on a connection whose first byte is 0x80, cut at every byte', async () => {
+		const { OP, request, storeExtras, parse } = require('./helpers/binary');
+		const conn = await tlsConnect(port, certs.cert);
+		open.push(conn);
+		const bytes = Buffer.concat([request(OP.SET, { key: 'bin', extras: storeExtras(3, 0), value: 'v\r\n', opaque: 1 }),
+			request(OP.GETK, { key: 'bin', opaque: 2 }), request(OP.DELETE, { key: 'bin', opaque: 3 })]);
+		for (const byte of bytes) {
+			conn.write(Buffer.from([byte]));
+			await new Promise((resolve) => setImmediate(resolve));
+		}
+		const replies = parse(Buffer.from(await conn.read(24 + 24 + 4 + 3 + 3 + 24), 'latin1')).packets;
+		assert.deepStrictEqual(replies.map((p) => [p.opcode, p.status, p.opaque]), [[OP.SET, 0, 1], [OP.GETK, 0, 2], [OP.DELETE, 0, 3]]);
+		assert.strictEqual(replies[1].value.toString(), 'v\r\n');
+		assert.strictEqual(replies[1].key.toString(), 'bin');
+	});
+
 	it('stops executing a reader\'s commands while its replies are unsent, then sends them all', async () => {
 		const conn = await tlsConnect(port, certs.cert);
 		open.push(conn);

@@ -11,10 +11,11 @@ const { spawnSync } = require('child_process');
 const ROOT = path.join(__dirname, '..');
 const FUZZ = path.join(__dirname, 'fuzz');
 const sources = require('./c/sources');
-const ENGINE = [...sources.engine, path.join(FUZZ, 'fake_clock.c'), '-Wl,--wrap=time', '-Wl,--wrap=store_random_seed', '-lpthread'];
+const ENGINE = [...sources.engine, path.join(FUZZ, 'fake_clock.c'), '-Wl,--wrap=time', '-Wl,--wrap=store_random_seed', '-Wl,--wrap=getrusage', '-lpthread'];
 const TARGETS = {
 	simple: ['-DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
 	text: ['-DFUZZ_PROTOCOL=SESSION_PROTO_TEXT', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
+	binary: [path.join(FUZZ, 'fuzz_binary.c'), ...ENGINE],
 	store: [path.join(FUZZ, 'fuzz_store.c'), path.join(__dirname, 'c', 'store_diff.c'), ...sources.store],
 };
 const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'];

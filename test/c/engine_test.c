@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "engine.h"
 #include "slab.h"
@@ -414,10 +415,9 @@ static void feed_all(engine_t *e, session_proto_t proto, const char *in, size_t 
     buf_free(&pending);
 }
 
-static void test_split_anywhere(session_proto_t proto, const char *session)
+static void test_split_anywhere(session_proto_t proto, const char *session, size_t len)
 {
     engine_config_t config = {64u << 20, 1u << 20, 1};
-    size_t len = strlen(session);
     buf_t whole;
     buf_init(&whole);
     engine_t e;
@@ -437,6 +437,75 @@ static void test_split_anywhere(session_proto_t proto, const char *session)
     buf_free(&whole);
 }
 
+/* A text session becomes binary on a first byte of 0x80, unless authentication is on (memcached -Y
+ * serves ascii only); then the bytes are text. */
+static void test_binary_negotiation(void)
+{
+    static const char noop[24] = "\x80\x0a";
+    engine_config_t config = {1u << 20, 1u << 10, 1};
+    engine_t e;
+    CHECK(engine_init(&e, &config) == 0, "engine_init");
+    session_t s;
+    session_init(&s, &e, SESSION_PROTO_TEXT);
+    buf_t out;
+    buf_init(&out);
+    CHECK(engine_feed(&s, noop, 10, &out) == 0 && s.proto == SESSION_PROTO_BINARY, "0x80 first: binary");
+    CHECK(engine_feed(&s, noop, sizeof(noop), &out) == sizeof(noop), "a NOOP is consumed");
+    CHECK(buf_len(&out) == 24 && (unsigned char)buf_head(&out)[0] == 0x81 && buf_head(&out)[1] == 0x0a, "NOOP answered");
+    e.auth = auth_create();
+    CHECK(e.auth != NULL, "auth_create");
+    session_init(&s, &e, SESSION_PROTO_TEXT);
+    engine_feed(&s, noop, sizeof(noop), &out);
+    CHECK(s.proto == SESSION_PROTO_TEXT, "with authentication 0x80 stays text");
+    CHECK(sizeof(session_t) <= 40, "a session is %zu bytes, over the 40 a connection holds", sizeof(session_t));
+    buf_free(&out);
+    engine_destroy(&e);
+}
+
+/* A pipeline of quiet gets that hit stops at the output mark: what one feed queues is bounded by
+ * the mark plus one response, and the rest of the input waits. */
+static void test_binary_output_mark(void)
+{
+    engine_config_t config = {8u << 20, 1u << 20, 1};
+    engine_t e;
+    CHECK(engine_init(&e, &config) == 0, "engine_init");
+    char value[1000];
+    memset(value, 'v', sizeof(value));
+    CHECK(cache_set(e.cache, "k", 1, value, sizeof(value), 0, 0) == STORE_OK, "set");
+    enum { N = 1000, GETQ_LEN = 25 };
+    static char in[N * GETQ_LEN];
+    for (int i = 0; i < N; i++) {
+        char *r = in + i * GETQ_LEN;
+        memset(r, 0, GETQ_LEN);
+        r[0] = (char)0x80;
+        r[1] = 0x09;  /* GETQ */
+        r[3] = 1;     /* key length */
+        r[11] = 1;    /* body length */
+        r[24] = 'k';
+    }
+    session_t s;
+    session_init(&s, &e, SESSION_PROTO_BINARY);
+    s.out_high_water = 16 * 1024;
+    buf_t out;
+    buf_init(&out);
+    size_t used = engine_feed(&s, in, sizeof(in), &out);
+    CHECK(used < sizeof(in) && used % GETQ_LEN == 0, "stopped at a request boundary (%zu of %zu)", used, sizeof(in));
+    CHECK(buf_len(&out) < s.out_high_water + 24 + 4 + sizeof(value), "output %zu bytes past the mark", buf_len(&out));
+    size_t total = used, replies = buf_len(&out);
+    while (total < sizeof(in)) {
+        buf_consume(&out, buf_len(&out));
+        size_t n = engine_feed(&s, in + total, sizeof(in) - total, &out);
+        CHECK(n > 0, "progress after draining");
+        if (n == 0)
+            break;
+        total += n;
+        replies += buf_len(&out);
+    }
+    CHECK(replies == (size_t)N * (24 + 4 + sizeof(value)), "every hit answered once (%zu bytes)", replies);
+    buf_free(&out);
+    engine_destroy(&e);
+}
+
 /* The store against the fuzz target's reference model (store_diff.c), on seeded random operation
  * sequences under each configuration: eviction, small items, held references, table doubling. */
 static void test_store_against_diff_model(void)
@@ -451,6 +520,8 @@ static void test_store_against_diff_model(void)
     }
 }
 
+#define SPLIT_ANYWHERE(proto, literal) test_split_anywhere((proto), (literal), sizeof(literal) - 1)
+
 int main(void)
 {
     test_cache_against_model(1);
@@ -464,12 +535,37 @@ int main(void)
     test_clock();
     test_clock_hot_item();
     test_store_against_diff_model();
-    test_split_anywhere(SESSION_PROTO_SIMPLE,
-                        "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
-    test_split_anywhere(SESSION_PROTO_TEXT,
-                        "set a 5 0 3\r\nabc\r\nget a b\r\ngets a\r\nappend a 0 0 2 noreply\r\nde\r\nincr n 1\r\n"
-                        "set n 0 0 2\r\n10\r\ndecr n 1\r\nget n\r\ntouch a 100\r\ngat 0 a\r\nset x 0 0 3\r\nabcd\r\n"
-                        "delete a 0\r\nflush_all\r\nget n\r\nset big 0 0 2000000\r\nverbosity 1\r\nversion\r\n");
+    SPLIT_ANYWHERE(SESSION_PROTO_SIMPLE,
+                   "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
+    SPLIT_ANYWHERE(SESSION_PROTO_TEXT,
+                   "set a 5 0 3\r\nabc\r\nget a b\r\ngets a\r\nappend a 0 0 2 noreply\r\nde\r\nincr n 1\r\n"
+                   "set n 0 0 2\r\n10\r\ndecr n 1\r\nget n\r\ntouch a 100\r\ngat 0 a\r\nset x 0 0 3\r\nabcd\r\n"
+                   "delete a 0\r\nflush_all\r\nget n\r\nset big 0 0 2000000\r\nverbosity 1\r\nversion\r\n");
+    /* set, getk, getq miss, appendq, incr (created, then hit), delete with a wrong cas, gat, an unknown
+     * opcode with a body, stat settings, version, quit, and a noop after it */
+    SPLIT_ANYWHERE(SESSION_PROTO_BINARY,
+                   "\x80\x01\x00\x01\x08\x00\x00\x00\x00\x00\x00\x0e\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x00\x00\x05\x00\x00\x00\x00\x61\x68\x65\x6c\x6c\x6f\x80\x0c\x00\x01\x00\x00\x00\x00\x00\x00"
+                "\x00\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x61\x80\x09\x00\x02\x00\x00\x00\x00\x00"
+                "\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x7a\x7a\x80\x19\x00\x01\x00\x00\x00"
+                "\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x61\x21\x80\x05\x00\x01\x14"
+                "\x00\x00\x00\x00\x00\x00\x15\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x6e\x80\x05\x00\x01\x14\x00\x00\x00"
+                "\x00\x00\x00\x15\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
+                "\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x6e\x80\x04\x00\x01\x00\x00\x00\x00\x00\x00\x00"
+                "\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x61\x80\x1d\x00\x01\x04\x00\x00\x00\x00\x00"
+                "\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x64\x61\x80\x01\x00\x03\x08"
+                "\x00\x00\x00\x00\x00\x00\x33\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x00\x00\x62\x69\x67\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x55"
+                "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x61\x62"
+                "\x63\x80\x10\x00\x08\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x73\x65\x74\x74\x69\x6e\x67\x73\x80\x0b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                "\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+    test_binary_negotiation();
+    test_binary_output_mark();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

@@ -1,11 +1,13 @@
 // make-corpus: writes the seed corpora of the fuzz targets from the test suites' own sessions:
 // the differential test's random memcached sessions, the seed protocol's conformance lines, and
 // store operation sequences. Run it after changing those generators: node test/fuzz/make-corpus.js
+// [target...] (all targets unless some are named).
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
 const { rng, makeRound, render } = require('../helpers/sessions');
+const { OP, request, storeExtras, arithExtras, u32 } = require('../helpers/binary');
 
 const CORPUS = path.join(__dirname, 'corpus');
 
@@ -78,6 +80,53 @@ function storeInputs() {
 	return inputs;
 }
 
-writeCorpus('text', textInputs());
-writeCorpus('simple', simpleInputs());
-writeCorpus('store', storeInputs());
+// Binary protocol sessions: every opcode, quiet forms, cas, bad lengths, unknown opcodes, an
+// over-limit value in the small configuration, and random request mixes.
+function binaryInputs() {
+	const set = (key, value, f = {}) => request(f.op ?? OP.SET, { key, extras: storeExtras(f.flags ?? 0, f.exptime ?? 0), value, cas: f.cas ?? 0, opaque: f.opaque ?? 1 });
+	const get = (op, key) => request(op, { key, opaque: 2 });
+	const arith = (op, key, delta, initial, exptime) => request(op, { key, extras: arithExtras(delta, initial, exptime) });
+	const sessions = [
+		[set('a', 'hello', { flags: 5 }), get(OP.GET, 'a'), get(OP.GETK, 'a'), get(OP.GETQ, 'zz'), get(OP.GETKQ, 'zz'), get(OP.GETK, 'zz'), get(OP.GET, 'zz'), request(OP.NOOP)],
+		[set('a', 'x', { op: OP.ADD }), set('b', 'x', { op: OP.REPLACE }), request(OP.APPEND, { key: 'a', value: 'X' }), request(OP.PREPENDQ, { key: 'a', value: 'P' }), set('a', 'v', { cas: 12345 }), set('n', 'v', { op: OP.ADDQ, cas: 1 })],
+		[set('a', '1'), request(OP.DELETE, { key: 'a', cas: 99 }), request(OP.DELETE, { key: 'a' }), request(OP.DELETEQ, { key: 'a' }), request(OP.DELETE, { key: 'a' })],
+		[arith(OP.INCREMENT, 'n', 1, 5, 0), arith(OP.INCREMENT, 'n', 10, 5, 0), arith(OP.DECREMENT, 'n', 100, 5, 0), arith(OP.INCREMENT, 'm', 1, 5, 0xffffffff), arith(OP.INCREMENTQ, 'n', 1, 0, 0), arith(OP.DECREMENTQ, 'q', 1, 7, 100), set('s', 'abc'), arith(OP.INCREMENT, 's', 1, 0, 0), set('t', '99'), arith(OP.INCREMENT, 't', 1, 0, 0), get(OP.GET, 't')],
+		[set('t', 'v'), request(OP.TOUCH, { key: 't', extras: u32(100) }), request(OP.GAT, { key: 't', extras: u32(1) }), request(OP.GATK, { key: 't', extras: u32(0) }), request(OP.GATQ, { key: 'x', extras: u32(0) }), request(OP.GATKQ, { key: 't', extras: u32(0) }), get(OP.GET, 't')],
+		[set('a', 'v'), request(OP.FLUSH), get(OP.GET, 'a'), request(OP.FLUSHQ, { extras: u32(2) }), set('b', 'v'), request(OP.VERSION), request(OP.NOOP)],
+		[request(OP.STAT), request(OP.STAT, { key: 'settings' }), request(OP.STAT, { key: 'items' }), request(OP.STAT, { key: 'slabs' }), request(OP.STAT, { key: 'reset' }), request(OP.STAT, { key: 'detail dump' }), request(OP.STAT, { key: 'bogus' })],
+		[request(0x1b, { extras: u32(1) }), request(0x55, { value: 'abcdef' }), request(OP.SASL_LIST_MECHS), request(OP.SASL_AUTH, { key: 'PLAIN', value: '\0u\0p' }), request(OP.NOOP)],
+		[set('big', Buffer.alloc(600, 'b')), get(OP.GET, 'big'), request(OP.APPEND, { key: 'big', value: Buffer.alloc(600) }), request(OP.NOOP)],
+		[request(OP.GET, { key: 'k'.repeat(251) }), request(OP.NOOP)],
+		[request(OP.GET, { key: 'abc', bodylen: 2 }), request(OP.NOOP)],
+		[request(OP.NOOP), request(OP.NOOP, { magic: 0x81 })],
+		[request(OP.SET, { key: 'a', extras: storeExtras(0, 0), bodylen: 0x90000000 }), request(0x60, { bodylen: 0x90000000 }), request(OP.NOOP)],
+		[request(OP.QUITQ), request(OP.NOOP)],
+		[set('a', 'v'), request(OP.QUIT), get(OP.GET, 'a')],
+	];
+	const inputs = sessions.map((list, i) => {
+		const body = Buffer.concat(list);
+		return protocolInput(i % 16, [[body.length >> 1, 0], [24, 1]], body.toString('latin1'));
+	});
+	const r = rng(80);
+	const keys = ['a', 'b', 'n', 'k:1'];
+	for (let i = 0; i < 16; i++) {
+		const list = [];
+		for (let j = 0; j < 20; j++) {
+			const key = r.pick(keys);
+			const op = r.pick([OP.SET, OP.SETQ, OP.ADD, OP.GET, OP.GETQ, OP.GETK, OP.DELETE, OP.INCREMENT, OP.APPEND, OP.TOUCH, OP.GAT, OP.NOOP]);
+			if (op <= OP.ADD || op === OP.SETQ) list.push(set(key, String(r.int(1000)), { op }));
+			else if (op === OP.INCREMENT) list.push(arith(op, key, r.int(10), r.int(10), r.pick([0, 0xffffffff])));
+			else if (op === OP.APPEND) list.push(request(op, { key, value: 'z' }));
+			else if (op === OP.TOUCH || op === OP.GAT) list.push(request(op, { key, extras: u32(r.int(3)) }));
+			else if (op === OP.NOOP) list.push(request(op));
+			else list.push(request(op, { key }));
+		}
+		const body = Buffer.concat(list);
+		inputs.push(protocolInput(i, [[r.int(body.length), 0], [r.int(body.length), r.int(3)]], body.toString('latin1')));
+	}
+	return inputs;
+}
+
+const targets = { text: textInputs, simple: simpleInputs, store: storeInputs, binary: binaryInputs };
+const wanted = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(targets);
+for (const target of wanted) writeCorpus(target, targets[target]());

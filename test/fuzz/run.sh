@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: builds the libFuzzer targets with clang (-fsanitize=fuzzer,address,undefined) and runs
 # each for a given time, one after the other on one core. Usage: test/fuzz/run.sh [seconds] [target...]
-# Targets: simple, text (protocol parsers on a real store), store (differential against a model).
+# Targets: simple, text, binary (protocol engines on a real store), store (differential against a model).
 # The growing corpus and any crashing input stay in build-fuzz/; exit status 1 if a target failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-${FUZZ_SECONDS:-60}}
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(simple text store)
+[ "${#targets[@]}" -gt 0 ] || targets=(simple text binary store)
 out=${FUZZ_OUT:-build-fuzz}
 cc=${FUZZ_CC:-clang}
 mkdir -p "$out/bin" "$out/artifacts"
@@ -18,12 +18,13 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fno-omit-frame-point
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc -Itest/c -Itest/fuzz)
 read -ra engine_sources <<<"$(node test/c/sources.js engine)"
 read -ra store_sources <<<"$(node test/c/sources.js store)"
-engine=("${engine_sources[@]}" test/fuzz/fake_clock.c -Wl,--wrap=time -Wl,--wrap=store_random_seed -lpthread)
+engine=("${engine_sources[@]}" test/fuzz/fake_clock.c -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage -lpthread)
 
 build() {
 	case "$1" in
 	simple) "$cc" "${flags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE test/fuzz/fuzz_protocol.c "${engine[@]}" -o "$out/bin/fuzz_simple" ;;
 	text) "$cc" "${flags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_TEXT test/fuzz/fuzz_protocol.c "${engine[@]}" -o "$out/bin/fuzz_text" ;;
+	binary) "$cc" "${flags[@]}" test/fuzz/fuzz_binary.c "${engine[@]}" -o "$out/bin/fuzz_binary" ;;
 	store) "$cc" "${flags[@]}" test/fuzz/fuzz_store.c test/c/store_diff.c "${store_sources[@]}" -o "$out/bin/fuzz_store" ;;
 	*) echo "unknown fuzz target: $1" >&2; return 2 ;;
 	esac
@@ -34,6 +35,7 @@ options() {
 	case "$1" in
 	simple) echo "-dict=test/fuzz/simple.dict -max_len=8192" ;;
 	text) echo "-dict=test/fuzz/text.dict -max_len=8192" ;;
+	binary) echo "-dict=test/fuzz/binary.dict -max_len=8192" ;;
 	store) echo "-max_len=4096" ;;
 	esac
 }

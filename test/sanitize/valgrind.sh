@@ -10,10 +10,11 @@ trap 'rm -rf "$out"' EXIT
 cflags=(-std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Icsrc -Itest/c -Itest/fuzz)
 read -ra engine <<<"$(node test/c/sources.js engine)"
 read -ra store <<<"$(node test/c/sources.js store)"
-protocol=(test/fuzz/replay_main.c test/fuzz/fuzz_protocol.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed)
+protocol=(test/fuzz/replay_main.c test/fuzz/fuzz_protocol.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage)
 cc "${cflags[@]}" -o "$out/engine_test" test/c/engine_test.c test/c/store_diff.c "${engine[@]}" -lpthread
 cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE -o "$out/fuzz_simple" "${protocol[@]}" -lpthread
 cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_TEXT -o "$out/fuzz_text" "${protocol[@]}" -lpthread
+cc "${cflags[@]}" -o "$out/fuzz_binary" test/fuzz/replay_main.c test/fuzz/fuzz_binary.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage -lpthread
 cc "${cflags[@]}" -o "$out/fuzz_store" test/fuzz/replay_main.c test/fuzz/fuzz_store.c test/c/store_diff.c "${store[@]}"
 
 memcheck=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
@@ -22,7 +23,7 @@ inputs() { find "test/fuzz/corpus/$1" "test/fuzz/regressions/$1" -type f 2>/dev/
 
 echo "valgrind: engine_test"
 "${memcheck[@]}" "$out/engine_test"
-for target in simple text store; do
+for target in simple text binary store; do
 	echo "valgrind: fuzz_$target over its corpus and regressions"
 	mapfile -t files < <(inputs "$target")
 	"${memcheck[@]}" "$out/fuzz_$target" "${files[@]}"

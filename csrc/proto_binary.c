@@ -1,0 +1,454 @@
+/* proto_binary: memcached's binary protocol — header parsing and one handler per command, following
+ * memcached 1.6.18's proto_bin.c in every status, body and quiet rule (packets: proto_binary_compose.c). */
+#include "proto_binary.h"
+#include "proto_binary_cmd.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "proto_text.h"
+
+/* memcached's incr/decr "do not create" expiration. */
+#define BINARY_NO_CREATE 0xffffffffu
+
+/* memcached counts what it discards in an int: a count past INT32_MAX discards nothing. */
+static void _swallow(binary_req_t *r, uint32_t n)
+{
+    if (n <= INT32_MAX)
+        r->s->swallow_left = n;
+}
+
+/* A request memcached finds malformed: "Invalid arguments", then it hangs up. */
+static void _protocol_error(binary_req_t *r)
+{
+    binary_error(r, BINARY_ST_EINVAL, NULL);
+    r->s->state = SESSION_BROKEN;
+}
+
+/* ---- storage ---- */
+
+static void _count_cas(session_t *s, store_status_t st)
+{
+    if (st == STORE_OK)
+        stat_add(&s->stats->cas_hits, 1);
+    else if (st == STORE_EXISTS)
+        stat_add(&s->stats->cas_badval, 1);
+    else if (st == STORE_NOT_FOUND)
+        stat_add(&s->stats->cas_misses, 1);
+}
+
+static void _write_failed(binary_req_t *r, store_mode_t mode, store_status_t st)
+{
+    bool concat = mode == STORE_MODE_APPEND || mode == STORE_MODE_PREPEND;
+    switch (st) {
+    case STORE_EXISTS:
+        binary_error(r, BINARY_ST_KEY_EEXISTS, NULL);
+        break;
+    case STORE_NOT_FOUND:
+        binary_error(r, BINARY_ST_KEY_ENOENT, NULL);
+        break;
+    case STORE_TOO_LARGE:
+    case STORE_NO_MEMORY:
+        /* memcached fails to allocate: a new item is "out of memory" (and a set drops the old
+         * value), an append or prepend "not stored". */
+        if (!concat) {
+            binary_error(r, BINARY_ST_ENOMEM, "Out of memory allocating item");
+            if (r->cmd == BINARY_OP_SET)
+                cache_delete(r->s->engine->cache, r->key, r->keylen);
+            break;
+        }
+        /* fall through */
+    default:
+        if (mode == STORE_MODE_ADD)
+            binary_error(r, BINARY_ST_KEY_EEXISTS, NULL);
+        else if (mode == STORE_MODE_REPLACE)
+            binary_error(r, BINARY_ST_KEY_ENOENT, NULL);
+        else
+            binary_error(r, BINARY_ST_NOT_STORED, NULL);
+        break;
+    }
+}
+
+/* set/add/replace/append/prepend of a value of vlen bytes following the key. A cas other than 0
+ * turns set, add and replace into a cas; append and prepend then check it too. */
+static void _store(binary_req_t *r, store_mode_t mode, uint32_t flags, uint32_t exptime, uint32_t vlen)
+{
+    session_t *s = r->s;
+    cache_t *cache = s->engine->cache;
+    if (vlen > INT32_MAX - 2 || cache_too_large(cache, r->keylen, flags, vlen)) {
+        binary_error(r, BINARY_ST_E2BIG, NULL);
+        _swallow(r, vlen);
+        /* A failed set must not leave the old value readable, as in memcached. */
+        if (r->cmd == BINARY_OP_SET)
+            cache_delete(cache, r->key, r->keylen);
+        return;
+    }
+    if (r->nrest < vlen) {
+        r->need_more = true;
+        return;
+    }
+    r->consumed += vlen;
+    stat_add(&s->stats->cmd_set, 1);
+    if (r->cas != 0 && (mode == STORE_MODE_SET || mode == STORE_MODE_ADD || mode == STORE_MODE_REPLACE))
+        mode = STORE_MODE_CAS;
+    store_write_t w = {mode, r->key, r->keylen, r->rest, vlen, flags, engine_exptime(s->engine, exptime), r->cas};
+    uint64_t cas = 0;
+    store_status_t st = cache_write(cache, &w, &cas);
+    if (mode == STORE_MODE_CAS)
+        _count_cas(s, st);
+    if (st == STORE_OK)
+        binary_success(r, NULL, 0, cas);
+    else
+        _write_failed(r, mode, st);
+}
+
+static bool _update(binary_req_t *r, store_mode_t mode)
+{
+    if (r->extlen != 8 || r->keylen == 0 || r->bodylen < (uint32_t)r->keylen + 8)
+        return false;
+    _store(r, mode, binary_get32(r->extras), binary_get32(r->extras + 4), r->bodylen - r->keylen - 8);
+    return true;
+}
+
+static bool _concat(binary_req_t *r, store_mode_t mode)
+{
+    if (r->keylen == 0 || r->extlen != 0)
+        return false;
+    _store(r, mode, 0, 0, r->bodylen - r->keylen);
+    return true;
+}
+
+/* ---- retrieval ---- */
+
+/* get/getk/touch/gat/gatk and their quiet forms. A hit always answers; a quiet miss does not. */
+static void _retrieve(binary_req_t *r, bool touch, uint32_t exptime)
+{
+    session_t *s = r->s;
+    cache_t *cache = s->engine->cache;
+    bool with_key = r->cmd == BINARY_OP_GETK || r->cmd == BINARY_OP_GATK;
+    bool with_value = r->cmd != BINARY_OP_TOUCH;
+    item_t *it = touch ? cache_get_touch(cache, r->key, r->keylen, engine_exptime(s->engine, exptime))
+                       : cache_get(cache, r->key, r->keylen);
+    if (touch) {
+        stat_add(&s->stats->cmd_touch, 1);
+        stat_add(it ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
+    } else {
+        stat_add(&s->stats->cmd_get, 1);
+        stat_add(it ? &s->stats->get_hits : &s->stats->get_misses, 1);
+    }
+    if (it != NULL) {
+        unsigned char flags[4];
+        binary_put32(flags, it->flags);
+        binary_rsp_t p = {.opcode = r->opcode, .status = BINARY_ST_SUCCESS, .extras = flags, .extlen = 4,
+                          .key = with_key ? item_key(it) : NULL, .keylen = with_key ? r->keylen : 0,
+                          .value = with_value ? item_value(it) : NULL, .nvalue = with_value ? it->nvalue : 0,
+                          .cas = it->cas};
+        binary_compose(r, &p);
+        cache_release(cache, it);
+    } else if (r->quiet) {
+        /* a quiet miss is silent */
+    } else if (with_key) {
+        binary_rsp_t p = {.opcode = r->opcode, .status = BINARY_ST_KEY_ENOENT, .key = r->key, .keylen = r->keylen};
+        binary_compose(r, &p);
+    } else {
+        binary_error(r, BINARY_ST_KEY_ENOENT, NULL);
+    }
+}
+
+/* ---- other commands ---- */
+
+static bool _delete(binary_req_t *r)
+{
+    if (r->keylen == 0 || r->extlen != 0 || r->bodylen != r->keylen)
+        return false;
+    session_t *s = r->s;
+    switch (cache_delete_cas(s->engine->cache, r->key, r->keylen, r->cas)) {
+    case STORE_OK:
+        stat_add(&s->stats->delete_hits, 1);
+        binary_success(r, NULL, 0, 0);
+        break;
+    case STORE_EXISTS:
+        binary_error(r, BINARY_ST_KEY_EEXISTS, NULL);
+        break;
+    default:
+        stat_add(&s->stats->delete_misses, 1);
+        binary_error(r, BINARY_ST_KEY_ENOENT, NULL);
+        break;
+    }
+    return true;
+}
+
+/* A missing counter is created from the initial value unless the expiration says not to. */
+static void _arith_create(binary_req_t *r, bool incr, uint64_t initial, uint32_t exptime)
+{
+    session_t *s = r->s;
+    if (exptime == BINARY_NO_CREATE) {
+        stat_add(incr ? &s->stats->incr_misses : &s->stats->decr_misses, 1);
+        binary_error(r, BINARY_ST_KEY_ENOENT, NULL);
+        return;
+    }
+    char digits[20];
+    size_t n = buf_format_u64(digits, initial);
+    store_write_t w = {STORE_MODE_ADD, r->key, r->keylen, digits, n, 0, engine_exptime(s->engine, exptime), 0};
+    uint64_t cas = 0;
+    store_status_t st = cache_write(s->engine->cache, &w, &cas);
+    if (st == STORE_OK) {
+        unsigned char value[8];
+        binary_put64(value, initial);
+        binary_success(r, value, sizeof(value), cas);
+    } else if (st == STORE_NO_MEMORY || st == STORE_TOO_LARGE) {
+        binary_error(r, BINARY_ST_ENOMEM, "Out of memory allocating new item");
+    } else {
+        binary_error(r, BINARY_ST_NOT_STORED, NULL);
+    }
+}
+
+static bool _arith(binary_req_t *r, bool incr)
+{
+    if (r->keylen == 0 || r->extlen != 20 || r->bodylen != (uint32_t)r->keylen + 20)
+        return false;
+    session_t *s = r->s;
+    uint64_t delta = binary_get64(r->extras), initial = binary_get64(r->extras + 8), result = 0, cas = r->cas;
+    uint32_t exptime = binary_get32(r->extras + 16);
+    switch (cache_arith_cas(s->engine->cache, r->key, r->keylen, incr, delta, &result, &cas)) {
+    case STORE_OK: {
+        stat_add(incr ? &s->stats->incr_hits : &s->stats->decr_hits, 1);
+        unsigned char value[8];
+        binary_put64(value, result);
+        binary_success(r, value, sizeof(value), cas);
+        break;
+    }
+    case STORE_NON_NUMERIC:
+        binary_error(r, BINARY_ST_DELTA_BADVAL, NULL);
+        break;
+    case STORE_EXISTS:
+        binary_error(r, BINARY_ST_KEY_EEXISTS, NULL);
+        break;
+    case STORE_NOT_FOUND:
+        _arith_create(r, incr, initial, exptime);
+        break;
+    default:
+        binary_error(r, BINARY_ST_ENOMEM, "Out of memory incrementing value");
+        break;
+    }
+    return true;
+}
+
+/* Lazy, as the text protocol's flush_all: a delay takes effect one second before it ends. */
+static bool _flush(binary_req_t *r)
+{
+    if (r->keylen != 0 || r->bodylen != r->extlen || (r->extlen != 0 && r->extlen != 4))
+        return false;
+    session_t *s = r->s;
+    uint32_t delay = r->extlen == 4 ? binary_get32(r->extras) : 0;
+    stat_add(&s->stats->cmd_flush, 1);
+    cache_flush(s->engine->cache, delay > 0 ? engine_exptime(s->engine, delay) - 1 : 0);
+    binary_success(r, NULL, 0, 0);
+    return true;
+}
+
+static bool _has_prefix(const binary_req_t *r, const char *word)
+{
+    size_t n = strlen(word);
+    return r->keylen >= n && memcmp(r->key, word, n) == 0;
+}
+
+
+static bool _stat(binary_req_t *r)
+{
+    if (r->extlen != 0)
+        return false;
+    session_t *s = r->s;
+    buf_t text;
+    buf_init(&text);
+    int rc = 0;
+    if (r->keylen == 0) {
+        rc = proto_text_stats(s, "", 0, &text);
+    } else if (_has_prefix(r, "reset")) {
+        engine_stats_reset(s->engine);
+    } else if (_has_prefix(r, "settings")) {
+        rc = proto_text_stats(s, "settings", 8, &text);
+    } else if (_has_prefix(r, "detail")) {
+        /* There are no per-prefix figures to turn on, off or dump: the dump is empty. */
+        const char *sub = r->key + 6;
+        size_t nsub = r->keylen - 6u;
+        if (nsub >= 5 && memcmp(sub, " dump", 5) == 0) {
+            static const char empty_dump[] = "END\r\n";
+            binary_rsp_t dump = {.opcode = BINARY_OP_STAT, .status = BINARY_ST_SUCCESS, .key = "detailed", .keylen = 8,
+                                 .value = empty_dump, .nvalue = sizeof(empty_dump) - 1};
+            binary_compose(r, &dump);
+        } else if (!(nsub >= 3 && memcmp(sub, " on", 3) == 0) && !(nsub >= 4 && memcmp(sub, " off", 4) == 0))
+            rc = 1;
+    } else {
+        rc = proto_text_stats(s, r->key, r->keylen, &text);
+    }
+    if (rc == 1)
+        binary_error(r, BINARY_ST_KEY_ENOENT, NULL);
+    else if (rc != 0)
+        binary_error(r, BINARY_ST_ENOMEM, "Out of memory generating stats");
+    else
+        binary_stats_packets(r, &text);
+    buf_free(&text);
+    return true;
+}
+
+static bool _no_body(const binary_req_t *r)
+{
+    return r->extlen == 0 && r->keylen == 0 && r->bodylen == 0;
+}
+
+/* The opcode with its quiet variant folded into the base command, as memcached dispatches it. */
+static uint8_t _fold_quiet(uint8_t op, bool *quiet)
+{
+    static const uint8_t quiet_of[][2] = {
+        {BINARY_OP_SETQ, BINARY_OP_SET},
+        {BINARY_OP_ADDQ, BINARY_OP_ADD},
+        {BINARY_OP_REPLACEQ, BINARY_OP_REPLACE},
+        {BINARY_OP_DELETEQ, BINARY_OP_DELETE},
+        {BINARY_OP_INCREMENTQ, BINARY_OP_INCREMENT},
+        {BINARY_OP_DECREMENTQ, BINARY_OP_DECREMENT},
+        {BINARY_OP_QUITQ, BINARY_OP_QUIT},
+        {BINARY_OP_FLUSHQ, BINARY_OP_FLUSH},
+        {BINARY_OP_APPENDQ, BINARY_OP_APPEND},
+        {BINARY_OP_PREPENDQ, BINARY_OP_PREPEND},
+        {BINARY_OP_GETQ, BINARY_OP_GET},
+        {BINARY_OP_GETKQ, BINARY_OP_GETK},
+        {BINARY_OP_GATQ, BINARY_OP_GAT},
+        {BINARY_OP_GATKQ, BINARY_OP_GATK},
+    };
+    for (size_t i = 0; i < sizeof(quiet_of) / sizeof(quiet_of[0]); i++) {
+        if (quiet_of[i][0] == op) {
+            *quiet = true;
+            return quiet_of[i][1];
+        }
+    }
+    *quiet = false;
+    return op;
+}
+
+/* Runs one request; returns false when its header's lengths do not fit its command. */
+static bool _dispatch(binary_req_t *r)
+{
+    switch (r->cmd) {
+    case BINARY_OP_VERSION:
+        if (!_no_body(r))
+            return false;
+        binary_success(r, ENGINE_VERSION, sizeof(ENGINE_VERSION) - 1, 0);
+        return true;
+    case BINARY_OP_NOOP:
+        if (!_no_body(r))
+            return false;
+        binary_success(r, NULL, 0, 0);
+        return true;
+    case BINARY_OP_QUIT:
+        if (!_no_body(r))
+            return false;
+        binary_success(r, NULL, 0, 0);
+        r->s->state = SESSION_QUIT;
+        return true;
+    case BINARY_OP_FLUSH:
+        return _flush(r);
+    case BINARY_OP_SET:
+        return _update(r, STORE_MODE_SET);
+    case BINARY_OP_ADD:
+        return _update(r, STORE_MODE_ADD);
+    case BINARY_OP_REPLACE:
+        return _update(r, STORE_MODE_REPLACE);
+    case BINARY_OP_APPEND:
+        return _concat(r, STORE_MODE_APPEND);
+    case BINARY_OP_PREPEND:
+        return _concat(r, STORE_MODE_PREPEND);
+    case BINARY_OP_GET:
+    case BINARY_OP_GETK:
+        if (r->extlen != 0 || r->bodylen != r->keylen || r->keylen == 0)
+            return false;
+        _retrieve(r, false, 0);
+        return true;
+    case BINARY_OP_TOUCH:
+    case BINARY_OP_GAT:
+    case BINARY_OP_GATK:
+        if (r->extlen != 4 || r->keylen == 0)
+            return false;
+        _retrieve(r, true, binary_get32(r->extras));
+        return true;
+    case BINARY_OP_DELETE:
+        return _delete(r);
+    case BINARY_OP_INCREMENT:
+    case BINARY_OP_DECREMENT:
+        return _arith(r, r->cmd == BINARY_OP_INCREMENT);
+    case BINARY_OP_STAT:
+        return _stat(r);
+    case BINARY_OP_SASL_LIST_MECHS:
+        if (!_no_body(r))
+            return false;
+        binary_error(r, BINARY_ST_UNKNOWN_COMMAND, NULL);
+        return true;
+    case BINARY_OP_SASL_AUTH:
+    case BINARY_OP_SASL_STEP:
+        /* Without SASL memcached refuses these as unknown, discarding the rest of the body. */
+        if (r->extlen != 0 || r->keylen == 0)
+            return false;
+        binary_error(r, BINARY_ST_UNKNOWN_COMMAND, NULL);
+        _swallow(r, r->bodylen - r->keylen);
+        return true;
+    default:
+        /* memcached discards a whole body's length after the extras and key it has already read. */
+        binary_error(r, BINARY_ST_UNKNOWN_COMMAND, NULL);
+        _swallow(r, r->bodylen);
+        return true;
+    }
+}
+
+/* Handles what the input holds: returns bytes consumed, 0 = need more (or the session ended). */
+static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
+{
+    if (s->swallow_left > 0) {
+        size_t n = s->swallow_left < len ? (size_t)s->swallow_left : len;
+        s->swallow_left -= (uint32_t)n;
+        return n;
+    }
+    if (len < BINARY_HEADER_LEN)
+        return 0;
+    const unsigned char *h = (const unsigned char *)in;
+    if (h[0] != BINARY_MAGIC_REQUEST) {
+        /* The stream cannot be resynchronised; memcached hangs up without a word. */
+        s->state = SESSION_BROKEN;
+        return 0;
+    }
+    binary_req_t r = {.s = s, .out = out, .opcode = h[1], .extlen = h[4],
+                      .keylen = (uint16_t)(h[2] << 8 | h[3]), .bodylen = binary_get32(h + 8),
+                      .opaque = binary_get32(h + 12), .cas = binary_get64(h + 16)};
+    /* Like memcached, wait for extras and key (at most 255 + 65535 bytes) before judging them. */
+    size_t head = BINARY_HEADER_LEN + (size_t)r.extlen + r.keylen;
+    if (len < head)
+        return 0;
+    r.extras = h + BINARY_HEADER_LEN;
+    r.key = in + BINARY_HEADER_LEN + r.extlen;
+    r.rest = in + head;
+    r.nrest = len - head;
+    r.consumed = head;
+    if ((uint32_t)r.keylen + r.extlen > r.bodylen) {
+        binary_error(&r, BINARY_ST_UNKNOWN_COMMAND, NULL);
+        s->state = SESSION_BROKEN;
+        return head;
+    }
+    r.cmd = _fold_quiet(r.opcode, &r.quiet);
+    /* The header allows 16-bit keys; memcached's items hold 250 bytes. */
+    if (r.keylen > STORE_KEY_MAX || !_dispatch(&r)) {
+        _protocol_error(&r);
+        return head;
+    }
+    return r.need_more ? 0 : r.consumed;
+}
+
+size_t proto_binary_feed(session_t *s, const char *in, size_t len, buf_t *out)
+{
+    size_t done = 0;
+    while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
+        size_t used = _step(s, in + done, len - done, out);
+        if (used == 0)
+            break;
+        done += used;
+    }
+    return done;
+}
