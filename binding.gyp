@@ -12,6 +12,8 @@
         "csrc/auth.c",
         "csrc/proto_simple.c",
         "csrc/proto_text.c",
+        "csrc/proto_meta.c",
+        "csrc/proto_meta_req.c",
         "csrc/proto_text_cmd.c",
         "csrc/proto_text_auth.c",
         "csrc/proto_text_stats.c",
