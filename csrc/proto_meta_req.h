@@ -14,18 +14,28 @@
 #define META_MAX_OPAQUE 32   /* an O token longer than this is refused */
 #define META_LINE_MAX 1024   /* memcached's write buffer: every meta reply line fits in it */
 
-typedef enum meta_outcome { META_HIT, META_MISS, META_EXISTS, META_NOT_STORED, META_ERROR } meta_outcome_t;
+/* How a meta command found its key: HD/VA, EN/NF, EX, or an error line instead of a reply. */
+typedef enum meta_outcome { META_HIT, META_MISS, META_EXISTS, META_ERROR } meta_outcome_t;
 
 /* A parsed meta command: its key (base64-decoded if asked) and what its flags ask for. */
 typedef struct meta_req {
     cmd_t *c;
-    const char *errstr;
+    const char *errstr;     /* the error line, once a check has failed */
     char key[STORE_KEY_MAX];
     size_t nkey;
-    bool key_binary, vivify, value, stale, quiet, has_cas, new_ttl, no_update, locked;
-    char mode;
-    uint32_t exptime, vivify_exptime, recache_time, client_flags;
-    uint64_t cas, delta, initial;
+    bool key_binary;        /* b */
+    bool vivify;            /* N */
+    bool value;             /* v */
+    bool stale;             /* I */
+    bool quiet;             /* q */
+    bool has_cas;           /* C */
+    bool new_ttl;           /* T */
+    bool no_update;         /* u */
+    bool locked;            /* h, l, N, R or T: mg reads the item's marks before it marks it read */
+    char mode;              /* M's letter, 0 without M */
+    uint32_t exptime, vivify_exptime, recache_time;  /* T, N, R as store clock times */
+    uint32_t client_flags;  /* F */
+    uint64_t cas, delta, initial;                    /* C, D (1 without it), J */
 } meta_req_t;
 
 /* One reply line being composed; flags are unique, so a line stays far below META_LINE_MAX. */
