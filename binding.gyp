@@ -14,6 +14,8 @@
         "csrc/proto_binary.c",
         "csrc/proto_binary_compose.c",
         "csrc/proto_text.c",
+        "csrc/proto_meta.c",
+        "csrc/proto_meta_req.c",
         "csrc/proto_text_cmd.c",
         "csrc/proto_text_auth.c",
         "csrc/proto_text_stats.c",

@@ -96,6 +96,11 @@ item_t *cache_get_touch(cache_t *c, const char *key, size_t nkey, uint32_t expti
     return it;
 }
 
+void cache_locked(cache_t *c, const char *key, size_t nkey, void (*fn)(store_t *store, void *arg), void *arg)
+{
+    WITH_SHARD(c, key, nkey, fn(store, arg));
+}
+
 void cache_release(cache_t *c, item_t *it)
 {
     shard_t *shard = _shard(c, item_key(it), it->nkey);

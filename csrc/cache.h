@@ -50,6 +50,10 @@ void cache_get_stats(cache_t *c, store_stats_t *out);
 unsigned cache_slab_classes(const cache_t *c);
 void cache_get_class_stats(cache_t *c, unsigned cls, slab_class_stats_t *out);
 
+/* Runs fn(store, arg) with the key's shard locked, so that several store calls on that key act as
+ * one command (memcached's meta commands hold its item lock the same way). fn must not call cache_*. */
+void cache_locked(cache_t *c, const char *key, size_t nkey, void (*fn)(store_t *store, void *arg), void *arg);
+
 bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 size_t cache_memory_limit(const cache_t *c);
 size_t cache_max_item_size(const cache_t *c);

@@ -1,6 +1,7 @@
 /* proto_text: memcached's text protocol — number parsing with memcached's exact quirks and one handler
  * per command (the tokenizer is in proto_text_cmd.c). Replies follow memcached 1.6.18 byte for byte. */
 #include "proto_text.h"
+#include "proto_meta.h"
 #include "proto_text_cmd.h"
 
 #include "mcnum.h"
@@ -392,6 +393,10 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         REPLY(c, "ERROR");
         return 0;
     }
+    if (w->n == 2 && w->p[0] == 'm') {
+        proto_meta_command(c);
+        return 0;
+    }
     if (w->p[0] == 'g' && (text_token_is(w, "get") || text_token_is(w, "gets") || text_token_is(w, "gat") || text_token_is(w, "gats"))) {
         if (c->nt < 3) {
             REPLY(c, "ERROR");
@@ -442,8 +447,6 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         c->s->state = SESSION_QUIT;
     } else if (text_token_is(w, "shutdown")) {
         REPLY(c, "ERROR: shutdown not enabled");
-    } else if (text_token_is(w, "mn")) {
-        REPLY(c, "MN");
     } else {
         /* memcached hangs up on what looks like an HTTP request. */
         const token_t *last = &c->t[c->nt - 2];

@@ -353,9 +353,28 @@ static item_t *_get(store_t *s, const char *key, size_t nkey, bool touch, uint32
     item_t *it = *link;
     if (touch)
         it->exptime = exptime;
-    _mark_used(it);
+    store_bump(s, it);
     it->refs++;
     return it;
+}
+
+item_t *store_find(store_t *s, const char *key, size_t nkey)
+{
+    _rehash_step(s);
+    item_t **link = _find_live(s, _hash(s, key, nkey), key, nkey);
+    return link ? *link : NULL;
+}
+
+void store_bump(store_t *s, item_t *it)
+{
+    (void)s;
+    _mark_used(it);
+    it->state |= ITEM_FETCHED;
+}
+
+void store_recas(store_t *s, item_t *it)
+{
+    it->cas = _next_cas(s);
 }
 
 item_t *store_get(store_t *s, const char *key, size_t nkey)

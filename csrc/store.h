@@ -26,6 +26,11 @@ enum item_state {
     ITEM_LINKED = 1,  /* in the hash table */
     ITEM_USED = 2,    /* read or updated since the clock hand last visited it, or stored where
                          the hand will come soon (new items behind the hand start without it) */
+    /* Marks memcached keeps per item for its meta commands (proto_meta.c): */
+    ITEM_FETCHED = 4,     /* read by a get, gat, touch or mg since it was stored */
+    ITEM_STALE = 8,       /* invalidated by "md <key> I": served, but marked stale */
+    ITEM_TOKEN_SENT = 16, /* an mg client has been told it won the right to recache it */
+    ITEM_KEY_BINARY = 32, /* stored by "ms <base64 key> b": shown base64-encoded again */
 };
 
 typedef struct item {
@@ -125,6 +130,16 @@ item_t *store_get(store_t *s, const char *key, size_t nkey);
 /* store_get that also sets the item's expiry (gat/gats). */
 item_t *store_get_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime);
 void store_release(store_t *s, item_t *it);
+
+/* The live item with that key, or NULL, without a reference and without marking it: valid until
+ * the store is next changed. For callers that hold the store (cache_locked). */
+item_t *store_find(store_t *s, const char *key, size_t nkey);
+
+/* Marks an item read (used and fetched), as a get does. */
+void store_bump(store_t *s, item_t *it);
+
+/* Gives a live item a new cas unique, as memcached does when it marks an item stale. */
+void store_recas(store_t *s, item_t *it);
 
 /* Stores according to w->mode, evicting with the clock hand (items not used since its last visit)
  * while the memory limit leaves no room. On STORE_OK, *cas_out (if not NULL) is the new item's cas

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "engine.h"
+#include "proto_meta_req.h"
 #include "slab.h"
 #include "store.h"
 #include "store_diff.h"
@@ -506,6 +507,22 @@ static void test_binary_output_mark(void)
     engine_destroy(&e);
 }
 
+/* memcached's base64 decoder, quirks included: skipped bytes, stopping at padding, bad padding. */
+static void test_meta_base64(void)
+{
+    static const struct { const char *in; const char *out; size_t n; } cases[] = {
+        {"YQ==", "a", 1}, {"YWI=", "ab", 2}, {"YWJj", "abc", 3}, {"!Y*Q==", "a", 1}, {"YQ==YWJj", "a", 1},
+        {"Y=Q=", "`", 1}, {"YQ", "", 0}, {"====", "", 0}, {"A===", "", 0}, {"", "", 0}, {"YWJjZA", "", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[16];
+        size_t n = meta_b64_decode(cases[i].in, strlen(cases[i].in), out);
+        CHECK(n == cases[i].n && memcmp(out, cases[i].out, n) == 0, "base64 \"%s\" decodes to %zu bytes", cases[i].in, n);
+    }
+    char encoded[8];
+    CHECK(meta_b64_encode((const unsigned char *)"ab", 2, encoded) == 4 && memcmp(encoded, "YWI=", 4) == 0, "base64 of \"ab\"");
+}
+
 /* The store against the fuzz target's reference model (store_diff.c), on seeded random operation
  * sequences under each configuration: eviction, small items, held references, table doubling. */
 static void test_store_against_diff_model(void)
@@ -566,6 +583,11 @@ int main(void)
                 "\x00\x00\x00\x00\x00\x00\x00\x00\x00");
     test_binary_negotiation();
     test_binary_output_mark();
+    test_meta_base64();
+    SPLIT_ANYWHERE(SESSION_PROTO_TEXT,
+                   "ms a 3 T100 F5 c k O1\r\nabc\r\nmg a v s f k h O9\r\nmg b q k\r\nms a 2 MX\r\nxy\r\n"
+                   "ms YQ== 1 b k\r\nz\r\nmg YQ== b k v\r\nma n N0 J10 v\r\nma n MD D3 q\r\nmd n q\r\n"
+                   "md a I\r\nmg a c v\r\nmg a\r\nms a 3 q\r\nabcde\r\nmn\r\nme a\r\n");
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

@@ -8,6 +8,7 @@ const fs = require('fs');
 const path = require('path');
 const { rng, makeRound, render } = require('../helpers/sessions');
 const { OP, request, storeExtras, arithExtras, u32 } = require('../helpers/binary');
+const { makeMetaRound } = require('../helpers/meta-sessions');
 
 const CORPUS = path.join(__dirname, 'corpus');
 
@@ -51,6 +52,21 @@ function textInputs() {
 	const evicting = [1, 2, 3, 4, 5].map((n) => `set e${n} 0 0 300\r\n${value(300, String(n))}\r\n`).join('') +
 		'get e1 e2 e3 e4 e5\r\nappend e5 0 0 300\r\n' + value(300, 'a') + '\r\nstats items\r\n';
 	inputs.push(protocolInput(1, [], evicting), protocolInput(1 | 4 | 8, [[700, 0], [1400, 1]], evicting));
+	// Meta commands: the meta differential test's random sessions, then its fixed cases.
+	const m = rng(20261128);
+	for (let i = 0; i < 24; i++) {
+		const body = Buffer.concat(render(makeMetaRound(m, 5 + m.int(20)), new Map(), []));
+		inputs.push(protocolInput(i % 16, [[m.int(body.length), 0], [m.int(body.length), m.int(3) * 40]], body.toString('latin1')));
+	}
+	const meta = [
+		'ms a 3 T100 F5 c k O1\r\nabc\r\nmg a v s t f c k h l O9\r\nmg a q\r\nmg b q k\r\nmn\r\n',
+		'ms a 2 MA C1\r\nxy\r\nms a 2 ME\r\nxy\r\nms a 2 MX\r\nxy\r\nms a 5\r\nabc\r\nms a -1\r\n',
+		'ms YQ== 1 b k c\r\nx\r\nmg YQ== b k v\r\nmg A=== b\r\nmd YQ== b q\r\nme YQ== b\r\nme a\r\n',
+		'ms s 3\r\nabc\r\nmd s I T30\r\nmg s c v t\r\nmg s R10\r\nms s 3 I C1\r\nnew\r\nmg j N30 v\r\nmg j R5000\r\n',
+		'ma n N0 J10 v c t\r\nma n MD D3 v\r\nma n C1\r\nma n Mx\r\nma n Dx\r\nma s q\r\nms s 2\r\nab\r\nma s\r\n',
+		`mg a ${'v '.repeat(20)}\r\nmg ${'k'.repeat(251)} v\r\nmg a O${'o'.repeat(40)}\r\nmg a \x80\r\nmg a v v\r\nms big 600\r\n${'x'.repeat(600)}\r\n`,
+	];
+	meta.forEach((body, i) => inputs.push(protocolInput(i % 16, [[body.length >> 1, 1]], body)));
 	return inputs;
 }
 

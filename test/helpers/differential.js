@@ -72,9 +72,38 @@ class Peer {
 	}
 }
 
+// Meta replies: their status codes, and the flags in them that differ between two correct servers.
+const META_STATUS = new Set(['HD', 'VA', 'EN', 'NF', 'NS', 'EX']);
+
+function roleOf(roles, cas) {
+	if (!roles.has(cas)) roles.set(cas, roles.size);
+	return roles.get(cas);
+}
+
+// A meta reply line: "c<cas>" becomes its role, "t<seconds>" (time-dependent) becomes "t<ttl>"
+// (but "t-1", no ttl, stays); with a "k<key>" flag the cas is remembered for that key.
+function normalizeMeta(parts, roles, onValue) {
+	const first = parts[0] === 'VA' ? 2 : 1;
+	let cas = null;
+	let key = null;
+	for (let i = first; i < parts.length; i++) {
+		if (/^c\d+$/.test(parts[i])) {
+			cas = parts[i].slice(1);
+			parts[i] = `c<cas#${roleOf(roles, cas)}>`;
+		} else if (/^t\d+$/.test(parts[i])) {
+			parts[i] = 't<ttl>';
+		} else if (parts[i][0] === 'k' && key === null) {
+			key = parts[i].slice(1);
+		}
+	}
+	if (cas !== null && key !== null) onValue(key, cas);
+	return parts.join(' ');
+}
+
 // Walks a reply stream, skipping data blocks, and calls onValue(key, casText) for each VALUE line
-// that carries a cas. Returns the text with each cas replaced by a role number from `roles`
-// (a Map from cas text to role), so that two servers numbering cas differently still compare.
+// (or meta reply with k and c flags) that carries a cas. Returns the text with each cas replaced by
+// a role number from `roles` (a Map from cas text to role), so that two servers numbering cas
+// differently still compare.
 function normalize(text, roles, onValue = () => {}) {
 	let out = '';
 	let pos = 0;
@@ -96,6 +125,14 @@ function normalize(text, roles, onValue = () => {}) {
 			}
 			out += `${parts.join(' ')}\r\n${text.slice(pos, pos + bytes + 2)}`;
 			pos += bytes + 2;
+		} else if (META_STATUS.has(parts[0])) {
+			out += `${normalizeMeta(parts, roles, onValue)}\r\n`;
+			// A VA line's data block follows it; an ma's value is short and never holds a CRLF.
+			if (parts[0] === 'VA' && /^\d+$/.test(parts[1] || '')) {
+				const bytes = Number(parts[1]);
+				out += text.slice(pos, pos + bytes + 2);
+				pos += bytes + 2;
+			}
 		} else {
 			out += `${line}\r\n`;
 		}
