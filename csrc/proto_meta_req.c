@@ -116,7 +116,8 @@ void meta_put_key(meta_line_t *l, const char *key, size_t nkey, bool binary)
         return;
     }
     char encoded[4 * ((STORE_KEY_MAX + 2) / 3)];
-    meta_put(l, encoded, meta_b64_encode((const unsigned char *)key, nkey, encoded));
+    size_t n = meta_b64_encode((const unsigned char *)key, nkey, encoded);
+    meta_put(l, encoded, n);
     meta_put(l, " b", 2);
 }
 
