@@ -140,6 +140,24 @@ void session_init(session_t *s, engine_t *e, session_proto_t proto);
  * consumes nothing more. */
 size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
+/* One command's worth of a protocol's work: executes the command at in[0..len) and returns the
+ * bytes it took, or 0 when it needs more input. */
+typedef size_t (*session_step_t)(session_t *s, const char *in, size_t len, buf_t *out);
+
+/* A protocol's feed: steps while the session is open, input remains and the output is below the
+ * mark. Inline so that each protocol's static step is called directly. */
+static inline size_t session_steps(session_t *s, const char *in, size_t len, buf_t *out, session_step_t step)
+{
+    size_t done = 0;
+    while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
+        size_t used = step(s, in + done, len - done, out);
+        if (used == 0)
+            break;
+        done += used;
+    }
+    return done;
+}
+
 /* "stats reset": later reads count from now, except what counts open connections. */
 void engine_stats_reset(engine_t *e);
 

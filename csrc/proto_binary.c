@@ -443,12 +443,5 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
 
 size_t proto_binary_feed(session_t *s, const char *in, size_t len, buf_t *out)
 {
-    size_t done = 0;
-    while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
-        size_t used = _step(s, in + done, len - done, out);
-        if (used == 0)
-            break;
-        done += used;
-    }
-    return done;
+    return session_steps(s, in, len, out, _step);
 }
