@@ -13,8 +13,8 @@ const { Server, Client } = require('..');
 const { startServer, RawConnection } = require('./helpers/server');
 const { CLI, run, exitWithin, startCli } = require('./helpers/process');
 const { startMemcached } = require('./helpers/memcached');
-const { Peer, normalize, firstDifference } = require('./helpers/differential');
-const { rng, makeRound, render } = require('./helpers/sessions');
+const { Peer, connectSides, exchangeSides } = require('./helpers/differential');
+const { rng, makeRound } = require('./helpers/sessions');
 
 // The differential test's Peer, over TLS.
 class TlsPeer extends Peer {
@@ -294,21 +294,14 @@ describe('tls: the memcached protocol over TLS', function () {
 		]);
 		const seed = Number(process.env.SEED) || Math.floor(Math.random() * 2 ** 31);
 		const r = rng(seed);
-		const connect = async () => {
-			const sides = [new Peer(memcached.port), new TlsPeer(own.address('tls').port, certs.cert)].map((peer) => ({ peer, roles: new Map(), cas: new Map() }));
-			await Promise.all(sides.map((side) => side.peer.connect()));
-			return sides;
-		};
+		const tlsPort = own.address('tls').port;
+		const connect = () => connectSides([memcached.port, tlsPort], (port) => (port === tlsPort ? new TlsPeer(port, certs.cert) : new Peer(port)));
 		let sides = await connect();
 		try {
 			for (let round = 0; round < 40; round++) {
-				const pieces = makeRound(r, 10 + r.int(40), 'tls:').map((p) => (Array.isArray(p) ? p : [p]));
+				const pieces = makeRound(r, 10 + r.int(40), 'tls:');
 				const cuts = Array.from({ length: r.int(6) }, () => r.next()).sort();
-				const results = await Promise.all(sides.map((side) => side.peer.round(render(pieces, side.cas, cuts))));
-				const [expected, actual] = results.map((result, i) => normalize(result.text, sides[i].roles, (k, cas) => sides[i].cas.set(k, cas)));
-				assert.strictEqual(actual, expected, `seed ${seed} round ${round}: ${firstDifference(expected, actual)}`);
-				assert.strictEqual(results[1].closed, results[0].closed, `seed ${seed} round ${round}: closed`);
-				if (results[0].closed) {
+				if (await exchangeSides(sides, pieces, cuts, `seed ${seed} round ${round}`)) {
 					sides.forEach((side) => side.peer.close());
 					sides = await connect();
 				}

@@ -6,8 +6,8 @@ const assert = require('assert');
 const net = require('net');
 const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
-const { Peer, normalize, firstDifference } = require('./helpers/differential');
-const { rng, makeRound, render, line } = require('./helpers/sessions');
+const { connectSides, exchangeSides: exchange } = require('./helpers/differential');
+const { rng, makeRound, line } = require('./helpers/sessions');
 
 describe('memcached text protocol: differential test against real memcached', function () {
 	this.timeout(120000);
@@ -24,24 +24,7 @@ describe('memcached text protocol: differential test against real memcached', fu
 		await Promise.all([memcached && memcached.stop(), server && server.close()]);
 	});
 
-	// Both connections, with per-server memory of cas uniques and their roles.
-	async function connect() {
-		const sides = [memcached.port, server.address('memcached').port].map((port) => ({
-			peer: new Peer(port), roles: new Map(), cas: new Map(),
-		}));
-		await Promise.all(sides.map((side) => side.peer.connect()));
-		return sides;
-	}
-
-	// Sends the pieces (or commands made of pieces) to both; returns whether memcached hung up.
-	async function exchange(sides, pieces, cuts, label) {
-		const commands = pieces.map((p) => (Array.isArray(p) ? p : [p]));
-		const results = await Promise.all(sides.map((side) => side.peer.round(render(commands, side.cas, cuts))));
-		const [expected, actual] = results.map((result, i) => normalize(result.text, sides[i].roles, (k, cas) => sides[i].cas.set(k, cas)));
-		assert.strictEqual(actual, expected, `${label}: replies differ ${firstDifference(expected, actual)}`);
-		assert.strictEqual(results[1].closed, results[0].closed, `${label}: memcached closed=${results[0].closed}`);
-		return results[0].closed;
-	}
+	const connect = () => connectSides([memcached.port, server.address('memcached').port]);
 
 	afterEach(() => {
 		if (pair) pair.forEach((side) => side.peer.close());

@@ -5,8 +5,8 @@
 const assert = require('assert');
 const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
-const { Peer, normalize, firstDifference } = require('./helpers/differential');
-const { rng, render, line } = require('./helpers/sessions');
+const { connectSides, exchangeSides: exchange } = require('./helpers/differential');
+const { rng, line } = require('./helpers/sessions');
 const { makeMetaRound } = require('./helpers/meta-sessions');
 
 const L = (...lines) => lines.map(line);
@@ -29,22 +29,7 @@ describe('meta commands: differential test against real memcached', function () 
 		await Promise.all([memcached && memcached.stop(), server && server.close()]);
 	});
 
-	async function connect() {
-		const sides = [memcached.port, server.address('memcached').port].map((port) => ({
-			peer: new Peer(port), roles: new Map(), cas: new Map(),
-		}));
-		await Promise.all(sides.map((side) => side.peer.connect()));
-		return sides;
-	}
-
-	// Sends the commands (arrays of pieces) to both; returns whether memcached hung up.
-	async function exchange(sides, commands, cuts, label) {
-		const results = await Promise.all(sides.map((side) => side.peer.round(render(commands, side.cas, cuts))));
-		const [expected, actual] = results.map((result, i) => normalize(result.text, sides[i].roles, (k, cas) => sides[i].cas.set(k, cas)));
-		assert.strictEqual(actual, expected, `${label}: replies differ ${firstDifference(expected, actual)}`);
-		assert.strictEqual(results[1].closed, results[0].closed, `${label}: memcached closed=${results[0].closed}`);
-		return results[0].closed;
-	}
+	const connect = () => connectSides([memcached.port, server.address('memcached').port]);
 
 	// Each case on its own connection, the servers' state carried from one case to the next.
 	async function cases(list) {

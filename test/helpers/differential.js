@@ -2,7 +2,9 @@
 // Peer collects one connection's replies; normalize() replaces cas uniques by their role.
 'use strict';
 
+const assert = require('assert');
 const net = require('net');
+const { render } = require('./sessions');
 
 // The line end first closes whatever unterminated garbage a round may end with (both servers
 // answer that line with ERROR), so the version command is always read as one.
@@ -148,4 +150,23 @@ function firstDifference(a, b) {
 	return `at byte ${i}:\n  memcached:    ${JSON.stringify(a.slice(from, i + 120))}\n  simplecached: ${JSON.stringify(b.slice(from, i + 120))}`;
 }
 
-module.exports = { Peer, normalize, firstDifference, SENTINEL_REPLY };
+// The two sides of a differential test, memcached's port first: a peer each, with that server's
+// cas uniques by key (for the cas arguments) and their roles (for normalize()).
+async function connectSides(ports, makePeer = (port) => new Peer(port)) {
+	const sides = ports.map((port) => ({ peer: makePeer(port), roles: new Map(), cas: new Map() }));
+	await Promise.all(sides.map((side) => side.peer.connect()));
+	return sides;
+}
+
+// Sends the commands (each a Buffer or an array of pieces) to both sides, cut at `cuts`; their
+// replies, normalized, must be identical. Returns whether memcached hung up.
+async function exchangeSides(sides, pieces, cuts, label) {
+	const commands = pieces.map((p) => (Array.isArray(p) ? p : [p]));
+	const results = await Promise.all(sides.map((side) => side.peer.round(render(commands, side.cas, cuts))));
+	const [expected, actual] = results.map((result, i) => normalize(result.text, sides[i].roles, (k, cas) => sides[i].cas.set(k, cas)));
+	assert.strictEqual(actual, expected, `${label}: replies differ ${firstDifference(expected, actual)}`);
+	assert.strictEqual(results[1].closed, results[0].closed, `${label}: memcached closed=${results[0].closed}`);
+	return results[0].closed;
+}
+
+module.exports = { Peer, normalize, firstDifference, connectSides, exchangeSides, SENTINEL_REPLY };
