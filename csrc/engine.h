@@ -140,6 +140,17 @@ void session_init(session_t *s, engine_t *e, session_proto_t proto);
  * consumes nothing more. */
 size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
+/* A cas store's outcome, in the counters every protocol keeps alike. */
+static inline void session_count_cas(session_t *s, store_status_t st)
+{
+    if (st == STORE_OK)
+        stat_add(&s->stats->cas_hits, 1);
+    else if (st == STORE_EXISTS)
+        stat_add(&s->stats->cas_badval, 1);
+    else if (st == STORE_NOT_FOUND)
+        stat_add(&s->stats->cas_misses, 1);
+}
+
 /* One command's worth of a protocol's work: executes the command at in[0..len) and returns the
  * bytes it took, or 0 when it needs more input. */
 typedef size_t (*session_step_t)(session_t *s, const char *in, size_t len, buf_t *out);

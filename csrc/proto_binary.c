@@ -27,16 +27,6 @@ static void _protocol_error(binary_req_t *r)
 
 /* ---- storage ---- */
 
-static void _count_cas(session_t *s, store_status_t st)
-{
-    if (st == STORE_OK)
-        stat_add(&s->stats->cas_hits, 1);
-    else if (st == STORE_EXISTS)
-        stat_add(&s->stats->cas_badval, 1);
-    else if (st == STORE_NOT_FOUND)
-        stat_add(&s->stats->cas_misses, 1);
-}
-
 static void _write_failed(binary_req_t *r, store_mode_t mode, store_status_t st)
 {
     bool concat = mode == STORE_MODE_APPEND || mode == STORE_MODE_PREPEND;
@@ -95,7 +85,7 @@ static void _store(binary_req_t *r, store_mode_t mode, uint32_t flags, uint32_t 
     uint64_t cas = 0;
     store_status_t st = cache_write(cache, &w, &cas);
     if (mode == STORE_MODE_CAS)
-        _count_cas(s, st);
+        session_count_cas(s, st);
     if (st == STORE_OK)
         binary_success(r, NULL, 0, cas);
     else

@@ -185,14 +185,8 @@ static void _ms_locked(store_t *store, void *arg)
 
 static void _ms_count(session_t *s, const meta_set_t *m)
 {
-    if (m->w.mode != STORE_MODE_CAS)
-        return;
-    if (m->status == STORE_OK)
-        stat_add(&s->stats->cas_hits, 1);
-    else if (m->status == STORE_EXISTS)
-        stat_add(&s->stats->cas_badval, 1);
-    else if (m->status == STORE_NOT_FOUND)
-        stat_add(&s->stats->cas_misses, 1);
+    if (m->w.mode == STORE_MODE_CAS)
+        session_count_cas(s, m->status);
 }
 
 /* The data block has arrived and ends in "\r\n": store it and reply. */

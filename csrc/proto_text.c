@@ -45,16 +45,6 @@ static bool _key_ok(cmd_t *c, const token_t *key)
 
 /* ---- storage commands: the line now, the data block once it has arrived ---- */
 
-static void _count_cas(session_t *s, store_status_t st)
-{
-    if (st == STORE_OK)
-        stat_add(&s->stats->cas_hits, 1);
-    else if (st == STORE_EXISTS)
-        stat_add(&s->stats->cas_badval, 1);
-    else if (st == STORE_NOT_FOUND)
-        stat_add(&s->stats->cas_misses, 1);
-}
-
 /* The storage command's data block (value + "\r\n") has arrived: w->value points at it. */
 static void _complete_data(cmd_t *c, const store_write_t *w)
 {
@@ -66,7 +56,7 @@ static void _complete_data(cmd_t *c, const store_write_t *w)
     }
     store_status_t st = cache_write(s->engine->cache, w, NULL);
     if (w->mode == STORE_MODE_CAS)
-        _count_cas(s, st);
+        session_count_cas(s, st);
     switch (st) {
     case STORE_OK:
         REPLY(c, "STORED");
