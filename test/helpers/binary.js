@@ -2,7 +2,7 @@
 // response decoding, and a connection that reads replies in rounds ended by a NOOP sentinel.
 'use strict';
 
-const net = require('net');
+const { Peer } = require('./differential');
 
 const OP = {
 	GET: 0x00, SET: 0x01, ADD: 0x02, REPLACE: 0x03, DELETE: 0x04, INCREMENT: 0x05, DECREMENT: 0x06,
@@ -63,45 +63,20 @@ function parse(buf) {
 const SENTINEL_OPAQUE = 0x5e5e5e5e;
 const SENTINEL = request(OP.NOOP, { opaque: SENTINEL_OPAQUE });
 
-// One connection; round() writes chunks and a NOOP sentinel and resolves once the sentinel's
-// answer arrived, the server hung up, or the time ran out.
-class BinaryPeer {
-	constructor(port) {
-		this.port = port;
-		this.received = Buffer.alloc(0);
-		this.closed = false;
-		this.waiter = null;
-	}
-
-	connect() {
-		return new Promise((resolve, reject) => {
-			this.socket = net.connect(this.port, '127.0.0.1', resolve);
-			this.socket.setNoDelay(true);
-			this.socket.once('error', reject);
-			this.socket.on('error', () => {});
-			this.socket.on('data', (d) => {
-				this.received = Buffer.concat([this.received, d]);
-				this._check();
-			});
-			this.socket.on('close', () => {
-				this.closed = true;
-				this._check();
-			});
-		});
+// One connection (the text Peer's, which it extends); round() writes chunks and a NOOP sentinel
+// and resolves once the sentinel's answer arrived, the server hung up, or the time ran out.
+class BinaryPeer extends Peer {
+	// Servers hang up on bad binary input: a reset after the connection is up only closes it.
+	open(onConnect) {
+		const socket = super.open(onConnect);
+		socket.on('error', () => {});
+		return socket;
 	}
 
 	_done() {
 		const r = this.received;
-		return r.length >= 24 && r[r.length - 24] === 0x81 && r[r.length - 23] === OP.NOOP &&
+		return this.sentinel && r.length >= 24 && r[r.length - 24] === 0x81 && r[r.length - 23] === OP.NOOP &&
 			r.readUInt32BE(r.length - 12) === SENTINEL_OPAQUE;
-	}
-
-	_check() {
-		if (this.waiter && (this.closed || (this.sentinel && this._done()))) {
-			const resolve = this.waiter;
-			this.waiter = null;
-			resolve();
-		}
 	}
 
 	// chunks: Buffers written one by one (with a pause between when `gapMs`); sentinel: end the

@@ -42,10 +42,13 @@ class Peer {
 		});
 	}
 
+	// Whether this round's reply is complete (a subclass may end its rounds another way).
+	_done() {
+		return this.received.toString('latin1').endsWith(SENTINEL_REPLY);
+	}
+
 	_check() {
-		if (!this.waiter) return;
-		const text = this.received.toString('latin1');
-		if (this.closed || text.endsWith(SENTINEL_REPLY)) {
+		if (this.waiter && (this.closed || this._done())) {
 			const resolve = this.waiter;
 			this.waiter = null;
 			resolve();
