@@ -27,8 +27,6 @@ class GetBatch {
 		this.memberOp = members[0].op;
 		this.op = this.memberOp === 'get' ? 'getBatch' : 'getsBatch';
 		this.members = members;
-		this.key = null;
-		this.keys = null;
 		this.deadline = members[0].deadline;   // the oldest member's: it times out first
 		this._cursor = 0;                      // the member the next VALUE most likely answers
 		// Reader state, as a Request has it.
@@ -39,7 +37,6 @@ class GetBatch {
 		this.blockBytes = -1;
 		this.blockFlags = 0;
 		this.blockCas = null;
-		this.blockKey = null;
 		this.blockMember = null;
 	}
 
