@@ -6,8 +6,9 @@ const assert = require('assert');
 const path = require('path');
 const { execFile } = require('child_process');
 const Memcached = require('memcached');
-const { startServer } = require('./helpers/server');
-const { startMemcached } = require('./helpers/memcached');
+const { withServer } = require('./helpers/server');
+const { withMemcached } = require('./helpers/memcached');
+const { needs, PYTHON } = require('./helpers/references');
 
 function run(file, args) {
 	return new Promise((resolve) => {
@@ -48,26 +49,23 @@ async function npmMemcachedSession(port) {
 
 describe('ecosystem: memcached clients and tools against simplecached', function () {
 	this.timeout(90000);
-	let memcached;
-	let server;
+	const memcached = withMemcached();
+	const simplecached = withServer({ port: false, memcachedPort: 0 });
 	let port;
-	before(async () => {
-		memcached = await startMemcached();
-		server = await startServer({ port: false, memcachedPort: 0 });
-		port = server.address('memcached').port;
-	});
-	after(() => Promise.all([memcached.stop(), server.close()]));
+	before(() => { port = simplecached.port('memcached'); });
 
-	it('passes every ascii test of memccapable (libmemcached-tools)', async () => {
+	it('passes every ascii test of memccapable (libmemcached-tools)', async function () {
+		needs('memccapable').call(this);
 		const result = await run('memccapable', ['-a', '-h', '127.0.0.1', '-p', String(port)]);
 		assert.match(result.stdout, /All tests passed/, result.stdout + result.stderr);
 		assert.doesNotMatch(result.stdout, /\[fail\]/);
 		assert.strictEqual(result.code, 0);
 	});
 
-	it('gives pymemcache the same answers as memcached', async () => {
+	it('gives pymemcache the same answers as memcached', async function () {
+		needs('pymemcache').call(this);
 		const script = path.join(__dirname, 'fixtures', 'pymemcache_session.py');
-		const [expected, actual] = await Promise.all([memcached.port, port].map((p) => run('/usr/bin/python3', [script, String(p)])));
+		const [expected, actual] = await Promise.all([memcached.port, port].map((p) => run(PYTHON, [script, String(p)])));
 		assert.strictEqual(expected.code, 0, expected.stderr);
 		assert.strictEqual(actual.code, 0, actual.stderr);
 		assert.deepStrictEqual(JSON.parse(actual.stdout), JSON.parse(expected.stdout));

@@ -11,6 +11,18 @@ function startServer(options = {}) {
 	});
 }
 
+// For the enclosing describe: a Server started before its tests and closed after them.
+// Returns a holder whose `server` fills in at start; port(protocol) is its listening port.
+function withServer(options = {}) {
+	const holder = {
+		server: null,
+		port: (protocol = 'simple') => holder.server.address(protocol).port,
+	};
+	before(async () => { holder.server = await startServer(options); });
+	after(() => holder.server && holder.server.close());
+	return holder;
+}
+
 // Connects, writes each chunk in turn, and resolves with everything received once `until`
 // is satisfied or the server closes. `until` is a byte count, a predicate over the text so far,
 // or the expected text itself (then it also stops as soon as the reply departs from it), or null.
@@ -168,4 +180,4 @@ function settle(promise) {
 	return promise.then((value) => ({ value }), (error) => ({ error }));
 }
 
-module.exports = { startServer, exchange, connect, RawConnection, waitFor, freePort, settle };
+module.exports = { startServer, withServer, exchange, connect, RawConnection, waitFor, freePort, settle };
