@@ -1,5 +1,5 @@
-// The fuzz targets' seed corpora and every input that once made a target fail, replayed by the
-// targets themselves (test/fuzz/) without libFuzzer, under ASan and UBSan where the compiler has them.
+// The fuzz targets' seed corpora and every input that once made a target fail (`npm run test:c`),
+// replayed by the targets themselves without libFuzzer, under ASan and UBSan where the compiler has them.
 'use strict';
 
 const assert = require('assert');
@@ -8,21 +8,22 @@ const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const ROOT = path.join(__dirname, '..');
-const FUZZ = path.join(__dirname, 'fuzz');
-const sources = require('./c/sources');
+const ROOT = path.join(__dirname, '..', '..');
+const FUZZ = __dirname;
+const C_TESTS = path.join(ROOT, 'test', 'c');
+const sources = require('../c/sources');
 const ENGINE = [...sources.engine, path.join(FUZZ, 'fake_clock.c'), '-Wl,--wrap=time', '-Wl,--wrap=store_random_seed', '-Wl,--wrap=getrusage', '-lpthread'];
 const TARGETS = {
 	simple: ['-DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
 	text: ['-DFUZZ_PROTOCOL=SESSION_PROTO_TEXT', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
 	binary: [path.join(FUZZ, 'fuzz_binary.c'), ...ENGINE],
-	store: [path.join(FUZZ, 'fuzz_store.c'), path.join(__dirname, 'c', 'store_diff.c'), ...sources.store],
+	store: [path.join(FUZZ, 'fuzz_store.c'), path.join(C_TESTS, 'store_diff.c'), ...sources.store],
 };
 const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'];
 
 function build(output, sources, extraFlags) {
 	const args = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', '-g', ...extraFlags,
-		'-I', path.join(ROOT, 'csrc'), '-I', path.join(__dirname, 'c'), '-I', FUZZ,
+		'-I', path.join(ROOT, 'csrc'), '-I', C_TESTS, '-I', FUZZ,
 		'-o', output, path.join(FUZZ, 'replay_main.c'), ...sources];
 	return spawnSync('cc', args, { encoding: 'utf8' });
 }

@@ -1,4 +1,4 @@
-// The C engine on its own: test/c/engine_test.c (store against a reference model, eviction, every
+// The C engine on its own (`npm run test:c`): engine_test.c (store against a reference model, eviction, every
 // split point of a session) built with the system compiler, under ASan and UBSan when they link.
 'use strict';
 
@@ -8,14 +8,14 @@ const os = require('os');
 const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
 
-const ROOT = path.join(__dirname, '..');
-const SOURCES = require('./c/sources').engine;
+const ROOT = path.join(__dirname, '..', '..');
+const SOURCES = require('./sources').engine;
 const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'];
 
 function build(output, extraFlags) {
 	const args = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', '-g', ...extraFlags,
-		'-I', path.join(ROOT, 'csrc'), '-o', output, path.join(__dirname, 'c', 'engine_test.c'),
-		path.join(__dirname, 'c', 'store_diff.c'), ...SOURCES, '-lpthread'];
+		'-I', path.join(ROOT, 'csrc'), '-o', output, path.join(__dirname, 'engine_test.c'),
+		path.join(__dirname, 'store_diff.c'), ...SOURCES, '-lpthread'];
 	return spawnSync('cc', args, { encoding: 'utf8' });
 }
 
