@@ -6,23 +6,26 @@ const Connection = require('./connection');
 const { connectionError } = require('./errors');
 
 class Backend {
-	// address: {host, port, weight, name}; settings: the client's checked options; client: told
-	// of first connections, failures and recoveries.
-	constructor(address, settings, client) {
+	// address: {host, port, weight, name}; settings: the client's checked options; owner: told
+	// of what happens to the server, as {onFirstOutcome(backend, err|null) (the first connection
+	// attempt's result, once), onConnectionError(backend, err), onDead(backend, err, wasDead),
+	// onAlive(backend)}.
+	constructor(address, settings, owner) {
 		this.host = address.host;
 		this.port = address.port;
 		this.weight = address.weight;
 		this.name = address.name;
 		this.label = `${address.host}:${address.port}`;
 		this.settings = settings;
-		this.client = client;
+		this.owner = owner;
+		this.closing = false;
 		this.connections = new Array(settings.poolSize).fill(null);
 		this._next = 0;
 		this.failures = 0;           // consecutive failures, reset by any reply
 		this.dead = false;
 		this.retryAt = 0;            // no new connection before this time (ms)
 		this.lastError = null;
-		this.reported = false;       // the first connection attempt's outcome went to the client
+		this.reported = false;       // the first connection attempt's outcome went to the owner
 		this.batchesSuspended = false;   // a batch of gets was lost: new connections start without
 		for (let i = 0; i < this.connections.length; i++) this.connections[i] = this._open();
 	}
@@ -57,6 +60,7 @@ class Backend {
 
 	// Closes every connection once it has answered what it was sent.
 	close(done) {
+		this.closing = true;
 		let open = 0;
 		const closed = () => {
 			if (--open === 0) done();
@@ -93,7 +97,7 @@ class Backend {
 	onConnect() {
 		if (!this.reported) {
 			this.reported = true;
-			this.client._firstOutcome(this, null);
+			this.owner.onFirstOutcome(this, null);
 		}
 	}
 
@@ -117,7 +121,7 @@ class Backend {
 		this.retryAt = 0;
 		if (this.dead) {
 			this.dead = false;
-			this.client._backendAlive(this);
+			this.owner.onAlive(this);
 		}
 	}
 
@@ -126,7 +130,7 @@ class Backend {
 	onDrop(connection, err) {
 		const index = this.connections.indexOf(connection);
 		if (index >= 0) this.connections[index] = null;
-		if (connection.closing || this.client.closing) return;
+		if (connection.closing || this.closing) return;
 		const now = Date.now();
 		if (now >= this.retryAt) {
 			this.failures++;
@@ -137,14 +141,14 @@ class Backend {
 			if (this.failures >= failures) {
 				const wasDead = this.dead;
 				this.dead = true;
-				this.client._backendDead(this, err, wasDead);
+				this.owner.onDead(this, err, wasDead);
 			}
 		}
 		if (!this.reported) {
 			this.reported = true;
-			this.client._firstOutcome(this, err);
+			this.owner.onFirstOutcome(this, err);
 		} else {
-			this.client._connectionError(this, err);
+			this.owner.onConnectionError(this, err);
 		}
 	}
 }

@@ -15,6 +15,7 @@ const { callbackOrPromise } = require('./callback');
 const MAX_TTL = 2 ** 31 - 1;
 const MAX_FLAGS = 2 ** 32 - 1;
 const STATS_GROUPS = ['settings', 'items', 'slabs'];
+const NO_ARGS = Object.freeze({});   // what get, gets and delete take besides the key
 
 function casToken(cas) {
 	const text = typeof cas === 'bigint' || typeof cas === 'number' ? String(cas) : cas;
@@ -65,19 +66,25 @@ class Client extends EventEmitter {
 		this._firstError = null;
 		this._anyConnected = false;
 		this._rebuildTimer = null;
-		this._backends = servers.map((address) => new Backend(address, settings, this));
+		const owner = {
+			onFirstOutcome: (backend, err) => this._firstOutcome(err),
+			onConnectionError: (backend, err) => this._connectionError(err),
+			onDead: (backend, err, wasDead) => this._backendDead(backend, err, wasDead),
+			onAlive: (backend) => this._backendAlive(backend),
+		};
+		this._backends = servers.map((address) => new Backend(address, settings, owner));
 		this._ring = null;           // {continuum, backends}: the servers keys are hashed onto
 		if (this._backends.length > 1) this._rebuildRing();
 	}
 
 	// The value, or null when the key is absent.
 	get(key, callback) {
-		return this._call('get', key, undefined, undefined, undefined, callback);
+		return this._call('get', key, NO_ARGS, callback);
 	}
 
 	// {value, cas, flags}, or null (memcached protocol).
 	gets(key, callback) {
-		return this._call('gets', key, undefined, undefined, undefined, callback);
+		return this._call('gets', key, NO_ARGS, callback);
 	}
 
 	// {key: value} for the keys present: one request per server holding some of them (memcached protocol).
@@ -97,55 +104,55 @@ class Client extends EventEmitter {
 
 	// true once stored. options: {ttl (seconds), flags} (memcached protocol).
 	set(key, value, opts, callback) {
-		if (typeof opts === 'function') return this._call('set', key, value, undefined, undefined, opts);
-		return this._call('set', key, value, undefined, opts, callback);
+		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		return this._call('set', key, { value, opts }, callback);
 	}
 
 	// true if stored, false if the key exists already.
 	add(key, value, opts, callback) {
-		if (typeof opts === 'function') return this._call('add', key, value, undefined, undefined, opts);
-		return this._call('add', key, value, undefined, opts, callback);
+		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		return this._call('add', key, { value, opts }, callback);
 	}
 
 	// true if stored, false if the key is absent.
 	replace(key, value, opts, callback) {
-		if (typeof opts === 'function') return this._call('replace', key, value, undefined, undefined, opts);
-		return this._call('replace', key, value, undefined, opts, callback);
+		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		return this._call('replace', key, { value, opts }, callback);
 	}
 
 	append(key, value, callback) {
-		return this._call('append', key, value, undefined, undefined, callback);
+		return this._call('append', key, { value }, callback);
 	}
 
 	prepend(key, value, callback) {
-		return this._call('prepend', key, value, undefined, undefined, callback);
+		return this._call('prepend', key, { value }, callback);
 	}
 
 	// true if stored; false if the item changed since gets() returned `cas`, or is gone.
 	cas(key, value, cas, opts, callback) {
-		if (typeof opts === 'function') return this._call('cas', key, value, cas, undefined, opts);
-		return this._call('cas', key, value, cas, opts, callback);
+		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		return this._call('cas', key, { value, cas, opts }, callback);
 	}
 
 	// true if deleted, false if absent.
 	delete(key, callback) {
-		return this._call('delete', key, undefined, undefined, undefined, callback);
+		return this._call('delete', key, NO_ARGS, callback);
 	}
 
 	// The new value (a Number, or a BigInt past 2^53), or null when the key is absent.
 	incr(key, delta, callback) {
-		if (typeof delta === 'function') return this._call('incr', key, undefined, undefined, undefined, delta);
-		return this._call('incr', key, undefined, delta, undefined, callback);
+		if (typeof delta === 'function') [delta, callback] = [undefined, delta];
+		return this._call('incr', key, { delta }, callback);
 	}
 
 	decr(key, delta, callback) {
-		if (typeof delta === 'function') return this._call('decr', key, undefined, undefined, undefined, delta);
-		return this._call('decr', key, undefined, delta, undefined, callback);
+		if (typeof delta === 'function') [delta, callback] = [undefined, delta];
+		return this._call('decr', key, { delta }, callback);
 	}
 
 	// true if the key's expiry was set, false if absent.
 	touch(key, ttl, callback) {
-		return this._call('touch', key, undefined, ttl, undefined, callback);
+		return this._call('touch', key, { ttl }, callback);
 	}
 
 	// Invalidates every item (on every server), now or after `delay` seconds.
@@ -189,14 +196,15 @@ class Client extends EventEmitter {
 	}
 
 	// Checks every argument, then routes the request to its server. Nothing is queued when a
-	// check fails, so a bad call never desynchronises a connection.
-	_call(op, key, value, extra, opts, callback) {
+	// check fails, so a bad call never desynchronises a connection. args: what the operation
+	// takes besides the key, by name: {value, opts: {ttl, flags}, cas, delta, ttl}.
+	_call(op, key, args, callback) {
 		checkCallback(callback);
 		const request = new Request(op, null);
 		let payload;
 		try {
 			request.key = checkKey(key);
-			this._prepare(request, value, extra, opts);
+			this._prepare(request, args);
 			payload = this._protocol.encode(request);
 			if (this.closing) throw connectionError('client is closed', 'ECLOSED');
 		} catch (err) {
@@ -214,21 +222,21 @@ class Client extends EventEmitter {
 		});
 	}
 
-	_prepare(request, value, extra, opts) {
+	_prepare(request, args) {
 		const { op } = request;
 		if (op === 'get' || op === 'gets' || op === 'delete') return;
 		if (op === 'incr' || op === 'decr') {
-			request.delta = deltaToken(extra);
+			request.delta = deltaToken(args.delta);
 		} else if (op === 'touch') {
-			request.ttl = options.integer({ ttl: extra }, 'ttl', undefined, -MAX_TTL, MAX_TTL);
+			request.ttl = options.integer(args, 'ttl', undefined, -MAX_TTL, MAX_TTL);
 			if (request.ttl === undefined) throw new TypeError('touch needs a ttl in seconds');
 		} else {
-			request.value = checkValue(value);
-			if (opts !== undefined && opts !== null) {
-				request.ttl = options.integer(opts, 'ttl', 0, -MAX_TTL, MAX_TTL);
-				request.flags = options.integer(opts, 'flags', 0, 0, MAX_FLAGS);
+			request.value = checkValue(args.value);
+			if (args.opts !== undefined && args.opts !== null) {
+				request.ttl = options.integer(args.opts, 'ttl', 0, -MAX_TTL, MAX_TTL);
+				request.flags = options.integer(args.opts, 'flags', 0, 0, MAX_FLAGS);
 			}
-			if (op === 'cas') request.cas = casToken(extra);
+			if (op === 'cas') request.cas = casToken(args.cas);
 		}
 	}
 
@@ -341,9 +349,9 @@ class Client extends EventEmitter {
 		}
 	}
 
-	// From backends: the outcome of each server's first connection attempt. The connect callback
-	// runs once every server has one: with an error only if none could be reached.
-	_firstOutcome(backend, err) {
+	// The outcome of each server's first connection attempt. The connect callback runs once every
+	// server has one: with an error only if none could be reached.
+	_firstOutcome(err) {
 		if (err === null) this._anyConnected = true;
 		else this._firstError = this._firstError || err;
 		if (++this._firstOutcomes < this._backends.length) {
@@ -358,7 +366,7 @@ class Client extends EventEmitter {
 		else if (err !== null) this._emitError(err);
 	}
 
-	_connectionError(backend, err) {
+	_connectionError(err) {
 		if (!this.closing) this._emitError(err);
 	}
 

@@ -6,6 +6,9 @@ const native = require('./native');
 const { toKeyBuffer, toValueBuffer } = require('./keys');
 const { protocolError } = require('./errors');
 
+// The native engine, kept off the public surface: lib/'s servers reach it through nativeEngine().
+const NATIVE = Symbol('native engine');
+
 const SET_ERRORS = {
 	TOO_LARGE: 'SERVER_ERROR object too large for cache',
 	NO_MEMORY: 'SERVER_ERROR out of memory storing object',
@@ -14,33 +17,38 @@ const SET_ERRORS = {
 class Engine {
 	constructor(options = {}) {
 		// auth: [[user, password], ...] makes memcached-protocol sessions authenticate first (lib/auth.js).
-		this._native = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards, auth: options.auth || undefined });
+		this[NATIVE] = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards, auth: options.auth || undefined });
 	}
 
 	// Returns the value as a Buffer, or null when the key is absent.
 	get(key) {
-		return this._native.get(toKeyBuffer(key));
+		return this[NATIVE].get(toKeyBuffer(key));
 	}
 
 	set(key, value) {
-		const status = this._native.set(toKeyBuffer(key), toValueBuffer(value));
+		const status = this[NATIVE].set(toKeyBuffer(key), toValueBuffer(value));
 		if (status !== 'OK') throw protocolError(SET_ERRORS[status]);
 		return true;
 	}
 
 	delete(key) {
-		return this._native.delete(toKeyBuffer(key));
+		return this[NATIVE].delete(toKeyBuffer(key));
 	}
 
 	// Protocol bytes in, reply bytes out; a command cut short waits for the rest in the next call.
 	// protocol: 'simple' (default) or 'memcached'; each has its own session.
 	feed(data, { protocol = 'simple' } = {}) {
-		return this._native.feed(Buffer.isBuffer(data) ? data : Buffer.from(data), { protocol });
+		return this[NATIVE].feed(Buffer.isBuffer(data) ? data : Buffer.from(data), { protocol });
 	}
 
 	stats() {
-		return this._native.stats();
+		return this[NATIVE].stats();
 	}
 }
 
-module.exports = Engine;
+// For the listeners that serve an Engine (lib/server.js, lib/tls_server.js).
+function nativeEngine(engine) {
+	return engine[NATIVE];
+}
+
+module.exports = { Engine, nativeEngine };

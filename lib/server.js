@@ -6,7 +6,7 @@ const dns = require('dns');
 const tls = require('tls');
 const { EventEmitter } = require('events');
 const native = require('./native');
-const Engine = require('./engine');
+const { Engine, nativeEngine } = require('./engine');
 const options = require('./options');
 const auth = require('./auth');
 const TlsListener = require('./tls_server');
@@ -126,7 +126,7 @@ class Server extends EventEmitter {
 		const credentials = this.options.authFile === null ? null : auth.load(this.options.authFile);
 		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options), auth: credentials });
 		this.listening = false;
-		this._native = null;
+		this._nativeServer = null;
 		this._tls = null;
 		this._protocols = [];   // protocol name of each native listener, in order
 		this._closing = null;
@@ -151,7 +151,7 @@ class Server extends EventEmitter {
 				.map(([protocol, port]) => ({ host: address, port, protocol }));
 			try {
 				if (listeners.length > 0) {
-					this._native = new native.NativeServer(this.engine._native, {
+					this._nativeServer = new native.NativeServer(nativeEngine(this.engine), {
 						listeners,
 						maxConnections: this.options.maxConnections,
 						idleTimeout: this.options.idleTimeout,
@@ -184,7 +184,7 @@ class Server extends EventEmitter {
 
 	// The TLS listener serves memcached's text protocol, as memcached's own TLS (-Z) does.
 	_listenTls(address, callback) {
-		this._tls = new TlsListener(this.engine._native, {
+		this._tls = new TlsListener(nativeEngine(this.engine), {
 			protocol: 'memcached', maxConnections: this.options.maxConnections, tls: this.options.tls,
 			idleTimeout: this.options.idleTimeout, writeTimeout: this.options.writeTimeout,
 		});
@@ -194,23 +194,23 @@ class Server extends EventEmitter {
 	// {address, family, port} of the listener for a protocol ('simple', 'memcached' or 'tls'; by
 	// default the seed protocol's, or else the memcached one's, or else the TLS one's), or null.
 	address(protocol) {
-		if (protocol === 'tls' || (!protocol && !this._native)) return this._tls ? this._tls.address() : null;
-		if (!this._native) return null;
+		if (protocol === 'tls' || (!protocol && !this._nativeServer)) return this._tls ? this._tls.address() : null;
+		if (!this._nativeServer) return null;
 		const index = protocol ? this._protocols.indexOf(protocol) : 0;
-		return index < 0 ? null : this._native.address(index);
+		return index < 0 ? null : this._nativeServer.address(index);
 	}
 
 	// Stops accepting, sends replies already due, closes every connection; then 'close'.
 	close(callback) {
 		return callbackOrPromise(callback, (done) => {
 			if (!this._closing) {
-				const nativeServer = this._native;
+				const nativeServer = this._nativeServer;
 				const tlsListener = this._tls;
 				this._closing = Promise.all([
 					new Promise((resolve) => (nativeServer ? nativeServer.close(resolve) : resolve())),
 					new Promise((resolve) => (tlsListener ? tlsListener.close(resolve) : resolve())),
 				]).then(() => {
-					this._native = null;
+					this._nativeServer = null;
 					this._tls = null;
 					this.listening = false;
 					this.emit('close');
@@ -224,7 +224,7 @@ class Server extends EventEmitter {
 	// authenticated stay so. Throws (keeping the old users) if the file cannot be read or is malformed.
 	reloadAuth() {
 		if (this.options.authFile === null) throw new Error('this server was started without authFile');
-		this.engine._native.setAuth(auth.load(this.options.authFile));
+		nativeEngine(this.engine).setAuth(auth.load(this.options.authFile));
 	}
 
 	// Counters of the store and of every listener: friendly names first, then every counter under
