@@ -8,6 +8,7 @@ const Request = require('../lib/request');
 const textProtocol = require('../lib/text_protocol');
 const { GetBatch } = require('../lib/get_batch');
 const { startMemcached } = require('./helpers/memcached');
+const { needs } = require('./helpers/references');
 
 // Requests covering every reply shape: hits and misses, data blocks holding \r\n, numbers, errors,
 // and batches of gets (as a connection sends a turn's gets) with misses, repeats and Buffer keys.
@@ -98,6 +99,7 @@ describe('client: memcached reply reader on a recorded stream', function () {
 	this.timeout(60000);
 	let stream;
 	let whole;
+	before(needs('memcached'));
 	before(async () => {
 		const memcached = await startMemcached();
 		try {

@@ -7,6 +7,7 @@ const net = require('net');
 const { Client } = require('..');
 const { startMemcached } = require('./helpers/memcached');
 const { settle } = require('./helpers/server');
+const { needs } = require('./helpers/references');
 
 // A listener that records every command line (of every connection) and answers each with
 // `answer(line)` (null: never).
@@ -150,6 +151,7 @@ describe('Client: the gets of one turn go as one multi-key get', function () {
 describe('Client batching against memcached: each get answered as if sent alone', function () {
 	this.timeout(60000);
 	let memcached;
+	before(needs('memcached'));
 	before(async () => { memcached = await startMemcached(); });
 	after(async () => { if (memcached) await memcached.stop(); });
 

@@ -9,6 +9,7 @@ const path = require('path');
 const { startServer, connect, waitFor, exchange } = require('./helpers/server');
 const { CLI, startCli, exitWithin, run } = require('./helpers/process');
 const { startMemcached } = require('./helpers/memcached');
+const { needs } = require('./helpers/references');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -54,7 +55,8 @@ describe('connections: idle timeout', function () {
 		assert.strictEqual(slow.buffer.length, 0, 'it was answered although it never sent a whole command');
 	});
 
-	it('reports idle_timeout and idle_kicks where memcached does', async () => {
+	it('reports idle_timeout and idle_kicks where memcached does', async function () {
+		needs('memcached').call(this);
 		const memcached = await startMemcached(['-o', 'idle_timeout=1']);
 		const plain = await startServer({ port: false, memcachedPort: 0 });
 		try {

@@ -15,6 +15,7 @@ const { CLI, run, exitWithin, startCli } = require('./helpers/process');
 const { startMemcached } = require('./helpers/memcached');
 const { Peer, connectSides, exchangeSides } = require('./helpers/differential');
 const { rng, makeRound } = require('./helpers/sessions');
+const { needs } = require('./helpers/references');
 
 // The differential test's Peer, over TLS.
 class TlsPeer extends Peer {
@@ -72,6 +73,7 @@ describe('tls: the memcached protocol over TLS', function () {
 	let port;
 	const open = [];
 
+	before(needs('openssl'));
 	before(async () => {
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-tls-'));
 		certs = makeCertificate(dir);
@@ -81,7 +83,7 @@ describe('tls: the memcached protocol over TLS', function () {
 	afterEach(() => { open.splice(0).forEach((c) => c.socket.destroy()); });
 	after(async () => {
 		if (server) await server.close();
-		fs.rmSync(dir, { recursive: true, force: true });
+		if (dir) fs.rmSync(dir, { recursive: true, force: true });
 	});
 
 	it('serves the Client (tls option) on the same store as the plain port, counted as a connection', async () => {
@@ -285,7 +287,8 @@ describe('tls: the memcached protocol over TLS', function () {
 		await new Promise((resolve) => (stalled.destroyed ? resolve() : stalled.on('close', resolve)));
 	});
 
-	it('answers random sessions as real memcached does on its plain port, pipelined and fragmented', async () => {
+	it('answers random sessions as real memcached does on its plain port, pipelined and fragmented', async function () {
+		needs('memcached').call(this);
 		// A fresh server, as memcached is: cas uniques count from 1 on both, so that a junk cas
 		// argument such as 1 means the same item to both.
 		const [memcached, own] = await Promise.all([
@@ -324,11 +327,12 @@ describe('tls: command line', function () {
 	this.timeout(30000);
 	let dir;
 	let certs;
+	before(needs('openssl'));
 	before(() => {
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-tls-'));
 		certs = makeCertificate(dir);
 	});
-	after(() => fs.rmSync(dir, { recursive: true, force: true }));
+	after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
 	it('serves --tls-port with --tls-cert and --tls-key, and requires client certificates with --tls-ca', async () => {
 		const server = await startCli(['-p', 'off', '--tls-port', '0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--tls-ca', certs.certFile]);

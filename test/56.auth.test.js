@@ -11,6 +11,7 @@ const { Server, Client } = require('..');
 const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { CLI, run, exitWithin, startCli } = require('./helpers/process');
+const { needs } = require('./helpers/references');
 
 const QUIET_MS = 80;   // a step's reply is complete once nothing more arrives for this long
 
@@ -105,6 +106,7 @@ describe('authentication: differential test against memcached -Y', function () {
 	let memcached;
 	let server;
 
+	before(needs('memcached'));
 	before(async () => {
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-auth-'));
 		const file = authFile(dir, 'users', 'alice:secret\nbob:pw\n');
@@ -198,7 +200,8 @@ describe('authentication: the auth file, the seed port and clients', function ()
 		'eight users': ['u1:p\nu2:p\nu3:p\nu4:p\nu5:p\nu6:p\nu7:p\nu8:p\n', ['u1 p', 'u8 p', 'u9 p']],
 	};
 	for (const [name, [text, logins]] of Object.entries(files)) {
-		it(`reads a file as memcached does: ${name}`, async () => {
+		it(`reads a file as memcached does: ${name}`, async function () {
+			needs('memcached').call(this);
 			const file = authFile(dir, 'users', text);
 			const [memcached, server] = await Promise.all([startMemcached(['-Y', file]), startServer({ port: false, memcachedPort: 0, authFile: file })]);
 			try {
@@ -222,7 +225,8 @@ describe('authentication: the auth file, the seed port and clients', function ()
 		}
 	});
 
-	it('refuses to start on a malformed or unreadable file, as memcached (exit 1)', async () => {
+	it('refuses to start on a malformed or unreadable file, as memcached (exit 1)', async function () {
+		needs('memcached').call(this);
 		for (const [text, message] of [['a:1\n\nb:2\n', /line 2 is malformed/], ['# users\na:1\n', /line 1 is malformed/], [`a:${'p'.repeat(300)}\n`, /longer than 255/]]) {
 			const file = authFile(dir, 'bad', text);
 			const reference = await exitWithin(run(['-e', `require('child_process').execFileSync('memcached', ['-u', 'root', '-p', '0', '-U', '0', '-l', '127.0.0.1', '-Y', ${JSON.stringify(file)}], {stdio: 'inherit', timeout: 1000})`]), 5000, 'memcached');

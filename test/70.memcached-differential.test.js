@@ -8,6 +8,7 @@ const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { connectSides, exchangeSides: exchange } = require('./helpers/differential');
 const { rng, makeRound, line } = require('./helpers/sessions');
+const { needs } = require('./helpers/references');
 
 describe('memcached text protocol: differential test against real memcached', function () {
 	this.timeout(120000);
@@ -15,6 +16,7 @@ describe('memcached text protocol: differential test against real memcached', fu
 	let server;
 	let pair;
 
+	before(needs('memcached'));
 	before(async () => {
 		// memcached's LRU threads take item references at random moments, and a referenced item makes
 		// incr allocate a new item instead of padding in place: without them it is deterministic.

@@ -8,6 +8,7 @@ const { startMemcached } = require('./helpers/memcached');
 const { connectSides, exchangeSides: exchange } = require('./helpers/differential');
 const { rng, line } = require('./helpers/sessions');
 const { makeMetaRound } = require('./helpers/meta-sessions');
+const { needs } = require('./helpers/references');
 
 const L = (...lines) => lines.map(line);
 const opaque = (n) => `O${'o'.repeat(n - 1)}`;
@@ -18,6 +19,7 @@ describe('meta commands: differential test against real memcached', function () 
 	let server;
 	let pair;
 
+	before(needs('memcached'));
 	// Fresh servers for each test, so that both number their cas uniques alike from the start.
 	beforeEach(async () => {
 		// Without LRU threads memcached takes no item references at random moments (see 70.*).

@@ -7,6 +7,7 @@ const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { rng } = require('./helpers/sessions');
 const { OP, request, normalize, parse, BinaryPeer, storeExtras, arithExtras, u32 } = require('./helpers/binary');
+const { needs } = require('./helpers/references');
 
 const KEYS = ['a', 'b', 'counter', 'n1', 'n2', 'bin\x00key', 'sp ace\r\n', 'ключ', 'long_' + 'x'.repeat(200), 'k'.repeat(250)];
 const NOW = () => Math.floor(Date.now() / 1000);
@@ -100,6 +101,7 @@ describe('memcached binary protocol: differential test against real memcached', 
 	let server;
 	let sides;
 
+	before(needs('memcached'));
 	// Fresh servers per test, so both number their cas uniques from the same start.
 	beforeEach(async () => {
 		[memcached, server] = await Promise.all([startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']), startServer({ port: false, memcachedPort: 0 })]);
@@ -252,7 +254,8 @@ describe('memcached binary protocol with ascii authentication (-Y)', function ()
 	this.timeout(30000);
 
 	// memcached -Y serves ascii only: a first byte of 0x80 is read as the start of a text line.
-	it('reads binary requests as text, as memcached -Y does', async () => {
+	it('reads binary requests as text, as memcached -Y does', async function () {
+		needs('memcached').call(this);
 		const fs = require('fs');
 		const os = require('os');
 		const path = require('path');

@@ -6,6 +6,7 @@ const assert = require('assert');
 const memjs = require('memjs');
 const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
+const { needs } = require('./helpers/references');
 
 const quiet = { log() {} };
 
@@ -15,6 +16,7 @@ describe('memjs (binary protocol) against simplecached and memcached', function 
 	let server;
 	let clients;
 
+	before(needs('memcached'));
 	before(async () => {
 		[memcached, server] = await Promise.all([startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']), startServer({ port: false, memcachedPort: 0 })]);
 		clients = [memcached.port, server.address('memcached').port].map((port) => memjs.Client.create(`127.0.0.1:${port}`, { logger: quiet, retries: 0, timeout: 5 }));

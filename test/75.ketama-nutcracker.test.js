@@ -8,6 +8,7 @@ const path = require('path');
 const { execFile } = require('child_process');
 const { Client } = require('..');
 const { startNutcracker, startBackend } = require('./helpers/nutcracker');
+const { needs, PYTHON } = require('./helpers/references');
 
 const KEY_COUNT = 10000;
 
@@ -71,6 +72,7 @@ describe('ketama: the Client places keys where nutcracker does', function () {
 	let nutcracker;
 	let proxied;
 	let direct;
+	before(needs('nutcracker'));
 	before(async () => {
 		({ backends, nutcracker } = await startCluster([1, 2, 4]));
 		proxied = await openClient({ port: nutcracker.port, protocol: 'memcached' });
@@ -112,11 +114,12 @@ describe('ketama: the Client places keys where nutcracker does', function () {
 		assert.deepStrictEqual(merged, found);
 	});
 
-	it('finds keys pymemcache set through nutcracker on the server the ketama names', async () => {
+	it('finds keys pymemcache set through nutcracker on the server the ketama names', async function () {
+		needs('pymemcache').call(this);
 		const script = path.join(__dirname, 'fixtures', 'pymemcache_keys.py');
 		const count = 3000;
 		const { code, stdout, stderr } = await new Promise((resolve) => {
-			execFile('/usr/bin/python3', [script, String(nutcracker.port), 'pymemcache:', String(count)], { timeout: 60000 },
+			execFile(PYTHON, [script, String(nutcracker.port), 'pymemcache:', String(count)], { timeout: 60000 },
 				(err, out, errOut) => resolve({ code: err ? err.code : 0, stdout: out, stderr: errOut }));
 		});
 		assert.strictEqual(code, 0, stderr);
@@ -128,6 +131,7 @@ describe('ketama: the Client places keys where nutcracker does', function () {
 describe('ketama: the Client places keys where libmemcached does', function () {
 	this.timeout(60000);
 	let backends;
+	before(needs('pylibmc'));
 	after(async () => {
 		if (backends) await Promise.all(backends.map((b) => b.server.close()));
 	});
@@ -139,7 +143,7 @@ describe('ketama: the Client places keys where libmemcached does', function () {
 			const script = path.join(__dirname, 'fixtures', 'pylibmc_keys.py');
 			const count = 3000;
 			const { code, stdout, stderr } = await new Promise((resolve) => {
-				execFile('/usr/bin/python3', [script, backends.map((b) => b.entry).join(','), 'libmemcached:', String(count)], { timeout: 60000 },
+				execFile(PYTHON, [script, backends.map((b) => b.entry).join(','), 'libmemcached:', String(count)], { timeout: 60000 },
 					(err, out, errOut) => resolve({ code: err ? err.code : 0, stdout: out, stderr: errOut }));
 			});
 			assert.strictEqual(code, 0, stderr);
@@ -155,6 +159,7 @@ describe('ketama: servers with names hash by name, as in nutcracker', function (
 	this.timeout(60000);
 	let backends;
 	let nutcracker;
+	before(needs('nutcracker'));
 	after(async () => {
 		if (nutcracker) await nutcracker.stop();
 		if (backends) await Promise.all(backends.map((b) => b.server.close()));

@@ -10,6 +10,7 @@ const path = require('path');
 const { execFile } = require('child_process');
 const { freePort } = require('./helpers/memcached');
 const { runNutcracker, startBackend } = require('./helpers/nutcracker');
+const { needs } = require('./helpers/references');
 
 const README = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
 
@@ -70,7 +71,8 @@ describe('README', function () {
 		assert.deepStrictEqual(lines, ['value of key:7', '1000', `127.0.0.1:${ports[11212]}`, 'true', 'null', 'true']);
 	});
 
-	it('runs the nutcracker example with the README\'s nutcracker.yml, in front of three servers', async () => {
+	it('runs the nutcracker example with the README\'s nutcracker.yml, in front of three servers', async function () {
+		needs('nutcracker').call(this);
 		const backends = [await startBackend(), await startBackend(), await startBackend()];
 		const ports = { 22121: await freePort() };
 		backends.forEach((b, i) => { ports[String(11211 + i)] = b.address('memcached').port; });

@@ -9,11 +9,13 @@ const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { Peer, normalize, firstDifference } = require('./helpers/differential');
 const { rng, makeRound, render, line, KEYS } = require('./helpers/sessions');
+const { needs } = require('./helpers/references');
 
 describe('threads: native I/O threads on one sharded store', function () {
 	this.timeout(60000);
 
-	it('answers random sessions on several connections exactly as memcached does', async () => {
+	it('answers random sessions on several connections exactly as memcached does', async function () {
+		needs('memcached').call(this);
 		const memcached = await startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']);
 		const server = await startServer({ port: false, memcachedPort: 0, threads: 3 });
 		try {
@@ -39,7 +41,8 @@ describe('threads: native I/O threads on one sharded store', function () {
 		}
 	});
 
-	it('ends with the same store contents as memcached after 24 connections over 4 threads', async () => {
+	it('ends with the same store contents as memcached after 24 connections over 4 threads', async function () {
+		needs('memcached').call(this);
 		const memcached = await startMemcached(['-o', 'no_lru_crawler,no_lru_maintainer']);
 		const server = await startServer({ port: false, memcachedPort: 0, threads: 4 });
 		const ports = [memcached.port, server.address('memcached').port];
