@@ -5,7 +5,7 @@
 const assert = require('assert');
 const net = require('net');
 const { startCli, exitWithin } = require('./helpers/process');
-const { connect } = require('./helpers/server');
+const { connect, exchange, waitFor } = require('./helpers/server');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -69,13 +69,12 @@ describe('signals under load', function () {
 				const clients = Array.from({ length: CLIENTS }, (_, i) => pipeliningClient(server.port, i));
 				// Every client is being served when the signal comes.
 				await Promise.all(clients.map((c) => c.firstReply));
-				await sleep(100);
 				const signalled = Date.now();
 				server.child.kill(signal);
 				const results = await Promise.all(clients.map((c) => c.closed));
 				results.forEach(checkWholeReplies);
 				let refused = false;
-				for (const deadline = Date.now() + 2000; !refused && Date.now() < deadline; await sleep(20)) {
+				for (const deadline = Date.now() + 10000; !refused && Date.now() < deadline; await sleep(20)) {
 					refused = await refusesConnections(server.port);
 				}
 				assert.ok(refused, 'the server still accepts connections after the signal');
@@ -95,9 +94,10 @@ describe('signals under load', function () {
 			const stuck = await connect(server.port);
 			stuck.socket.pause();
 			stuck.write(`set big 0 0 ${value.length}\r\n${value}\r\n${'get big\r\n'.repeat(32)}`);
-			await sleep(200);
+			await waitFor(async () => /STAT curr_items 1\r\n/.test(await exchange(server.port, ['stats\r\n'], (t) => t.endsWith('END\r\n'))), { what: 'the set to be executed' });
 			server.child.kill('SIGTERM');
-			await sleep(200);
+			// Handled once it stops listening; it must still be running then, waiting on the reader.
+			while (!(await refusesConnections(server.port))) await sleep(20);
 			assert.strictEqual(server.child.exitCode, null, 'the first signal should wait for the unread replies');
 			const second = Date.now();
 			server.child.kill('SIGTERM');

@@ -2,6 +2,9 @@
 // is looked for once; missing, its tests are pending with the reason, or fail under CI=true.
 'use strict';
 
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const { spawnSync } = require('child_process');
 
 // Debian's Python, where the python3-* packages install (a pyenv or venv python3 on PATH would
@@ -26,7 +29,13 @@ const INSTALL_ALL = `sudo apt-get install -y ${[...new Set(Object.values(REFEREN
 const STRICT = !['', '0', 'false'].includes(process.env.CI || '') || process.env.SIMPLECACHED_REQUIRE_REFERENCES === '1';
 
 const found = new Map();   // name → boolean, probed on first need
-const skipped = [];        // {count, missing: [name]} for the summary
+
+// Skipped tests are written, one JSON line each, to a file of the whole run, so that with mocha's
+// parallel workers the process that started the run (the first to load this file) can sum them.
+const RUN_ENV = 'SIMPLECACHED_TEST_SKIPS';
+const startsRun = !process.env[RUN_ENV];
+if (startsRun) process.env[RUN_ENV] = path.join(os.tmpdir(), `simplecached-skips-${process.pid}.jsonl`);
+const SKIPS_FILE = process.env[RUN_ENV];
 
 function available(name) {
 	const reference = REFERENCES[name];
@@ -52,7 +61,7 @@ function needs(...names) {
 		if (missing.length === 0) return;
 		const runnable = this.test;
 		const count = runnable.type === 'hook' ? runnable.parent.total() : 1;
-		skipped.push({ count, missing });
+		fs.appendFileSync(SKIPS_FILE, `${JSON.stringify({ count, missing })}\n`);
 		const why = `needs ${missing.join(', ')}, not found; install: ${installLine(missing)}`;
 		if (STRICT) throw new Error(`${why} (CI=true or SIMPLECACHED_REQUIRE_REFERENCES=1: references are required)`);
 		console.log(`    pending (${count} test${count === 1 ? '' : 's'}): ${why}`);
@@ -63,7 +72,9 @@ function needs(...names) {
 // One line after mocha's own summary when anything was skipped (or failed) for a missing tool. The
 // install command names every missing reference, not only the first one each suite tripped on.
 process.on('exit', () => {
-	if (skipped.length === 0) return;
+	if (!startsRun || !fs.existsSync(SKIPS_FILE)) return;
+	const skipped = fs.readFileSync(SKIPS_FILE, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+	fs.rmSync(SKIPS_FILE, { force: true });
 	const count = skipped.reduce((sum, s) => sum + s.count, 0);
 	const tripped = [...new Set(skipped.flatMap((s) => s.missing))];
 	const missing = Object.keys(REFERENCES).filter((name) => !available(name));

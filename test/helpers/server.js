@@ -152,11 +152,12 @@ function connect(port) {
 	});
 }
 
-// Polls until check() returns a truthy value, which it resolves with; fails after timeoutMs.
-async function waitFor(check, { timeoutMs = 5000, intervalMs = 5, what = 'condition' } = {}) {
+// Polls until check() (or the promise it returns) gives a truthy value, which it resolves with;
+// fails after timeoutMs, a bound only for a condition that never comes, generous for a loaded machine.
+async function waitFor(check, { timeoutMs = 10000, intervalMs = 5, what = 'condition' } = {}) {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const result = check();
+		const result = await check();
 		if (result) return result;
 		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 		await new Promise((r) => setTimeout(r, intervalMs));

@@ -27,4 +27,5 @@ if node -e "require('./canary.node').leak()" >canary.log 2>&1 || ! grep -q 'cana
 fi
 echo "asan.sh: leak canary reported as it should be; running the suite"
 
-node --require "$here/children.js" node_modules/mocha/bin/mocha.js "$@"
+# Serial (--no-parallel): the leak check runs in the mocha process only, not in its workers.
+node --require "$here/children.js" node_modules/mocha/bin/mocha.js --no-parallel "$@"
