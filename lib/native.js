@@ -1,19 +1,22 @@
-// native: loads the compiled C engine (build/Release/simplecached.node).
-// One place to find it, so that a missing build fails with a message that says what to run.
+// native: loads the C engine: a local build (build/Release, made by `npm run build`) first, else the
+// prebuilt binary shipped for this platform (prebuilds/<platform>-<arch>, N-API: any Node >= 18).
 'use strict';
 
 const path = require('path');
+const loadBinding = require('node-gyp-build');
+
+const PACKAGE = path.join(__dirname, '..');
 
 function load() {
-	const candidates = ['Release', 'Debug'].map((dir) => path.join(__dirname, '..', 'build', dir, 'simplecached.node'));
-	for (const file of candidates) {
-		try {
-			return require(file);
-		} catch (err) {
-			if (err.code !== 'MODULE_NOT_FOUND') throw err;
-		}
+	try {
+		return loadBinding(PACKAGE);
+	} catch (err) {
+		// node-gyp-build found nothing for this platform: say what builds one.
+		err.message = `simplecached: no native addon for ${process.platform}-${process.arch} in ${PACKAGE} `
+			+ `(no prebuilt binary matches, and none was compiled); run \`npm rebuild simplecached\`, `
+			+ `which needs a C/C++ compiler, make and python3.\n${err.message}`;
+		throw err;
 	}
-	throw new Error('simplecached: native addon not built; run `npm install` (or `npx node-gyp rebuild`) in ' + path.join(__dirname, '..'));
 }
 
 module.exports = load();

@@ -19,7 +19,7 @@ cp -r csrc lib bin test index.js index.d.ts package.json binding.gyp .mocharc.js
 ln -s "$root/node_modules" "$dest/node_modules"
 cd "$dest"
 CC=gcc CXX=g++ CFLAGS="$cflags" CXXFLAGS="$cflags" LDFLAGS="$ldflags" \
-	npm run install --silent >build.log 2>&1 || { cat build.log >&2; fail "the addon did not build"; }
+	npm run build --silent >build.log 2>&1 || { cat build.log >&2; fail "the addon did not build"; }
 # grep reads all of ldd's output: with -q it could exit first, and pipefail would see SIGPIPE.
 ldd build/Release/simplecached.node | grep "$runtime" >/dev/null || fail "the addon was built without $runtime"
 node_include="$(dirname "$(dirname "$(command -v node)")")/include/node"
