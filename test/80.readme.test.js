@@ -1,6 +1,6 @@
-// The README's examples run as written: same code, only the package path and the ports replaced
-// (by free ones), in a child process that must print the promised lines and exit. The nutcracker
-// example runs against a real nutcracker started with the README's own nutcracker.yml.
+// Every code block of the README is checked: examples run as written (only the package path and
+// fixed ports replaced) and must print the promised lines; every shell command names something
+// that exists; the CLI block matches --help; every link and table-of-contents entry resolves.
 'use strict';
 
 const assert = require('assert');
@@ -10,7 +10,8 @@ const path = require('path');
 const { execFile } = require('child_process');
 const { freePort } = require('./helpers/memcached');
 const { runNutcracker, startBackend } = require('./helpers/nutcracker');
-const { needs } = require('./helpers/references');
+const { needs, INSTALL_ALL } = require('./helpers/references');
+const { startCli, exitWithin, run, CLI } = require('./helpers/process');
 
 const README = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
 
@@ -53,19 +54,56 @@ async function freePorts(names) {
 	return ports;
 }
 
+const ROOT = path.join(__dirname, '..');
+const PACKAGE = require('../package.json');
+
+// Every fenced block: {language, code}.
+const FENCES = [...README.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ language: m[1], code: m[2] }));
+
+// The js examples, each run by a test below (found by a line only it contains).
+const EXAMPLES = {
+	quickStart: 'new Server({ port: 0, memcachedPort: 0 }',
+	hashing: "servers: ['127.0.0.1:11211', '127.0.0.1:11212:2'",
+	nutcracker: 'new Client({ port: 22121',
+};
+
+// Starts the CLI with the README's flags (fixed ports made free ones), waits for its banner, stops it.
+async function startsWith(args) {
+	const server = await startCli(args.map((a) => (/^\d{4,5}$/.test(a) ? '0' : a)), 10000);
+	server.child.kill('SIGTERM');
+	const result = await exitWithin(server, 10000, `simplecached ${args.join(' ')}`);
+	assert.strictEqual(result.code, 0, result.stderr);
+}
+
+// What each shell command of the README must satisfy; a command none of these knows fails the test.
+const SHELL = [
+	[/^npm install simplecached$/, () => 'not run: installs from the registry (npm run test:package installs the packed tarball)'],
+	[/^npm install && node bin\/server\.js$/, () => startsWith(['-p', '11311'])],
+	[/^npm install && npm test$/, () => assert.strictEqual(PACKAGE.scripts.test, 'mocha')],
+	[/^npm run (\S+)/, (m) => assert.ok(PACKAGE.scripts[m[1]], `package.json has no script ${m[1]}`)],
+	[/^sudo apt-get install -y /, (m, line) => assert.strictEqual(line, INSTALL_ALL, 'the references of test/helpers/references.js')],
+	[/^simplecached (.+) &$/, (m) => startsWith(m[1].split(' '))],
+	[/^nutcracker -c nutcracker\.yml$/, () => 'run by the nutcracker example test'],
+	[/^bash (\S+)/, (m) => assert.ok(fs.existsSync(path.join(ROOT, m[1])), `${m[1]} does not exist`)],
+];
+
+// GitHub's anchor for a heading.
+function anchor(heading) {
+	return heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+}
+
 describe('README', function () {
 	this.timeout(30000);
 
-	it('runs the usage example and prints what its comments say', async () => {
-		const example = blocks('js')[0];
-		const lines = await runExample(example, await freePorts(['11311', '11211']));
+	it('runs the quick-start example and prints what its comments say', async () => {
+		const lines = await runExample(blockWith('js', EXAMPLES.quickStart), {});
 		assert.deepStrictEqual(lines, [
 			'hello world', '15', "{ greeting: 'hello world', counter: '15' }", 'no network involved',
 		]);
 	});
 
 	it('runs the client-side hashing example: keys spread, a server lost, its keys moved', async () => {
-		const example = blockWith('js', "servers: ['127.0.0.1:11211', '127.0.0.1:11212:2'");
+		const example = blockWith('js', EXAMPLES.hashing);
 		const ports = await freePorts(['11211', '11212', '11213']);
 		const lines = await runExample(example, ports);
 		assert.deepStrictEqual(lines, ['value of key:7', '1000', `127.0.0.1:${ports[11212]}`, 'true', 'null', 'true']);
@@ -78,7 +116,7 @@ describe('README', function () {
 		backends.forEach((b, i) => { ports[String(11211 + i)] = b.address('memcached').port; });
 		const nutcracker = await runNutcracker(withPorts(blocks('yaml')[0], ports), ports[22121]);
 		try {
-			const example = blockWith('js', 'new Client({ port: 22121');
+			const example = blockWith('js', EXAMPLES.nutcracker);
 			const lines = await runExample(example, ports);
 			assert.deepStrictEqual(lines, [
 				'set through nutcracker', 'set by the Client', "{ 'user:42': 'set through nutcracker', 'user:43': 'set by the Client' }",
@@ -88,6 +126,43 @@ describe('README', function () {
 		} finally {
 			await nutcracker.stop();
 			await Promise.all(backends.map((b) => b.close()));
+		}
+	});
+
+	it('has no block that none of these tests checks', () => {
+		const languages = new Set(FENCES.map((f) => f.language));
+		assert.deepStrictEqual([...languages].sort(), ['', 'js', 'sh', 'yaml'], 'a block in a new language needs a check here');
+		assert.strictEqual(blocks('js').length, Object.keys(EXAMPLES).length, 'every js block must be one of EXAMPLES');
+		assert.strictEqual(blocks('yaml').length, 1, 'the one yaml block is the nutcracker example\'s');
+		assert.strictEqual(FENCES.filter((f) => f.language === '').length, 1, 'the one plain block is the command line\'s');
+	});
+
+	it('names only commands, scripts, packages and files that exist, and the CLI starts with its flags', async () => {
+		const commands = blocks('sh').flatMap((code) => code.split('\n')).map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+		assert.ok(commands.length > 10, `${commands.length} commands`);
+		for (const line of commands) {
+			const rule = SHELL.find(([pattern]) => pattern.test(line));
+			assert.ok(rule, `README command not checked by test/80: ${line}`);
+			await rule[1](rule[0].exec(line), line);
+		}
+	});
+
+	it('lists the command line\'s flags exactly as --help does', async () => {
+		const help = (await exitWithin(run([CLI, '--help']), 10000, 'simplecached --help')).stdout;
+		const flags = (text) => [...text.matchAll(/(?:^|\s)(--?[a-zA-Z][\w-]*)/g)].map((m) => m[1]).filter((f) => f !== '-');
+		const block = FENCES.find((f) => f.language === '').code;
+		assert.deepStrictEqual([...new Set(flags(block))].sort(), [...new Set(flags(help))].sort());
+	});
+
+	it('links only to headings and files that exist', () => {
+		const headings = new Set([...README.matchAll(/^#+ (.+)$/gm)].map((m) => anchor(m[1])));
+		const links = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+		assert.ok(links.length > 15, `${links.length} links`);
+		for (const link of links) {
+			if (/^https?:/.test(link)) continue;
+			const [file, hash] = link.split('#');
+			if (file === '') assert.ok(headings.has(hash), `no heading for #${hash}`);
+			else assert.ok(fs.existsSync(path.join(ROOT, file)), `${file} does not exist`);
 		}
 	});
 });
