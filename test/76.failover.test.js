@@ -236,13 +236,13 @@ describe('failover: timeouts and dropped connections', function () {
 			}
 			const times = accepted();
 			const gaps = times.slice(1, 6).map((t, i) => Math.round((t - times[i]) * 1000));
-			// Never sooner than the backoff (timers do not fire early); later only by scheduling
-			// delay, which a loaded machine can stretch, hence the wide upper margin.
+			// Never sooner than the backoff (timers do not fire early), so the lower bounds prove
+			// the doubling; later only by scheduling delay, which a loaded machine can stretch,
+			// hence the wide upper margin.
 			gaps.forEach((gap, i) => {
 				const expected = 40 * 2 ** i;
 				assert.ok(gap >= expected - 5 && gap < expected * 2 + 250, `gap ${i} is ${gap} ms, expected ~${expected} (gaps ${gaps})`);
 			});
-			assert.ok(gaps[4] > gaps[0] * 8, `the backoff did not grow: gaps ${gaps}`);
 		} finally {
 			if (client) await client.close();
 			listener.kill('SIGKILL');
