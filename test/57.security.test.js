@@ -109,8 +109,8 @@ describe('security defaults', function () {
 			[['-l', '0.0.0.0', '-p', '0', '--memcached-port', '0', '-Y', file, '--allow-unauthenticated-seed'], [/simplecached protocol .* has no authentication/, /unencrypted/]],
 		];
 		for (const [args, expected] of cases) {
+			// The warnings are written as the listeners open; stopCli() collects stderr to the exit.
 			const server = await startCli(args);
-			await new Promise((resolve) => setTimeout(resolve, 100));
 			const result = await stopCli(server);
 			const warnings = result.stderr.split('\n').filter((l) => l.includes('warning'));
 			assert.strictEqual(warnings.length, expected.length, `${args.join(' ')}: ${result.stderr}`);
