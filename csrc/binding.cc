@@ -103,6 +103,39 @@ bool BufferArg(const Napi::CallbackInfo &info, size_t i, const char **data, size
     return true;
 }
 
+// One protocol session and the input it has not executed yet: what Engine.feed() and a
+// JavaScript transport's Session both feed through. Pending input is bounded as on a socket.
+struct Feeder {
+    session_t session;
+    buf_t pending;
+    size_t max_pending;
+
+    void Start(engine_t *e, session_proto_t proto, uint32_t out_high_water)
+    {
+        session_init(&session, e, proto);
+        session.out_high_water = out_high_water;
+        buf_init(&pending);
+        // The protocols bound a pending command themselves; this is a backstop.
+        max_pending = e->max_item_size + 2 * 1024 * 1024;
+    }
+
+    void Stop() { buf_free(&pending); }
+
+    // Appends data and executes every complete command into out (up to the output mark); input
+    // past the bound breaks the session. Returns whether any input was executed or discarded.
+    bool Feed(const char *data, size_t len, buf_t *out)
+    {
+        if (session.state == SESSION_OPEN && len > 0 &&
+            (buf_len(&pending) + len > max_pending || buf_append(&pending, data, len) != 0))
+            session.state = SESSION_BROKEN;
+        size_t used = engine_feed(&session, buf_head(&pending), buf_len(&pending), out);
+        buf_consume(&pending, used);
+        if (buf_len(&pending) == 0)
+            buf_free(&pending);
+        return used > 0;
+    }
+};
+
 class Engine : public Napi::ObjectWrap<Engine> {
 public:
     static Napi::Function Init(Napi::Env env)
@@ -118,8 +151,6 @@ public:
     {
         Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>()
                                                                       : Napi::Object::New(info.Env());
-        for (buf_t &pending : pending_)
-            buf_init(&pending);
         engine_config_t config;
         config.memory_limit = SizeOption(opts, "memoryLimit", 64u << 20);
         config.max_item_size = SizeOption(opts, "maxItemSize", 1u << 20);
@@ -133,24 +164,31 @@ public:
         }
         if (with_auth && !AuthArg(info.Env(), auth, shared_->engine.auth))
             return;
-        session_init(&sessions_[SESSION_PROTO_SIMPLE], &shared_->engine, SESSION_PROTO_SIMPLE);
-        session_init(&sessions_[SESSION_PROTO_TEXT], &shared_->engine, SESSION_PROTO_TEXT);
-        // In-process callers hold the store already: their own sessions need no credentials.
-        sessions_[SESSION_PROTO_TEXT].authenticated = true;
+        StartFeeder(SESSION_PROTO_SIMPLE);
+        StartFeeder(SESSION_PROTO_TEXT);
     }
 
     ~Engine() override
     {
-        for (buf_t &pending : pending_)
-            buf_free(&pending);
+        for (Feeder &feeder : feeders_)
+            feeder.Stop();
         shared_->Unref();
     }
 
     SharedEngine *Shared() { return shared_; }
 
 private:
+    // In-process callers hold the store already: their sessions need no credentials, and take
+    // every reply at once (no output mark).
+    void StartFeeder(session_proto_t proto)
+    {
+        feeders_[proto].Start(&shared_->engine, proto, UINT32_MAX);
+        feeders_[proto].session.authenticated = true;
+    }
+
     // feed(buffer, {protocol}) runs protocol bytes through this engine's own session for that
-    // protocol, keeping an incomplete command for the next call, and returns the replies.
+    // protocol, keeping an incomplete command for the next call, and returns the replies. After a
+    // quit or a broken stream, which would close a socket, the next call starts a fresh session.
     Napi::Value Feed(const Napi::CallbackInfo &info)
     {
         const char *data;
@@ -160,15 +198,14 @@ private:
         session_proto_t proto = SESSION_PROTO_SIMPLE;
         if (info.Length() > 1 && info[1].IsObject() && !ProtocolOption(info.Env(), info[1].As<Napi::Object>(), &proto))
             return info.Env().Undefined();
-        session_t *session = &sessions_[proto];
-        buf_t *pending = &pending_[proto];
+        Feeder &feeder = feeders_[proto];
         buf_t out;
         buf_init(&out);
-        if (buf_append(pending, data, len) != 0) {
-            Napi::Error::New(info.Env(), "out of memory").ThrowAsJavaScriptException();
-            return info.Env().Undefined();
+        feeder.Feed(data, len, &out);
+        if (feeder.session.state != SESSION_OPEN) {
+            feeder.Stop();
+            StartFeeder(proto);
         }
-        buf_consume(pending, engine_feed(session, buf_head(pending), buf_len(pending), &out));
         Napi::Value result = Napi::Buffer<char>::Copy(info.Env(), buf_head(&out), buf_len(&out));
         buf_free(&out);
         return result;
@@ -259,8 +296,7 @@ private:
     }
 
     SharedEngine *shared_ = nullptr;
-    session_t sessions_[2];  // indexed by session_proto_t
-    buf_t pending_[2];
+    Feeder feeders_[2] = {};  // indexed by session_proto_t; zeroed, so Stop() is safe before Start()
 };
 
 
@@ -285,7 +321,6 @@ public:
     explicit Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info)
     {
         Napi::Env env = info.Env();
-        buf_init(&pending_);
         Napi::FunctionReference *engine_class = env.GetInstanceData<Napi::FunctionReference>();
         if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject() ||
             !info[0].As<Napi::Object>().InstanceOf(engine_class->Value())) {
@@ -298,10 +333,7 @@ public:
         shared_ = Engine::Unwrap(info[0].As<Napi::Object>())->Shared();
         shared_->refs++;
         engine_t *e = &shared_->engine;
-        session_init(&session_, e, proto);
-        session_.out_high_water = SESSION_OUTPUT_HIGH_WATER;
-        // A pending command is bounded by the protocols' own limits; this is a backstop.
-        max_pending_ = e->max_item_size + 2 * 1024 * 1024;
+        feeder_.Start(e, proto, SESSION_OUTPUT_HIGH_WATER);
         stat_add(&e->stats.curr_connections, 1);
         stat_add(&e->stats.total_connections, 1);
         open_ = true;
@@ -332,15 +364,9 @@ private:
         stat_add(&e->stats.bytes_read, len);
         buf_t out;
         buf_init(&out);
-        if (session_.state == SESSION_OPEN && len > 0 &&
-            (buf_len(&pending_) + len > max_pending_ || buf_append(&pending_, data, len) != 0))
-            session_.state = SESSION_BROKEN;
-        size_t used = engine_feed(&session_, buf_head(&pending_), buf_len(&pending_), &out);
-        buf_consume(&pending_, used);
-        executed_ = used > 0;
-        if (buf_len(&pending_) == 0)
-            buf_free(&pending_);
-        blocked_ = session_.state == SESSION_OPEN && buf_len(&out) >= SESSION_OUTPUT_HIGH_WATER && buf_len(&pending_) > 0;
+        executed_ = feeder_.Feed(data, len, &out);
+        blocked_ = feeder_.session.state == SESSION_OPEN && buf_len(&out) >= SESSION_OUTPUT_HIGH_WATER &&
+                   buf_len(&feeder_.pending) > 0;
         stat_add(&e->stats.bytes_written, buf_len(&out));
         Napi::Value result = Napi::Buffer<char>::Copy(env, buf_head(&out), buf_len(&out));
         buf_free(&out);
@@ -351,7 +377,7 @@ private:
     Napi::Value State(const Napi::CallbackInfo &info)
     {
         static const char *names[] = {"open", "quit", "broken"};
-        return Napi::String::New(info.Env(), open_ ? names[session_.state] : "closed");
+        return Napi::String::New(info.Env(), open_ ? names[feeder_.session.state] : "closed");
     }
 
     Napi::Value Blocked(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), blocked_); }
@@ -373,14 +399,12 @@ private:
             return;
         open_ = false;
         blocked_ = false;
-        buf_free(&pending_);
+        feeder_.Stop();
         stat_sub(&shared_->engine.stats.curr_connections, 1);
     }
 
     SharedEngine *shared_ = nullptr;
-    session_t session_;
-    buf_t pending_;
-    size_t max_pending_ = 0;
+    Feeder feeder_ = {};
     bool open_ = false;
     bool blocked_ = false;
     bool executed_ = false;

@@ -150,15 +150,32 @@ describe('engine: feed()', () => {
 		assert.strictEqual(feed('get big\r\n'), 'END\r\n');
 	});
 
-	it('answers CLIENT_ERROR to an overlong line, and nothing after it', () => {
+	it('answers CLIENT_ERROR to an overlong line and drops the rest of that call; the next starts afresh', () => {
 		assert.strictEqual(feed('x'.repeat(250 + 100 + 32)), '');
-		assert.strictEqual(feed('x'), 'CLIENT_ERROR line too long\r\n');
-		assert.strictEqual(feed('\r\nget k\r\n'), '');
+		assert.strictEqual(feed('x\r\nget k\r\n'), 'CLIENT_ERROR line too long\r\n');
+		assert.strictEqual(feed('\r\nget k\r\n'), 'ERROR\r\nEND\r\n');
 	});
 
-	it('answers nothing after quit', () => {
+	it('answers nothing after quit in the same call, and the next call with a fresh session', () => {
 		assert.strictEqual(feed('set q 1\r\nquit\r\nget q\r\n'), 'STORED\r\n');
-		assert.strictEqual(feed('get q\r\n'), '');
+		assert.strictEqual(feed('get q\r\n'), 'VALUE q 1\r\nEND\r\n');
+	});
+
+	it('starts a fresh memcached session after quit or a stream it cannot resynchronise', () => {
+		const mc = (data) => engine.feed(data, { protocol: 'memcached' }).toString('latin1');
+		assert.strictEqual(mc('set m 0 0 1\r\nv\r\nquit\r\nversion\r\n'), 'STORED\r\n');
+		assert.strictEqual(mc('get m\r\n'), 'VALUE m 0 1\r\nv\r\nEND\r\n');
+		// memcached hangs up, silently, on a line with no end past 2 KiB; here the next call is new.
+		assert.strictEqual(mc(`set m 0 0 1\r\nw\r\n${'x'.repeat(4096)}`), 'STORED\r\n');
+		assert.strictEqual(mc('version\r\n'), 'VERSION 1.6.18\r\n');
+	});
+
+	it('keeps no pending input past the bound a socket has (maxItemSize + 2 MiB)', () => {
+		// A value's data block of maxItemSize (100 bytes here) is refused and swallowed, so only a
+		// session that stops executing could accumulate input; after quit it is dropped with the call.
+		const mc = (data) => engine.feed(data, { protocol: 'memcached' }).toString('latin1');
+		assert.strictEqual(mc(`quit\r\n${'x'.repeat(3 * 1024 * 1024)}`), '');
+		assert.strictEqual(mc('version\r\n'), 'VERSION 1.6.18\r\n');
 	});
 
 	it('accepts strings as well as Buffers, and throws TypeError for other types', () => {
