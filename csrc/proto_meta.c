@@ -47,7 +47,7 @@ static bool _mg_flags(meta_get_t *g, item_t *it, bool created, bool *won)
                 *won = true;
             break;
         case 's': meta_put_u64(l, 's', it->nvalue); break;
-        case 't': meta_put_ttl(l, it, g->now); break;
+        case 't': meta_put_ttl(l, it->exptime, g->now); break;
         case 'c': meta_put_u64(l, 'c', it->cas); break;
         case 'f': meta_put_u64(l, 'f', it->flags); break;
         case 'l': meta_put_u64(l, 'l', 0); break;  /* no last-access time is kept: see the README */
@@ -370,6 +370,7 @@ typedef struct meta_arith {
     bool counted;        /* the delta was applied: an incr or decr hit */
     bool missed;         /* no item, none created: an incr or decr miss */
     bool created;
+    bool replaced;       /* the result did not fit in place: a new item holds it (see _ma_reply) */
     uint64_t value;
     meta_line_t line;
 } meta_arith_t;
@@ -393,11 +394,18 @@ static item_t *_ma_apply(store_t *store, meta_arith_t *a)
     } else if (it->nvalue > 0 && r->cas != 0 && it->cas != r->cas) {
         a->outcome = META_EXISTS;
         return NULL;
-    } else if ((st = store_arith(store, r->key, r->nkey, a->incr, r->delta, &a->value)) != STORE_OK) {
-        a->errstr = st == STORE_NON_NUMERIC ? "CLIENT_ERROR cannot increment or decrement non-numeric value"
-                                            : "SERVER_ERROR out of memory";
     } else {
-        a->counted = true;
+        /* store_arith rewrites in place only what fits in the old value and no reader holds. */
+        size_t old_len = it->nvalue;
+        bool held = it->refs != 0;
+        if ((st = store_arith(store, r->key, r->nkey, a->incr, r->delta, &a->value)) != STORE_OK) {
+            a->errstr = st == STORE_NON_NUMERIC ? "CLIENT_ERROR cannot increment or decrement non-numeric value"
+                                                : "SERVER_ERROR out of memory";
+        } else {
+            char digits[20];
+            a->counted = true;
+            a->replaced = held || buf_format_u64(digits, a->value) > old_len;
+        }
     }
     it = a->counted || a->created ? store_find(store, r->key, r->nkey) : NULL;
     a->outcome = it ? META_HIT : META_ERROR;
@@ -411,6 +419,9 @@ static bool _ma_reply(meta_arith_t *a, item_t *it)
     meta_line_t *l = &a->line;
     char digits[20];
     size_t ndigits = buf_format_u64(digits, a->value);
+    /* memcached 1.6.18 answers a replaced item's ma from the old item (given the new cas): T
+     * changes the old one's expiry, which t then shows, and the stored item keeps its own. */
+    uint32_t exptime = it->exptime;
     if (r->value)
         meta_put_va(l, ndigits);
     else
@@ -419,11 +430,15 @@ static bool _ma_reply(meta_arith_t *a, item_t *it)
         const token_t *t = &r->c->t[i];
         switch (t->p[0]) {
         case 'c': meta_put_u64(l, 'c', it->cas); break;
-        case 't': meta_put_ttl(l, it, a->now); break;
-        case 'T': it->exptime = r->exptime; break;
+        case 't': meta_put_ttl(l, exptime, a->now); break;
+        case 'T':
+            exptime = r->exptime;
+            if (!a->replaced)
+                it->exptime = exptime;
+            break;
         case 'N':
             if (a->created)
-                it->exptime = r->vivify_exptime;
+                it->exptime = exptime = r->vivify_exptime;
             break;
         case 'O':
             if (!meta_put_opaque(r, l, t))

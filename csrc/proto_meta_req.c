@@ -134,13 +134,13 @@ bool meta_put_opaque(meta_req_t *r, meta_line_t *l, const token_t *t)
 }
 
 /* The remaining ttl as memcached prints it: -1 for none, else exptime - now in 32 bits. */
-void meta_put_ttl(meta_line_t *l, const item_t *it, uint32_t now)
+void meta_put_ttl(meta_line_t *l, uint32_t exptime, uint32_t now)
 {
-    if (it->exptime == 0) {
+    if (exptime == 0) {
         meta_put(l, " t-1", 4);
         return;
     }
-    meta_put_u64(l, 't', (uint32_t)(it->exptime - now));
+    meta_put_u64(l, 't', (uint32_t)(exptime - now));
 }
 
 /* Appends the line plus "\r\n" unless quiet; out of memory breaks the session. */

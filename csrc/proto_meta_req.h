@@ -58,7 +58,7 @@ void meta_put_flag(meta_line_t *l, char flag);                       /* " <flag>
 void meta_put_u64(meta_line_t *l, char flag, uint64_t v);            /* " <flag><v>" */
 void meta_put_va(meta_line_t *l, uint64_t length);                   /* "VA <length>" */
 void meta_put_key(meta_line_t *l, const char *key, size_t nkey, bool binary);
-void meta_put_ttl(meta_line_t *l, const item_t *it, uint32_t now);   /* " t<remaining>" */
+void meta_put_ttl(meta_line_t *l, uint32_t exptime, uint32_t now);  /* " t<remaining>" of an expiry */
 
 /* " <opaque token>"; false (r->errstr set) when it is too long, which fails the command. */
 bool meta_put_opaque(meta_req_t *r, meta_line_t *l, const token_t *t);

@@ -101,6 +101,9 @@ describe('meta commands: differential test against real memcached', function () 
 			['hit before', L('ms u 2', 'ab', 'mg u u h', 'mg u h', 'mg u h', 'ms u 2', 'ab', 'get u', 'mg u h', 'ms u 2', 'ab', 'touch u 0', 'mg u h', 'ms u 2', 'ab', 'gat 0 u', 'mg u h u')],
 			['arithmetic', L('ma h', 'ma h N0 J10', 'ma h v', 'ma h MD D3 v', 'ma h M- D100 v', 'ma h M+ v', 'ma h c t v k O1', 'ma hh N0 J5 q v T100 t', 'mg hh t v', 'ma bjE= b N0 k v')],
 			['binary keys', L('ms YQ== 1 b k c', 'x', 'mg YQ== b v k', 'mg a v k', 'mg YQ== b k s', 'md YQ== b k q', 'mg a', 'set a 0 0 1', 'y', 'mg YQ== b k', 'me YQ== b', 'me a')],
+			// A result longer than the stored number makes memcached a new item, answered from the old
+			// one: T then changes what t shows but not what is stored (found by SEED=444780757).
+			['ttl of a grown number', L('set g 0 0 2', '11', 'ma g T100 D100 t c', 'mg g t v', 'set g 0 0 3', '111', 'ma g t T100 D1 t', 'mg g t v', 'ma g N0 T50 D1000 v t', 'mg g t')],
 			['ttl', L('ms o 1 T-1', 'x', 'mg o v', 'ms o 1 T0', 'x', 'mg o t', 'mg o T0 t', 'ms z 1 T2592000 t', 'x', 'mg z t', 'ms z 1 T99999999999', 'x', 'mg z')],
 		]);
 	});
