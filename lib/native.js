@@ -13,8 +13,8 @@ function load() {
 	} catch (err) {
 		// node-gyp-build found nothing for this platform: say what builds one.
 		err.message = `simplecached: no native addon for ${process.platform}-${process.arch} in ${PACKAGE} `
-			+ `(no prebuilt binary matches, and none was compiled); run \`npm rebuild simplecached\`, `
-			+ `which needs a C/C++ compiler, make and python3.\n${err.message}`;
+			+ `(no prebuilt binary matches, and none was compiled); run \`npm rebuild simplecached --ignore-scripts=false\` `
+			+ `in your project (\`npm run build\` in a checkout), which needs a C/C++ compiler, make and python3.\n${err.message}`;
 		throw err;
 	}
 }
