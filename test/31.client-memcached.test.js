@@ -65,7 +65,7 @@ async function session(port) {
 }
 
 describe('Client, memcached protocol: same results as against memcached', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let memcached;
 	let server;
 	before(needs('memcached'));

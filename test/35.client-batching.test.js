@@ -57,7 +57,7 @@ function connect(options) {
 }
 
 describe('Client: the gets of one turn go as one multi-key get', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let recorder;
 	let client;
 	afterEach(async () => {

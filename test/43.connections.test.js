@@ -19,7 +19,7 @@ async function statsOf(port, group = '') {
 }
 
 describe('connections: idle timeout', function () {
-	this.timeout(15000);
+	this.timeout(60000);
 	let server;
 	let port;
 	before(async () => {
@@ -71,7 +71,7 @@ describe('connections: idle timeout', function () {
 });
 
 describe('connections: readers that stop reading, writers that stop writing', function () {
-	this.timeout(15000);
+	this.timeout(60000);
 	let server;
 	let port;
 	const VALUE = 'x'.repeat(256 * 1024);
@@ -145,7 +145,7 @@ describe('connections: readers that stop reading, writers that stop writing', fu
 });
 
 describe('connections: the open-files limit', function () {
-	this.timeout(20000);
+	this.timeout(60000);
 	const LIMIT = 200;
 	// prlimit execs the command, so the child's pid is the server's.
 	const wrapper = ['prlimit', `--nofile=${LIMIT}:${LIMIT}`];

@@ -66,7 +66,7 @@ function sClient(port, caFile, input) {
 }
 
 describe('tls: the memcached protocol over TLS', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let dir;
 	let certs;
 	let server;
@@ -328,7 +328,7 @@ describe('tls: the memcached protocol over TLS', function () {
 });
 
 describe('tls: command line', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let dir;
 	let certs;
 	before(needs('openssl'));

@@ -214,7 +214,7 @@ describe('authentication: differential test against memcached -Y', function () {
 });
 
 describe('authentication: the auth file, the seed port and clients', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let dir;
 	before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-auth-')); });
 	after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -50,7 +50,7 @@ async function stopCli(server) {
 }
 
 describe('security defaults', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let dir;
 	before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-sec-')); });
 	after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -251,7 +251,7 @@ describe('memcached binary protocol: differential test against real memcached', 
 });
 
 describe('memcached binary protocol with ascii authentication (-Y)', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 
 	// memcached -Y serves ascii only: a first byte of 0x80 is read as the start of a text line.
 	it('reads binary requests as text, as memcached -Y does', async function () {

@@ -11,7 +11,7 @@ const { needs } = require('./helpers/references');
 const quiet = { log() {} };
 
 describe('memjs (binary protocol) against simplecached and memcached', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let memcached;
 	let server;
 	let clients;

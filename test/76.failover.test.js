@@ -59,7 +59,7 @@ const keys = Array.from({ length: 300 }, (_, i) => `failover:${i}`);
 const elapsedSince = (start) => Number(process.hrtime.bigint() - start) / 1e6;
 
 describe('failover: a Client over three servers, one of which dies and comes back', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let backends;
 	let client;
 	afterEach(async () => {
@@ -159,7 +159,7 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 });
 
 describe('failover: timeouts and dropped connections', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let backends;
 	afterEach(async () => {
 		if (backends) await stopBackends(backends);
@@ -276,7 +276,7 @@ describe('failover: timeouts and dropped connections', function () {
 });
 
 describe('failover: nutcracker in front of three servers, one of which dies', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 	let backends;
 	let proxies = [];
 	before(needs('nutcracker', 'pymemcache'));

@@ -93,7 +93,7 @@ function anchor(heading) {
 }
 
 describe('README', function () {
-	this.timeout(30000);
+	this.timeout(60000);
 
 	it('runs the quick-start example and prints what its comments say', async () => {
 		const lines = await runExample(blockWith('js', EXAMPLES.quickStart), {});
