@@ -15,7 +15,7 @@ const { callbackOrPromise } = require('./callback');
 const MAX_TTL = 2 ** 31 - 1;
 const MAX_FLAGS = 2 ** 32 - 1;
 const STATS_GROUPS = ['settings', 'items', 'slabs'];
-const NO_ARGS = Object.freeze({});   // what get, gets and delete take besides the key
+const NO_ARGS = Object.freeze({});   // no arguments besides the key (get, delete; incr by 1)
 
 function casToken(cas) {
 	const text = typeof cas === 'bigint' || typeof cas === 'number' ? String(cas) : cas;
@@ -104,19 +104,19 @@ class Client extends EventEmitter {
 
 	// true once stored. options: {ttl (seconds), flags} (memcached protocol).
 	set(key, value, opts, callback) {
-		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		if (typeof opts === 'function') return this._call('set', key, { value }, opts);
 		return this._call('set', key, { value, opts }, callback);
 	}
 
 	// true if stored, false if the key exists already.
 	add(key, value, opts, callback) {
-		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		if (typeof opts === 'function') return this._call('add', key, { value }, opts);
 		return this._call('add', key, { value, opts }, callback);
 	}
 
 	// true if stored, false if the key is absent.
 	replace(key, value, opts, callback) {
-		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		if (typeof opts === 'function') return this._call('replace', key, { value }, opts);
 		return this._call('replace', key, { value, opts }, callback);
 	}
 
@@ -130,7 +130,7 @@ class Client extends EventEmitter {
 
 	// true if stored; false if the item changed since gets() returned `cas`, or is gone.
 	cas(key, value, cas, opts, callback) {
-		if (typeof opts === 'function') [opts, callback] = [undefined, opts];
+		if (typeof opts === 'function') return this._call('cas', key, { value, cas }, opts);
 		return this._call('cas', key, { value, cas, opts }, callback);
 	}
 
@@ -141,12 +141,12 @@ class Client extends EventEmitter {
 
 	// The new value (a Number, or a BigInt past 2^53), or null when the key is absent.
 	incr(key, delta, callback) {
-		if (typeof delta === 'function') [delta, callback] = [undefined, delta];
+		if (typeof delta === 'function') return this._call('incr', key, NO_ARGS, delta);
 		return this._call('incr', key, { delta }, callback);
 	}
 
 	decr(key, delta, callback) {
-		if (typeof delta === 'function') [delta, callback] = [undefined, delta];
+		if (typeof delta === 'function') return this._call('decr', key, NO_ARGS, delta);
 		return this._call('decr', key, { delta }, callback);
 	}
 
