@@ -181,7 +181,7 @@ describe('eviction: resident memory of a server process', function () {
 		} finally {
 			if (client) await client.close();
 			server.child.kill('SIGTERM');
-			const result = await exitWithin(server, 5000, 'server');
+			const result = await exitWithin(server, 30000, 'server');
 			assert.strictEqual(result.code, 0);
 		}
 	}

@@ -151,18 +151,18 @@ describe('connections: the open-files limit', function () {
 	const wrapper = ['prlimit', `--nofile=${LIMIT}:${LIMIT}`];
 
 	it('defaults max-connections to what the open-files limit leaves room for', async () => {
-		const cli = await startCli(['-p', 'off', '--memcached-port', '0'], 5000, { wrapper });
+		const cli = await startCli(['-p', 'off', '--memcached-port', '0'], 30000, { wrapper });
 		try {
 			const maxconns = Number((await statsOf(cli.port, 'settings')).get('maxconns'));
 			assert.ok(maxconns > LIMIT / 2 && maxconns < LIMIT, `maxconns ${maxconns} for a limit of ${LIMIT}`);
 		} finally {
 			cli.child.kill('SIGTERM');
-			await exitWithin(cli, 5000, 'server');
+			await exitWithin(cli, 30000, 'server');
 		}
 	});
 
 	it('refuses to start with more connections than the limit allows', async () => {
-		const result = await exitWithin(run([CLI, '-p', '0', '-c', '1000'], { wrapper }), 5000, 'server');
+		const result = await exitWithin(run([CLI, '-p', '0', '-c', '1000'], { wrapper }), 30000, 'server');
 		assert.strictEqual(result.code, 2);
 		assert.match(result.stderr, /open-files limit \(200\)/);
 	});

@@ -10,7 +10,7 @@ const { CLI, run, exitWithin, startCli } = require('./helpers/process');
 describe('cli: flags', () => {
 	it('prints usage for --help and -h and exits 0', async () => {
 		for (const flag of ['--help', '-h']) {
-			const result = await exitWithin(run([CLI, flag]), 5000, `simplecached ${flag}`);
+			const result = await exitWithin(run([CLI, flag]), 30000, `simplecached ${flag}`);
 			assert.strictEqual(result.code, 0, flag);
 			assert.match(result.stdout, /^Usage: simplecached \[options\]/);
 			for (const option of ['-p, --port', '-l, --host', '-m, --memory-limit', '-c, --max-connections', '-I, --max-item-size', '-h, --help', '--version']) {
@@ -21,7 +21,7 @@ describe('cli: flags', () => {
 	});
 
 	it('prints the package version for --version and exits 0', async () => {
-		const result = await exitWithin(run([CLI, '--version']), 5000, 'simplecached --version');
+		const result = await exitWithin(run([CLI, '--version']), 30000, 'simplecached --version');
 		assert.strictEqual(result.code, 0);
 		assert.strictEqual(result.stdout, `${pkg.version}\n`);
 		assert.strictEqual(result.stderr, '');
@@ -44,7 +44,7 @@ describe('cli: flags', () => {
 	];
 	for (const [args, message] of bad) {
 		it(`exits 2 with a message on stderr for ${args.join(' ')}`, async () => {
-			const result = await exitWithin(run([CLI, ...args]), 5000, `simplecached ${args.join(' ')}`);
+			const result = await exitWithin(run([CLI, ...args]), 30000, `simplecached ${args.join(' ')}`);
 			assert.strictEqual(result.code, 2, `exit code for ${args.join(' ')}; stderr: ${result.stderr}`);
 			assert.match(result.stderr, /^simplecached: /);
 			assert.match(result.stderr, message);
@@ -75,7 +75,7 @@ describe('cli: serving and signals', () => {
 				throw err;
 			}
 			server.child.kill(signal);
-			const result = await exitWithin(server, 5000, `server after ${signal}`);
+			const result = await exitWithin(server, 30000, `server after ${signal}`);
 			assert.strictEqual(result.code, 0, `exit code; stderr: ${result.stderr}`);
 			assert.strictEqual(result.signal, null);
 			assert.ok(result.stdout.includes(`simplecached: ${signal}, closing`), result.stdout);
@@ -88,7 +88,7 @@ describe('cli: serving and signals', () => {
 		const other = await startServer();
 		try {
 			const { port } = other.address();
-			const result = await exitWithin(run([CLI, '-p', String(port)]), 5000, 'server on a busy port');
+			const result = await exitWithin(run([CLI, '-p', String(port)]), 30000, 'server on a busy port');
 			assert.notStrictEqual(result.code, 0);
 			assert.match(result.stderr, new RegExp(`simplecached: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
 			assert.ok(!/listening on/.test(result.stdout), result.stdout);
@@ -104,7 +104,7 @@ describe('cli: serving and signals', () => {
 			assert.strictEqual(await exchange(server.port, ['get nothing\r\n'], 'END\r\n'), 'END\r\n');
 		} finally {
 			server.child.kill('SIGTERM');
-			assert.strictEqual((await exitWithin(server, 5000, 'server')).code, 0);
+			assert.strictEqual((await exitWithin(server, 30000, 'server')).code, 0);
 		}
 	});
 });

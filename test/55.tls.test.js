@@ -354,7 +354,7 @@ describe('tls: command line', function () {
 			}
 		} finally {
 			server.child.kill('SIGTERM');
-			assert.strictEqual((await exitWithin(server, 5000, 'server')).code, 0);
+			assert.strictEqual((await exitWithin(server, 30000, 'server')).code, 0);
 		}
 	});
 
@@ -364,7 +364,7 @@ describe('tls: command line', function () {
 			[['--tls-port', '0', '--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.pem'], /--tls-cert: cannot read/],
 			[['--tls-port', '0'], /tlsPort needs option tls/],
 		]) {
-			const result = await exitWithin(run([CLI, ...args]), 5000, args.join(' '));
+			const result = await exitWithin(run([CLI, ...args]), 30000, args.join(' '));
 			assert.strictEqual(result.code, 2, result.stderr);
 			assert.match(result.stderr, message);
 		}

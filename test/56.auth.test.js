@@ -268,14 +268,14 @@ describe('authentication: the auth file, the seed port and clients', function ()
 		needs('memcached').call(this);
 		for (const [text, message] of [['a:1\n\nb:2\n', /line 2 is malformed/], ['# users\na:1\n', /line 1 is malformed/], [`a:${'p'.repeat(300)}\n`, /longer than 255/]]) {
 			const file = authFile(dir, 'bad', text);
-			const reference = await exitWithin(run(['-e', `require('child_process').execFileSync('memcached', ['-u', 'root', '-p', '0', '-U', '0', '-l', '127.0.0.1', '-Y', ${JSON.stringify(file)}], {stdio: 'inherit', timeout: 1000})`]), 5000, 'memcached');
-			const result = await exitWithin(run([CLI, '--memcached-port', '0', '-Y', file]), 5000, 'simplecached -Y');
+			const reference = await exitWithin(run(['-e', `require('child_process').execFileSync('memcached', ['-u', 'root', '-p', '0', '-U', '0', '-l', '127.0.0.1', '-Y', ${JSON.stringify(file)}], {stdio: 'inherit', timeout: 1000})`]), 30000, 'memcached');
+			const result = await exitWithin(run([CLI, '--memcached-port', '0', '-Y', file]), 30000, 'simplecached -Y');
 			assert.strictEqual(result.code, 1, result.stderr);
 			assert.match(result.stderr, message);
 			if (!/a:p{300}/.test(text)) assert.match(reference.stderr, /malformed entry/, 'memcached accepts this file');
 			assert.throws(() => new Server({ port: false, memcachedPort: 0, authFile: file }), (err) => err.code === 'EAUTHFILE' && message.test(err.message));
 		}
-		const missing = await exitWithin(run([CLI, '--memcached-port', '0', '-Y', path.join(dir, 'nope')]), 5000, 'simplecached -Y missing');
+		const missing = await exitWithin(run([CLI, '--memcached-port', '0', '-Y', path.join(dir, 'nope')]), 30000, 'simplecached -Y missing');
 		assert.strictEqual(missing.code, 1);
 		assert.match(missing.stderr, /auth file .*nope: cannot read it: ENOENT/);
 	});
@@ -296,7 +296,7 @@ describe('authentication: the auth file, the seed port and clients', function ()
 		} finally {
 			await both.close();
 		}
-		const cli = await exitWithin(run([CLI, '-p', '0', '--memcached-port', '0', '-Y', file]), 5000, 'simplecached -p 0 -Y');
+		const cli = await exitWithin(run([CLI, '-p', '0', '--memcached-port', '0', '-Y', file]), 30000, 'simplecached -p 0 -Y');
 		assert.strictEqual(cli.code, 2);
 		assert.match(cli.stderr, /has no authentication/);
 	});
@@ -328,7 +328,7 @@ describe('authentication: the auth file, the seed port and clients', function ()
 			assert.strictEqual(await tryLogin(cli.port, 'dave pw'), 'STORED\r\n');
 		} finally {
 			cli.child.kill('SIGTERM');
-			assert.strictEqual((await exitWithin(cli, 5000, 'server')).code, 0);
+			assert.strictEqual((await exitWithin(cli, 30000, 'server')).code, 0);
 		}
 	});
 

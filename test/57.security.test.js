@@ -46,7 +46,7 @@ function blast(port, chunks) {
 
 async function stopCli(server) {
 	server.child.kill('SIGTERM');
-	return exitWithin(server, 5000, 'server');
+	return exitWithin(server, 30000, 'server');
 }
 
 describe('security defaults', function () {

@@ -255,7 +255,7 @@ describe('lifecycle: no leaked handles', () => {
 				console.log(JSON.stringify(results));
 			});
 		`;
-		const result = await exitWithin(run(['-e', script]), 5000, 'child with a closed Server and Client');
+		const result = await exitWithin(run(['-e', script]), 30000, 'child with a closed Server and Client');
 		assert.strictEqual(result.stderr, '');
 		assert.strictEqual(result.stdout, '[true,"v v",true,null]\n');
 		assert.strictEqual(result.code, 0);
@@ -275,7 +275,7 @@ describe('lifecycle: no leaked handles', () => {
 				});
 			});
 		`;
-		const result = await exitWithin(run(['-e', script]), 5000, 'child with an open client');
+		const result = await exitWithin(run(['-e', script]), 30000, 'child with an open client');
 		assert.strictEqual(result.stderr, '');
 		assert.deepStrictEqual(result.stdout.split('\n').sort(), ['', 'STORED\r', 'client closed', 'server closed']);
 		assert.strictEqual(result.code, 0);

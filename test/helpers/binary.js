@@ -81,7 +81,7 @@ class BinaryPeer extends Peer {
 
 	// chunks: Buffers written one by one (with a pause between when `gapMs`); sentinel: end the
 	// round with a NOOP (else it ends when the server hangs up or after timeoutMs).
-	async round(chunks, { sentinel = true, timeoutMs = 5000, gapMs = 0 } = {}) {
+	async round(chunks, { sentinel = true, timeoutMs = 30000, gapMs = 0 } = {}) {
 		this.received = Buffer.alloc(0);
 		this.sentinel = sentinel;
 		const done = new Promise((resolve) => { this.waiter = resolve; });

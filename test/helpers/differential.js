@@ -57,7 +57,7 @@ class Peer {
 
 	// Writes the chunks then the sentinel; resolves with this round's reply (latin1 text) and
 	// whether the server closed the connection.
-	async round(chunks, timeoutMs = 5000) {
+	async round(chunks, timeoutMs = 30000) {
 		this.received = Buffer.alloc(0);
 		const done = new Promise((resolve) => { this.waiter = resolve; });
 		if (!this.closed) {

@@ -42,7 +42,7 @@ async function exitWithin(proc, timeoutMs, what = 'process') {
 }
 
 // Starts `node bin/server.js ...args` and resolves once it prints its banner, with {port, ...proc}.
-async function startCli(args, timeoutMs = 5000, options = {}) {
+async function startCli(args, timeoutMs = 30000, options = {}) {
 	const proc = run([CLI, ...args], options);
 	// The first address is the seed protocol's; more may follow on the same line.
 	const banner = /^simplecached (\S+) listening on (\S+?):(\d+)\b/m;

@@ -15,7 +15,7 @@ fail() {
 	exit 1
 }
 cd "$root"
-cp -r csrc lib bin test index.js index.d.ts package.json binding.gyp .mocharc.json README.md "$dest"/
+cp -r csrc lib bin test docs index.js index.d.ts package.json binding.gyp .mocharc.json README.md LICENSE "$dest"/
 ln -s "$root/node_modules" "$dest/node_modules"
 cd "$dest"
 CC=gcc CXX=g++ CFLAGS="$cflags" CXXFLAGS="$cflags" LDFLAGS="$ldflags" \
