@@ -134,7 +134,7 @@ describe('Client: the gets of one turn go as one multi-key get', function () {
 		const started = Date.now();
 		const results = await Promise.all(['t1', 't2', 't3'].map((k) => settle(client.get(k))));
 		for (const r of results) assert.strictEqual(r.error && r.error.code, 'ETIMEDOUT');
-		assert.ok(Date.now() - started < 3000);
+		assert.ok(Date.now() - started < 10000, 'the batch was not timed out');
 		assert.deepStrictEqual(recorder.lines, ['get t1 t2 t3']);
 	});
 

@@ -82,7 +82,9 @@ describe('signals under load', function () {
 				assert.ok(refused, 'the server still accepts connections after the signal');
 				const result = await exitWithin(server, 30000, `server after ${signal}`);
 				assert.strictEqual(result.code, 0, `exit code; stderr: ${result.stderr}`);
-				assert.ok(Date.now() - signalled < 5000);
+				// ~50 ms alone; seconds with every core busy. Under 20 s still tells a graceful close from
+				// one that waited for the 30 s write timeout.
+				assert.ok(Date.now() - signalled < 20000, `exited ${Date.now() - signalled} ms after ${signal}`);
 			} finally {
 				server.child.kill('SIGKILL');
 			}

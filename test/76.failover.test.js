@@ -71,7 +71,7 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 
 	it('fails the dead server\'s requests fast, keeps the others working, and uses it again once back', async () => {
 		backends = await startBackends();
-		client = new Client({ servers: backends.map((b) => b.label), protocol: 'memcached', timeout: 5000, reconnect: 50, failures: 2, retry: 2000 });
+		client = new Client({ servers: backends.map((b) => b.label), protocol: 'memcached', timeout: 30000, reconnect: 50, failures: 2, retry: 5000 });
 		const events = [];
 		client.on('dead', (label) => events.push(`dead ${label}`));
 		client.on('alive', (label) => events.push(`alive ${label}`));
@@ -90,8 +90,8 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 			const start = process.hrtime.bigint();
 			const results = await Promise.all(keys.map((k) => settle(client.get(k))));
 			const ms = elapsedSince(start);
-			// Below the 5 s request timeout: nothing waited for it.
-			assert.ok(ms < 4000, `round ${round} took ${ms} ms`);
+			// Far below the 30 s request timeout: nothing waited for it.
+			assert.ok(ms < 15000, `round ${round} took ${ms} ms`);
 			keys.forEach((k, i) => {
 				if (onVictim.includes(k)) {
 					assert.ok(results[i].error, `${k} on the dead server: expected an error`);
@@ -106,7 +106,7 @@ describe('failover: a Client over three servers, one of which dies and comes bac
 		assert.deepStrictEqual(events, [`dead ${victim.label}`]);
 		// Marked dead: refused with ESERVERDEAD, without a connection attempt, for `retry` ms.
 		const refused = await settle(client.get(onVictim[0]));
-		assert.ok(Date.now() - deadAt < 2000, 'the retry time passed before the check: the machine is too slow for this test');
+		assert.ok(Date.now() - deadAt < 5000, 'the retry time passed before the check: the machine is too slow for this test');
 		assert.strictEqual(refused.error && refused.error.code, 'ESERVERDEAD');
 		// A getMulti over every key fails with the dead server's error, carrying the others' answers.
 		const multi = await settle(client.getMulti(keys));
