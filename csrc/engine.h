@@ -151,6 +151,19 @@ static inline void session_count_cas(session_t *s, store_status_t st)
         stat_add(&s->stats->cas_misses, 1);
 }
 
+/* A lookup's outcome: a get counts in cmd_get and get_hits/misses, a touch or gat in cmd_touch and
+ * touch_hits/misses, alike in every protocol. */
+static inline void session_count_get(session_t *s, bool touch, bool hit)
+{
+    if (touch) {
+        stat_add(&s->stats->cmd_touch, 1);
+        stat_add(hit ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
+    } else {
+        stat_add(&s->stats->cmd_get, 1);
+        stat_add(hit ? &s->stats->get_hits : &s->stats->get_misses, 1);
+    }
+}
+
 /* One command's worth of a protocol's work: executes the command at in[0..len) and returns the
  * bytes it took, or 0 when it needs more input. */
 typedef size_t (*session_step_t)(session_t *s, const char *in, size_t len, buf_t *out);

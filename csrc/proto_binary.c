@@ -119,13 +119,7 @@ static void _retrieve(binary_req_t *r, bool touch, uint32_t exptime)
     bool with_value = r->cmd != BINARY_OP_TOUCH;
     item_t *it = touch ? cache_get_touch(cache, r->key, r->keylen, engine_exptime(s->engine, exptime))
                        : cache_get(cache, r->key, r->keylen);
-    if (touch) {
-        stat_add(&s->stats->cmd_touch, 1);
-        stat_add(it ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
-    } else {
-        stat_add(&s->stats->cmd_get, 1);
-        stat_add(it ? &s->stats->get_hits : &s->stats->get_misses, 1);
-    }
+    session_count_get(s, touch, it != NULL);
     if (it != NULL) {
         unsigned char flags[4];
         binary_put32(flags, it->flags);

@@ -129,16 +129,14 @@ static void _mg(cmd_t *c)
     meta_get_t g = {.r = &r, .now = cache_clock(s->engine->cache)};
     cache_locked(s->engine->cache, r.key, r.nkey, _mg_locked, &g);
     if (g.outcome == META_HIT) {
-        stat_add(g.ttl_set ? &s->stats->cmd_touch : &s->stats->cmd_get, 1);
-        stat_add(g.ttl_set ? &s->stats->touch_hits : &s->stats->get_hits, 1);
+        session_count_get(s, g.ttl_set, true);
         return;
     }
     if (g.outcome == META_ERROR) {
         meta_error(c, r.errstr);
         return;
     }
-    stat_add(&s->stats->cmd_get, 1);
-    stat_add(&s->stats->get_misses, 1);
+    session_count_get(s, false, false);  /* a miss is a get miss even with T, as in memcached */
     meta_line_t *l = &g.line;
     l->n = 0;
     meta_put(l, "EN", 2);
@@ -538,8 +536,7 @@ static void _me_locked(store_t *store, void *arg)
     } else {
         meta_put(l, item_key(it), it->nkey);
     }
-    /* memcached's item size: 48-byte header, cas, key, NUL, flags unless 0, data and CRLF. */
-    size_t size = 56 + it->nkey + 1 + (it->flags ? 4 : 0) + it->nvalue + 2;
+    size_t size = store_memcached_size(it->nkey, it->flags, it->nvalue);
     char text[160];
     int32_t exp = it->exptime == 0 ? -1 : (int32_t)(d->now - it->exptime);
     int n = snprintf(text, sizeof(text), " exp=%d la=0 cas=%llu fetch=%s cls=%u size=%zu", (int)exp,

@@ -75,13 +75,10 @@ parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, u
 
 static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
 {
-    stat_add(&s->stats->cmd_get, 1);
     item_t *it = cache_get(s->engine->cache, req->key, req->nkey);
-    if (it == NULL) {
-        stat_add(&s->stats->get_misses, 1);
+    session_count_get(s, false, it != NULL);
+    if (it == NULL)
         return buf_append_lit(out, "END\r\n");
-    }
-    stat_add(&s->stats->get_hits, 1);
     int rc = -1;
     /* "VALUE " key " " value "\r\nEND\r\n": reserve once, then copy without further checks. */
     size_t need = 6 + it->nkey + 1 + it->nvalue + 7;

@@ -146,13 +146,7 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
 {
     cache_t *store = s->engine->cache;
     item_t *it = s->get_touch ? cache_get_touch(store, key, nkey, s->get_exptime) : cache_get(store, key, nkey);
-    if (s->get_touch) {
-        stat_add(&s->stats->cmd_touch, 1);
-        stat_add(it ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
-    } else {
-        stat_add(&s->stats->cmd_get, 1);
-        stat_add(it ? &s->stats->get_hits : &s->stats->get_misses, 1);
-    }
+    session_count_get(s, s->get_touch, it != NULL);
     if (it == NULL)
         return;
     if (out != NULL && _append_value(out, it, s->get_with_cas) != 0)
@@ -303,14 +297,12 @@ static void _touch(cmd_t *c)
         REPLY(c, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    stat_add(&s->stats->cmd_touch, 1);
-    if (cache_touch(s->engine->cache, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK) {
-        stat_add(&s->stats->touch_hits, 1);
+    bool hit = cache_touch(s->engine->cache, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK;
+    session_count_get(s, true, hit);
+    if (hit)
         REPLY(c, "TOUCHED");
-    } else {
-        stat_add(&s->stats->touch_misses, 1);
+    else
         REPLY(c, "NOT_FOUND");
-    }
 }
 
 static void _verbosity(cmd_t *c)

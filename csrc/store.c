@@ -13,7 +13,6 @@
 #define STORE_INITIAL_BUCKETS 4096
 #define REHASH_BUCKETS_PER_STEP 4    /* buckets moved per operation while doubling */
 #define REHASH_EMPTY_VISITS 40       /* empty buckets skipped per step, so a step is bounded */
-#define MEMCACHED_ITEM_HEADER 56     /* memcached 1.6's item header with cas, on 64-bit */
 #define EVICT_CHANCES_MAX 64         /* second chances the hand gives per allocation, then evicts any */
 
 _Static_assert(sizeof(item_t) == 32, "item_t is a 32-byte header: a 10-byte key and 100-byte value fit a 144-byte slot");
@@ -556,8 +555,7 @@ bool store_key_valid(const char *key, size_t nkey)
 
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue)
 {
-    size_t total = MEMCACHED_ITEM_HEADER + nkey + 1 + (flags ? 4 : 0) + nvalue + 2;
-    return nvalue > s->max_item_size || total > s->max_item_size;
+    return nvalue > s->max_item_size || store_memcached_size(nkey, flags, nvalue) > s->max_item_size;
 }
 
 void store_set_clock(store_t *s, uint32_t now)

@@ -187,8 +187,18 @@ void store_set_clock(store_t *s, uint32_t now);
 
 void store_get_stats(const store_t *s, store_stats_t *out);
 
-/* Whether an item is over max_item_size, measured as memcached measures it (its 56-byte header,
- * key, NUL, flags if not 0, value and CRLF) so that the same items fit in both. */
+/* memcached 1.6's header of an item with cas, on 64-bit: 48 bytes plus the 8-byte cas. */
+#define STORE_MEMCACHED_ITEM_HEADER 56
+
+/* The size memcached gives the same item (header, key, NUL, flags if not 0, value and CRLF): what
+ * max_item_size limits and what "me" and the slab class reports show, so both servers agree. */
+static inline size_t store_memcached_size(size_t nkey, uint32_t flags, size_t nvalue)
+{
+    return STORE_MEMCACHED_ITEM_HEADER + nkey + 1 + (flags ? 4 : 0) + nvalue + 2;
+}
+
+/* Whether an item is over max_item_size, measured by store_memcached_size() so that the same
+ * items fit in both. */
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
 
 /* The bytes of one item: header, key and value. The memory it takes is this rounded up to its
