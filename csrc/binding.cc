@@ -300,9 +300,9 @@ private:
 };
 
 
-// Unsent output past which a Session stops executing input until JavaScript has written it (as
-// conn.c's CONN_OUTPUT_HIGH_WATER for native connections).
-constexpr size_t SESSION_OUTPUT_HIGH_WATER = 256 * 1024;
+// Unsent output past which a Session stops executing input until JavaScript has written it: the
+// same mark as a native connection's.
+constexpr size_t SESSION_OUTPUT_HIGH_WATER = CONN_OUTPUT_HIGH_WATER;
 
 // new Session(engine, {protocol}): one client connection whose transport lives in JavaScript
 // (lib/tls_server.js). feed(bytes) executes every complete command and returns the replies; an
@@ -615,6 +615,11 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     exports.Set("NativeServer", NativeServer::Init(env));
     exports.Set("openFilesLimit", Napi::Function::New(env, OpenFilesLimit));
     exports.Set("Session", Session::Init(env));
+    // What lib/'s JavaScript transport must do alike with the native one, defined once in C.
+    Napi::Object constants = Napi::Object::New(env);
+    constants.Set("LINGER_MS", Napi::Number::New(env, CONN_LINGER_MS));
+    constants.Set("REPLY_TOO_MANY_CONNECTIONS", Napi::String::New(env, NET_REPLY_TOO_MANY));
+    exports.Set("constants", constants);
     return exports;
 }
 

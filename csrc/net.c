@@ -6,8 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char REPLY_TOO_MANY[] = "SERVER_ERROR too many open connections\r\n";
-
 /* The last part of a closing server is gone: free it and report, on Node's loop. */
 static void _finish(net_server_t *s)
 {
@@ -82,7 +80,7 @@ static void _joined_cb(uv_async_t *async)
 /* Past max_connections the client is told why, best effort, and closed without being read. */
 static void _reject(net_server_t *s, uv_tcp_t *tcp)
 {
-    uv_buf_t msg = uv_buf_init((char *)REPLY_TOO_MANY, sizeof(REPLY_TOO_MANY) - 1);
+    uv_buf_t msg = uv_buf_init((char *)NET_REPLY_TOO_MANY, sizeof(NET_REPLY_TOO_MANY) - 1);
     uv_try_write((uv_stream_t *)tcp, &msg, 1);
     stat_add(&s->engine->stats.rejected_connections, 1);
     uv_close((uv_handle_t *)tcp, _rejected_close_cb);

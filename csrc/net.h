@@ -10,6 +10,8 @@
 
 #define NET_MAX_LISTENERS 4
 #define NET_MAX_THREADS 64
+/* The one line a connection over the limit gets before it is closed (the TLS listener sends it too). */
+#define NET_REPLY_TOO_MANY "SERVER_ERROR too many open connections\r\n"
 
 typedef void (*net_closed_cb)(void *ctx);
 

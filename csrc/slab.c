@@ -14,6 +14,13 @@
 #define SLAB_PAGES_MIN 4         /* a limit that holds fewer pages has none: every block is big */
 #define MALLOC_OVERHEAD 16       /* what malloc adds to a chunk, at most, on 64-bit glibc */
 #define MALLOC_FIELDS 64         /* bytes at each end of a freed chunk that malloc may write */
+/* Giving back the interior of a malloc chunk relies on how glibc's malloc lays out and reuses a
+ * freed chunk (MALLOC_FIELDS); another libc (musl, macOS) keeps that memory resident instead. */
+#if defined(__GLIBC__) && defined(MADV_DONTNEED)
+#define SLAB_RELEASE_INTERIOR 1
+#else
+#define SLAB_RELEASE_INTERIOR 0
+#endif
 
 /* A member of the hand's ring: a page or a big block. */
 typedef struct slab_unit {
@@ -406,7 +413,7 @@ static void _big_release_interior(slab_t *sl, slab_unit_t *u)
     uintptr_t end = (uintptr_t)u + u->big - MALLOC_OVERHEAD - 15 - MALLOC_FIELDS;
     start = (start + sl->os_page - 1) & ~(uintptr_t)(sl->os_page - 1);
     end &= ~(uintptr_t)(sl->os_page - 1);
-#ifdef MADV_DONTNEED
+#if SLAB_RELEASE_INTERIOR
     if (start < end)
         madvise((void *)start, end - start, MADV_DONTNEED);
 #endif

@@ -6,9 +6,9 @@ const tls = require('tls');
 const native = require('./native');
 
 const EMPTY = Buffer.alloc(0);
-const TOO_MANY = 'SERVER_ERROR too many open connections\r\n';
-// After its last reply a connection waits this long for the peer to close (as conn.c's linger).
-const LINGER_MS = 2000;
+// As the native listeners: the over-the-limit reply, and how long a connection waits after its
+// last reply for the peer to close.
+const { REPLY_TOO_MANY_CONNECTIONS: TOO_MANY, LINGER_MS } = native.constants;
 const HANDSHAKE_MS = 10000;
 const TIMEOUT_CHECK_MS = 1000;
 
