@@ -1,11 +1,9 @@
 /* conn: reads bytes, feeds the session, and sends each batch of replies with one try-write (and
  * one queued uv_write for what the socket did not take at once). Reads with nothing pending and
- * replies with nothing queued use the group's scratch buffers, so an idle connection holds none. */
+ * replies with nothing queued use the owner's scratch buffers, so an idle connection holds none. */
 #include "conn.h"
 
 #include <stdlib.h>
-
-#include "group.h"
 
 static void _flush(conn_t *c);
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
@@ -24,7 +22,8 @@ static void _close_cb(uv_handle_t *h)
     if (c->io)
         _io_free(c->io);
     c->io = NULL;
-    group_conn_closed(conn_group(c), c);
+    const conn_owner_t *owner = conn_owner(c);
+    owner->closed(c, owner->data);
 }
 
 void conn_abort(conn_t *c)
@@ -66,7 +65,7 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     conn_t *c = (conn_t *)h;
     if (c->io == NULL || buf_len(&c->io->in) == 0) {
         c->in_scratch = true;
-        *out = uv_buf_init(conn_group(c)->scratch, GROUP_SCRATCH_SIZE);
+        *out = uv_buf_init(conn_owner(c)->read_scratch, (unsigned int)conn_owner(c)->read_scratch_size);
         return;
     }
     c->in_scratch = false;
@@ -97,7 +96,7 @@ static int _write_now(conn_t *c, buf_t *b)
     return 0;
 }
 
-/* Sends replies composed in the group's scratch; only what the socket does not take now is copied
+/* Sends replies composed in the owner's scratch; only what the socket does not take now is copied
  * into the connection's own output. The scratch is left empty for the next connection. */
 static void _send_scratch(conn_t *c, buf_t *scratch)
 {
@@ -108,7 +107,7 @@ static void _send_scratch(conn_t *c, buf_t *scratch)
     }
     buf_consume(scratch, buf_len(scratch));
     /* A huge reply once should not pin its buffer for the life of the loop. */
-    if (scratch->cap > GROUP_OUT_SCRATCH_KEEP)
+    if (scratch->cap > CONN_OUT_SCRATCH_KEEP)
         buf_free(scratch);
 }
 
@@ -116,12 +115,12 @@ static void _send_scratch(conn_t *c, buf_t *scratch)
  * consumed. Replies go straight to the scratch unless earlier ones still wait, to keep order. */
 static size_t _execute(conn_t *c, const char *data, size_t len)
 {
-    group_t *g = conn_group(c);
-    buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : &g->out_scratch;
+    buf_t *scratch = conn_owner(c)->out_scratch;
+    buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : scratch;
     size_t used = engine_feed(&c->session, data, len, out);
     if (used > 0)
         c->active_ms = (uint32_t)uv_now(c->tcp.loop);
-    if (out == &g->out_scratch)
+    if (out == scratch)
         _send_scratch(c, out);
     return used;
 }
@@ -141,7 +140,7 @@ static void _shutdown_cb(uv_shutdown_t *req, int status)
         return;
     }
     c->reading = true;
-    group_conn_lingering(conn_group(c));
+    conn_owner(c)->lingering(c, conn_owner(c)->data);
 }
 
 /* Every reply has been handed to the kernel: close, gracefully. After the peer's EOF a plain close
@@ -214,7 +213,7 @@ void conn_shutdown(conn_t *c)
  * what the output mark left unexecuted) is copied into the connection's own buffer. */
 static int _take_scratch(conn_t *c, size_t n)
 {
-    const char *data = conn_group(c)->scratch;
+    const char *data = conn_owner(c)->read_scratch;
     size_t used = 0;
     if (c->session.state == SESSION_OPEN && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER)
         used = _execute(c, data, n);
@@ -299,8 +298,9 @@ static void _flush(conn_t *c)
     }
 }
 
-int conn_start(conn_t *c)
+int conn_start(conn_t *c, const conn_owner_t *owner)
 {
+    c->tcp.data = (void *)owner;
     c->session.out_high_water = CONN_OUTPUT_HIGH_WATER;
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     uv_tcp_nodelay(&c->tcp, 1);

@@ -1,5 +1,6 @@
 /* conn: one client connection on a libuv loop — its input and output buffers, its protocol session
- * and its flow control. It turns socket events into engine_feed() calls and writes the replies. */
+ * and its flow control. It turns socket events into engine_feed() calls and writes the replies.
+ * It knows nothing of who serves it: what it tells and borrows goes through its conn_owner_t. */
 #ifndef SC_CONN_H
 #define SC_CONN_H
 
@@ -10,14 +11,32 @@
 #include "buf.h"
 #include "engine.h"
 
-struct group;
+struct conn;
 
 /* Unsent output past which a connection is not read (nor its buffered input executed) until its
  * writes drain. A single reply may pass it; the next command then waits. */
 #define CONN_OUTPUT_HIGH_WATER (256 * 1024)
 /* Free room offered to a read that continues an incomplete command. (A read with nothing pending
- * goes to the group's shared scratch buffer instead, see group.h.) */
+ * goes to the owner's shared scratch buffer instead.) */
 #define CONN_READ_SIZE (16 * 1024)
+/* The owner's reply scratch grows to the largest batch of replies; past this it is given back. */
+#define CONN_OUT_SCRATCH_KEEP (256 * 1024)
+
+/* What a connection tells, and borrows from, whoever serves its loop (a group, or a test). Given to
+ * conn_start(); one per loop, shared by its connections, and it must outlive them. */
+typedef struct conn_owner {
+    /* The handle has closed and its buffers are freed: the owner unlinks and frees c. */
+    void (*closed)(struct conn *c, void *data);
+    /* c has sent its last reply and a FIN, and reads only to see the peer close: the owner aborts
+     * it CONN_LINGER_MS after c->active_ms if the peer does not. */
+    void (*lingering)(struct conn *c, void *data);
+    void *data;
+    /* One read buffer for the loop, lent to whichever connection reads with nothing pending. */
+    char *read_scratch;
+    size_t read_scratch_size;
+    /* The loop's reply buffer: replies of the connection being served, until sent. */
+    buf_t *out_scratch;
+} conn_owner_t;
 
 /* What a connection holds only while it has work in progress: input that is not a complete
  * command yet, replies the socket did not take at once, and the write carrying them. Allocated
@@ -32,7 +51,7 @@ typedef struct conn_io {
 /* One connection. Every open connection costs this much, so it is kept small (~320 bytes, most of
  * it libuv's uv_tcp_t); its buffers live in conn_io_t, and the group lends it scratch buffers. */
 typedef struct conn {
-    uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t*; tcp.data is the group */
+    uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t*; tcp.data is the owner */
     struct conn *prev, *next;   /* the group's list of connections */
     session_t session;
     conn_io_t *io;              /* NULL while idle */
@@ -47,7 +66,7 @@ typedef struct conn {
     bool lingering : 1;         /* output done and FIN sent; discarding input until the peer closes */
 } conn_t;
 
-static inline struct group *conn_group(const conn_t *c) { return (struct group *)c->tcp.data; }
+static inline const conn_owner_t *conn_owner(const conn_t *c) { return (const conn_owner_t *)c->tcp.data; }
 
 /* Reply bytes the connection owes its peer: queued, or in the write in flight. */
 static inline size_t conn_pending_output(const conn_t *c)
@@ -55,8 +74,9 @@ static inline size_t conn_pending_output(const conn_t *c)
     return c->io ? buf_len(&c->io->out) + buf_len(&c->io->writing) : 0;
 }
 
-/* Starts serving an accepted, initialised tcp handle embedded in c. Returns 0 or a UV error. */
-int conn_start(conn_t *c);
+/* Starts serving an accepted, initialised tcp handle embedded in c, for owner. Returns 0 or a UV
+ * error; either way the owner hears of c's close (conn_abort() it on error). */
+int conn_start(conn_t *c, const conn_owner_t *owner);
 
 /* Stops reading, answers the complete commands already received, sends every reply, then closes.
  * Idempotent. */

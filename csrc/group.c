@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "net.h"
-
 static void _handle_closed(group_t *g)
 {
     if (--g->open_handles > 0)
@@ -14,7 +12,7 @@ static void _handle_closed(group_t *g)
     buf_free(&g->out_scratch);
     /* Threaded, the loop now has nothing left and uv_run() returns in _thread_main. */
     if (!g->threaded)
-        net_server_group_done(g->server);
+        g->owner->closed(g->owner_data);
 }
 
 static void _handle_close_cb(uv_handle_t *h)
@@ -69,7 +67,6 @@ static void _grace_expired_cb(uv_timer_t *timer)
 
 void group_adopt(group_t *g, conn_t *c, session_proto_t proto)
 {
-    c->tcp.data = g;
     c->next = g->conns;
     if (g->conns)
         g->conns->prev = c;
@@ -80,12 +77,13 @@ void group_adopt(group_t *g, conn_t *c, session_proto_t proto)
     stat_add(&g->stats->total_connections, 1);
     session_init(&c->session, g->engine, proto);
     c->session.stats = g->stats;
-    if (conn_start(c) != 0)
+    if (conn_start(c, &g->conn_owner) != 0)
         conn_abort(c);
 }
 
-void group_conn_closed(group_t *g, conn_t *c)
+static void _conn_closed(conn_t *c, void *data)
 {
+    group_t *g = data;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -97,14 +95,16 @@ void group_conn_closed(group_t *g, conn_t *c)
         g->nlingering--;
     stat_sub(&g->stats->curr_connections, 1);
     free(c);
-    net_server_conn_gone(g->server);
+    g->owner->conn_gone(g->owner_data);
     if (g->closing && g->nconns == 0 && !uv_is_closing((uv_handle_t *)&g->grace_timer))
         uv_close((uv_handle_t *)&g->grace_timer, _handle_close_cb);
     _handle_closed(g);
 }
 
-void group_conn_lingering(group_t *g)
+static void _conn_lingering(conn_t *c, void *data)
 {
+    (void)c;
+    group_t *g = data;
     g->nlingering++;
 }
 
@@ -134,7 +134,7 @@ static void _adopt_fd(group_t *g, group_handoff_t h)
     if (c == NULL || uv_tcp_init(g->loop, &c->tcp) != 0) {
         free(c);
         close(h.fd);
-        net_server_conn_gone(g->server);
+        g->owner->conn_gone(g->owner_data);
         return;
     }
     if (uv_tcp_open(&c->tcp, h.fd) != 0) {
@@ -167,15 +167,16 @@ static void _thread_main(void *arg)
     uv_run(g->loop, UV_RUN_DEFAULT);
     uv_loop_close(g->loop);
     __atomic_store_n(&g->finished, 1, __ATOMIC_RELEASE);
-    net_server_group_finished(g->server);
+    g->owner->thread_ended(g->owner_data);
 }
 
-int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded,
-                unsigned idle_timeout, unsigned write_timeout)
+int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine_t *engine, uv_loop_t *node_loop,
+                bool threaded, unsigned idle_timeout, unsigned write_timeout)
 {
     g->idle_timeout_ms = idle_timeout * 1000u;
     g->write_timeout_ms = write_timeout * 1000u;
-    g->server = server;
+    g->owner = owner;
+    g->owner_data = owner_data;
     g->engine = engine;
     g->threaded = threaded;
     g->stats = &engine->stats;
@@ -198,6 +199,9 @@ int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop
     uv_timer_init(g->loop, &g->tick_timer);
     uv_timer_init(g->loop, &g->grace_timer);
     g->tick_timer.data = g->grace_timer.data = g;
+    g->conn_owner = (conn_owner_t){.closed = _conn_closed, .lingering = _conn_lingering, .data = g,
+                                   .read_scratch = g->scratch, .read_scratch_size = GROUP_SCRATCH_SIZE,
+                                   .out_scratch = &g->out_scratch};
     g->open_handles += 2;
     uv_unref((uv_handle_t *)&g->tick_timer);
     uv_timer_start(&g->tick_timer, _tick_cb, GROUP_TICK_MS, GROUP_TICK_MS);

@@ -19,12 +19,19 @@
 #define GROUP_CLOSE_GRACE_MS 2000
 /* One read buffer per loop, lent to whichever connection reads with nothing pending. */
 #define GROUP_SCRATCH_SIZE (64 * 1024)
-/* The loop's reply scratch grows to the largest batch of replies; past this it is given back. */
-#define GROUP_OUT_SCRATCH_KEEP (256 * 1024)
 /* How often idle and stalled connections are looked for, when a timeout is set. */
 #define GROUP_IDLE_CHECK_MS 1000
 
-struct net_server;
+/* What a group tells whoever started it (net.c's server, or a test), given to group_start(). */
+typedef struct group_owner {
+    /* Any thread: a connection of the group, or a socket handed to it, is gone. */
+    void (*conn_gone)(void *data);
+    /* Node's loop: an unthreaded group has closed every handle (after group_close()). */
+    void (*closed)(void *data);
+    /* The I/O thread, as its last act: its loop has ended; the owner calls group_join() from Node's
+     * loop, after which a threaded group counts as closed. */
+    void (*thread_ended)(void *data);
+} group_owner_t;
 
 /* A socket accepted on Node's loop, on its way to an I/O thread. */
 typedef struct group_handoff {
@@ -33,7 +40,8 @@ typedef struct group_handoff {
 } group_handoff_t;
 
 typedef struct group {
-    struct net_server *server;
+    const group_owner_t *owner;
+    void *owner_data;
     engine_t *engine;
     uv_loop_t *loop;
     bool threaded;
@@ -59,6 +67,7 @@ typedef struct group {
     uint32_t write_timeout_ms;  /* 0: a reader may leave its replies unread forever */
     uint64_t idle_checked;      /* loop time of the last look for idle connections */
     buf_t out_scratch;          /* replies of the connection being served, until sent */
+    conn_owner_t conn_owner;    /* this group, as its connections see it */
     char scratch[GROUP_SCRATCH_SIZE];
 } group_t;
 
@@ -66,7 +75,7 @@ typedef struct group {
  * that execute no command for idle_timeout seconds are closed, and those whose replies wait unread
  * for write_timeout seconds are dropped (0: never). Returns 0 or a UV error, with nothing left open
  * on error. */
-int group_start(group_t *g, struct net_server *server, engine_t *engine, uv_loop_t *node_loop, bool threaded,
+int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine_t *engine, uv_loop_t *node_loop, bool threaded,
                 unsigned idle_timeout, unsigned write_timeout);
 
 /* On the group's loop: serves an accepted tcp handle embedded in a calloc'ed conn. */
@@ -76,14 +85,11 @@ void group_adopt(group_t *g, conn_t *c, session_proto_t proto);
 int group_hand_over(group_t *g, uv_os_sock_t fd, session_proto_t proto);
 
 /* Starts closing: connections send what they owe (within GROUP_CLOSE_GRACE_MS), every handle
- * closes; then net_server_group_done() is called on Node's loop (after the join, if threaded). */
+ * closes; then the owner hears closed() on Node's loop, or thread_ended() from a threaded group. */
 void group_close(group_t *g);
 
 /* On Node's loop, once g->finished: joins the thread and releases what the group holds. */
 void group_join(group_t *g);
 
-/* For conn.c. */
-void group_conn_closed(group_t *g, conn_t *c);
-void group_conn_lingering(group_t *g);
 
 #endif

@@ -44,20 +44,26 @@ static void _rejected_close_cb(uv_handle_t *h)
     _part_done(s);
 }
 
-void net_server_group_done(net_server_t *s)
+/* The server as its groups' owner. */
+static void _group_closed(void *server)
 {
-    _part_done(s);
+    _part_done(server);
 }
 
-void net_server_conn_gone(net_server_t *s)
+static void _conn_gone(void *server)
 {
+    net_server_t *s = server;
     __atomic_sub_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
 }
 
-void net_server_group_finished(net_server_t *s)
+static void _group_thread_ended(void *server)
 {
+    net_server_t *s = server;
     uv_async_send(&s->joined);
 }
+
+static const group_owner_t NET_GROUP_OWNER = {
+    .conn_gone = _conn_gone, .closed = _group_closed, .thread_ended = _group_thread_ended};
 
 /* Joins the I/O threads whose loops have ended; each counts as one part of the server. */
 static void _joined_cb(uv_async_t *async)
@@ -120,7 +126,7 @@ static void _hand_over(net_server_t *s, net_listener_t *l, uv_tcp_t *tcp)
     if (copy < 0 || group_hand_over(g, copy, l->proto) != 0) {
         if (copy >= 0)
             close(copy);
-        net_server_conn_gone(s);
+        _conn_gone(s);
     }
 }
 
@@ -185,8 +191,8 @@ static int _start(net_server_t *s, const net_config_t *config)
     }
     unsigned want = s->threaded ? config->threads : 1;
     for (unsigned i = 0; i < want; i++) {
-        if ((rc = group_start(&s->groups[i], s, s->engine, s->loop, s->threaded, config->idle_timeout,
-                                  config->write_timeout)) != 0)
+        if ((rc = group_start(&s->groups[i], &NET_GROUP_OWNER, s, s->engine, s->loop, s->threaded,
+                              config->idle_timeout, config->write_timeout)) != 0)
             return rc;
         s->ngroups++;
         s->open_handles++;

@@ -68,9 +68,4 @@ int net_server_address(net_server_t *s, unsigned i, struct sockaddr_storage *add
  * thread, frees the server, then calls cb(ctx) on Node's loop. */
 void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx);
 
-/* For group.c. */
-void net_server_group_done(net_server_t *s);      /* Node's loop: a group closed everything */
-void net_server_group_finished(net_server_t *s);  /* any thread: an I/O thread's loop ended */
-void net_server_conn_gone(net_server_t *s);       /* any thread: a connection closed */
-
 #endif
