@@ -7,8 +7,11 @@ const path = require('path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const CSRC = path.join(ROOT, 'csrc');
-// The libuv transport: only the addon links it; everything else in csrc/ is the engine.
+// The libuv transport: the addon links it, and the transport test conn.c and group.c (with the system
+// libuv); everything else in csrc/ is the engine.
 const TRANSPORT = new Set(['conn.c', 'group.c', 'net.c']);
+// What the transport test builds on top of the engine: conn and group, each with a fake owner.
+const TRANSPORT_TESTED = ['conn.c', 'group.c'];
 // What the store alone needs (the store's differential fuzzer).
 const STORE = ['buf.c', 'slab.c', 'store.c', 'mcnum.c'];
 
@@ -17,12 +20,13 @@ const engine = fs.readdirSync(CSRC).filter((f) => f.endsWith('.c') && !TRANSPORT
 const lists = {
 	engine: engine.map((f) => path.join(CSRC, f)),
 	store: STORE.map((f) => path.join(CSRC, f)),
+	transport: TRANSPORT_TESTED.map((f) => path.join(CSRC, f)),
 };
 
 if (require.main === module) {
 	const list = lists[process.argv[2]];
 	if (!list) {
-		console.error('usage: node test/c/sources.js engine|store');
+		console.error('usage: node test/c/sources.js engine|store|transport');
 		process.exit(2);
 	}
 	console.log(list.map((f) => path.relative(ROOT, f)).join(' '));

@@ -20,6 +20,8 @@ const REFERENCES = {
 	python3: { pkg: 'python3', probe: [PYTHON, ['-c', '']] },
 	pymemcache: { pkg: 'python3-pymemcache', probe: [PYTHON, ['-c', 'import pymemcache']] },
 	pylibmc: { pkg: 'python3-pylibmc', probe: [PYTHON, ['-c', 'import pylibmc']] },
+	// libuv's headers and library, for the C test of the transport (the addon uses Node's own libuv).
+	libuv: { pkg: 'libuv1-dev', probe: ['test', ['-e', '/usr/include/uv.h']] },
 };
 
 // Every package a full run needs: the line the README and the end-of-run summary print.
