@@ -29,6 +29,9 @@
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags_c": ["-std=c11", "-D_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17"],
+      "configurations": {
+        "Release": {"defines": ["NDEBUG"]}
+      },
       "xcode_settings": {
         "GCC_C_LANGUAGE_STANDARD": "c11",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

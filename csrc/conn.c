@@ -3,6 +3,7 @@
  * replies with nothing queued use the owner's scratch buffers, so an idle connection holds none. */
 #include "conn.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 static void _flush(conn_t *c);
@@ -24,6 +25,16 @@ static void _close_cb(uv_handle_t *h)
     c->io = NULL;
     const conn_owner_t *owner = conn_owner(c);
     owner->closed(c, owner->data);
+}
+
+/* The one place a connection's stage changes: forward only, each step from the stage before it (a
+ * request for a stage already passed is a no-op: shutdown after quit, say). */
+static void _conn_advance(conn_t *c, conn_stage_t to)
+{
+    if (to <= c->stage)
+        return;
+    assert(to == CONN_INPUT_ENDED || to == CONN_CLOSING || c->stage == to - 1);
+    c->stage = (uint8_t)to;
 }
 
 void conn_abort(conn_t *c)
@@ -133,7 +144,7 @@ static void _shutdown_cb(uv_shutdown_t *req, int status)
         conn_abort(c);
         return;
     }
-    c->lingering = true;
+    _conn_advance(c, CONN_LINGERING);
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) != 0) {
         conn_abort(c);
@@ -166,13 +177,13 @@ static void _finish(conn_t *c)
  * After end of input, commands already received are still answered, then the connection closes. */
 static void _process(conn_t *c)
 {
-    if (c->finishing)
+    if (c->stage >= CONN_FINISHING)
         return;
     for (;;) {
         _flush(c);
         if (uv_is_closing((uv_handle_t *)&c->tcp))
             return;
-        if (c->closing || conn_pending_output(c) > CONN_OUTPUT_HIGH_WATER)
+        if (c->stage >= CONN_CLOSING || conn_pending_output(c) > CONN_OUTPUT_HIGH_WATER)
             break;
         size_t used = 0;
         if (c->io && buf_len(&c->io->in) > 0) {
@@ -181,13 +192,13 @@ static void _process(conn_t *c)
                 return;
             buf_consume(&c->io->in, used);
         }
-        if (c->session.state != SESSION_OPEN || (used == 0 && c->input_ended))
-            c->closing = true;
+        if (c->session.state != SESSION_OPEN || (used == 0 && c->stage == CONN_INPUT_ENDED))
+            _conn_advance(c, CONN_CLOSING);
         else if (used == 0)
             break;
     }
     _io_trim(c);
-    bool want_input = !c->input_ended && !c->closing && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
+    bool want_input = c->stage == CONN_OPEN && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
     if (!want_input && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -198,9 +209,9 @@ static void _process(conn_t *c)
 
 void conn_shutdown(conn_t *c)
 {
-    if (c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
+    if (c->stage >= CONN_FINISHING || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
-    c->input_ended = true;
+    _conn_advance(c, CONN_INPUT_ENDED);
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -229,7 +240,7 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
     conn_t *c = (conn_t *)stream;
     bool scratch = c->in_scratch;
     c->in_scratch = false;
-    if (c->lingering) {
+    if (c->stage == CONN_LINGERING) {
         /* Only the peer's close matters now; what it still sends is dropped. */
         if (nread < 0)
             conn_abort(c);
@@ -275,14 +286,14 @@ static void _write_cb(uv_write_t *req, int status)
  * write. At most one write is in flight; replies produced meanwhile wait in io->out. */
 static void _flush(conn_t *c)
 {
-    if (_write_in_flight(c) || c->finishing || uv_is_closing((uv_handle_t *)&c->tcp))
+    if (_write_in_flight(c) || c->stage >= CONN_FINISHING || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     conn_io_t *io = c->io;
     if (io && buf_len(&io->out) > 0 && _write_now(c, &io->out) != 0)
         return;
     if (io == NULL || buf_len(&io->out) == 0) {
-        if (c->closing) {
-            c->finishing = true;
+        if (c->stage == CONN_CLOSING) {
+            _conn_advance(c, CONN_FINISHING);
             _finish(c);
         }
         return;

@@ -48,6 +48,15 @@ typedef struct conn_io {
     uv_write_t req;
 } conn_io_t;
 
+/* Where a connection is in its life. It only moves forward (conn.c's _conn_advance() is the one
+ * place that moves it, and asserts each step); a close (uv_close) may end it at any stage.
+ *   OPEN -> INPUT_ENDED   peer EOF or server shutdown: answer what is buffered, read nothing more
+ *   OPEN | INPUT_ENDED -> CLOSING   quit, a broken stream, or input ended and answered: execute
+ *                         nothing more, send what is owed
+ *   CLOSING -> FINISHING  output drained: a shutdown (FIN) is in progress
+ *   FINISHING -> LINGERING  FIN sent: discard input until the peer closes (see CONN_LINGER_MS) */
+typedef enum conn_stage { CONN_OPEN, CONN_INPUT_ENDED, CONN_CLOSING, CONN_FINISHING, CONN_LINGERING } conn_stage_t;
+
 /* One connection. Every open connection costs this much, so it is kept small (~320 bytes, most of
  * it libuv's uv_tcp_t); its buffers live in conn_io_t, and the group lends it scratch buffers. */
 typedef struct conn {
@@ -57,13 +66,10 @@ typedef struct conn {
     conn_io_t *io;              /* NULL while idle */
     uint32_t active_ms;         /* loop time (mod 2^32) of the last command or write progress, or of
                                  * the start of lingering */
-    bool in_scratch : 1;        /* the read in progress lands in the group's scratch buffer */
-    bool reading : 1;
-    bool input_ended : 1;       /* peer EOF or server shutdown: execute what is buffered, then close */
-    bool peer_eof : 1;          /* the peer has closed its side */
-    bool closing : 1;           /* close once output has drained; execute nothing more */
-    bool finishing : 1;         /* output drained: shutting down, then lingering */
-    bool lingering : 1;         /* output done and FIN sent; discarding input until the peer closes */
+    uint8_t stage;              /* conn_stage_t */
+    bool in_scratch : 1;        /* the read in progress lands in the owner's scratch buffer */
+    bool reading : 1;           /* uv_read_start is in effect */
+    bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
 } conn_t;
 
 static inline const conn_owner_t *conn_owner(const conn_t *c) { return (const conn_owner_t *)c->tcp.data; }

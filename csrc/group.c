@@ -35,7 +35,7 @@ static void _close_overdue(group_t *g, uint64_t now)
     for (conn_t *c = g->conns, *next; c != NULL; c = next) {
         next = c->next;
         uint32_t since = (uint32_t)now - c->active_ms;
-        if (c->lingering) {
+        if (c->stage == CONN_LINGERING) {
             if (since >= CONN_LINGER_MS)
                 conn_abort(c);
         } else if (!timeouts) {
@@ -43,7 +43,7 @@ static void _close_overdue(group_t *g, uint64_t now)
         } else if (conn_pending_output(c) > 0) {
             if (g->write_timeout_ms > 0 && since >= g->write_timeout_ms)
                 conn_abort(c);
-        } else if (g->idle_timeout_ms > 0 && since >= g->idle_timeout_ms && !c->closing && !c->input_ended) {
+        } else if (g->idle_timeout_ms > 0 && since >= g->idle_timeout_ms && c->stage == CONN_OPEN) {
             stat_add(&g->stats->idle_kicks, 1);
             conn_shutdown(c);
         }
@@ -91,7 +91,7 @@ static void _conn_closed(conn_t *c, void *data)
     if (c->next)
         c->next->prev = c->prev;
     g->nconns--;
-    if (c->lingering)
+    if (c->stage == CONN_LINGERING)
         g->nlingering--;
     stat_sub(&g->stats->curr_connections, 1);
     free(c);

@@ -187,11 +187,12 @@ static void test_close_after_peer_eof(void)
 static void test_linger_after_quit(void)
 {
     static peer_t p;
-    _conn_open(&p, 4096);
+    conn_t *c = _conn_open(&p, 4096);
     _peer_read(&p);
     const char cmds[] = "version\r\nquit\r\n";
     _peer_send(&p, cmds, sizeof(cmds) - 1);
     WAIT(conn_lingering && p.eof, "conn lingers after quit, the peer sees EOF");
+    CHECK(c->stage == CONN_LINGERING, "the lingering stage");
     CHECK(_got(&p, "VERSION " ENGINE_VERSION "\r\n"), "the version reply, then EOF");
     CHECK(lingering_calls == 1 && closed_calls == 0, "lingering, not closed yet");
     uint64_t gets = conn_stats.cmd_get;

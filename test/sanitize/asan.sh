@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# asan.sh: `npm run test:asan` — the addon built with AddressSanitizer and UBSan in a copy of the
-# tree, then the whole mocha suite run by node with the ASan runtime preloaded. Any report fails.
+# asan.sh: `npm run test:asan` — the addon built with AddressSanitizer and UBSan (and asserts) in a
+# copy of the tree, then the whole mocha suite run by node with the ASan runtime preloaded. Any report fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$("$here/sanitized-tree.sh" asan libasan \
-	"-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g" \
+	"-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -UNDEBUG" \
 	"-fsanitize=address,undefined" "-O0 -fsanitize=address")
 trap 'rm -rf "$tree"' EXIT
 cd "$tree"

@@ -3,7 +3,7 @@
 # the native I/O thread tests (test/90.threads.test.js) run by node with the TSan runtime preloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-tree=$("$here/sanitized-tree.sh" tsan libtsan "-fsanitize=thread -fno-omit-frame-pointer -g -O1" \
+tree=$("$here/sanitized-tree.sh" tsan libtsan "-fsanitize=thread -fno-omit-frame-pointer -g -O1 -UNDEBUG" \
 	"-fsanitize=thread" "-O1 -fsanitize=thread")
 trap 'rm -rf "$tree"' EXIT
 cd "$tree"
