@@ -146,12 +146,14 @@ static void _shutdown_cb(uv_shutdown_t *req, int status)
     }
     _conn_advance(c, CONN_LINGERING);
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+    /* Told before anything can fail: the owner counts lingering connections, and uncounts one at
+     * its close if it was lingering. */
+    conn_owner(c)->lingering(c, conn_owner(c)->data);
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) != 0) {
         conn_abort(c);
         return;
     }
     c->reading = true;
-    conn_owner(c)->lingering(c, conn_owner(c)->data);
 }
 
 /* Every reply has been handed to the kernel: close, gracefully. After the peer's EOF a plain close

@@ -75,8 +75,8 @@ typedef struct group {
  * that execute no command for idle_timeout seconds are closed, and those whose replies wait unread
  * for write_timeout seconds are dropped (0: never). Returns 0 or a UV error, with nothing left open
  * on error. */
-int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine_t *engine, uv_loop_t *node_loop, bool threaded,
-                unsigned idle_timeout, unsigned write_timeout);
+int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine_t *engine, uv_loop_t *node_loop,
+                bool threaded, unsigned idle_timeout, unsigned write_timeout);
 
 /* On the group's loop: serves an accepted tcp handle embedded in a calloc'ed conn. */
 void group_adopt(group_t *g, conn_t *c, session_proto_t proto);
@@ -90,6 +90,5 @@ void group_close(group_t *g);
 
 /* On Node's loop, once g->finished: joins the thread and releases what the group holds. */
 void group_join(group_t *g);
-
 
 #endif
