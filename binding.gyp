@@ -9,6 +9,7 @@
         "csrc/cache.c",
         "csrc/mcnum.c",
         "csrc/engine.c",
+        "csrc/session.c",
         "csrc/auth.c",
         "csrc/proto_simple.c",
         "csrc/proto_binary.c",

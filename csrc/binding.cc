@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "engine.h"
+#include "session.h"
 #include "net.h"
 }
 
@@ -128,7 +129,7 @@ struct Feeder {
         if (session.state == SESSION_OPEN && len > 0 &&
             (buf_len(&pending) + len > max_pending || buf_append(&pending, data, len) != 0))
             session.state = SESSION_BROKEN;
-        size_t used = engine_feed(&session, buf_head(&pending), buf_len(&pending), out);
+        size_t used = session_feed(&session, buf_head(&pending), buf_len(&pending), out);
         buf_consume(&pending, used);
         if (buf_len(&pending) == 0)
             buf_free(&pending);

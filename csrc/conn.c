@@ -128,7 +128,7 @@ static size_t _execute(conn_t *c, const char *data, size_t len)
 {
     buf_t *scratch = conn_owner(c)->out_scratch;
     buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : scratch;
-    size_t used = engine_feed(&c->session, data, len, out);
+    size_t used = session_feed(&c->session, data, len, out);
     if (used > 0)
         c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     if (out == scratch)

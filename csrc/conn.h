@@ -1,5 +1,5 @@
 /* conn: one client connection on a libuv loop — its input and output buffers, its protocol session
- * and its flow control. It turns socket events into engine_feed() calls and writes the replies.
+ * and its flow control. It turns socket events into session_feed() calls and writes the replies.
  * It knows nothing of who serves it: what it tells and borrows goes through its conn_owner_t. */
 #ifndef SC_CONN_H
 #define SC_CONN_H
@@ -9,7 +9,7 @@
 #include <uv.h>
 
 #include "buf.h"
-#include "engine.h"
+#include "session.h"
 
 struct conn;
 

@@ -1,14 +1,10 @@
-/* engine: owns the store and routes a session's bytes to its protocol.
- * Adding a protocol means one enum value and one case here (and, on memcached's port, its first byte). */
+/* engine: owns the store, its clock and the counters every session shares. Sessions and their
+ * protocols sit above it (session.c); the engine knows none of them. */
 #include "engine.h"
 
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
-
-#include "proto_binary.h"
-#include "proto_simple.h"
-#include "proto_text.h"
 
 /* memcached starts its clock this far in the past, so that relative times are never 0. */
 #define ENGINE_CLOCK_OFFSET 62
@@ -34,37 +30,6 @@ void engine_destroy(engine_t *e)
     auth_destroy(e->auth);
     e->auth = NULL;
     pthread_mutex_destroy(&e->stats_lock);
-}
-
-void session_init(session_t *s, engine_t *e, session_proto_t proto)
-{
-    memset(s, 0, sizeof(*s));
-    s->engine = e;
-    s->stats = &e->stats;
-    s->proto = proto;
-    s->authenticated = e->auth == NULL;
-    s->out_high_water = UINT32_MAX;
-}
-
-size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out)
-{
-    if (s->state != SESSION_OPEN)
-        return 0;
-    engine_tick(s->engine);
-    if (!s->negotiated && len > 0) {
-        s->negotiated = true;
-        if (s->proto == SESSION_PROTO_TEXT && s->engine->auth == NULL && (unsigned char)in[0] == BINARY_MAGIC_REQUEST)
-            s->proto = SESSION_PROTO_BINARY;
-    }
-    switch (s->proto) {
-    case SESSION_PROTO_SIMPLE:
-        return proto_simple_feed(s, in, len, out);
-    case SESSION_PROTO_TEXT:
-        return proto_text_feed(s, in, len, out);
-    case SESSION_PROTO_BINARY:
-        return proto_binary_feed(s, in, len, out);
-    }
-    return 0;
 }
 
 void engine_tick(engine_t *e)

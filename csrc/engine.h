@@ -1,5 +1,5 @@
-/* engine: one store plus the protocols that serve it, behind a transport-agnostic feed() call.
- * A session is one client's protocol state; sockets, TLS streams, tests and fuzzers all feed sessions. */
+/* engine: one store with its clock and counters, and session_t, the protocol state every protocol
+ * reads. session.h starts and feeds sessions; sockets, TLS streams, tests and fuzzers all feed them. */
 #ifndef SC_ENGINE_H
 #define SC_ENGINE_H
 
@@ -131,14 +131,6 @@ typedef struct session {
 int engine_init(engine_t *e, const engine_config_t *config);
 void engine_destroy(engine_t *e);
 
-void session_init(session_t *s, engine_t *e, session_proto_t proto);
-
-/* Executes every complete command in in[0..len), appending the replies to out, and returns how many
- * bytes it consumed. The caller keeps the rest and passes it again, with more bytes appended, on
- * the next call. It stops early once out holds s->out_high_water bytes, so that one read of
- * pipelined gets cannot queue unbounded output. Once s->state is not SESSION_OPEN the session
- * consumes nothing more. */
-size_t engine_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
 /* A cas store's outcome, in the counters every protocol keeps alike. */
 static inline void session_count_cas(session_t *s, store_status_t st)

@@ -43,7 +43,7 @@ parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, u
  * when the reply could not be buffered (out of memory). */
 int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out);
 
-/* The engine_feed() contract for this protocol. */
+/* The session_feed() contract for this protocol. */
 size_t proto_simple_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
 /* Longest acceptable line for a given item size limit. */

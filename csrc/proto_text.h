@@ -13,7 +13,7 @@
 /* ...unless it is a get or gets, whose key lists may be long; but never past this. */
 #define TEXT_MAX_GET_LINE (1024 * 1024)
 
-/* The engine_feed() contract for this protocol. */
+/* The session_feed() contract for this protocol. */
 size_t proto_text_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
 /* Appends the replies of "stats", "stats settings", "stats items" or "stats slabs" (what is

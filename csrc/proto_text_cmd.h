@@ -42,7 +42,7 @@ void text_reply(cmd_t *c, const char *str, size_t n);
 #define REPLY(c, lit) text_reply((c), (lit), sizeof(lit) - 1)
 
 /* The whole input of a session that has not authenticated yet (proto_text_auth.c): the
- * engine_feed() contract, for one step. */
+ * session_feed() contract, for one step. */
 size_t proto_text_auth_step(session_t *s, const char *in, size_t len, buf_t *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "engine.h"
+#include "session.h"
 #include "proto_meta_req.h"
 #include "slab.h"
 #include "store.h"
@@ -411,7 +412,7 @@ static void feed_all(engine_t *e, session_proto_t proto, const char *in, size_t 
     size_t parts[2][2] = {{0, cut}, {cut, len}};
     for (int p = 0; p < 2; p++) {
         buf_append(&pending, in + parts[p][0], parts[p][1] - parts[p][0]);
-        buf_consume(&pending, engine_feed(&s, buf_head(&pending), buf_len(&pending), out));
+        buf_consume(&pending, session_feed(&s, buf_head(&pending), buf_len(&pending), out));
     }
     buf_free(&pending);
 }
@@ -450,13 +451,13 @@ static void test_binary_negotiation(void)
     session_init(&s, &e, SESSION_PROTO_TEXT);
     buf_t out;
     buf_init(&out);
-    CHECK(engine_feed(&s, noop, 10, &out) == 0 && s.proto == SESSION_PROTO_BINARY, "0x80 first: binary");
-    CHECK(engine_feed(&s, noop, sizeof(noop), &out) == sizeof(noop), "a NOOP is consumed");
+    CHECK(session_feed(&s, noop, 10, &out) == 0 && s.proto == SESSION_PROTO_BINARY, "0x80 first: binary");
+    CHECK(session_feed(&s, noop, sizeof(noop), &out) == sizeof(noop), "a NOOP is consumed");
     CHECK(buf_len(&out) == 24 && (unsigned char)buf_head(&out)[0] == 0x81 && buf_head(&out)[1] == 0x0a, "NOOP answered");
     e.auth = auth_create();
     CHECK(e.auth != NULL, "auth_create");
     session_init(&s, &e, SESSION_PROTO_TEXT);
-    engine_feed(&s, noop, sizeof(noop), &out);
+    session_feed(&s, noop, sizeof(noop), &out);
     CHECK(s.proto == SESSION_PROTO_TEXT, "with authentication 0x80 stays text");
     CHECK(sizeof(session_t) <= 40, "a session is %zu bytes, over the 40 a connection holds", sizeof(session_t));
     buf_free(&out);
@@ -489,13 +490,13 @@ static void test_binary_output_mark(void)
     s.out_high_water = 16 * 1024;
     buf_t out;
     buf_init(&out);
-    size_t used = engine_feed(&s, in, sizeof(in), &out);
+    size_t used = session_feed(&s, in, sizeof(in), &out);
     CHECK(used < sizeof(in) && used % GETQ_LEN == 0, "stopped at a request boundary (%zu of %zu)", used, sizeof(in));
     CHECK(buf_len(&out) < s.out_high_water + 24 + 4 + sizeof(value), "output %zu bytes past the mark", buf_len(&out));
     size_t total = used, replies = buf_len(&out);
     while (total < sizeof(in)) {
         buf_consume(&out, buf_len(&out));
-        size_t n = engine_feed(&s, in + total, sizeof(in) - total, &out);
+        size_t n = session_feed(&s, in + total, sizeof(in) - total, &out);
         CHECK(n > 0, "progress after draining");
         if (n == 0)
             break;

@@ -8,6 +8,7 @@
 
 #include "cache.h"
 #include "engine.h"
+#include "session.h"
 #include "fake_clock.h"
 #include "proto_text.h"
 
@@ -44,7 +45,7 @@ typedef struct fuzz_case {
 
 typedef struct run {
     buf_t replies;
-    buf_t out;               /* what one engine_feed call produced, moved to replies at once */
+    buf_t out;               /* what one session_feed call produced, moved to replies at once */
     store_stats_t stats;     /* the store as the session left it */
     session_state_t state;
     bool broke_on_long_line; /* closed on a line with no end within TEXT_MAX_LINE */
@@ -96,7 +97,7 @@ static void _feed(session_t *s, buf_t *pending, const char *bytes, size_t n, run
     if (buf_append(pending, bytes, n) != 0)
         _die("out of memory");
     while (buf_len(pending) > 0 && s->state == SESSION_OPEN) {
-        size_t used = engine_feed(s, buf_head(pending), buf_len(pending), &r->out);
+        size_t used = session_feed(s, buf_head(pending), buf_len(pending), &r->out);
         buf_consume(pending, used);
         if (buf_len(&r->out) > 0 && buf_append(&r->replies, buf_head(&r->out), buf_len(&r->out)) != 0)
             _die("out of memory");
