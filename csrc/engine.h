@@ -131,7 +131,6 @@ typedef struct session {
 int engine_init(engine_t *e, const engine_config_t *config);
 void engine_destroy(engine_t *e);
 
-
 /* A cas store's outcome, in the counters every protocol keeps alike. */
 static inline void session_count_cas(session_t *s, store_status_t st)
 {
