@@ -13,8 +13,10 @@
 
 extern "C" {
 #include "engine.h"
+#include "protocols.h"
 #include "session.h"
 #include "net.h"
+#include "replies.h"
 }
 
 namespace {
@@ -49,14 +51,14 @@ size_t SizeOption(Napi::Object opts, const char *name, size_t fallback)
 }
 
 // "simple" (the seed protocol, the default) or "memcached" (the text protocol).
-bool ProtocolOption(Napi::Env env, Napi::Object opts, session_proto_t *out)
+bool ProtocolOption(Napi::Env env, Napi::Object opts, protocol_t *out)
 {
     Napi::Value v = opts.Get("protocol");
     std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "simple";
     if (name == "simple") {
-        *out = SESSION_PROTO_SIMPLE;
+        *out = PROTOCOL_SIMPLE;
     } else if (name == "memcached") {
-        *out = SESSION_PROTO_TEXT;
+        *out = PROTOCOL_MEMCACHED;
     } else {
         Napi::TypeError::New(env, "protocol must be 'simple' or 'memcached'").ThrowAsJavaScriptException();
         return false;
@@ -111,9 +113,9 @@ struct Feeder {
     buf_t pending;
     size_t max_pending;
 
-    void Start(engine_t *e, session_proto_t proto, uint32_t out_high_water)
+    void Start(engine_t *e, protocol_t proto, uint32_t out_high_water)
     {
-        session_init(&session, e, proto);
+        protocol_start(&session, e, proto);
         session.out_high_water = out_high_water;
         buf_init(&pending);
         // The protocols bound a pending command themselves; this is a backstop.
@@ -165,8 +167,8 @@ public:
         }
         if (with_auth && !AuthArg(info.Env(), auth, shared_->engine.auth))
             return;
-        StartFeeder(SESSION_PROTO_SIMPLE);
-        StartFeeder(SESSION_PROTO_TEXT);
+        StartFeeder(PROTOCOL_SIMPLE);
+        StartFeeder(PROTOCOL_MEMCACHED);
     }
 
     ~Engine() override
@@ -181,10 +183,10 @@ public:
 private:
     // In-process callers hold the store already: their sessions need no credentials, and take
     // every reply at once (no output mark).
-    void StartFeeder(session_proto_t proto)
+    void StartFeeder(protocol_t proto)
     {
         feeders_[proto].Start(&shared_->engine, proto, UINT32_MAX);
-        feeders_[proto].session.authenticated = true;
+        feeders_[proto].session.proto.text.authenticated = true;
     }
 
     // feed(buffer, {protocol}) runs protocol bytes through this engine's own session for that
@@ -196,7 +198,7 @@ private:
         size_t len;
         if (!BufferArg(info, 0, &data, &len))
             return info.Env().Undefined();
-        session_proto_t proto = SESSION_PROTO_SIMPLE;
+        protocol_t proto = PROTOCOL_SIMPLE;
         if (info.Length() > 1 && info[1].IsObject() && !ProtocolOption(info.Env(), info[1].As<Napi::Object>(), &proto))
             return info.Env().Undefined();
         Feeder &feeder = feeders_[proto];
@@ -292,12 +294,12 @@ private:
         out.Set("hash_buckets", Napi::Number::New(env, (double)st.buckets));
         out.Set("limit_maxbytes", Napi::Number::New(env, (double)cache_memory_limit(e->cache)));
         out.Set("item_size_max", Napi::Number::New(env, (double)cache_max_item_size(e->cache)));
-        out.Set("threads", Napi::Number::New(env, e->threads ? e->threads : 1));
+        out.Set("threads", Napi::Number::New(env, e->served.threads ? e->served.threads : 1));
         return out;
     }
 
     SharedEngine *shared_ = nullptr;
-    Feeder feeders_[2] = {};  // indexed by session_proto_t; zeroed, so Stop() is safe before Start()
+    Feeder feeders_[2] = {};  // indexed by protocol_t; zeroed, so Stop() is safe before Start()
 };
 
 
@@ -328,7 +330,7 @@ public:
             Napi::TypeError::New(env, "Session(engine, {protocol})").ThrowAsJavaScriptException();
             return;
         }
-        session_proto_t proto;
+        protocol_t proto;
         if (!ProtocolOption(env, info[1].As<Napi::Object>(), &proto))
             return;
         shared_ = Engine::Unwrap(info[0].As<Napi::Object>())->Shared();
@@ -483,10 +485,10 @@ public:
             err.ThrowAsJavaScriptException();
             return;
         }
-        if (shared->engine.max_connections < config.max_connections)
-            shared->engine.max_connections = config.max_connections;
-        shared->engine.idle_timeout = config.idle_timeout;
-        shared->engine.threads = config.threads;
+        if (shared->engine.served.max_connections < config.max_connections)
+            shared->engine.served.max_connections = config.max_connections;
+        shared->engine.served.idle_timeout = config.idle_timeout;
+        shared->engine.served.threads = config.threads;
         state_ = new ServerState();
         state_->server = server;
         state_->shared = shared;
@@ -619,7 +621,12 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     // What lib/'s JavaScript transport must do alike with the native one, defined once in C.
     Napi::Object constants = Napi::Object::New(env);
     constants.Set("LINGER_MS", Napi::Number::New(env, CONN_LINGER_MS));
-    constants.Set("REPLY_TOO_MANY_CONNECTIONS", Napi::String::New(env, NET_REPLY_TOO_MANY));
+    constants.Set("REPLY_TOO_MANY_CONNECTIONS", Napi::String::New(env, TEXT_TOO_MANY_CONNECTIONS "\r\n"));
+    // Engine.set's failures, worded as every protocol words them.
+    Napi::Object set_errors = Napi::Object::New(env);
+    set_errors.Set("TOO_LARGE", Napi::String::New(env, TEXT_TOO_LARGE));
+    set_errors.Set("NO_MEMORY", Napi::String::New(env, TEXT_NO_MEMORY_STORING));
+    constants.Set("SET_ERRORS", set_errors);
     exports.Set("constants", constants);
     return exports;
 }

@@ -65,7 +65,7 @@ static void _grace_expired_cb(uv_timer_t *timer)
     uv_close((uv_handle_t *)timer, _handle_close_cb);
 }
 
-void group_adopt(group_t *g, conn_t *c, session_proto_t proto)
+void group_adopt(group_t *g, conn_t *c, protocol_t proto)
 {
     c->next = g->conns;
     if (g->conns)
@@ -75,7 +75,7 @@ void group_adopt(group_t *g, conn_t *c, session_proto_t proto)
     g->open_handles++;
     stat_add(&g->stats->curr_connections, 1);
     stat_add(&g->stats->total_connections, 1);
-    session_init(&c->session, g->engine, proto);
+    protocol_start(&c->session, g->engine, proto);
     c->session.stats = g->stats;
     if (conn_start(c, &g->conn_owner) != 0)
         conn_abort(c);
@@ -219,7 +219,7 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
     return 0;
 }
 
-int group_hand_over(group_t *g, uv_os_sock_t fd, session_proto_t proto)
+int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto)
 {
     int rc = 0;
     uv_mutex_lock(&g->lock);

@@ -9,6 +9,7 @@
 
 #include "conn.h"
 #include "engine.h"
+#include "protocols.h"
 
 /* Housekeeping period: a bounded sweep of the store for expired and flushed items, and closing
  * connections that lingered too long. */
@@ -36,7 +37,7 @@ typedef struct group_owner {
 /* A socket accepted on Node's loop, on its way to an I/O thread. */
 typedef struct group_handoff {
     uv_os_sock_t fd;
-    session_proto_t proto;
+    protocol_t proto;
 } group_handoff_t;
 
 typedef struct group {
@@ -79,10 +80,10 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
                 bool threaded, unsigned idle_timeout, unsigned write_timeout);
 
 /* On the group's loop: serves an accepted tcp handle embedded in a calloc'ed conn. */
-void group_adopt(group_t *g, conn_t *c, session_proto_t proto);
+void group_adopt(group_t *g, conn_t *c, protocol_t proto);
 
 /* From Node's loop: hands an accepted socket to a threaded group (which then owns it). */
-int group_hand_over(group_t *g, uv_os_sock_t fd, session_proto_t proto);
+int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto);
 
 /* Starts closing: connections send what they owe (within GROUP_CLOSE_GRACE_MS), every handle
  * closes; then the owner hears closed() on Node's loop, or thread_ended() from a threaded group. */

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "replies.h"
+
 /* The last part of a closing server is gone: free it and report, on Node's loop. */
 static void _finish(net_server_t *s)
 {
@@ -83,10 +85,12 @@ static void _joined_cb(uv_async_t *async)
         uv_close((uv_handle_t *)&s->joined, _joined_close_cb);
 }
 
-/* Past max_connections the client is told why, best effort, and closed without being read. */
+/* Past max_connections the client is told why, best effort (the TLS listener sends the same line),
+ * and closed without being read. */
 static void _reject(net_server_t *s, uv_tcp_t *tcp)
 {
-    uv_buf_t msg = uv_buf_init((char *)NET_REPLY_TOO_MANY, sizeof(NET_REPLY_TOO_MANY) - 1);
+    static const char too_many[] = TEXT_TOO_MANY_CONNECTIONS "\r\n";
+    uv_buf_t msg = uv_buf_init((char *)too_many, sizeof(too_many) - 1);
     uv_try_write((uv_stream_t *)tcp, &msg, 1);
     stat_add(&s->engine->stats.rejected_connections, 1);
     uv_close((uv_handle_t *)tcp, _rejected_close_cb);

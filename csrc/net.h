@@ -10,15 +10,13 @@
 
 #define NET_MAX_LISTENERS 4
 #define NET_MAX_THREADS 64
-/* The one line a connection over the limit gets before it is closed (the TLS listener sends it too). */
-#define NET_REPLY_TOO_MANY "SERVER_ERROR too many open connections\r\n"
 
 typedef void (*net_closed_cb)(void *ctx);
 
 typedef struct net_listen {
     const char *host;           /* numeric IPv4 or IPv6 address */
     int port;                   /* 0 picks a free port */
-    session_proto_t proto;
+    protocol_t proto;
 } net_listen_t;
 
 typedef struct net_config {
@@ -33,7 +31,7 @@ typedef struct net_config {
 typedef struct net_listener {
     uv_tcp_t tcp;
     struct net_server *server;
-    session_proto_t proto;
+    protocol_t proto;
 } net_listener_t;
 
 typedef struct net_server {

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "proto_text.h"
+#include "stats.h"
 
 /* memcached's incr/decr "do not create" expiration. */
 #define BINARY_NO_CREATE 0xffffffffu
@@ -15,7 +15,7 @@
 static void _swallow(binary_req_t *r, uint32_t n)
 {
     if (n <= INT32_MAX)
-        r->s->swallow_left = n;
+        r->s->proto.binary.swallow_left = n;
 }
 
 /* A request memcached finds malformed: "Invalid arguments", then it hangs up. */
@@ -243,15 +243,13 @@ static bool _stat(binary_req_t *r)
     if (r->extlen != 0)
         return false;
     session_t *s = r->s;
-    buf_t text;
-    buf_init(&text);
     int rc = 0;
     if (r->keylen == 0) {
-        rc = proto_text_stats(s, "", 0, &text);
+        rc = stats_report(s->engine, "", 0, binary_stat_packet, r);
     } else if (_has_prefix(r, "reset")) {
         engine_stats_reset(s->engine);
     } else if (_has_prefix(r, "settings")) {
-        rc = proto_text_stats(s, "settings", 8, &text);
+        rc = stats_report(s->engine, "settings", 8, binary_stat_packet, r);
     } else if (_has_prefix(r, "detail")) {
         /* There are no per-prefix figures to turn on, off or dump: the dump is empty. */
         const char *sub = r->key + 6;
@@ -264,15 +262,12 @@ static bool _stat(binary_req_t *r)
         } else if (!(nsub >= 3 && memcmp(sub, " on", 3) == 0) && !(nsub >= 4 && memcmp(sub, " off", 4) == 0))
             rc = 1;
     } else {
-        rc = proto_text_stats(s, r->key, r->keylen, &text);
+        rc = stats_report(s->engine, r->key, r->keylen, binary_stat_packet, r);
     }
     if (rc == 1)
         binary_error(r, BINARY_ST_KEY_ENOENT, NULL);
-    else if (rc != 0)
-        binary_error(r, BINARY_ST_ENOMEM, "Out of memory generating stats");
-    else
-        binary_stats_packets(r, &text);
-    buf_free(&text);
+    else if (rc == 0)
+        binary_stat_packet(r, NULL, NULL);
     return true;
 }
 
@@ -384,11 +379,12 @@ static bool _dispatch(binary_req_t *r)
 }
 
 /* Handles what the input holds: returns bytes consumed, 0 = need more (or the session ended). */
-static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
+size_t proto_binary_step(session_t *s, const char *in, size_t len, buf_t *out)
 {
-    if (s->swallow_left > 0) {
-        size_t n = s->swallow_left < len ? (size_t)s->swallow_left : len;
-        s->swallow_left -= (uint32_t)n;
+    binary_session_t *b = &s->proto.binary;
+    if (b->swallow_left > 0) {
+        size_t n = b->swallow_left < len ? (size_t)b->swallow_left : len;
+        b->swallow_left -= (uint32_t)n;
         return n;
     }
     if (len < BINARY_HEADER_LEN)
@@ -423,9 +419,4 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
         return head;
     }
     return r.need_more ? 0 : r.consumed;
-}
-
-size_t proto_binary_feed(session_t *s, const char *in, size_t len, buf_t *out)
-{
-    return session_steps(s, in, len, out, _step);
 }

@@ -6,15 +6,15 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "engine.h"
+#include "session.h"
 
 #define BINARY_MAGIC_REQUEST 0x80
 #define BINARY_MAGIC_RESPONSE 0x81
 #define BINARY_HEADER_LEN 24
 
-/* The session_feed() contract for this protocol. A command is executed once its header, extras and
+/* The session_step_t of this protocol. A command is executed once its header, extras and
  * key have arrived, and a storage command once its whole value has (bounded by the item size limit:
  * a value over it is answered at once and discarded as it arrives, never buffered). */
-size_t proto_binary_feed(session_t *s, const char *in, size_t len, buf_t *out);
+size_t proto_binary_step(session_t *s, const char *in, size_t len, buf_t *out);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "engine.h"
+#include "session.h"
 
 /* Request opcodes memcached serves; a quiet variant answers only what its base command must. */
 enum binary_opcode {
@@ -114,8 +114,8 @@ void binary_error(binary_req_t *r, binary_status_t st, const char *text);
 /* A success with an optional body and the cas to report; quiet commands send nothing. */
 void binary_success(binary_req_t *r, const void *value, uint32_t nvalue, uint64_t cas);
 
-/* Turns the text protocol's "STAT <name> <value>" lines (proto_text_stats) into STAT packets, and
- * ends the list with an empty one. */
-void binary_stats_packets(binary_req_t *r, const buf_t *text);
+/* A stats_emit_t (ctx: the binary_req_t) that sends one pair as a STAT packet; a NULL name sends
+ * the empty packet that ends the list. Returns -1 once the session has broken (out of memory). */
+int binary_stat_packet(void *ctx, const char *name, const char *value);
 
 #endif

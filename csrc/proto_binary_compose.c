@@ -61,24 +61,16 @@ void binary_success(binary_req_t *r, const void *value, uint32_t nvalue, uint64_
     binary_compose(r, &p);
 }
 
-/* One STAT packet per "STAT <name> <value>" line of the text protocol's report; its "END" (and
- * an empty report) become the empty packet that ends the list. */
-void binary_stats_packets(binary_req_t *r, const buf_t *text)
+int binary_stat_packet(void *ctx, const char *name, const char *value)
 {
-    const char *p = buf_len(text) ? buf_head(text) : "", *end = p + buf_len(text);
-    while (p < end && r->s->state == SESSION_OPEN) {
-        const char *eol = memchr(p, '\r', (size_t)(end - p));
-        if (eol == NULL || (size_t)(eol - p) < 5 || memcmp(p, "STAT ", 5) != 0)
-            break;
-        const char *name = p + 5;
-        const char *space = memchr(name, ' ', (size_t)(eol - name));
-        const char *value = space ? space + 1 : eol;
-        binary_rsp_t pk = {.opcode = BINARY_OP_STAT, .status = BINARY_ST_SUCCESS, .key = name,
-                           .keylen = (uint16_t)((space ? space : eol) - name), .value = value,
-                           .nvalue = (uint32_t)(eol - value)};
-        binary_compose(r, &pk);
-        p = eol + 2;
+    binary_req_t *r = ctx;
+    binary_rsp_t p = {.opcode = BINARY_OP_STAT, .status = BINARY_ST_SUCCESS};
+    if (name != NULL) {
+        p.key = name;
+        p.keylen = (uint16_t)strlen(name);
+        p.value = value;
+        p.nvalue = (uint32_t)strlen(value);
     }
-    binary_rsp_t done = {.opcode = BINARY_OP_STAT, .status = BINARY_ST_SUCCESS};
-    binary_compose(r, &done);
+    binary_compose(r, &p);
+    return r->s->state == SESSION_OPEN ? 0 : -1;
 }

@@ -9,6 +9,7 @@
 
 #include "cache.h"
 #include "mcnum.h"
+#include "replies.h"
 
 /* ---- mg ---- */
 
@@ -119,7 +120,7 @@ static void _mg_locked(store_t *store, void *arg)
 static void _mg(cmd_t *c)
 {
     meta_req_t r = {.c = c};
-    if (!meta_start(&r, "CLIENT_ERROR options flags are too long"))
+    if (!meta_start(&r, META_FLAGS_ARE_TOO_LONG))
         return;
     if (!meta_parse(&r, 2)) {
         meta_error(c, r.errstr);
@@ -208,7 +209,7 @@ static void _ms_store(meta_req_t *r, meta_set_t *m)
         /* fall through */
     case STORE_NO_MEMORY:
         stat_add(&s->stats->store_no_memory, 1);
-        meta_error(c, "SERVER_ERROR out of memory storing object");
+        meta_error(c, TEXT_NO_MEMORY_STORING);
         return;
     default: meta_put(&l, "NS", 2); break;
     }
@@ -231,7 +232,7 @@ static bool _ms_mode(meta_req_t *r, store_mode_t *mode)
     for (size_t i = 3; i + 1 < r->c->nt; i++) {
         const token_t *t = &r->c->t[i];
         if (t->p[0] == 'O' && t->n > META_MAX_OPAQUE) {
-            r->errstr = "CLIENT_ERROR opaque token too long";
+            r->errstr = META_OPAQUE_TOO_LONG;
             ok = false;
         }
     }
@@ -242,7 +243,7 @@ static bool _ms_mode(meta_req_t *r, store_mode_t *mode)
     case 'P': *mode = STORE_MODE_PREPEND; break;
     case 'R': *mode = STORE_MODE_REPLACE; break;
     default:
-        r->errstr = "CLIENT_ERROR invalid mode for ms M token";
+        r->errstr = META_BAD_MS_MODE;
         return false;
     }
     if (r->has_cas && (*mode == STORE_MODE_SET || *mode == STORE_MODE_REPLACE))
@@ -254,18 +255,18 @@ static bool _ms_mode(meta_req_t *r, store_mode_t *mode)
 static void _ms_refuse(cmd_t *c, const char *errstr, uint32_t swallow)
 {
     meta_error(c, errstr);
-    c->s->text_state = TEXT_SWALLOW;
-    c->s->swallow_left = swallow;
+    c->s->proto.text.state = TEXT_SWALLOW;
+    c->s->proto.text.swallow_left = swallow;
 }
 
 static void _ms(cmd_t *c)
 {
     meta_req_t r = {.c = c};
-    if (!meta_start(&r, "CLIENT_ERROR options flags too long"))
+    if (!meta_start(&r, META_FLAGS_TOO_LONG))
         return;
     int32_t vlen;
     if (c->nt == 3 || !mcnum_i32(c->t[2].p, c->t[2].n, &vlen) || vlen < 0 || vlen > INT32_MAX - 2) {
-        meta_error(c, "CLIENT_ERROR bad command line format");
+        meta_error(c, TEXT_BAD_FORMAT);
         return;
     }
     uint32_t need = (uint32_t)vlen + 2;
@@ -280,7 +281,7 @@ static void _ms(cmd_t *c)
         stat_add(&s->stats->store_too_large, 1);
         /* A failed store must not leave the old value readable, as in memcached (whatever the mode). */
         cache_delete(cache, r.key, r.nkey);
-        _ms_refuse(c, "SERVER_ERROR object too large for cache", need);
+        _ms_refuse(c, TEXT_TOO_LARGE, need);
         return;
     }
     /* The line stays unconsumed until its data block is complete, then both go at once. */
@@ -291,7 +292,7 @@ static void _ms(cmd_t *c)
     c->used_after = need;
     stat_add(&s->stats->cmd_set, 1);
     if (c->after[vlen] != '\r' || c->after[vlen + 1] != '\n') {
-        meta_error(c, "CLIENT_ERROR bad data chunk");
+        meta_error(c, TEXT_BAD_DATA_CHUNK);
         return;
     }
     uint32_t exptime = r.new_ttl ? r.exptime : 0;
@@ -333,10 +334,10 @@ static void _md_locked(store_t *store, void *arg)
 static void _md(cmd_t *c)
 {
     meta_req_t r = {.c = c};
-    if (!meta_start(&r, "CLIENT_ERROR options flags too long"))
+    if (!meta_start(&r, META_FLAGS_TOO_LONG))
         return;
     if (!meta_parse(&r, 2)) {
-        meta_error(c, "CLIENT_ERROR invalid or duplicate flag");
+        meta_error(c, META_BAD_OR_DUPLICATE_FLAG);
         return;
     }
     meta_line_t echo = {0};
@@ -384,7 +385,7 @@ static item_t *_ma_apply(store_t *store, meta_arith_t *a)
         store_write_t w = {STORE_MODE_ADD, r->key, r->nkey, digits, buf_format_u64(digits, r->initial), 0, 0, 0};
         a->value = r->initial;
         a->created = store_write(store, &w, NULL) == STORE_OK;
-        a->errstr = "SERVER_ERROR Out of memory allocating new item";
+        a->errstr = META_NO_MEMORY_NEW_ITEM;
     } else if (it == NULL) {
         a->outcome = META_MISS;
         a->missed = true;
@@ -397,8 +398,8 @@ static item_t *_ma_apply(store_t *store, meta_arith_t *a)
         size_t old_len = it->nvalue;
         bool held = it->refs != 0;
         if ((st = store_arith(store, r->key, r->nkey, a->incr, r->delta, &a->value)) != STORE_OK) {
-            a->errstr = st == STORE_NON_NUMERIC ? "CLIENT_ERROR cannot increment or decrement non-numeric value"
-                                                : "SERVER_ERROR out of memory";
+            a->errstr = st == STORE_NON_NUMERIC ? TEXT_NON_NUMERIC
+                                                : TEXT_NO_MEMORY;
         } else {
             char digits[20];
             a->counted = true;
@@ -469,10 +470,10 @@ static void _ma_locked(store_t *store, void *arg)
 static void _ma(cmd_t *c)
 {
     meta_req_t r = {.c = c, .delta = 1};
-    if (!meta_start(&r, "CLIENT_ERROR options flags too long"))
+    if (!meta_start(&r, META_FLAGS_TOO_LONG))
         return;
     if (!meta_parse(&r, 2)) {
-        meta_error(c, "CLIENT_ERROR invalid or duplicate flag");
+        meta_error(c, META_BAD_OR_DUPLICATE_FLAG);
         return;
     }
     session_t *s = c->s;
@@ -481,7 +482,7 @@ static void _ma(cmd_t *c)
     case 0: case 'I': case '+': break;
     case 'D': case '-': a.incr = false; break;
     default:
-        meta_error(c, "CLIENT_ERROR invalid mode for ma M token");
+        meta_error(c, META_BAD_MA_MODE);
         return;
     }
     cache_locked(s->engine->cache, r.key, r.nkey, _ma_locked, &a);
@@ -549,13 +550,13 @@ static void _me(cmd_t *c)
 {
     meta_req_t r = {.c = c};
     if (c->nt < 3 || c->t[1].n > STORE_KEY_MAX) {
-        REPLY(c, "CLIENT_ERROR bad command line format");
+        REPLY(c, TEXT_BAD_FORMAT);
         return;
     }
     memcpy(r.key, c->t[1].p, c->t[1].n);
     r.nkey = c->t[1].n;
     if (c->nt >= 4 && text_token_is(&c->t[2], "b") && (r.nkey = meta_b64_decode(c->t[1].p, c->t[1].n, r.key)) == 0) {
-        REPLY(c, "CLIENT_ERROR bad command line format");
+        REPLY(c, TEXT_BAD_FORMAT);
         return;
     }
     meta_dump_t d = {.r = &r, .now = cache_clock(c->s->engine->cache)};
@@ -571,7 +572,7 @@ void proto_meta_command(cmd_t *c)
     case 'd': _md(c); break;
     case 'a': _ma(c); break;
     case 'e': _me(c); break;
-    case 'n': REPLY(c, "MN"); break;
-    default: REPLY(c, "ERROR"); break;
+    case 'n': REPLY(c, TEXT_META_NOOP); break;
+    default: REPLY(c, TEXT_ERROR); break;
     }
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mcnum.h"
+#include "replies.h"
 
 /* ---- base64, with the quirks of memcached's decoder ---- */
 
@@ -125,7 +126,7 @@ void meta_put_key(meta_line_t *l, const char *key, size_t nkey, bool binary)
 bool meta_put_opaque(meta_req_t *r, meta_line_t *l, const token_t *t)
 {
     if (t->n > META_MAX_OPAQUE) {
-        r->errstr = "CLIENT_ERROR opaque token too long";
+        r->errstr = META_OPAQUE_TOO_LONG;
         return false;
     }
     meta_put(l, " ", 1);
@@ -176,7 +177,7 @@ static bool _ttl_flag(meta_req_t *r, const token_t *t, uint32_t *out)
     int32_t v;
     r->locked = true;
     if (!_i32_after(t, &v)) {
-        r->errstr = "CLIENT_ERROR bad token in command line format";
+        r->errstr = META_BAD_TOKEN;
         return false;
     }
     *out = engine_exptime(r->c->s->engine, v);
@@ -198,7 +199,7 @@ static bool _decode_key(meta_req_t *r)
     r->nkey = meta_b64_decode(key->p, key->n, r->key);
     if (r->nkey > 0)
         return true;
-    r->errstr = "CLIENT_ERROR error decoding key";
+    r->errstr = META_BAD_KEY;
     return false;
 }
 
@@ -216,7 +217,7 @@ bool meta_parse(meta_req_t *r, size_t first)
         const token_t *t = &c->t[i];
         unsigned char flag = (unsigned char)t->p[0];
         if (flag >= 127 || seen[flag]) {
-            r->errstr = "CLIENT_ERROR duplicate flag";
+            r->errstr = META_DUPLICATE_FLAG;
             return false;
         }
         seen[flag] = true;
@@ -232,22 +233,22 @@ bool meta_parse(meta_req_t *r, size_t first)
         case 'q': r->quiet = true; break;
         case 'F': ok &= mcnum_u32(t->p + 1, t->n - 1, &r->client_flags); break;
         case 'C':
-            r->has_cas = _u64_flag(r, t, &r->cas, "CLIENT_ERROR bad token in command line format");
+            r->has_cas = _u64_flag(r, t, &r->cas, META_BAD_TOKEN);
             ok &= r->has_cas;
             break;
         case 'M':
             if (t->n != 2) {
-                r->errstr = "CLIENT_ERROR incorrect length for M token";
+                r->errstr = META_BAD_M_LENGTH;
                 ok = false;
             } else {
                 r->mode = t->p[1];
             }
             break;
-        case 'J': ok &= _u64_flag(r, t, &r->initial, "CLIENT_ERROR invalid numeric initial value"); break;
-        case 'D': ok &= _u64_flag(r, t, &r->delta, "CLIENT_ERROR invalid numeric delta value"); break;
+        case 'J': ok &= _u64_flag(r, t, &r->initial, META_BAD_INITIAL); break;
+        case 'D': ok &= _u64_flag(r, t, &r->delta, META_BAD_DELTA); break;
         case 'I': r->stale = true; break;
         default:
-            r->errstr = "CLIENT_ERROR invalid flag";
+            r->errstr = META_BAD_FLAG;
             return false;
         }
     }
@@ -258,13 +259,13 @@ bool meta_parse(meta_req_t *r, size_t first)
 bool meta_start(meta_req_t *r, const char *too_many)
 {
     cmd_t *c = r->c;
-    r->errstr = "CLIENT_ERROR bad command line format";
+    r->errstr = TEXT_BAD_FORMAT;
     if (c->nt < 3) {
-        REPLY(c, "ERROR");
+        REPLY(c, TEXT_ERROR);
         return false;
     }
     if (c->t[1].n > STORE_KEY_MAX) {
-        meta_error(c, "CLIENT_ERROR bad command line format");
+        meta_error(c, TEXT_BAD_FORMAT);
         return false;
     }
     if (c->nt > META_MAX_TOKENS) {

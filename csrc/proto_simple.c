@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static const char REPLY_ERROR[] = "ERROR\r\n";
+#include "replies.h"
 
 /* Splits "word rest" at the first space; returns 0 when there is no space. */
 static int _split(const char *s, size_t n, size_t *word_len)
@@ -78,7 +78,7 @@ static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
     item_t *it = cache_get(s->engine->cache, req->key, req->nkey);
     session_count_get(s, false, it != NULL);
     if (it == NULL)
-        return buf_append_lit(out, "END\r\n");
+        return buf_append_lit(out, TEXT_END "\r\n");
     int rc = -1;
     /* "VALUE " key " " value "\r\nEND\r\n": reserve once, then copy without further checks. */
     size_t need = 6 + it->nkey + 1 + it->nvalue + 7;
@@ -101,11 +101,11 @@ static int _reply_set(session_t *s, const simple_request_t *req, buf_t *out)
     stat_add(&s->stats->cmd_set, 1);
     switch (cache_set(s->engine->cache, req->key, req->nkey, req->value, req->nvalue, 0, 0)) {
     case STORE_OK:
-        return buf_append_lit(out, "STORED\r\n");
+        return buf_append_lit(out, TEXT_STORED "\r\n");
     case STORE_TOO_LARGE:
-        return buf_append_lit(out, "SERVER_ERROR object too large for cache\r\n");
+        return buf_append_lit(out, TEXT_TOO_LARGE "\r\n");
     default:
-        return buf_append_lit(out, "SERVER_ERROR out of memory storing object\r\n");
+        return buf_append_lit(out, TEXT_NO_MEMORY_STORING "\r\n");
     }
 }
 
@@ -113,10 +113,10 @@ static int _reply_delete(session_t *s, const simple_request_t *req, buf_t *out)
 {
     if (cache_delete(s->engine->cache, req->key, req->nkey) == STORE_OK) {
         stat_add(&s->stats->delete_hits, 1);
-        return buf_append_lit(out, "DELETED\r\n");
+        return buf_append_lit(out, TEXT_DELETED "\r\n");
     }
     stat_add(&s->stats->delete_misses, 1);
-    return buf_append_lit(out, "NOT_FOUND\r\n");
+    return buf_append_lit(out, TEXT_NOT_FOUND "\r\n");
 }
 
 int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out)
@@ -134,27 +134,23 @@ int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out)
     case SIMPLE_INVALID:
         break;
     }
-    return buf_append(out, REPLY_ERROR, sizeof(REPLY_ERROR) - 1);
+    return buf_append_lit(out, TEXT_ERROR "\r\n");
 }
 
-size_t proto_simple_feed(session_t *s, const char *in, size_t len, buf_t *out)
+size_t proto_simple_step(session_t *s, const char *in, size_t len, buf_t *out)
 {
+    simple_request_t req;
+    size_t used;
     size_t max_line = proto_simple_max_line(s->engine->max_item_size);
-    size_t done = 0;
-    while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
-        simple_request_t req;
-        size_t used;
-        parse_status_t st = proto_simple_parse(in + done, len - done, max_line, &s->scanned, &req, &used);
-        if (st == PARSE_UNFINISHED)
-            break;
-        if (st == PARSE_OVERSIZE) {
-            s->state = SESSION_BROKEN;
-            buf_append_lit(out, "CLIENT_ERROR line too long\r\n");
-            break;
-        }
-        done += used;
-        if (proto_simple_execute(s, &req, out) != 0)
-            s->state = SESSION_BROKEN;
+    parse_status_t st = proto_simple_parse(in, len, max_line, &s->scanned, &req, &used);
+    if (st == PARSE_UNFINISHED)
+        return 0;
+    if (st == PARSE_OVERSIZE) {
+        s->state = SESSION_BROKEN;
+        buf_append_lit(out, SIMPLE_LINE_TOO_LONG "\r\n");
+        return 0;
     }
-    return done;
+    if (proto_simple_execute(s, &req, out) != 0)
+        s->state = SESSION_BROKEN;
+    return used;
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "engine.h"
+#include "session.h"
 
 /* Room on a line beyond key and value: the command word and separators. */
 #define SIMPLE_LINE_SLACK 32
@@ -43,8 +43,8 @@ parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, u
  * when the reply could not be buffered (out of memory). */
 int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out);
 
-/* The session_feed() contract for this protocol. */
-size_t proto_simple_feed(session_t *s, const char *in, size_t len, buf_t *out);
+/* The session_step_t of this protocol. */
+size_t proto_simple_step(session_t *s, const char *in, size_t len, buf_t *out);
 
 /* Longest acceptable line for a given item size limit. */
 static inline size_t proto_simple_max_line(size_t max_item_size)

@@ -5,6 +5,7 @@
 #include "proto_text_cmd.h"
 
 #include "mcnum.h"
+#include "replies.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static bool _key_ok(cmd_t *c, const token_t *key)
 {
     if (key->n <= STORE_KEY_MAX)
         return true;
-    REPLY(c, "CLIENT_ERROR bad command line format");
+    REPLY(c, TEXT_BAD_FORMAT);
     return false;
 }
 
@@ -51,7 +52,7 @@ static void _complete_data(cmd_t *c, const store_write_t *w)
     session_t *s = c->s;
     stat_add(&s->stats->cmd_set, 1);
     if (w->value[w->nvalue] != '\r' || w->value[w->nvalue + 1] != '\n') {
-        REPLY(c, "CLIENT_ERROR bad data chunk");
+        REPLY(c, TEXT_BAD_DATA_CHUNK);
         return;
     }
     store_status_t st = cache_write(s->engine->cache, w, NULL);
@@ -59,27 +60,27 @@ static void _complete_data(cmd_t *c, const store_write_t *w)
         session_count_cas(s, st);
     switch (st) {
     case STORE_OK:
-        REPLY(c, "STORED");
+        REPLY(c, TEXT_STORED);
         break;
     case STORE_EXISTS:
-        REPLY(c, "EXISTS");
+        REPLY(c, TEXT_EXISTS);
         break;
     case STORE_NOT_FOUND:
-        REPLY(c, "NOT_FOUND");
+        REPLY(c, TEXT_NOT_FOUND);
         break;
     case STORE_TOO_LARGE:
         /* memcached fails to allocate an oversized append or prepend and stores nothing. */
         if (w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND) {
-            REPLY(c, "NOT_STORED");
+            REPLY(c, TEXT_NOT_STORED);
             break;
         }
         /* fall through */
     case STORE_NO_MEMORY:
         stat_add(&s->stats->store_no_memory, 1);
-        REPLY(c, "SERVER_ERROR out of memory storing object");
+        REPLY(c, TEXT_NO_MEMORY_STORING);
         break;
     default:
-        REPLY(c, "NOT_STORED");
+        REPLY(c, TEXT_NOT_STORED);
         break;
     }
 }
@@ -96,14 +97,14 @@ static void _update(cmd_t *c, store_mode_t mode)
     uint64_t cas = 0;
     if (!_u32(&c->t[2], &flags) || !_i32(&c->t[3], &exptime) || !_i32(&c->t[4], &vlen) ||
         (mode == STORE_MODE_CAS && !_u64(&c->t[5], &cas)) || vlen < 0 || vlen > INT32_MAX - 2) {
-        REPLY(c, "CLIENT_ERROR bad command line format");
+        REPLY(c, TEXT_BAD_FORMAT);
         return;
     }
     if (cache_too_large(s->engine->cache, key->n, flags, (size_t)vlen)) {
         stat_add(&s->stats->store_too_large, 1);
-        REPLY(c, "SERVER_ERROR object too large for cache");
-        s->text_state = TEXT_SWALLOW;
-        s->swallow_left = (uint32_t)vlen + 2;
+        REPLY(c, TEXT_TOO_LARGE);
+        s->proto.text.state = TEXT_SWALLOW;
+        s->proto.text.swallow_left = (uint32_t)vlen + 2;
         /* A failed set must not leave the old value readable, as in memcached. */
         if (mode == STORE_MODE_SET)
             cache_delete(s->engine->cache, key->p, key->n);
@@ -145,11 +146,11 @@ static int _append_value(buf_t *out, const item_t *it, bool with_cas)
 static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
 {
     cache_t *store = s->engine->cache;
-    item_t *it = s->get_touch ? cache_get_touch(store, key, nkey, s->get_exptime) : cache_get(store, key, nkey);
-    session_count_get(s, s->get_touch, it != NULL);
+    item_t *it = s->proto.text.get_touch ? cache_get_touch(store, key, nkey, s->proto.text.get_exptime) : cache_get(store, key, nkey);
+    session_count_get(s, s->proto.text.get_touch, it != NULL);
     if (it == NULL)
         return;
-    if (out != NULL && _append_value(out, it, s->get_with_cas) != 0)
+    if (out != NULL && _append_value(out, it, s->proto.text.get_with_cas) != 0)
         s->state = SESSION_BROKEN;
     cache_release(store, it);
 }
@@ -171,7 +172,7 @@ static size_t _get_keys(session_t *s, const char *p, const char *end, buf_t *out
             p++;
         _get_one(s, key, (size_t)(p - key), out);
     }
-    if (buf_append_lit(out, "END\r\n") != 0)
+    if (buf_append_lit(out, TEXT_END "\r\n") != 0)
         s->state = SESSION_BROKEN;
     return 0;
 }
@@ -194,16 +195,16 @@ static size_t _get(cmd_t *c, const char *line, const char *end, bool with_cas, b
 {
     session_t *s = c->s;
     size_t first_key = 1;
-    s->get_with_cas = with_cas;
-    s->get_touch = touch;
-    s->get_exptime = 0;
+    s->proto.text.get_with_cas = with_cas;
+    s->proto.text.get_touch = touch;
+    s->proto.text.get_exptime = 0;
     if (touch) {
         int32_t exptime;
         if (!_i32(&c->t[1], &exptime)) {
-            REPLY(c, "CLIENT_ERROR invalid exptime argument");
+            REPLY(c, TEXT_BAD_EXPTIME);
             return 0;
         }
-        s->get_exptime = engine_exptime(s->engine, exptime);
+        s->proto.text.get_exptime = engine_exptime(s->engine, exptime);
         first_key = 2;
     }
     const char *keys = c->t[first_key].p ? c->t[first_key].p : end;
@@ -220,13 +221,13 @@ static size_t _get(cmd_t *c, const char *line, const char *end, bool with_cas, b
                 _get_one(s, p, (size_t)(stop - p), NULL);
             p = stop + 1;
         }
-        REPLY(c, "CLIENT_ERROR bad command line format");
+        REPLY(c, TEXT_BAD_FORMAT);
         return 0;
     }
     size_t paused = _get_keys(s, keys, end, c->out);
     if (paused == 0)
         return 0;
-    s->text_state = TEXT_GET_MORE;
+    s->proto.text.state = TEXT_GET_MORE;
     return (size_t)(keys - line) + paused;
 }
 
@@ -240,7 +241,7 @@ static void _arith(cmd_t *c, bool incr)
         return;
     uint64_t delta, value;
     if (!_u64(&c->t[2], &delta)) {
-        REPLY(c, "CLIENT_ERROR invalid numeric delta argument");
+        REPLY(c, TEXT_BAD_DELTA);
         return;
     }
     switch (cache_arith(s->engine->cache, c->t[1].p, c->t[1].n, incr, delta, &value)) {
@@ -251,14 +252,14 @@ static void _arith(cmd_t *c, bool incr)
         break;
     }
     case STORE_NON_NUMERIC:
-        REPLY(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        REPLY(c, TEXT_NON_NUMERIC);
         break;
     case STORE_NOT_FOUND:
         stat_add(incr ? &s->stats->incr_misses : &s->stats->decr_misses, 1);
-        REPLY(c, "NOT_FOUND");
+        REPLY(c, TEXT_NOT_FOUND);
         break;
     default:
-        REPLY(c, "SERVER_ERROR out of memory");
+        REPLY(c, TEXT_NO_MEMORY);
         break;
     }
 }
@@ -271,7 +272,7 @@ static void _delete(cmd_t *c)
         bool noreply = _noreply_maybe(c);
         bool valid = (c->nt == 4 && (hold_is_zero || noreply)) || (c->nt == 5 && hold_is_zero && noreply);
         if (!valid) {
-            REPLY(c, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+            REPLY(c, TEXT_BAD_DELETE_FORMAT);
             return;
         }
     }
@@ -279,10 +280,10 @@ static void _delete(cmd_t *c)
         return;
     if (cache_delete(s->engine->cache, c->t[1].p, c->t[1].n) == STORE_OK) {
         stat_add(&s->stats->delete_hits, 1);
-        REPLY(c, "DELETED");
+        REPLY(c, TEXT_DELETED);
     } else {
         stat_add(&s->stats->delete_misses, 1);
-        REPLY(c, "NOT_FOUND");
+        REPLY(c, TEXT_NOT_FOUND);
     }
 }
 
@@ -294,15 +295,15 @@ static void _touch(cmd_t *c)
         return;
     int32_t exptime;
     if (!_i32(&c->t[2], &exptime)) {
-        REPLY(c, "CLIENT_ERROR invalid exptime argument");
+        REPLY(c, TEXT_BAD_EXPTIME);
         return;
     }
     bool hit = cache_touch(s->engine->cache, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK;
     session_count_get(s, true, hit);
     if (hit)
-        REPLY(c, "TOUCHED");
+        REPLY(c, TEXT_TOUCHED);
     else
-        REPLY(c, "NOT_FOUND");
+        REPLY(c, TEXT_NOT_FOUND);
 }
 
 static void _verbosity(cmd_t *c)
@@ -310,11 +311,11 @@ static void _verbosity(cmd_t *c)
     _noreply_maybe(c);
     uint32_t level;
     if (!_u32(&c->t[1], &level)) {
-        REPLY(c, "CLIENT_ERROR bad command line format");
+        REPLY(c, TEXT_BAD_FORMAT);
         return;
     }
     __atomic_store_n(&c->s->engine->verbosity, level > MAX_VERBOSITY ? MAX_VERBOSITY : level, __ATOMIC_RELAXED);
-    REPLY(c, "OK");
+    REPLY(c, TEXT_OK);
 }
 
 /* Lazy: the store only records from when items count as flushed. memcached makes a delayed flush
@@ -326,43 +327,18 @@ static void _flush_all(cmd_t *c)
     stat_add(&s->stats->cmd_flush, 1);
     int32_t delay = 0;
     if (c->nt != (c->noreply ? 3u : 2u) && !_i32(&c->t[1], &delay)) {
-        REPLY(c, "CLIENT_ERROR invalid exptime argument");
+        REPLY(c, TEXT_BAD_EXPTIME);
         return;
     }
     cache_flush(s->engine->cache, delay > 0 ? engine_exptime(s->engine, delay) - 1 : 0);
-    REPLY(c, "OK");
-}
-
-static void _stats(cmd_t *c)
-{
-    session_t *s = c->s;
-    const token_t *sub = &c->t[1];
-    if (c->nt == 2) {
-        if (proto_text_stats(s, "", 0, c->out) != 0)
-            s->state = SESSION_BROKEN;
-        return;
-    }
-    if (text_token_is(sub, "reset")) {
-        engine_stats_reset(s->engine);
-        REPLY(c, "RESET");
-        return;
-    }
-    if (text_token_is(sub, "detail")) {
-        REPLY(c, "CLIENT_ERROR usage: stats detail on|off|dump");
-        return;
-    }
-    int rc = proto_text_stats(s, sub->p, sub->n, c->out);
-    if (rc == 1)
-        REPLY(c, "ERROR");
-    else if (rc != 0)
-        s->state = SESSION_BROKEN;
+    REPLY(c, TEXT_OK);
 }
 
 static bool _want(cmd_t *c, size_t a, size_t b)
 {
     if (c->nt == a || c->nt == b)
         return true;
-    REPLY(c, "ERROR");
+    REPLY(c, TEXT_ERROR);
     return false;
 }
 
@@ -372,7 +348,7 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
     c->nt = text_tokenize(line, end, c->t);
     const token_t *w = &c->t[0];
     if (c->nt < 2 || w->n < 2) {
-        REPLY(c, "ERROR");
+        REPLY(c, TEXT_ERROR);
         return 0;
     }
     if (w->n == 2 && w->p[0] == 'm') {
@@ -381,7 +357,7 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
     }
     if (w->p[0] == 'g' && (text_token_is(w, "get") || text_token_is(w, "gets") || text_token_is(w, "gat") || text_token_is(w, "gats"))) {
         if (c->nt < 3) {
-            REPLY(c, "ERROR");
+            REPLY(c, TEXT_ERROR);
             return 0;
         }
         return _get(c, line, end, w->n == 4, w->p[1] == 'a');
@@ -409,7 +385,7 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         if (c->nt >= 3 && c->nt <= 5)
             _delete(c);
         else
-            REPLY(c, "ERROR");
+            REPLY(c, TEXT_ERROR);
     } else if (text_token_is(w, "touch")) {
         if (_want(c, 4, 5))
             _touch(c);
@@ -417,25 +393,25 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         if (c->nt <= 4)
             _flush_all(c);
         else
-            REPLY(c, "ERROR");
+            REPLY(c, TEXT_ERROR);
     } else if (text_token_is(w, "verbosity")) {
         if (_want(c, 3, 4))
             _verbosity(c);
     } else if (text_token_is(w, "stats")) {
-        _stats(c);
+        text_stats(c);
     } else if (text_token_is(w, "version")) {
         REPLY(c, "VERSION " ENGINE_VERSION);
     } else if (text_token_is(w, "quit")) {
         c->s->state = SESSION_QUIT;
     } else if (text_token_is(w, "shutdown")) {
-        REPLY(c, "ERROR: shutdown not enabled");
+        REPLY(c, TEXT_SHUTDOWN_DISABLED);
     } else {
         /* memcached hangs up on what looks like an HTTP request. */
         const token_t *last = &c->t[c->nt - 2];
         if (last->n >= 5 && memcmp(last->p, HTTP_PREFIX, 5) == 0)
             c->s->state = SESSION_BROKEN;
         else
-            REPLY(c, "ERROR");
+            REPLY(c, TEXT_ERROR);
     }
     return 0;
 }
@@ -462,16 +438,17 @@ static bool _is_get_line(const char *in, size_t len)
 }
 
 /* Handles what the input holds in the current state; returns bytes consumed, 0 = need more. */
-static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
+size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out)
 {
-    if (!s->authenticated)
+    text_session_t *t = &s->proto.text;
+    if (!t->authenticated)
         return proto_text_auth_step(s, in, len, out);
-    switch (s->text_state) {
+    switch (t->state) {
     case TEXT_SWALLOW: {
-        size_t n = s->swallow_left < len ? (size_t)s->swallow_left : len;
-        s->swallow_left -= (uint32_t)n;
-        if (s->swallow_left == 0)
-            s->text_state = TEXT_LINE;
+        size_t n = t->swallow_left < len ? (size_t)t->swallow_left : len;
+        t->swallow_left -= (uint32_t)n;
+        if (t->swallow_left == 0)
+            t->state = TEXT_LINE;
         return n;
     }
     case TEXT_GET_MORE:
@@ -483,18 +460,18 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
     if (nl == NULL) {
         s->scanned = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
         /* memcached closes a connection whose line has no end in 2 KiB, unless it is a get. */
-        if (s->text_state == TEXT_LINE && len > TEXT_MAX_LINE && (!_is_get_line(in, len) || len > TEXT_MAX_GET_LINE))
+        if (t->state == TEXT_LINE && len > TEXT_MAX_LINE && (!_is_get_line(in, len) || len > TEXT_MAX_GET_LINE))
             s->state = SESSION_BROKEN;
         return 0;
     }
     s->scanned = 0;
     const char *end = _line_end(in, nl);
     size_t line_len = (size_t)(nl - in) + 1;
-    if (s->text_state == TEXT_GET_MORE) {
-        s->text_state = TEXT_LINE;
+    if (t->state == TEXT_GET_MORE) {
+        t->state = TEXT_LINE;
         size_t paused = _get_keys(s, in, end, out);
         if (paused) {
-            s->text_state = TEXT_GET_MORE;
+            t->state = TEXT_GET_MORE;
             return paused;
         }
         return line_len;
@@ -504,9 +481,4 @@ static size_t _step(session_t *s, const char *in, size_t len, buf_t *out)
     if (c.need_more)
         return 0;
     return paused ? paused : line_len + c.used_after;
-}
-
-size_t proto_text_feed(session_t *s, const char *in, size_t len, buf_t *out)
-{
-    return session_steps(s, in, len, out, _step);
 }

@@ -6,19 +6,14 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "engine.h"
+#include "session.h"
 
 /* A command line with no line end in this many bytes closes the connection, as in memcached... */
 #define TEXT_MAX_LINE 2048
 /* ...unless it is a get or gets, whose key lists may be long; but never past this. */
 #define TEXT_MAX_GET_LINE (1024 * 1024)
 
-/* The session_feed() contract for this protocol. */
-size_t proto_text_feed(session_t *s, const char *in, size_t len, buf_t *out);
-
-/* Appends the replies of "stats", "stats settings", "stats items" or "stats slabs" (what is
- * "" or the subcommand). Returns 0, 1 when the subcommand is unknown, -1 when out of memory.
- * Lives in proto_text_stats.c. */
-int proto_text_stats(session_t *s, const char *what, size_t nwhat, buf_t *out);
+/* The session_step_t of this protocol. */
+size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out);
 
 #endif

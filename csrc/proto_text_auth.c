@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "mcnum.h"
+#include "replies.h"
 
 /* memcached reads the auth data block into its 16 KiB read buffer; a longer one closes. */
 #define AUTH_MAX_DATA 16384
@@ -19,16 +20,16 @@ static void _auth_data(cmd_t *c, const char *data, size_t n)
     const char *nul = memchr(data, '\0', n);
     token_t t[MAX_TOKENS];
     if (text_tokenize(data, nul ? nul : data + n, t) < 3) {
-        REPLY(c, "CLIENT_ERROR bad authentication token format");
+        REPLY(c, TEXT_AUTH_BAD_TOKEN);
         return;
     }
     stat_add(&s->stats->auth_cmds, 1);
     if (auth_check(s->engine->auth, t[0].p, t[0].n, t[1].p, t[1].n)) {
-        s->authenticated = true;
-        REPLY(c, "STORED");
+        s->proto.text.authenticated = true;
+        REPLY(c, TEXT_STORED);
     } else {
         stat_add(&s->stats->auth_errors, 1);
-        REPLY(c, "CLIENT_ERROR authentication failure");
+        REPLY(c, TEXT_AUTH_FAILURE);
     }
 }
 
@@ -53,7 +54,7 @@ size_t proto_text_auth_step(session_t *s, const char *in, size_t len, buf_t *out
     c.nt = text_tokenize(in, nul ? nul : nl, c.t);
     uint32_t bytes;
     if (c.nt < 6 || !text_token_is(&c.t[0], "set") || !mcnum_u32(c.t[4].p, c.t[4].n, &bytes)) {
-        REPLY(&c, "CLIENT_ERROR unauthenticated");
+        REPLY(&c, TEXT_UNAUTHENTICATED);
         return line_len;
     }
     uint32_t need = bytes + 2;  /* wraps at 2^32 as in memcached */
@@ -67,7 +68,7 @@ size_t proto_text_auth_step(session_t *s, const char *in, size_t len, buf_t *out
         return 0;
     const char *data = nl + 1;
     if (need < 2 || data[need - 2] != '\r' || data[need - 1] != '\n')
-        REPLY(&c, "CLIENT_ERROR bad command line termination");
+        REPLY(&c, TEXT_BAD_TERMINATION);
     else
         _auth_data(&c, data, need - 2);
     return line_len + need;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "engine.h"
+#include "session.h"
 
 #define MAX_TOKENS 24      /* memcached's limit, terminal token included */
 
@@ -40,6 +40,9 @@ bool text_token_is(const token_t *t, const char *word);
 void text_reply(cmd_t *c, const char *str, size_t n);
 
 #define REPLY(c, lit) text_reply((c), (lit), sizeof(lit) - 1)
+
+/* The "stats" command and its subcommands (proto_text_stats.c). */
+void text_stats(cmd_t *c);
 
 /* The whole input of a session that has not authenticated yet (proto_text_auth.c): the
  * session_feed() contract, for one step. */

@@ -1,16 +1,67 @@
-/* session: starts a client's protocol session and feeds it bytes; the layer above the protocols, so
- * transports (conn, binding), tests and fuzzers call it, and no protocol includes it. */
+/* session: one client's protocol state, whatever the protocol, and the loop that feeds it bytes.
+ * Transports, tests and fuzzers feed sessions; protocols.h starts them; protocols implement steps. */
 #ifndef SC_SESSION_H
 #define SC_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "engine.h"
 
-/* A fresh session of the given protocol on e (s->stats = e's own counters until the caller points
- * them elsewhere). */
-void session_init(session_t *s, engine_t *e, session_proto_t proto);
+struct session;
+
+/* A protocol's unit of work: executes the command at in[0..len) (len > 0), appends its reply to
+ * out, and returns the bytes it took, or 0 when it needs more input (or ended the session). */
+typedef size_t (*session_step_t)(struct session *s, const char *in, size_t len, buf_t *out);
+
+typedef enum session_state {
+    SESSION_OPEN = 0,
+    SESSION_QUIT,    /* the client asked to close: send what is queued, then close */
+    SESSION_BROKEN,  /* the stream cannot be resynchronised: send what is queued, then close */
+} session_state_t;
+
+/* Where a memcached text session is between commands. */
+typedef enum text_state {
+    TEXT_LINE = 0,  /* expecting a command line (a storage command's data comes with it) */
+    TEXT_SWALLOW,   /* discarding the data block of a refused storage command */
+    TEXT_GET_MORE,  /* the input continues with more keys of a get paused at the output mark */
+} text_state_t;
+
+typedef struct text_session {
+    uint32_t swallow_left;     /* TEXT_SWALLOW: bytes still to discard */
+    uint32_t get_exptime;      /* TEXT_GET_MORE: the paused get's new exptime (gat) */
+    uint8_t state;             /* text_state_t */
+    bool get_with_cas : 1;     /* TEXT_GET_MORE: the paused get is a gets/gats */
+    bool get_touch : 1;        /* TEXT_GET_MORE: the paused get is a gat/gats */
+    bool authenticated : 1;    /* false until the auth "set" succeeds (engine->auth) */
+} text_session_t;
+
+typedef struct binary_session {
+    uint32_t swallow_left;     /* bytes of a refused command's body still to discard */
+} binary_session_t;
+
+/* One client's protocol state. Every open connection holds one, so it is packed: 48 bytes. The
+ * 32-bit sizes are enough because every length they hold is bounded far below 4 GiB (a line by the
+ * protocol's line limit, a data block by the 32-bit length memcached parses). */
+typedef struct session {
+    engine_t *engine;
+    engine_stats_t *stats;     /* where this session's counters go */
+    session_step_t step;       /* the protocol spoken; a step may replace it (memcached's port
+                                * picks text or binary by the first byte) */
+    uint32_t scanned;          /* line protocols: leading pending bytes known to hold no line end */
+    uint32_t out_high_water;   /* feed stops executing commands once out holds this many bytes */
+    uint8_t state;             /* session_state_t */
+    union {
+        text_session_t text;
+        binary_session_t binary;
+    } proto;                   /* the state of the protocol spoken; zeroed at start */
+} session_t;
+
+/* A fresh open session on e that speaks through step. Its counters go to e's own block and its
+ * output is unbounded until the caller sets s->stats and s->out_high_water. */
+void session_init(session_t *s, engine_t *e, session_step_t step);
 
 /* Executes every complete command in in[0..len), appending the replies to out, and returns how many
  * bytes it consumed. The caller keeps the rest and passes it again, with more bytes appended, on
@@ -18,5 +69,29 @@ void session_init(session_t *s, engine_t *e, session_proto_t proto);
  * pipelined gets cannot queue unbounded output. Once s->state is not SESSION_OPEN the session
  * consumes nothing more. */
 size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out);
+
+/* A cas store's outcome, in the counters every protocol keeps alike. */
+static inline void session_count_cas(session_t *s, store_status_t st)
+{
+    if (st == STORE_OK)
+        stat_add(&s->stats->cas_hits, 1);
+    else if (st == STORE_EXISTS)
+        stat_add(&s->stats->cas_badval, 1);
+    else if (st == STORE_NOT_FOUND)
+        stat_add(&s->stats->cas_misses, 1);
+}
+
+/* A lookup's outcome: a get counts in cmd_get and get_hits/misses, a touch or gat in cmd_touch and
+ * touch_hits/misses, alike in every protocol. */
+static inline void session_count_get(session_t *s, bool touch, bool hit)
+{
+    if (touch) {
+        stat_add(&s->stats->cmd_touch, 1);
+        stat_add(hit ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
+    } else {
+        stat_add(&s->stats->cmd_get, 1);
+        stat_add(hit ? &s->stats->get_hits : &s->stats->get_misses, 1);
+    }
+}
 
 #endif

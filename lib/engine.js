@@ -9,10 +9,8 @@ const { protocolError } = require('./errors');
 // The native engine, kept off the public surface: lib/'s servers reach it through nativeEngine().
 const NATIVE = Symbol('native engine');
 
-const SET_ERRORS = {
-	TOO_LARGE: 'SERVER_ERROR object too large for cache',
-	NO_MEMORY: 'SERVER_ERROR out of memory storing object',
-};
+// Engine.set's failures as the protocols word them: 'TOO_LARGE' and 'NO_MEMORY' to their reply lines.
+const SET_ERRORS = native.constants.SET_ERRORS;
 
 class Engine {
 	constructor(options = {}) {

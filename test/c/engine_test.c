@@ -8,8 +8,11 @@
 #include "auth.h"
 #include "cache.h"
 #include "engine.h"
+#include "protocols.h"
 #include "session.h"
+#include "proto_binary.h"
 #include "proto_meta_req.h"
+#include "proto_text.h"
 #include "slab.h"
 #include "store.h"
 #include "store_diff.h"
@@ -403,10 +406,10 @@ static void test_clock_hot_item(void)
 
 /* A session's replies do not depend on how its bytes are cut: fed whole, then cut at every
  * position into two feeds, the output must be identical. */
-static void feed_all(engine_t *e, session_proto_t proto, const char *in, size_t len, size_t cut, buf_t *out)
+static void feed_all(engine_t *e, protocol_t proto, const char *in, size_t len, size_t cut, buf_t *out)
 {
     session_t s;
-    session_init(&s, e, proto);
+    protocol_start(&s, e, proto);
     buf_t pending;
     buf_init(&pending);
     size_t parts[2][2] = {{0, cut}, {cut, len}};
@@ -417,7 +420,7 @@ static void feed_all(engine_t *e, session_proto_t proto, const char *in, size_t 
     buf_free(&pending);
 }
 
-static void test_split_anywhere(session_proto_t proto, const char *session, size_t len)
+static void test_split_anywhere(protocol_t proto, const char *session, size_t len)
 {
     engine_config_t config = {64u << 20, 1u << 20, 1};
     buf_t whole;
@@ -448,18 +451,18 @@ static void test_binary_negotiation(void)
     engine_t e;
     CHECK(engine_init(&e, &config) == 0, "engine_init");
     session_t s;
-    session_init(&s, &e, SESSION_PROTO_TEXT);
+    protocol_start(&s, &e, PROTOCOL_MEMCACHED);
     buf_t out;
     buf_init(&out);
-    CHECK(session_feed(&s, noop, 10, &out) == 0 && s.proto == SESSION_PROTO_BINARY, "0x80 first: binary");
+    CHECK(session_feed(&s, noop, 10, &out) == 0 && s.step == proto_binary_step, "0x80 first: binary");
     CHECK(session_feed(&s, noop, sizeof(noop), &out) == sizeof(noop), "a NOOP is consumed");
     CHECK(buf_len(&out) == 24 && (unsigned char)buf_head(&out)[0] == 0x81 && buf_head(&out)[1] == 0x0a, "NOOP answered");
     e.auth = auth_create();
     CHECK(e.auth != NULL, "auth_create");
-    session_init(&s, &e, SESSION_PROTO_TEXT);
+    protocol_start(&s, &e, PROTOCOL_MEMCACHED);
     session_feed(&s, noop, sizeof(noop), &out);
-    CHECK(s.proto == SESSION_PROTO_TEXT, "with authentication 0x80 stays text");
-    CHECK(sizeof(session_t) <= 40, "a session is %zu bytes, over the 40 a connection holds", sizeof(session_t));
+    CHECK(s.step == proto_text_step, "with authentication 0x80 stays text");
+    CHECK(sizeof(session_t) <= 48, "a session is %zu bytes, over the 48 a connection holds", sizeof(session_t));
     buf_free(&out);
     engine_destroy(&e);
 }
@@ -486,7 +489,7 @@ static void test_binary_output_mark(void)
         r[24] = 'k';
     }
     session_t s;
-    session_init(&s, &e, SESSION_PROTO_BINARY);
+    protocol_start(&s, &e, PROTOCOL_BINARY);
     s.out_high_water = 16 * 1024;
     buf_t out;
     buf_init(&out);
@@ -553,15 +556,15 @@ int main(void)
     test_clock();
     test_clock_hot_item();
     test_store_against_diff_model();
-    SPLIT_ANYWHERE(SESSION_PROTO_SIMPLE,
+    SPLIT_ANYWHERE(PROTOCOL_SIMPLE,
                    "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
-    SPLIT_ANYWHERE(SESSION_PROTO_TEXT,
+    SPLIT_ANYWHERE(PROTOCOL_MEMCACHED,
                    "set a 5 0 3\r\nabc\r\nget a b\r\ngets a\r\nappend a 0 0 2 noreply\r\nde\r\nincr n 1\r\n"
                    "set n 0 0 2\r\n10\r\ndecr n 1\r\nget n\r\ntouch a 100\r\ngat 0 a\r\nset x 0 0 3\r\nabcd\r\n"
                    "delete a 0\r\nflush_all\r\nget n\r\nset big 0 0 2000000\r\nverbosity 1\r\nversion\r\n");
     /* set, getk, getq miss, appendq, incr (created, then hit), delete with a wrong cas, gat, an unknown
      * opcode with a body, stat settings, version, quit, and a noop after it */
-    SPLIT_ANYWHERE(SESSION_PROTO_BINARY,
+    SPLIT_ANYWHERE(PROTOCOL_BINARY,
                    "\x80\x01\x00\x01\x08\x00\x00\x00\x00\x00\x00\x0e\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00"
                 "\x00\x00\x00\x05\x00\x00\x00\x00\x61\x68\x65\x6c\x6c\x6f\x80\x0c\x00\x01\x00\x00\x00\x00\x00\x00"
                 "\x00\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x61\x80\x09\x00\x02\x00\x00\x00\x00\x00"
@@ -585,7 +588,7 @@ int main(void)
     test_binary_negotiation();
     test_binary_output_mark();
     test_meta_base64();
-    SPLIT_ANYWHERE(SESSION_PROTO_TEXT,
+    SPLIT_ANYWHERE(PROTOCOL_MEMCACHED,
                    "ms a 3 T100 F5 c k O1\r\nabc\r\nmg a v s f k h O9\r\nmg b q k\r\nms a 2 MX\r\nxy\r\n"
                    "ms YQ== 1 b k\r\nz\r\nmg YQ== b k v\r\nma n N0 J10 v\r\nma n MD D3 q\r\nmd n q\r\n"
                    "md a I\r\nmg a c v\r\nmg a\r\nms a 3 q\r\nabcde\r\nmn\r\nme a\r\n");

@@ -151,7 +151,7 @@ static conn_t *_conn_open(peer_t *p, size_t cap)
     _peer_open(p, client, cap);
     conn_t *c = calloc(1, sizeof(conn_t));
     CHECK(c != NULL && uv_tcp_init(&loop, &c->tcp) == 0 && uv_tcp_open(&c->tcp, server) == 0, "conn tcp");
-    session_init(&c->session, &engine, SESSION_PROTO_TEXT);
+    protocol_start(&c->session, &engine, PROTOCOL_MEMCACHED);
     c->session.stats = &conn_stats;
     closed_calls = lingering_calls = 0;
     CHECK(conn_start(c, &fake_owner) == 0, "conn_start");
@@ -278,11 +278,11 @@ static void test_group(bool threaded)
         _peer_open(&peers[i], client, 4096);
         _peer_read(&peers[i]);
         if (threaded) {
-            CHECK(group_hand_over(g, server, SESSION_PROTO_TEXT) == 0, "group_hand_over");
+            CHECK(group_hand_over(g, server, PROTOCOL_MEMCACHED) == 0, "group_hand_over");
         } else {
             conn_t *c = calloc(1, sizeof(conn_t));
             CHECK(c != NULL && uv_tcp_init(&loop, &c->tcp) == 0 && uv_tcp_open(&c->tcp, server) == 0, "adopt tcp");
-            group_adopt(g, c, SESSION_PROTO_TEXT);
+            group_adopt(g, c, PROTOCOL_MEMCACHED);
         }
         const char cmd[] = "version\r\n";
         _peer_send(&peers[i], cmd, sizeof(cmd) - 1);

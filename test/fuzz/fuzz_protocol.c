@@ -8,12 +8,13 @@
 
 #include "cache.h"
 #include "engine.h"
+#include "protocols.h"
 #include "session.h"
 #include "fake_clock.h"
 #include "proto_text.h"
 
 #ifndef FUZZ_PROTOCOL
-#error "build with -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE or SESSION_PROTO_TEXT (fuzz_binary.c sets SESSION_PROTO_BINARY)"
+#error "build with -DFUZZ_PROTOCOL=PROTOCOL_SIMPLE or PROTOCOL_MEMCACHED (fuzz_binary.c sets PROTOCOL_BINARY)"
 #endif
 
 /* Input layout (test/fuzz/make-corpus.js writes seeds this way):
@@ -148,7 +149,7 @@ static void _run(const fuzz_case_t *fc, bool cut, run_t *r)
     if (engine_init(&e, &config) != 0)
         _die("engine_init failed");
     session_t s;
-    session_init(&s, &e, FUZZ_PROTOCOL);
+    protocol_start(&s, &e, FUZZ_PROTOCOL);
     /* The output mark only bounds what one feed queues: it must not change a reply either. */
     if (cut && (fc->config & CONFIG_LOW_WATER))
         s.out_high_water = LOW_WATER_MARK;
@@ -217,7 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool same = _is_prefix(&cut.replies, &whole.replies) && buf_len(&cut.replies) == buf_len(&whole.replies);
     if (same && whole.state == cut.state && _same_stats(&whole.stats, &cut.stats)) {
         /* agreed */
-    } else if (FUZZ_PROTOCOL == SESSION_PROTO_TEXT && cut.broke_on_long_line && _is_prefix(&cut.replies, &whole.replies)) {
+    } else if (FUZZ_PROTOCOL == PROTOCOL_MEMCACHED && cut.broke_on_long_line && _is_prefix(&cut.replies, &whole.replies)) {
         /* memcached, too, closes on a line with no end in 2 KiB only if its read stopped there: the
          * cut run may end early on such a line, having answered a prefix of the same replies. */
     } else if (!same) {

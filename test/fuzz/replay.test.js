@@ -14,8 +14,8 @@ const C_TESTS = path.join(ROOT, 'test', 'c');
 const sources = require('../c/sources');
 const ENGINE = [...sources.engine, path.join(FUZZ, 'fake_clock.c'), '-Wl,--wrap=time', '-Wl,--wrap=store_random_seed', '-Wl,--wrap=getrusage', '-lpthread'];
 const TARGETS = {
-	simple: ['-DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
-	text: ['-DFUZZ_PROTOCOL=SESSION_PROTO_TEXT', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
+	simple: ['-DFUZZ_PROTOCOL=PROTOCOL_SIMPLE', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
+	text: ['-DFUZZ_PROTOCOL=PROTOCOL_MEMCACHED', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
 	binary: [path.join(FUZZ, 'fuzz_binary.c'), ...ENGINE],
 	store: [path.join(FUZZ, 'fuzz_store.c'), path.join(C_TESTS, 'store_diff.c'), ...sources.store],
 };

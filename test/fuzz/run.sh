@@ -22,8 +22,8 @@ engine=("${engine_sources[@]}" test/fuzz/fake_clock.c -Wl,--wrap=time -Wl,--wrap
 
 build() {
 	case "$1" in
-	simple) "$cc" "${flags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE test/fuzz/fuzz_protocol.c "${engine[@]}" -o "$out/bin/fuzz_simple" ;;
-	text) "$cc" "${flags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_TEXT test/fuzz/fuzz_protocol.c "${engine[@]}" -o "$out/bin/fuzz_text" ;;
+	simple) "$cc" "${flags[@]}" -DFUZZ_PROTOCOL=PROTOCOL_SIMPLE test/fuzz/fuzz_protocol.c "${engine[@]}" -o "$out/bin/fuzz_simple" ;;
+	text) "$cc" "${flags[@]}" -DFUZZ_PROTOCOL=PROTOCOL_MEMCACHED test/fuzz/fuzz_protocol.c "${engine[@]}" -o "$out/bin/fuzz_text" ;;
 	binary) "$cc" "${flags[@]}" test/fuzz/fuzz_binary.c "${engine[@]}" -o "$out/bin/fuzz_binary" ;;
 	store) "$cc" "${flags[@]}" test/fuzz/fuzz_store.c test/c/store_diff.c "${store_sources[@]}" -o "$out/bin/fuzz_store" ;;
 	*) echo "unknown fuzz target: $1" >&2; return 2 ;;

@@ -13,8 +13,8 @@ read -ra store <<<"$(node test/c/sources.js store)"
 read -ra transport <<<"$(node test/c/sources.js transport)"
 protocol=(test/fuzz/replay_main.c test/fuzz/fuzz_protocol.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage)
 cc "${cflags[@]}" -o "$out/engine_test" test/c/engine_test.c test/c/store_diff.c "${engine[@]}" -lpthread
-cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_SIMPLE -o "$out/fuzz_simple" "${protocol[@]}" -lpthread
-cc "${cflags[@]}" -DFUZZ_PROTOCOL=SESSION_PROTO_TEXT -o "$out/fuzz_text" "${protocol[@]}" -lpthread
+cc "${cflags[@]}" -DFUZZ_PROTOCOL=PROTOCOL_SIMPLE -o "$out/fuzz_simple" "${protocol[@]}" -lpthread
+cc "${cflags[@]}" -DFUZZ_PROTOCOL=PROTOCOL_MEMCACHED -o "$out/fuzz_text" "${protocol[@]}" -lpthread
 cc "${cflags[@]}" -o "$out/fuzz_binary" test/fuzz/replay_main.c test/fuzz/fuzz_binary.c test/fuzz/fake_clock.c "${engine[@]}" -Wl,--wrap=time -Wl,--wrap=store_random_seed -Wl,--wrap=getrusage -lpthread
 cc "${cflags[@]}" -o "$out/fuzz_store" test/fuzz/replay_main.c test/fuzz/fuzz_store.c test/c/store_diff.c "${store[@]}"
 
