@@ -221,13 +221,10 @@ private:
         if (!BufferArg(info, 0, &key, &nkey))
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
-        stat_add(&e->stats.cmd_get, 1);
         item_t *it = store_key_valid(key, nkey) ? cache_get(e->cache, key, nkey) : NULL;
-        if (it == NULL) {
-            stat_add(&e->stats.get_misses, 1);
+        engine_count_get(&e->stats, false, it != NULL);
+        if (it == NULL)
             return info.Env().Null();
-        }
-        stat_add(&e->stats.get_hits, 1);
         Napi::Value value = Napi::Buffer<char>::Copy(info.Env(), item_value(it), it->nvalue);
         cache_release(e->cache, it);
         return value;

@@ -61,6 +61,30 @@ static inline void stat_sub(uint64_t *counter, uint64_t n)
     __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) - n, __ATOMIC_RELAXED);
 }
 
+/* A cas store's outcome, counted alike by every protocol and the in-process API. */
+static inline void engine_count_cas(engine_stats_t *st, store_status_t status)
+{
+    if (status == STORE_OK)
+        stat_add(&st->cas_hits, 1);
+    else if (status == STORE_EXISTS)
+        stat_add(&st->cas_badval, 1);
+    else if (status == STORE_NOT_FOUND)
+        stat_add(&st->cas_misses, 1);
+}
+
+/* A lookup's outcome: a get counts in cmd_get and get_hits/misses, a touch or gat in cmd_touch and
+ * touch_hits/misses, alike in every protocol and the in-process API. */
+static inline void engine_count_get(engine_stats_t *st, bool touch, bool hit)
+{
+    if (touch) {
+        stat_add(&st->cmd_touch, 1);
+        stat_add(hit ? &st->touch_hits : &st->touch_misses, 1);
+    } else {
+        stat_add(&st->cmd_get, 1);
+        stat_add(hit ? &st->get_hits : &st->get_misses, 1);
+    }
+}
+
 #define ENGINE_MAX_STATS_BLOCKS 130
 
 typedef struct engine_config {

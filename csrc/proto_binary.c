@@ -85,7 +85,7 @@ static void _store(binary_req_t *r, store_mode_t mode, uint32_t flags, uint32_t 
     uint64_t cas = 0;
     store_status_t st = cache_write(cache, &w, &cas);
     if (mode == STORE_MODE_CAS)
-        session_count_cas(s, st);
+        engine_count_cas(s->stats, st);
     if (st == STORE_OK)
         binary_success(r, NULL, 0, cas);
     else
@@ -119,7 +119,7 @@ static void _retrieve(binary_req_t *r, bool touch, uint32_t exptime)
     bool with_value = r->cmd != BINARY_OP_TOUCH;
     item_t *it = touch ? cache_get_touch(cache, r->key, r->keylen, engine_exptime(s->engine, exptime))
                        : cache_get(cache, r->key, r->keylen);
-    session_count_get(s, touch, it != NULL);
+    engine_count_get(s->stats, touch, it != NULL);
     if (it != NULL) {
         unsigned char flags[4];
         binary_put32(flags, it->flags);

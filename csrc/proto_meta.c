@@ -130,14 +130,14 @@ static void _mg(cmd_t *c)
     meta_get_t g = {.r = &r, .now = cache_clock(s->engine->cache)};
     cache_locked(s->engine->cache, r.key, r.nkey, _mg_locked, &g);
     if (g.outcome == META_HIT) {
-        session_count_get(s, g.ttl_set, true);
+        engine_count_get(s->stats, g.ttl_set, true);
         return;
     }
     if (g.outcome == META_ERROR) {
         meta_error(c, r.errstr);
         return;
     }
-    session_count_get(s, false, false);  /* a miss is a get miss even with T, as in memcached */
+    engine_count_get(s->stats, false, false);  /* a miss is a get miss even with T, as in memcached */
     meta_line_t *l = &g.line;
     l->n = 0;
     meta_put(l, "EN", 2);
@@ -185,7 +185,7 @@ static void _ms_locked(store_t *store, void *arg)
 static void _ms_count(session_t *s, const meta_set_t *m)
 {
     if (m->w.mode == STORE_MODE_CAS)
-        session_count_cas(s, m->status);
+        engine_count_cas(s->stats, m->status);
 }
 
 /* The data block has arrived and ends in "\r\n": store it and reply. */

@@ -76,7 +76,7 @@ parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, u
 static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
 {
     item_t *it = cache_get(s->engine->cache, req->key, req->nkey);
-    session_count_get(s, false, it != NULL);
+    engine_count_get(s->stats, false, it != NULL);
     if (it == NULL)
         return buf_append_lit(out, TEXT_END "\r\n");
     int rc = -1;

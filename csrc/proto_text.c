@@ -1,5 +1,5 @@
-/* proto_text: memcached's text protocol — number parsing with memcached's exact quirks and one handler
- * per command (the tokenizer is in proto_text_cmd.c). Replies follow memcached 1.6.18 byte for byte. */
+/* proto_text: memcached's classic text commands, one handler each: it checks the tokens in
+ * memcached's order, acts on the store and appends the reply, as 1.6.18 does byte for byte. */
 #include "proto_text.h"
 #include "proto_meta.h"
 #include "proto_text_cmd.h"
@@ -57,7 +57,7 @@ static void _complete_data(cmd_t *c, const store_write_t *w)
     }
     store_status_t st = cache_write(s->engine->cache, w, NULL);
     if (w->mode == STORE_MODE_CAS)
-        session_count_cas(s, st);
+        engine_count_cas(s->stats, st);
     switch (st) {
     case STORE_OK:
         REPLY(c, TEXT_STORED);
@@ -147,7 +147,7 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
 {
     cache_t *store = s->engine->cache;
     item_t *it = s->proto.text.get_touch ? cache_get_touch(store, key, nkey, s->proto.text.get_exptime) : cache_get(store, key, nkey);
-    session_count_get(s, s->proto.text.get_touch, it != NULL);
+    engine_count_get(s->stats, s->proto.text.get_touch, it != NULL);
     if (it == NULL)
         return;
     if (out != NULL && _append_value(out, it, s->proto.text.get_with_cas) != 0)
@@ -299,7 +299,7 @@ static void _touch(cmd_t *c)
         return;
     }
     bool hit = cache_touch(s->engine->cache, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK;
-    session_count_get(s, true, hit);
+    engine_count_get(s->stats, true, hit);
     if (hit)
         REPLY(c, TEXT_TOUCHED);
     else

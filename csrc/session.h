@@ -70,28 +70,4 @@ void session_init(session_t *s, engine_t *e, session_step_t step);
  * consumes nothing more. */
 size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
-/* A cas store's outcome, in the counters every protocol keeps alike. */
-static inline void session_count_cas(session_t *s, store_status_t st)
-{
-    if (st == STORE_OK)
-        stat_add(&s->stats->cas_hits, 1);
-    else if (st == STORE_EXISTS)
-        stat_add(&s->stats->cas_badval, 1);
-    else if (st == STORE_NOT_FOUND)
-        stat_add(&s->stats->cas_misses, 1);
-}
-
-/* A lookup's outcome: a get counts in cmd_get and get_hits/misses, a touch or gat in cmd_touch and
- * touch_hits/misses, alike in every protocol. */
-static inline void session_count_get(session_t *s, bool touch, bool hit)
-{
-    if (touch) {
-        stat_add(&s->stats->cmd_touch, 1);
-        stat_add(hit ? &s->stats->touch_hits : &s->stats->touch_misses, 1);
-    } else {
-        stat_add(&s->stats->cmd_get, 1);
-        stat_add(hit ? &s->stats->get_hits : &s->stats->get_misses, 1);
-    }
-}
-
 #endif
