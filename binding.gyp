@@ -5,6 +5,7 @@
       "sources": [
         "csrc/buf.c",
         "csrc/slab.c",
+        "csrc/table.c",
         "csrc/store.c",
         "csrc/cache.c",
         "csrc/mcnum.c",

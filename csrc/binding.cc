@@ -482,10 +482,6 @@ public:
             err.ThrowAsJavaScriptException();
             return;
         }
-        if (shared->engine.served.max_connections < config.max_connections)
-            shared->engine.served.max_connections = config.max_connections;
-        shared->engine.served.idle_timeout = config.idle_timeout;
-        shared->engine.served.threads = config.threads;
         state_ = new ServerState();
         state_->server = server;
         state_->shared = shared;

@@ -207,13 +207,10 @@ void cache_get_stats(cache_t *c, store_stats_t *out)
         pthread_mutex_lock(&c->shards[i].lock);
         store_get_stats(c->shards[i].store, &st);
         pthread_mutex_unlock(&c->shards[i].lock);
-        out->items += st.items;
-        out->bytes += st.bytes;
-        out->malloced += st.malloced;
-        out->total_items += st.total_items;
-        out->evictions += st.evictions;
-        out->reclaimed += st.reclaimed;
-        out->buckets += st.buckets;
+#define X(name) out->name += st.name;
+        STORE_GAUGES(X)
+        STORE_COUNTERS(X)
+#undef X
     }
 }
 
@@ -234,6 +231,30 @@ void cache_get_class_stats(cache_t *c, unsigned cls, slab_class_stats_t *out)
         out->per_page = st.per_page;
         out->pages += st.pages;
         out->used += st.used;
+    }
+}
+
+void cache_get_class_counters(cache_t *c, unsigned cls, store_class_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < c->nshards; i++) {
+        store_class_stats_t st;
+        pthread_mutex_lock(&c->shards[i].lock);
+        store_get_class_counters(c->shards[i].store, cls, &st);
+        pthread_mutex_unlock(&c->shards[i].lock);
+#define X(name) out->name += st.name;
+        STORE_CLASS_COUNTERS(X)
+#undef X
+        out->mem_requested += st.mem_requested;
+    }
+}
+
+void cache_stats_reset(cache_t *c)
+{
+    for (unsigned i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        store_stats_reset(c->shards[i].store);
+        pthread_mutex_unlock(&c->shards[i].lock);
     }
 }
 

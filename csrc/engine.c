@@ -39,6 +39,13 @@ void engine_tick(engine_t *e)
         cache_set_clock(e->cache, (uint32_t)now);
 }
 
+uint32_t engine_uptime(const engine_t *e)
+{
+    /* memcached reports its clock less 60 s, and its clock starts at 62: uptime starts at 2. */
+    uint32_t clock = cache_clock(e->cache);
+    return clock > ENGINE_CLOCK_OFFSET - 2 ? clock - (ENGINE_CLOCK_OFFSET - 2) : 0;
+}
+
 uint32_t engine_exptime(const engine_t *e, int64_t exptime)
 {
     if (exptime < 0)
@@ -83,6 +90,7 @@ void engine_stats_reset(engine_t *e)
     _stats_total(e, &e->base);
     e->base.curr_connections = 0;
     pthread_mutex_unlock(&e->stats_lock);
+    cache_stats_reset(e->cache);
 }
 
 int engine_stats_attach(engine_t *e, engine_stats_t *block)

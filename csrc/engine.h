@@ -22,6 +22,7 @@
     X(cmd_set)               \
     X(cmd_flush)             \
     X(cmd_touch)             \
+    X(cmd_meta)              \
     X(get_hits)              \
     X(get_misses)            \
     X(delete_misses)         \
@@ -40,6 +41,7 @@
     X(auth_cmds)             \
     X(auth_errors)           \
     X(idle_kicks)            /* listed by "stats" only with an idle timeout, as memcached does */ \
+    X(conn_yields)           /* feeds cut short by the output mark with commands still pending */ \
     X(bytes_read)            \
     X(bytes_written)
 
@@ -99,6 +101,10 @@ typedef struct engine_served {
     unsigned max_connections;  /* the largest limit of the listeners serving it */
     unsigned idle_timeout;     /* seconds, 0 = none */
     unsigned threads;          /* I/O threads serving it (0 or 1: Node's loop) */
+    unsigned tcp_port;         /* memcached's port as bound, 0 = none */
+    unsigned tcp_backlog;
+    char interface[64];        /* its address, "" = none given */
+    char event_library[32];    /* "libuv-<version>", "" = not served */
 } engine_served_t;
 
 typedef struct engine {
@@ -135,6 +141,9 @@ void engine_stats_sum(engine_t *e, engine_stats_t *out);
 
 /* Advances the store clock to the wall clock. Cheap (a vDSO call); done once per feed. */
 void engine_tick(engine_t *e);
+
+/* Seconds since the engine started, as memcached's "uptime" counts them. */
+uint32_t engine_uptime(const engine_t *e);
 
 /* Converts a client's exptime to store clock time as memcached does: 0 never expires, up to 30
  * days is relative, more is a unix time, and negative (or past) means already expired. */

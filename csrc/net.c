@@ -2,6 +2,8 @@
  * group; with threads it accepts, detaches the socket and hands it to the next I/O thread. */
 #include "net.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,7 +175,7 @@ static int _listen(net_server_t *s, const net_listen_t *config)
     s->open_handles++;
     rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, _connection_cb);
+        rc = uv_listen((uv_stream_t *)&l->tcp, NET_LISTEN_BACKLOG, _connection_cb);
     return rc;
 }
 
@@ -204,6 +206,29 @@ static int _start(net_server_t *s, const net_config_t *config)
     return 0;
 }
 
+/* What "stats" and "stats settings" print of how the engine is served: memcached's tcpport and
+ * inter are its port's listener's. With several servers on one engine the last one started wins,
+ * except for max_connections, the largest. */
+static void _describe(net_server_t *s, const net_config_t *config)
+{
+    engine_served_t *served = &s->engine->served;
+    if (served->max_connections < config->max_connections)
+        served->max_connections = config->max_connections;
+    served->idle_timeout = config->idle_timeout;
+    served->threads = config->threads;
+    served->tcp_backlog = NET_LISTEN_BACKLOG;
+    snprintf(served->event_library, sizeof(served->event_library), "libuv-%s", uv_version_string());
+    for (unsigned i = 0; i < s->nlisteners; i++) {
+        struct sockaddr_storage addr;
+        if (s->listeners[i].proto != PROTOCOL_MEMCACHED || net_server_address(s, i, &addr) != 0)
+            continue;
+        served->tcp_port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                            : ((struct sockaddr_in *)&addr)->sin_port);
+        snprintf(served->interface, sizeof(served->interface), "%s", config->listen[i].host);
+        break;
+    }
+}
+
 int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *config, net_server_t **out,
                      unsigned *failed)
 {
@@ -228,6 +253,7 @@ int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *conf
         }
         return rc;
     }
+    _describe(s, config);
     *out = s;
     return 0;
 }

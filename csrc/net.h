@@ -10,6 +10,7 @@
 
 #define NET_MAX_LISTENERS 4
 #define NET_MAX_THREADS 64
+#define NET_LISTEN_BACKLOG 1024 /* connections the kernel queues before they are accepted */
 
 typedef void (*net_closed_cb)(void *ctx);
 

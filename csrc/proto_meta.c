@@ -103,6 +103,7 @@ static void _mg_locked(store_t *store, void *arg)
     }
     if (r->locked && !r->no_update)
         store_bump(store, it);
+    store_count_hit(store, it, g->ttl_set);
     g->outcome = META_HIT;
     cmd_t *c = r->c;
     if (buf_reserve(c->out, l->n + 2 + (r->value ? it->nvalue + 2 : 0)) != 0) {
@@ -562,6 +563,7 @@ static void _me(cmd_t *c)
     meta_dump_t d = {.r = &r, .now = cache_clock(c->s->engine->cache)};
     cache_locked(c->s->engine->cache, r.key, r.nkey, _me_locked, &d);
     meta_send(c, &d.line, false);
+    stat_add(&c->s->stats->cmd_meta, 1); /* memcached 1.6.18 counts only "me" in cmd_meta */
 }
 
 void proto_meta_command(cmd_t *c)

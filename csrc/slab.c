@@ -505,6 +505,12 @@ void slab_get_stats(const slab_t *sl, slab_stats_t *out)
     out->pages = sl->pages + sl->nspares;
     out->page_size = sl->page_size;
     out->big_blocks = sl->big_blocks;
+    out->spares = sl->nspares;
+}
+
+unsigned slab_class_of(const slab_t *sl, size_t size)
+{
+    return _is_small(sl, size) ? sl->class_of[(size + 7) / 8] : SLAB_CLASSES_MAX;
 }
 
 unsigned slab_classes(const slab_t *sl)

@@ -32,6 +32,7 @@ typedef struct slab_stats {
     uint64_t pages;     /* in use or spare */
     uint64_t page_size; /* 0 when the limit is too small for pages */
     uint64_t big_blocks;
+    uint64_t spares;    /* emptied pages kept resident for the next class that needs one */
 } slab_stats_t;
 
 typedef struct slab_class_stats {
@@ -74,6 +75,9 @@ void *slab_hand_next(slab_t *sl);
 bool slab_behind_hand(const slab_t *sl, const void *block);
 
 void slab_get_stats(const slab_t *sl, slab_stats_t *out);
+
+/* The class a block of `size` comes from, or SLAB_CLASSES_MAX for a big block. O(1). */
+unsigned slab_class_of(const slab_t *sl, size_t size);
 
 /* Number of size classes (ids 0..n-1), and one class's figures. */
 unsigned slab_classes(const slab_t *sl);

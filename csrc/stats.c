@@ -1,5 +1,5 @@
 /* stats: collects memcached's stats groups from the engine, the store and the process, as pairs
- * in memcached's order. Only figures this server really tracks are listed. */
+ * with memcached 1.6.18's names in its order. What has no counterpart here reads as docs/stats.md says. */
 #include "stats.h"
 
 #include <stdarg.h>
@@ -32,94 +32,293 @@ static void _stat(stats_out_t *out, const char *name, const char *fmt, ...)
     out->rc = out->emit(out->ctx, name, value);
 }
 
-static void _general(engine_t *e, stats_out_t *out)
+static void _u64(stats_out_t *out, const char *name, uint64_t value)
 {
-    engine_stats_t sum;
-    engine_stats_sum(e, &sum);
-    const engine_stats_t *st = &sum;
-    store_stats_t ss;
-    cache_get_stats(e->cache, &ss);
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    _stat(out, "pid", "%ld", (long)getpid());
-    _stat(out, "uptime", "%u", cache_clock(e->cache));
-    _stat(out, "time", "%lld", (long long)time(NULL));
-    _stat(out, "version", "%s", ENGINE_VERSION);
-    _stat(out, "pointer_size", "%d", (int)(8 * sizeof(void *)));
-    _stat(out, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec, (long)usage.ru_utime.tv_usec);
-    _stat(out, "rusage_system", "%ld.%06ld", (long)usage.ru_stime.tv_sec, (long)usage.ru_stime.tv_usec);
-    _stat(out, "max_connections", "%u", e->served.max_connections);
-#define X(name)                                                                                   \
-    if (e->served.idle_timeout > 0 || strcmp(#name, "idle_kicks") != 0)                                    \
-        _stat(out, #name, "%llu", (unsigned long long)st->name);
-    ENGINE_STATS(X)
+    _stat(out, name, "%llu", (unsigned long long)value);
+}
+
+static void _str(stats_out_t *out, const char *name, const char *value)
+{
+    _stat(out, name, "%s", value);
+}
+
+/* A per-class pair: "<prefix><class>:<name>", classes numbered from 1 as memcached numbers them. */
+static void _class_u64(stats_out_t *out, const char *prefix, unsigned cls, const char *name, uint64_t value)
+{
+    char full[64];
+    snprintf(full, sizeof(full), "%s%u:%s", prefix, cls + 1, name);
+    _u64(out, full, value);
+}
+
+static unsigned _log2(uint64_t n)
+{
+    unsigned power = 0;
+    while (n > 1) {
+        n >>= 1;
+        power++;
+    }
+    return power;
+}
+
+/* Every class's counters summed, big items included: the totals memcached keeps per item class. */
+static void _class_totals(engine_t *e, store_class_stats_t *total)
+{
+    memset(total, 0, sizeof(*total));
+    for (unsigned cls = 0; cls <= SLAB_CLASSES_MAX; cls++) {
+        store_class_stats_t cs;
+        cache_get_class_counters(e->cache, cls, &cs);
+#define X(name) total->name += cs.name;
+        STORE_CLASS_COUNTERS(X)
 #undef X
-    _stat(out, "limit_maxbytes", "%zu", cache_memory_limit(e->cache));
-    _stat(out, "threads", "%u", e->served.threads ? e->served.threads : 1);
-    _stat(out, "hash_bytes", "%llu", (unsigned long long)(ss.buckets * sizeof(void *)));
-    _stat(out, "bytes", "%llu", (unsigned long long)ss.bytes);
-    _stat(out, "curr_items", "%llu", (unsigned long long)ss.items);
-    _stat(out, "total_items", "%llu", (unsigned long long)ss.total_items);
-    _stat(out, "evictions", "%llu", (unsigned long long)ss.evictions);
-    _stat(out, "reclaimed", "%llu", (unsigned long long)ss.reclaimed);
-}
-
-static void _settings(engine_t *e, stats_out_t *out)
-{
-    _stat(out, "maxbytes", "%zu", cache_memory_limit(e->cache));
-    _stat(out, "maxconns", "%u", e->served.max_connections);
-    _stat(out, "udpport", "%d", 0);
-    _stat(out, "verbosity", "%u", __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED));
-    _stat(out, "evictions", "%s", "on");
-    _stat(out, "cas_enabled", "%s", "yes");
-    _stat(out, "item_size_max", "%zu", cache_max_item_size(e->cache));
-    _stat(out, "flush_enabled", "%s", "yes");
-    _stat(out, "num_threads", "%u", e->served.threads ? e->served.threads : 1);
-    _stat(out, "idle_timeout", "%u", e->served.idle_timeout);
-}
-
-/* Items per slab class (numbered from 1, as in "stats slabs"), counting blocks in use. Items too
- * big for a class have none, so they appear only in curr_items; evictions are counted only overall. */
-static void _items(engine_t *e, stats_out_t *out)
-{
-    for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
-        slab_class_stats_t cs;
-        cache_get_class_stats(e->cache, cls, &cs);
-        if (cs.used == 0)
-            continue;
-        char name[48];
-        snprintf(name, sizeof(name), "items:%u:number", cls + 1);
-        _stat(out, name, "%llu", (unsigned long long)cs.used);
     }
 }
 
-/* memcached's layout: per class with pages (numbered from 1 as memcached does), then totals.
- * total_malloced is what the memory limit counts: pages in use plus items too big for a class. */
+static void _general(engine_t *e, stats_out_t *out)
+{
+    engine_stats_t st;
+    engine_stats_sum(e, &st);
+    store_stats_t ss;
+    cache_get_stats(e->cache, &ss);
+    store_class_stats_t cls;
+    _class_totals(e, &cls);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    _stat(out, "pid", "%ld", (long)getpid());
+    _u64(out, "uptime", engine_uptime(e));
+    _stat(out, "time", "%lld", (long long)time(NULL));
+    _str(out, "version", ENGINE_VERSION);
+    _str(out, "libevent", e->served.event_library[0] ? e->served.event_library : "none");
+    _stat(out, "pointer_size", "%d", (int)(8 * sizeof(void *)));
+    _stat(out, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec, (long)usage.ru_utime.tv_usec);
+    _stat(out, "rusage_system", "%ld.%06ld", (long)usage.ru_stime.tv_sec, (long)usage.ru_stime.tv_usec);
+    _u64(out, "max_connections", e->served.max_connections);
+    _u64(out, "curr_connections", st.curr_connections);
+    _u64(out, "total_connections", st.total_connections);
+    _u64(out, "rejected_connections", st.rejected_connections);
+    _u64(out, "connection_structures", st.curr_connections);
+    /* memcached's response objects and read buffers: a connection here holds neither while idle. */
+    static const char *const pooled[] = {"response_obj_oom", "response_obj_count", "response_obj_bytes", "read_buf_count",
+                                         "read_buf_bytes", "read_buf_bytes_free", "read_buf_oom", "reserved_fds"};
+    for (size_t i = 0; i < sizeof(pooled) / sizeof(pooled[0]); i++)
+        _u64(out, pooled[i], 0);
+    _u64(out, "cmd_get", st.cmd_get);
+    _u64(out, "cmd_set", st.cmd_set);
+    _u64(out, "cmd_flush", st.cmd_flush);
+    _u64(out, "cmd_touch", st.cmd_touch);
+    _u64(out, "cmd_meta", st.cmd_meta);
+    _u64(out, "get_hits", st.get_hits);
+    _u64(out, "get_misses", st.get_misses);
+    _u64(out, "get_expired", ss.get_expired);
+    _u64(out, "get_flushed", ss.get_flushed);
+#define X(name) _u64(out, #name, st.name);
+    X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits)
+    X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses)
+    X(store_too_large) X(store_no_memory) X(auth_cmds) X(auth_errors)
+#undef X
+    if (e->served.idle_timeout > 0)
+        _u64(out, "idle_kicks", st.idle_kicks);
+    _u64(out, "bytes_read", st.bytes_read);
+    _u64(out, "bytes_written", st.bytes_written);
+    _u64(out, "limit_maxbytes", cache_memory_limit(e->cache));
+    _u64(out, "accepting_conns", 1);
+    _u64(out, "listen_disabled_num", 0);
+    _u64(out, "time_in_listen_disabled_us", 0);
+    _u64(out, "threads", e->served.threads ? e->served.threads : 1);
+    _u64(out, "conn_yields", st.conn_yields);
+    _u64(out, "hash_power_level", _log2(ss.expanding ? ss.buckets / 3 : ss.buckets));
+    _u64(out, "hash_bytes", ss.buckets * sizeof(void *));
+    _u64(out, "hash_is_expanding", ss.expanding ? 1 : 0);
+    /* Pages change class by themselves here (an emptied page serves whichever class needs one), so
+     * nothing is ever reassigned by a mover. */
+    static const char *const mover[] = {"slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
+                                        "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+                                        "slab_reassign_running", "slabs_moved", "lru_crawler_running"};
+    for (size_t i = 0; i < sizeof(mover) / sizeof(mover[0]); i++)
+        _u64(out, mover[i], 0);
+    _u64(out, "lru_crawler_starts", ss.sweeps);
+    _u64(out, "lru_maintainer_juggles", 0);
+    _u64(out, "malloc_fails", ss.malloc_fails);
+    static const char *const logger[] = {"log_worker_dropped", "log_worker_written", "log_watcher_skipped", "log_watcher_sent",
+                                         "log_watchers", "unexpected_napi_ids", "round_robin_fallback"};
+    for (size_t i = 0; i < sizeof(logger) / sizeof(logger[0]); i++)
+        _u64(out, logger[i], 0);
+    _u64(out, "bytes", ss.bytes);
+    _u64(out, "curr_items", ss.items);
+    _u64(out, "total_items", ss.total_items);
+    _u64(out, "slab_global_page_pool", ss.spare_pages);
+    _u64(out, "expired_unfetched", cls.expired_unfetched);
+    _u64(out, "evicted_unfetched", cls.evicted_unfetched);
+    _u64(out, "evicted_active", cls.evicted_active);
+    _u64(out, "evictions", ss.evictions);
+    _u64(out, "reclaimed", ss.reclaimed);
+    _u64(out, "crawler_reclaimed", cls.crawler_reclaimed);
+    _u64(out, "crawler_items_checked", cls.crawler_items_checked);
+    _u64(out, "lrutail_reflocked", ss.passed_referenced);
+    _u64(out, "moves_to_cold", 0);
+    _u64(out, "moves_to_warm", cls.moves_to_warm);
+    _u64(out, "moves_within_lru", 0);
+    _u64(out, "direct_reclaims", ss.direct_reclaims);
+    _u64(out, "lru_bumps_dropped", 0);
+}
+
+/* memcached's 76 settings in its order: ours where one exists, else the value that says "not
+ * here" (no, 0, NULL), so that tools which read them all find every name. */
+static void _settings(engine_t *e, stats_out_t *out)
+{
+    const engine_served_t *sv = &e->served;
+    unsigned threads = sv->threads ? sv->threads : 1;
+    _u64(out, "maxbytes", cache_memory_limit(e->cache));
+    _u64(out, "maxconns", sv->max_connections);
+    _u64(out, "tcpport", sv->tcp_port);
+    _u64(out, "udpport", 0);
+    _str(out, "inter", sv->interface[0] ? sv->interface : "NULL");
+    _u64(out, "verbosity", __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED));
+    _u64(out, "oldest", 0);
+    _str(out, "evictions", "on");
+    _str(out, "domain_socket", "NULL");
+    _u64(out, "umask", 700);
+    _str(out, "shutdown_command", "no");
+    _str(out, "growth_factor", "1.12");
+    _u64(out, "chunk_size", SLAB_BLOCK_MIN);
+    _u64(out, "num_threads", threads);
+    _u64(out, "num_threads_per_udp", threads);
+    _str(out, "stat_key_prefix", ":");
+    _str(out, "detail_enabled", "no");
+    _u64(out, "reqs_per_event", 0);
+    _str(out, "cas_enabled", "yes");
+    _u64(out, "tcp_backlog", sv->tcp_backlog);
+    _str(out, "binding_protocol", "auto-negotiate");
+    _str(out, "auth_enabled_sasl", "no");
+    _str(out, "auth_enabled_ascii", e->auth ? "yes" : "no");
+    _u64(out, "item_size_max", cache_max_item_size(e->cache));
+    _str(out, "maxconns_fast", "yes");
+    _u64(out, "hashpower_init", 0);
+    _str(out, "slab_reassign", "yes");
+    _u64(out, "slab_automove", 0);
+    _str(out, "slab_automove_ratio", "0.00");
+    _u64(out, "slab_automove_window", 0);
+    _u64(out, "slab_chunk_max", SLAB_PAGE_MAX / 4);
+    _str(out, "lru_crawler", "yes");
+    _u64(out, "lru_crawler_sleep", 0);
+    _u64(out, "lru_crawler_tocrawl", 0);
+    _u64(out, "tail_repair_time", 0);
+    _str(out, "flush_enabled", "yes");
+    _str(out, "dump_enabled", "yes");
+    _str(out, "hash_algorithm", "multiply-xorshift");
+    _str(out, "lru_maintainer_thread", "no");
+    _str(out, "lru_segmented", "no");
+    _u64(out, "hot_lru_pct", 0);
+    _u64(out, "warm_lru_pct", 0);
+    _str(out, "hot_max_factor", "0.00");
+    _str(out, "warm_max_factor", "0.00");
+    _str(out, "temp_lru", "no");
+    _u64(out, "temporary_ttl", 0);
+    _u64(out, "idle_timeout", sv->idle_timeout);
+    _u64(out, "watcher_logbuf_size", 0);
+    _u64(out, "worker_logbuf_size", 0);
+    _u64(out, "read_buf_mem_limit", 0);
+    _str(out, "track_sizes", "no");
+    _str(out, "inline_ascii_response", "no");
+    static const char *const ext[] = {"ext_item_size", "ext_item_age", "ext_low_ttl", "ext_recache_rate", "ext_wbuf_size",
+                                      "ext_compact_under", "ext_drop_under", "ext_max_sleep"};
+    for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+        _u64(out, ext[i], 0);
+    _str(out, "ext_max_frag", "0.00");
+    _str(out, "slab_automove_freeratio", "0.000");
+    _str(out, "ext_drop_unread", "no");
+    _str(out, "ssl_enabled", "no");
+    _str(out, "ssl_chain_cert", "(null)");
+    _str(out, "ssl_key", "(null)");
+    _u64(out, "ssl_verify_mode", 0);
+    _u64(out, "ssl_keyformat", 0);
+    _str(out, "ssl_ciphers", "NULL");
+    _str(out, "ssl_ca_cert", "NULL");
+    _u64(out, "ssl_wbuf_size", 0);
+    _str(out, "ssl_session_cache", "no");
+    _str(out, "ssl_kernel_tls", "no");
+    _str(out, "ssl_min_version", "NULL");
+    _str(out, "num_napi_ids", "(null)");
+    _str(out, "memory_file", "(null)");
+}
+
+/* Per class with items, as memcached lists them. One clock stands for memcached's segmented LRU:
+ * every item is "cold" and every hit lands there; memcached's hot and warm segments stay empty. */
+static void _items(engine_t *e, stats_out_t *out)
+{
+    for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
+        slab_class_stats_t sc;
+        cache_get_class_stats(e->cache, cls, &sc);
+        if (sc.used == 0)
+            continue;
+        store_class_stats_t cs;
+        cache_get_class_counters(e->cache, cls, &cs);
+        const char *p = "items:";
+        _class_u64(out, p, cls, "number", sc.used);
+        _class_u64(out, p, cls, "number_hot", 0);
+        _class_u64(out, p, cls, "number_warm", 0);
+        _class_u64(out, p, cls, "number_cold", sc.used);
+        _class_u64(out, p, cls, "age_hot", 0);
+        _class_u64(out, p, cls, "age_warm", 0);
+        _class_u64(out, p, cls, "age", 0);
+        _class_u64(out, p, cls, "mem_requested", cs.mem_requested);
+        _class_u64(out, p, cls, "evicted", cs.evicted);
+        _class_u64(out, p, cls, "evicted_nonzero", cs.evicted_nonzero);
+        _class_u64(out, p, cls, "evicted_time", 0);
+        _class_u64(out, p, cls, "outofmemory", cs.outofmemory);
+        _class_u64(out, p, cls, "tailrepairs", 0);
+        _class_u64(out, p, cls, "reclaimed", cs.reclaimed);
+        _class_u64(out, p, cls, "expired_unfetched", cs.expired_unfetched);
+        _class_u64(out, p, cls, "evicted_unfetched", cs.evicted_unfetched);
+        _class_u64(out, p, cls, "evicted_active", cs.evicted_active);
+        _class_u64(out, p, cls, "crawler_reclaimed", cs.crawler_reclaimed);
+        _class_u64(out, p, cls, "crawler_items_checked", cs.crawler_items_checked);
+        _class_u64(out, p, cls, "lrutail_reflocked", 0);
+        _class_u64(out, p, cls, "moves_to_cold", 0);
+        _class_u64(out, p, cls, "moves_to_warm", cs.moves_to_warm);
+        _class_u64(out, p, cls, "moves_within_lru", 0);
+        _class_u64(out, p, cls, "direct_reclaims", 0);
+        _class_u64(out, p, cls, "hits_to_hot", 0);
+        _class_u64(out, p, cls, "hits_to_warm", 0);
+        _class_u64(out, p, cls, "hits_to_cold", cs.get_hits + cs.touch_hits);
+        _class_u64(out, p, cls, "hits_to_temp", 0);
+    }
+}
+
+/* memcached's layout: per class with pages, then totals. total_malloced is what the memory limit
+ * counts: pages in use plus items too big for a class (whose operations count only in "stats"). */
 static void _slabs(engine_t *e, stats_out_t *out)
 {
     store_stats_t ss;
     cache_get_stats(e->cache, &ss);
     unsigned active = 0;
     for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
-        slab_class_stats_t cs;
-        cache_get_class_stats(e->cache, cls, &cs);
-        if (cs.pages == 0)
+        slab_class_stats_t sc;
+        cache_get_class_stats(e->cache, cls, &sc);
+        if (sc.pages == 0)
             continue;
         active++;
-        char name[48];
-#define CLASS_STAT(what, value)                                                 \
-        snprintf(name, sizeof(name), "%u:%s", cls + 1, what);                   \
-        _stat(out, name, "%llu", (unsigned long long)(value));
-        CLASS_STAT("chunk_size", cs.block_size)
-        CLASS_STAT("chunks_per_page", cs.per_page)
-        CLASS_STAT("total_pages", cs.pages)
-        CLASS_STAT("total_chunks", cs.pages * cs.per_page)
-        CLASS_STAT("used_chunks", cs.used)
-        CLASS_STAT("free_chunks", cs.pages * cs.per_page - cs.used)
-#undef CLASS_STAT
+        store_class_stats_t cs;
+        cache_get_class_counters(e->cache, cls, &cs);
+        _class_u64(out, "", cls, "chunk_size", sc.block_size);
+        _class_u64(out, "", cls, "chunks_per_page", sc.per_page);
+        _class_u64(out, "", cls, "total_pages", sc.pages);
+        _class_u64(out, "", cls, "total_chunks", sc.pages * sc.per_page);
+        _class_u64(out, "", cls, "used_chunks", sc.used);
+        _class_u64(out, "", cls, "free_chunks", sc.pages * sc.per_page - sc.used);
+        _class_u64(out, "", cls, "free_chunks_end", 0);
+#define X(name) _class_u64(out, "", cls, #name, cs.name);
+        X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) X(cas_hits) X(cas_badval) X(touch_hits)
+#undef X
     }
-    _stat(out, "active_slabs", "%u", active);
-    _stat(out, "total_malloced", "%llu", (unsigned long long)ss.malloced);
+    _u64(out, "active_slabs", active);
+    _u64(out, "total_malloced", ss.malloced);
+}
+
+/* memcached keeps no histogram of item sizes unless started with -o track_sizes; neither do we. */
+static void _sizes(engine_t *e, stats_out_t *out)
+{
+    (void)e;
+    _str(out, "sizes_status", "disabled");
 }
 
 int stats_report(engine_t *e, const char *group, size_t ngroup, stats_emit_t emit, void *ctx)
@@ -127,7 +326,7 @@ int stats_report(engine_t *e, const char *group, size_t ngroup, stats_emit_t emi
     static const struct {
         const char *name;
         void (*report)(engine_t *, stats_out_t *);
-    } groups[] = {{"", _general}, {"settings", _settings}, {"items", _items}, {"slabs", _slabs}};
+    } groups[] = {{"", _general}, {"settings", _settings}, {"items", _items}, {"slabs", _slabs}, {"sizes", _sizes}};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         if (strlen(groups[i].name) == ngroup && memcmp(groups[i].name, group, ngroup) == 0) {
             stats_out_t out = {emit, ctx, 0};

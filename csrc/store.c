@@ -5,30 +5,21 @@
 #include "buf.h"
 #include "hash.h"
 #include "mcnum.h"
+#include "table.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define STORE_INITIAL_BUCKETS 4096
-#define REHASH_BUCKETS_PER_STEP 4    /* buckets moved per operation while doubling */
-#define REHASH_EMPTY_VISITS 40       /* empty buckets skipped per step, so a step is bounded */
 #define EVICT_CHANCES_MAX 64         /* second chances the hand gives per allocation, then evicts any */
 
 _Static_assert(sizeof(item_t) == 32, "item_t is a 32-byte header: a 10-byte key and 100-byte value fit a 144-byte slot");
 
-typedef struct table {
-    item_t **buckets;
-    size_t mask;   /* buckets - 1; the size is a power of two */
-} table_t;
-
 struct store {
-    table_t tables[2];  /* while doubling, items move from tables[0] to tables[1] */
-    size_t rehash_next; /* next bucket of tables[0] to move; meaningful while tables[1] exists */
-    size_t sweep_next;  /* next bucket store_sweep() visits */
+    table_t table;      /* the items by key */
     slab_t *slab;       /* every item's memory, and the clock hand that picks victims */
     size_t blocks;      /* items allocated: linked, or unlinked but still referenced */
-    uint64_t hash_seed;
     store_cas_t *cas_source; /* shared by the shards of one cache, so cas uniques stay unique */
     store_cas_t own_cas;
     uint64_t flush_cas; /* items with a smaller cas were flushed */
@@ -36,11 +27,18 @@ struct store {
     uint32_t now;
     size_t max_item_size;
     store_stats_t stats;
+    store_class_stats_t classes[SLAB_CLASSES_MAX + 1]; /* the last: items too big for a class */
 };
 
-static uint64_t _hash(const store_t *s, const char *key, size_t n)
+/* The counters of the class an item of `size` bytes belongs to. */
+static store_class_stats_t *_class(store_t *s, size_t size)
 {
-    return hash_key(s->hash_seed, key, n);
+    return &s->classes[slab_class_of(s->slab, size)];
+}
+
+static store_class_stats_t *_class_of(store_t *s, const item_t *it)
+{
+    return _class(s, store_item_size(it->nkey, it->nvalue));
 }
 
 /* Expired, or stored before a flush: invisible, and freed when met. */
@@ -54,82 +52,6 @@ static uint64_t _next_cas(store_t *s)
     return atomic_fetch_add_explicit(s->cas_source, 1, memory_order_relaxed);
 }
 
-static int _table_init(table_t *t, size_t nbuckets)
-{
-    t->buckets = calloc(nbuckets, sizeof(item_t *));
-    if (t->buckets == NULL)
-        return -1;
-    t->mask = nbuckets - 1;
-    return 0;
-}
-
-static bool _rehashing(const store_t *s)
-{
-    return s->tables[1].buckets != NULL;
-}
-
-static void _rehash_step(store_t *s)
-{
-    if (!_rehashing(s))
-        return;
-    table_t *from = &s->tables[0], *to = &s->tables[1];
-    int moved = 0, empty = 0;
-    while (s->rehash_next <= from->mask && moved < REHASH_BUCKETS_PER_STEP && empty < REHASH_EMPTY_VISITS) {
-        item_t *it = from->buckets[s->rehash_next];
-        if (it == NULL)
-            empty++;
-        else
-            moved++;
-        while (it != NULL) {
-            item_t *next = it->hnext;
-            item_t **head = &to->buckets[_hash(s, it->data, it->nkey) & to->mask];
-            it->hnext = *head;
-            *head = it;
-            it = next;
-        }
-        from->buckets[s->rehash_next++] = NULL;
-    }
-    if (s->rehash_next > from->mask) {
-        free(from->buckets);
-        *from = *to;
-        to->buckets = NULL;
-        to->mask = 0;
-        s->sweep_next = 0;
-    }
-}
-
-/* Starts doubling when there are more items than buckets. If the bigger table cannot be
- * allocated the store keeps working with longer chains and tries again later. */
-static void _maybe_grow(store_t *s)
-{
-    table_t *t = &s->tables[0];
-    if (_rehashing(s) || s->stats.items <= t->mask + 1)
-        return;
-    if (_table_init(&s->tables[1], (t->mask + 1) * 2) != 0)
-        return;
-    s->rehash_next = 0;
-}
-
-/* The link that points at the item with this key, or NULL. Dead items are returned too. */
-static item_t **_find_link(store_t *s, uint64_t hash, const char *key, size_t nkey)
-{
-    for (int i = 0; i < 2; i++) {
-        table_t *t = &s->tables[i];
-        if (t->buckets == NULL)
-            break;
-        /* Buckets of tables[0] below rehash_next have already moved to tables[1]. */
-        if (i == 0 && _rehashing(s) && (hash & t->mask) < s->rehash_next)
-            continue;
-        item_t **link = &t->buckets[hash & t->mask];
-        for (; *link != NULL; link = &(*link)->hnext) {
-            item_t *it = *link;
-            if (it->nkey == nkey && memcmp(it->data, key, nkey) == 0)
-                return link;
-        }
-    }
-    return NULL;
-}
-
 /* A use: the clock hand spares the item on its next visit. */
 static void _mark_used(item_t *it)
 {
@@ -138,7 +60,9 @@ static void _mark_used(item_t *it)
 
 static void _item_free(store_t *s, item_t *it)
 {
-    s->stats.bytes -= store_item_size(it->nkey, it->nvalue);
+    size_t size = store_item_size(it->nkey, it->nvalue);
+    s->stats.bytes -= size;
+    _class(s, size)->mem_requested -= size;
     s->blocks--;
     slab_free(s->slab, it);
 }
@@ -157,6 +81,10 @@ static void _unlink(store_t *s, item_t **link)
 
 static void _unlink_dead(store_t *s, item_t **link)
 {
+    store_class_stats_t *cs = _class_of(s, *link);
+    cs->reclaimed++;
+    if (!((*link)->state & ITEM_FETCHED))
+        cs->expired_unfetched++;
     s->stats.reclaimed++;
     _unlink(s, link);
 }
@@ -164,7 +92,7 @@ static void _unlink_dead(store_t *s, item_t **link)
 /* The link to the live item with this key, or NULL; a dead item met on the way is freed. */
 static item_t **_find_live(store_t *s, uint64_t hash, const char *key, size_t nkey)
 {
-    item_t **link = _find_link(s, hash, key, nkey);
+    item_t **link = table_find(&s->table, hash, key, nkey);
     if (link != NULL && _dead(s, *link)) {
         _unlink_dead(s, link);
         return NULL;
@@ -181,19 +109,29 @@ static bool _hand_step(store_t *s, size_t *chances)
     item_t *it = slab_hand_next(s->slab);
     if (it == NULL)
         return false;
-    if (!(it->state & ITEM_LINKED) || it->refs > 0)
+    if (!(it->state & ITEM_LINKED))
         return true;
+    if (it->refs > 0) {
+        s->stats.passed_referenced++;
+        return true;
+    }
     bool dead = _dead(s, it);
+    store_class_stats_t *cs = _class_of(s, it);
     if (!dead && (it->state & ITEM_USED) && *chances < EVICT_CHANCES_MAX) {
         it->state &= (uint8_t)~ITEM_USED;
+        cs->moves_to_warm++;
         (*chances)++;
         return true;
     }
-    item_t **link = _find_link(s, _hash(s, it->data, it->nkey), it->data, it->nkey);
+    item_t **link = table_find(&s->table, table_hash(&s->table, it->data, it->nkey), it->data, it->nkey);
     if (dead) {
         _unlink_dead(s, link);
     } else {
         s->stats.evictions++;
+        cs->evicted++;
+        cs->evicted_nonzero += it->exptime != 0;
+        cs->evicted_unfetched += !(it->state & ITEM_FETCHED);
+        cs->evicted_active += (it->state & ITEM_USED) != 0;
         _unlink(s, link);
     }
     return true;
@@ -211,8 +149,13 @@ static item_t *_item_alloc(store_t *s, size_t size)
     for (size_t visits = 0; visits <= revolution; visits++) {
         bool full;
         item_t *it = slab_alloc(s->slab, size, &full);
-        if (it != NULL || !full)
+        s->stats.direct_reclaims += visits == 1;
+        if (it != NULL)
             return it;
+        if (!full) {
+            s->stats.malloc_fails++;
+            return NULL;
+        }
         if (!_hand_step(s, &chances))
             break;
     }
@@ -233,6 +176,7 @@ static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue
     /* Where the hand passed lately it comes back late; where it comes soon the mark buys a revolution. */
     it->state = slab_behind_hand(s->slab, it) ? 0 : ITEM_USED;
     s->stats.bytes += size;
+    _class(s, size)->mem_requested += size;
     s->blocks++;
     return it;
 }
@@ -240,12 +184,11 @@ static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue
 /* Links a new item in place of any item with the same key (whose memory goes once unreferenced). */
 static void _link(store_t *s, item_t *it, uint64_t hash)
 {
-    item_t **link = _find_link(s, hash, it->data, it->nkey);
+    item_t **link = table_find(&s->table, hash, it->data, it->nkey);
     if (link != NULL) {
         _unlink(s, link);
     } else {
-        table_t *t = &s->tables[_rehashing(s) ? 1 : 0];
-        link = &t->buckets[hash & t->mask];
+        link = table_head(&s->table, hash);
     }
     /* Insert where the old item was (or at the chain head): the chain stays intact either way. */
     it->hnext = *link;
@@ -253,7 +196,7 @@ static void _link(store_t *s, item_t *it, uint64_t hash)
     it->state |= ITEM_LINKED;
     s->stats.items++;
     s->stats.total_items++;
-    _maybe_grow(s);
+    table_maybe_grow(&s->table, s->stats.items);
 }
 
 /* Allocates, fills and links the item a write asks for; `old` is the live item it replaces, or NULL. */
@@ -269,8 +212,10 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
     if (too_large || !slab_fits(s->slab, size))
         return STORE_TOO_LARGE;
     item_t *it = _item_new(s, w->key, w->nkey, nvalue);
-    if (it == NULL)
+    if (it == NULL) {
+        _class(s, size)->outofmemory++;
         return STORE_NO_MEMORY;
+    }
     it->flags = flags;
     it->exptime = concat ? old->exptime : w->exptime;
     /* An empty value may come as a NULL pointer (an empty Buffer), which memcpy must not see. */
@@ -293,10 +238,14 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
 
 store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out)
 {
-    _rehash_step(s);
-    uint64_t hash = _hash(s, w->key, w->nkey);
+    table_step(&s->table);
+    uint64_t hash = table_hash(&s->table, w->key, w->nkey);
     item_t **link = _find_live(s, hash, w->key, w->nkey);
     item_t *old = link ? *link : NULL;
+    size_t size = store_item_size(w->nkey, w->nvalue);
+    /* memcached counts a storage command in the class of the item it allocates for the data. */
+    if (w->nvalue <= s->max_item_size && slab_fits(s->slab, size))
+        _class(s, size)->cmd_set++;
     switch (w->mode) {
     case STORE_MODE_SET:
         break;
@@ -321,8 +270,11 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
     case STORE_MODE_CAS:
         if (!old)
             return STORE_NOT_FOUND;
-        if (old->cas != w->cas)
+        if (old->cas != w->cas) {
+            _class_of(s, old)->cas_badval++;
             return STORE_EXISTS;
+        }
+        _class_of(s, old)->cas_hits++;
         break;
     }
     /* Only append and prepend read the old item while room is made for the new one, so only they
@@ -345,22 +297,31 @@ store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *v
 
 static item_t *_get(store_t *s, const char *key, size_t nkey, bool touch, uint32_t exptime)
 {
-    _rehash_step(s);
-    item_t **link = _find_live(s, _hash(s, key, nkey), key, nkey);
+    table_step(&s->table);
+    item_t **link = table_find(&s->table, table_hash(&s->table, key, nkey), key, nkey);
     if (link == NULL)
         return NULL;
     item_t *it = *link;
+    if (_dead(s, it)) {
+        if (it->cas < s->flush_cas)
+            s->stats.get_flushed++;
+        else
+            s->stats.get_expired++;
+        _unlink_dead(s, link);
+        return NULL;
+    }
     if (touch)
         it->exptime = exptime;
     store_bump(s, it);
+    store_count_hit(s, it, touch);
     it->refs++;
     return it;
 }
 
 item_t *store_find(store_t *s, const char *key, size_t nkey)
 {
-    _rehash_step(s);
-    item_t **link = _find_live(s, _hash(s, key, nkey), key, nkey);
+    table_step(&s->table);
+    item_t **link = _find_live(s, table_hash(&s->table, key, nkey), key, nkey);
     return link ? *link : NULL;
 }
 
@@ -369,6 +330,15 @@ void store_bump(store_t *s, item_t *it)
     (void)s;
     _mark_used(it);
     it->state |= ITEM_FETCHED;
+}
+
+void store_count_hit(store_t *s, const item_t *it, bool touch)
+{
+    store_class_stats_t *cs = _class_of(s, it);
+    if (touch)
+        cs->touch_hits++;
+    else
+        cs->get_hits++;
 }
 
 void store_recas(store_t *s, item_t *it)
@@ -408,12 +378,13 @@ store_status_t store_delete(store_t *s, const char *key, size_t nkey)
 
 store_status_t store_delete_cas(store_t *s, const char *key, size_t nkey, uint64_t cas)
 {
-    _rehash_step(s);
-    item_t **link = _find_live(s, _hash(s, key, nkey), key, nkey);
+    table_step(&s->table);
+    item_t **link = _find_live(s, table_hash(&s->table, key, nkey), key, nkey);
     if (link == NULL)
         return STORE_NOT_FOUND;
     if (cas != 0 && (*link)->cas != cas)
         return STORE_EXISTS;
+    _class_of(s, *link)->delete_hits++;
     _unlink(s, link);
     return STORE_OK;
 }
@@ -428,8 +399,8 @@ store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, 
 store_status_t store_arith_cas(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
                                uint64_t *result, uint64_t *cas)
 {
-    _rehash_step(s);
-    uint64_t hash = _hash(s, key, nkey);
+    table_step(&s->table);
+    uint64_t hash = table_hash(&s->table, key, nkey);
     item_t **link = _find_live(s, hash, key, nkey);
     if (link == NULL)
         return STORE_NOT_FOUND;
@@ -445,6 +416,11 @@ store_status_t store_arith_cas(store_t *s, const char *key, size_t nkey, bool in
         return STORE_NON_NUMERIC;
     value = incr ? value + delta : (delta > value ? 0 : value - delta);
     *result = value;
+    store_class_stats_t *cs = _class_of(s, it);
+    if (incr)
+        cs->incr_hits++;
+    else
+        cs->decr_hits++;
 
     char text[20];
     size_t n = buf_format_u64(text, value);
@@ -479,21 +455,25 @@ void store_flush_before(store_t *s, uint64_t cas)
 
 size_t store_sweep(store_t *s, size_t max_buckets)
 {
-    if (_rehashing(s))
-        return 0;
-    table_t *t = &s->tables[0];
     size_t freed = 0;
-    for (size_t visited = 0; visited < max_buckets && visited <= t->mask; visited++) {
-        item_t **link = &t->buckets[s->sweep_next];
+    size_t buckets = table_buckets(&s->table);
+    for (size_t visited = 0; visited < max_buckets && visited < buckets; visited++) {
+        bool pass_begins = s->table.sweep_next == 0;
+        item_t **link = table_sweep_bucket(&s->table);
+        if (link == NULL)
+            break;
+        s->stats.sweeps += pass_begins;
         while (*link != NULL) {
+            store_class_stats_t *cs = _class_of(s, *link);
+            cs->crawler_items_checked++;
             if (_dead(s, *link)) {
+                cs->crawler_reclaimed++;
                 _unlink_dead(s, link);
                 freed++;
             } else {
                 link = &(*link)->hnext;
             }
         }
-        s->sweep_next = (s->sweep_next + 1) & t->mask;
     }
     return freed;
 }
@@ -504,13 +484,13 @@ store_t *store_create(const store_config_t *config)
     if (s == NULL)
         return NULL;
     s->slab = slab_create(config->memory_limit);
-    if (s->slab == NULL || _table_init(&s->tables[0], STORE_INITIAL_BUCKETS) != 0) {
+    uint64_t seed = config->hash_seed ? config->hash_seed : store_random_seed(s);
+    if (s->slab == NULL || table_init(&s->table, STORE_INITIAL_BUCKETS, seed) != 0) {
         slab_destroy(s->slab);
         free(s);
         return NULL;
     }
     s->max_item_size = config->max_item_size;
-    s->hash_seed = config->hash_seed ? config->hash_seed : store_random_seed(s);
     atomic_init(&s->own_cas, 1);
     s->cas_source = config->cas_source ? config->cas_source : &s->own_cas;
     return s;
@@ -521,8 +501,7 @@ void store_destroy(store_t *s)
     if (s == NULL)
         return;
     slab_destroy(s->slab); /* every item's memory */
-    free(s->tables[0].buckets);
-    free(s->tables[1].buckets);
+    table_free(&s->table);
     free(s);
 }
 
@@ -568,10 +547,33 @@ void store_set_clock(store_t *s, uint32_t now)
 void store_get_stats(const store_t *s, store_stats_t *out)
 {
     *out = s->stats;
-    out->buckets = s->tables[0].mask + 1 + (_rehashing(s) ? s->tables[1].mask + 1 : 0);
+    out->buckets = table_buckets(&s->table);
     slab_stats_t ss;
     slab_get_stats(s->slab, &ss);
     out->malloced = ss.malloced;
+    out->spare_pages = ss.spares;
+    out->expanding = table_buckets(&s->table) != s->table.halves[0].mask + 1;
+}
+
+void store_get_class_counters(const store_t *s, unsigned cls, store_class_stats_t *out)
+{
+    if (cls > SLAB_CLASSES_MAX) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    *out = s->classes[cls];
+}
+
+void store_stats_reset(store_t *s)
+{
+#define X(name) s->stats.name = 0;
+    STORE_COUNTERS(X)
+#undef X
+    for (unsigned i = 0; i <= SLAB_CLASSES_MAX; i++) {
+#define X(name) s->classes[i].name = 0;
+        STORE_CLASS_COUNTERS(X)
+#undef X
+    }
 }
 
 unsigned store_slab_classes(const store_t *s)

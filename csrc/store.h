@@ -11,42 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "item.h"
 #include "slab.h"
 
 #define STORE_KEY_MAX 250
 
 typedef struct store store_t;
-
-/* An item is one block of the slab allocator: this 32-byte header, then the key, then the value.
- * Readers hold a reference (store_get / store_release) so an item replaced or evicted while being
- * sent stays valid. There are no LRU links: eviction is a clock over the allocator's blocks, and
- * ITEM_USED is its "used since the hand last came by" mark. The key's hash is not kept either:
- * recomputing it when the table doubles or an item is evicted costs less than 8 bytes per item. */
-enum item_state {
-    ITEM_LINKED = 1,  /* in the hash table */
-    ITEM_USED = 2,    /* read or updated since the clock hand last visited it, or stored where
-                         the hand will come soon (new items behind the hand start without it) */
-    /* Marks memcached keeps per item for its meta commands (proto_meta.c): */
-    ITEM_FETCHED = 4,     /* read by a get, gat, touch or mg since it was stored */
-    ITEM_STALE = 8,       /* invalidated by "md <key> I": served, but marked stale */
-    ITEM_TOKEN_SENT = 16, /* an mg client has been told it won the right to recache it */
-    ITEM_KEY_BINARY = 32, /* stored by "ms <base64 key> b": shown base64-encoded again */
-};
-
-typedef struct item {
-    struct item *hnext;                /* hash chain */
-    uint64_t cas;
-    uint32_t nvalue;
-    uint32_t flags;
-    uint32_t exptime;                  /* store clock seconds; 0 = never */
-    uint16_t refs;
-    uint8_t nkey;
-    uint8_t state;                     /* enum item_state bits */
-    char data[];
-} item_t;
-
-static inline const char *item_key(const item_t *it) { return it->data; }
-static inline const char *item_value(const item_t *it) { return it->data + it->nkey; }
 
 /* Outcomes of store operations, defined once: the enum and the names lib/ sees come from here. */
 #define STORE_STATUSES(X)                                                                         \
@@ -87,17 +57,64 @@ typedef struct store_write {
     uint64_t cas;      /* for STORE_MODE_CAS: the unique the client last saw */
 } store_write_t;
 
-/* Counters the store itself keeps; protocol counters live in the engine. */
+/* What the store itself keeps (protocol counters live in the engine), defined once and expanded
+ * wherever they are listed: gauges, then counters, which "stats reset" zeroes. Names after `buckets`
+ * follow what memcached counts in "stats"; docs/stats.md says what each means here. */
+#define STORE_GAUGES(X)                                                                           \
+    X(items)          /* linked items */                                                          \
+    X(bytes)          /* store_item_size() of every allocated item, as memcached counts its       \
+                         items' own sizes; the memory they take is `malloced` */                  \
+    X(malloced)       /* what the memory limit counts: slab pages in use plus big items */        \
+    X(buckets)        /* hash table slots, both tables while rehashing */                         \
+    X(expanding)      /* 1 while the hash table doubles */                                        \
+    X(spare_pages)    /* emptied pages kept for whichever class needs one next */
+
+#define STORE_COUNTERS(X)                                                                         \
+    X(total_items)    /* items ever stored */                                                     \
+    X(evictions)      /* live items removed to make room under the memory limit */                \
+    X(reclaimed)      /* expired or flushed items whose memory was taken back */                  \
+    X(get_expired)    /* lookups that found their item expired */                                 \
+    X(get_flushed)    /* lookups that found their item flushed */                                 \
+    X(malloc_fails)   /* allocations that failed for want of memory from the system */            \
+    X(sweeps)         /* passes of store_sweep() begun over the table: memcached's crawls */      \
+    X(direct_reclaims) /* allocations that had to run the clock hand to find room */              \
+    X(passed_referenced) /* items the hand passed over because a reader held them */
+
 typedef struct store_stats {
-    uint64_t items;        /* linked items */
-    uint64_t bytes;        /* store_item_size() of every allocated item, as memcached counts its
-                              items' own sizes; the memory they take is `malloced` */
-    uint64_t malloced;     /* what the memory limit counts: slab pages in use plus big items */
-    uint64_t total_items;  /* items ever stored */
-    uint64_t evictions;    /* live items removed to make room under the memory limit */
-    uint64_t reclaimed;    /* expired or flushed items whose memory was taken back */
-    uint64_t buckets;      /* hash table slots, both tables while rehashing */
+#define X(name) uint64_t name;
+    STORE_GAUGES(X)
+    STORE_COUNTERS(X)
+#undef X
 } store_stats_t;
+
+/* Per size class counters, as memcached's "stats slabs" (the operations) and "stats items" (the
+ * fate of items) name them; defined once and expanded wherever they are listed. */
+#define STORE_CLASS_COUNTERS(X)                                                                   \
+    X(get_hits)                                                                                   \
+    X(cmd_set)          /* storage commands whose item was of this size, stored or not */        \
+    X(delete_hits)                                                                                \
+    X(incr_hits)                                                                                  \
+    X(decr_hits)                                                                                  \
+    X(cas_hits)                                                                                   \
+    X(cas_badval)                                                                                 \
+    X(touch_hits)                                                                                 \
+    X(evicted)                                                                                    \
+    X(evicted_nonzero)  /* evicted with an expiry set */                                          \
+    X(evicted_unfetched) /* evicted never read */                                                 \
+    X(evicted_active)   /* evicted though read since the hand's last visit (out of chances) */    \
+    X(outofmemory)      /* stores refused for want of room */                                     \
+    X(reclaimed)        /* expired or flushed items freed */                                      \
+    X(expired_unfetched) /* of those, never read */                                               \
+    X(crawler_reclaimed) /* of those, freed by store_sweep() */                                   \
+    X(crawler_items_checked) /* items store_sweep() looked at */                                  \
+    X(moves_to_warm)    /* second chances: read since the hand's last visit, so spared */
+
+typedef struct store_class_stats {
+#define X(name) uint64_t name;
+    STORE_CLASS_COUNTERS(X)
+#undef X
+    uint64_t mem_requested; /* store_item_size() of this class's items (not reset) */
+} store_class_stats_t;
 
 /* The source of cas uniques: a counter that several stores may share. (Opaque to C++, which
  * only includes this header for the types around it.) */
@@ -208,8 +225,16 @@ static inline size_t store_item_size(size_t nkey, size_t nvalue)
     return sizeof(item_t) + nkey + nvalue;
 }
 
-/* The allocator's size classes (ids 0..n-1) and one class's figures, for "stats slabs". */
+/* The allocator's size classes (ids 0..n-1) and one class's figures, for "stats slabs". Items too
+ * big for a class are counted in class SLAB_CLASSES_MAX, which has no slab figures. */
 unsigned store_slab_classes(const store_t *s);
 void store_get_class_stats(const store_t *s, unsigned cls, slab_class_stats_t *out);
+void store_get_class_counters(const store_t *s, unsigned cls, store_class_stats_t *out);
+
+/* Counts a hit that the caller found itself (store_find): as a touch or a get, in its class. */
+void store_count_hit(store_t *s, const item_t *it, bool touch);
+
+/* "stats reset": every counter above from zero again; gauges (items, bytes, memory) stay. */
+void store_stats_reset(store_t *s);
 
 #endif

@@ -65,12 +65,17 @@ describe('item memory in stats slabs and stats items', () => {
 		assert.ok(big >= HEADER + 3 + 5000 && big <= HEADER + 3 + 5000 + 64, `big item counted as ${big}`);
 		const items = await stats(port, 'items');
 		const ids = Object.keys(byClass);
-		assert.deepStrictEqual(items, Object.fromEntries(ids.map((id) => [`items:${id}:number`, byClass[id].used_chunks])));
-		// bytes: each item's header, key and value, as memcached sums its items' sizes.
+		const pick = (field) => Object.fromEntries(Object.entries(items).filter(([name]) => name.endsWith(`:${field}`)));
+		assert.deepStrictEqual(pick('number'), Object.fromEntries(ids.map((id) => [`items:${id}:number`, byClass[id].used_chunks])));
+		// bytes: each item's header, key and value, as memcached sums its items' sizes; mem_requested
+		// the same per class, where the big item has none.
 		const general = await stats(port, '');
-		const expected = Object.entries(values).reduce((sum, [k, v]) => sum + HEADER + k.length + v.length, 0);
+		const size = ([k, v]) => HEADER + k.length + v.length;
+		const expected = Object.entries(values).reduce((sum, kv) => sum + size(kv), 0);
 		assert.strictEqual(general.bytes, expected);
 		assert.strictEqual(general.curr_items, 4);
+		const requested = Object.values(pick('mem_requested')).reduce((a, b) => a + b, 0);
+		assert.strictEqual(requested, expected - size(['big', values.big]));
 	});
 
 	it('gives the memory back when items go, keeping a few empty pages for reuse', async () => {

@@ -1,0 +1,38 @@
+/* item: the layout of one cached item — a 32-byte header, then the key, then the value — and the
+ * marks it carries. Shared by the store, its index (table.h) and the protocols that read items. */
+#ifndef SC_ITEM_H
+#define SC_ITEM_H
+
+#include <stdint.h>
+
+/* Each item is one block of the slab allocator. Readers hold a reference (store_get / store_release) so an item replaced or evicted while being
+ * sent stays valid. There are no LRU links: eviction is a clock over the allocator's blocks, and
+ * ITEM_USED is its "used since the hand last came by" mark. The key's hash is not kept either:
+ * recomputing it when the table doubles or an item is evicted costs less than 8 bytes per item. */
+enum item_state {
+    ITEM_LINKED = 1,  /* in the hash table */
+    ITEM_USED = 2,    /* read or updated since the clock hand last visited it, or stored where
+                         the hand will come soon (new items behind the hand start without it) */
+    /* Marks memcached keeps per item for its meta commands (proto_meta.c): */
+    ITEM_FETCHED = 4,     /* read by a get, gat, touch or mg since it was stored */
+    ITEM_STALE = 8,       /* invalidated by "md <key> I": served, but marked stale */
+    ITEM_TOKEN_SENT = 16, /* an mg client has been told it won the right to recache it */
+    ITEM_KEY_BINARY = 32, /* stored by "ms <base64 key> b": shown base64-encoded again */
+};
+
+typedef struct item {
+    struct item *hnext;                /* hash chain */
+    uint64_t cas;
+    uint32_t nvalue;
+    uint32_t flags;
+    uint32_t exptime;                  /* store clock seconds; 0 = never */
+    uint16_t refs;
+    uint8_t nkey;
+    uint8_t state;                     /* enum item_state bits */
+    char data[];
+} item_t;
+
+static inline const char *item_key(const item_t *it) { return it->data; }
+static inline const char *item_value(const item_t *it) { return it->data + it->nkey; }
+
+#endif

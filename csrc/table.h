@@ -1,0 +1,50 @@
+/* table: the store's index — a chained hash table of items, keyed by the item's key, that doubles
+ * incrementally: while it grows, every lookup moves a few buckets, so no call rehashes everything. */
+#ifndef SC_TABLE_H
+#define SC_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "item.h"
+
+typedef struct table_half {
+    item_t **buckets;
+    size_t mask;   /* buckets - 1; the size is a power of two */
+} table_half_t;
+
+typedef struct table {
+    table_half_t halves[2]; /* while doubling, items move from halves[0] to halves[1] */
+    size_t rehash_next;     /* next bucket of halves[0] to move; meaningful while halves[1] exists */
+    size_t sweep_next;      /* next bucket table_sweep_bucket() hands out */
+    uint64_t seed;
+} table_t;
+
+/* An empty table of nbuckets (a power of two) whose hash uses seed. -1 when out of memory. */
+int table_init(table_t *t, size_t nbuckets, uint64_t seed);
+void table_free(table_t *t);
+
+uint64_t table_hash(const table_t *t, const char *key, size_t nkey);
+
+/* One bounded step of doubling, if it is under way; call it once per operation. */
+void table_step(table_t *t);
+
+/* Starts doubling when there are more items than buckets. If the bigger table cannot be allocated
+ * the table keeps working with longer chains and tries again later. */
+void table_maybe_grow(table_t *t, size_t items);
+
+/* The link that points at the item with this key and hash, or NULL. */
+item_t **table_find(table_t *t, uint64_t hash, const char *key, size_t nkey);
+
+/* The head of the chain where a new item with this hash goes. */
+item_t **table_head(table_t *t, uint64_t hash);
+
+/* The next bucket's head for a sweep over every bucket in turn, or NULL while doubling (buckets
+ * are moving then). */
+item_t **table_sweep_bucket(table_t *t);
+
+/* Buckets allocated, both halves while doubling. */
+size_t table_buckets(const table_t *t);
+
+#endif

@@ -1,0 +1,195 @@
+// Operators' view: every "stats" group answers with memcached 1.6.18's names in its order, uptime
+// counts as memcached's does, and Prometheus's memcached_exporter (its parsing, helpers/exporter.js)
+// reports simplecached up with every metric family it reports for memcached, values agreeing.
+'use strict';
+
+const assert = require('assert');
+const { startServer, exchange, waitFor } = require('./helpers/server');
+const { withMemcached } = require('./helpers/memcached');
+const { scrape } = require('./helpers/exporter');
+
+const MEMORY_MB = 64;
+const MAX_CONNECTIONS = 512;
+
+// Sends the lines pipelined, ended by a meta no-op, and resolves with every reply before its MN.
+async function run(port, lines) {
+	const text = await exchange(port, [lines.map((l) => `${l}\r\n`).join('') + 'mn\r\n'], (t) => t.endsWith('MN\r\n'));
+	return text.slice(0, -4);
+}
+
+// The pairs of one stats group, in order: [[name, value], ...].
+async function statsPairs(port, group) {
+	const text = await exchange(port, [`stats${group ? ` ${group}` : ''}\r\n`], (t) => /(^|\r\n)(END|ERROR)\r\n$/.test(t));
+	assert.ok(text.endsWith('END\r\n'), `stats ${group}: ${JSON.stringify(text.slice(0, 80))}`);
+	return text.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => {
+		const [, name, ...value] = l.split(' ');
+		return [name, value.join(' ')];
+	});
+}
+
+// Class ids differ between the servers (their size classes differ): each becomes its rank.
+function byRank(names) {
+	const ranks = new Map();
+	return names.map((name) => name.replace(/^(items:)?(\d+):/, (_, prefix = '', id) => {
+		if (!ranks.has(id)) ranks.set(id, ranks.size + 1);
+		return `${prefix}#${ranks.get(id)}:`;
+	}));
+}
+
+// The same mixed traffic on a server: every command the exporter counts, hit and miss.
+async function traffic(port) {
+	await run(port, [
+		'set a 0 0 1', 'x', 'set b 0 100 2', 'yy', 'set n 0 0 2', '10', 'add a 0 0 1', 'z',
+		'get a', 'get a b nx', 'gets b', 'get nx',
+		'delete b', 'delete nx',
+		'incr n 5', 'decr n 3', 'incr nx 1', 'decr nx 1',
+		'cas a 0 0 1 999999', 'Q', 'cas nx 0 0 1 1', 'Q',
+		'touch a 100', 'touch nx 100', 'gat 100 a', 'gat 100 nx',
+		'append a 0 0 1', '+', 'prepend nx 0 0 1', '-',
+	]);
+	const gets = await run(port, ['gets a']);
+	const unique = /^VALUE a \d+ \d+ (\d+)\r\n/.exec(gets)[1];
+	assert.strictEqual(await run(port, [`cas a 0 0 1 ${unique}`, 'C']), 'STORED\r\n');
+}
+
+// exporter samples as "family{label=value,...}" -> value.
+function samples(result) {
+	const out = new Map();
+	for (const { family, labels, value } of result.samples) {
+		const key = `${family}{${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')}}`;
+		out.set(key, (out.get(key) || 0) + value);
+	}
+	return out;
+}
+
+// The per-slab samples summed over slabs: class ids differ, their sums must not.
+function slabSums(result) {
+	const out = new Map();
+	for (const { family, labels, value } of result.samples) {
+		if (!('slab' in labels)) continue;
+		const rest = Object.entries(labels).filter(([k]) => k !== 'slab').map(([k, v]) => `${k}=${v}`).join(',');
+		const key = `${family}{${rest}}`;
+		out.set(key, (out.get(key) || 0) + value);
+	}
+	return out;
+}
+
+describe('operators: stats groups and memcached_exporter, side by side with memcached', function () {
+	const reference = withMemcached(['-m', String(MEMORY_MB), '-c', String(MAX_CONNECTIONS)]);
+	let server;
+	let port;
+	before(async () => {
+		server = await startServer({ memcachedPort: 0, memoryLimit: MEMORY_MB * 1024 * 1024, maxConnections: MAX_CONNECTIONS });
+		port = server.address('memcached').port;
+		await traffic(reference.port);
+		await traffic(port);
+	});
+	after(() => server && server.close());
+
+	for (const group of ['', 'settings', 'items', 'slabs', 'sizes']) {
+		it(`"stats${group ? ` ${group}` : ''}" lists memcached's names in memcached's order`, async function () {
+			const [ours, theirs] = await Promise.all([statsPairs(port, group), statsPairs(reference.port, group)]);
+			assert.deepStrictEqual(byRank(ours.map(([n]) => n)), byRank(theirs.map(([n]) => n)));
+			for (const [name, value] of ours) assert.ok(/^\S+$/.test(value), `${name}: value ${JSON.stringify(value)} has a space or is empty`);
+		});
+	}
+
+	it('the exporter reports both up, and every family it reports for memcached for simplecached too', async function () {
+		const [ours, theirs] = await Promise.all([scrape(port), scrape(reference.port)]);
+		assert.strictEqual(theirs.up, 1, `memcached: ${theirs.error}`);
+		assert.strictEqual(ours.up, 1, `simplecached: ${ours.error}`);
+		const families = (r) => new Set(r.samples.map((s) => s.family));
+		const missing = [...families(theirs)].filter((f) => !families(ours).has(f));
+		assert.deepStrictEqual(missing, []);
+		assert.ok(ours.samples.length >= theirs.samples.length * 0.8, `${ours.samples.length} samples against ${theirs.samples.length}`);
+	});
+
+	it('the exporter reads the same command counts, items and limits from both, in total and summed over slabs', async function () {
+		const [ours, theirs] = await Promise.all([scrape(port), scrape(reference.port)]);
+		const mine = samples(ours);
+		const ref = samples(theirs);
+		const same = [...ref.keys()].filter((k) => /^memcached_(commands_total|current_items|items_total|limit_bytes|max_connections|version)\{/.test(k));
+		assert.ok(same.length >= 16, same.join(' '));
+		for (const key of same) assert.strictEqual(mine.get(key), ref.get(key), key);
+		const mineSlabs = slabSums(ours);
+		const refSlabs = slabSums(theirs);
+		const slabFamilies = [...refSlabs.keys()].filter((k) => /^memcached_slab_(commands_total|current_items)\{/.test(k));
+		assert.ok(slabFamilies.length >= 9, slabFamilies.join(' '));
+		for (const key of slabFamilies) assert.strictEqual(mineSlabs.get(key), refSlabs.get(key), key);
+	});
+
+	it('counts uptime as memcached does: from 2 at start', async function () {
+		const fresh = await startServer({ memcachedPort: 0 });
+		try {
+			const pairs = new Map(await statsPairs(fresh.address('memcached').port, ''));
+			const uptime = Number(pairs.get('uptime'));
+			assert.ok(uptime >= 2 && uptime <= 4, `uptime ${uptime} just after start`);
+		} finally {
+			await fresh.close();
+		}
+	});
+});
+
+describe('operators: counters move when what they count happens', function () {
+	let server;
+	let port;
+	const stat = async (group, name) => Number(new Map(await statsPairs(port, group)).get(name));
+	beforeEach(async () => {
+		server = await startServer({ memcachedPort: 0, memoryLimit: 2 * 1024 * 1024 });
+		port = server.address('memcached').port;
+	});
+	afterEach(() => server.close());
+
+	it('evictions: evictions, evicted and evicted_unfetched per class', async function () {
+		const value = 'v'.repeat(100);
+		const lines = [];
+		// Keys of one length: one class, which keeps items (stats items lists only classes that do).
+		for (let i = 0; i < 40000; i++) lines.push(`set k${String(i).padStart(5, '0')} 0 0 ${value.length} noreply`, value);
+		await run(port, lines);
+		const evictions = await stat('', 'evictions');
+		assert.ok(evictions > 10000, `evictions ${evictions}`);
+		const items = new Map(await statsPairs(port, 'items'));
+		const perClass = (field) => [...items].filter(([n]) => n.endsWith(`:${field}`)).reduce((a, [, v]) => a + Number(v), 0);
+		assert.strictEqual(perClass('evicted'), evictions);
+		assert.strictEqual(perClass('evicted_unfetched'), evictions);
+		assert.strictEqual(await stat('', 'evicted_unfetched'), evictions);
+	});
+
+	it('expiry: get_expired, then reclaimed and expired_unfetched; flush: get_flushed', async function () {
+		await run(port, ['set gone 0 -1 1', 'x', 'get gone', 'set later 0 1 1', 'y', 'set kept 0 0 1', 'z', 'flush_all', 'get kept']);
+		assert.strictEqual(await stat('', 'get_expired'), 1);
+		assert.strictEqual(await stat('', 'get_flushed'), 1);
+		assert.ok(await stat('', 'reclaimed') >= 2);
+		assert.ok(await stat('', 'expired_unfetched') >= 2);
+	});
+
+	it('the sweep is the crawler: lru_crawler_starts and crawler_items_checked grow, crawler_reclaimed takes expired items', async function () {
+		const lines = [];
+		for (let i = 0; i < 20; i++) lines.push(`set t${i} 0 1 1`, 'x');
+		await run(port, lines);
+		const starts = await stat('', 'lru_crawler_starts');
+		await waitFor(async () => (await stat('', 'crawler_reclaimed')) >= 20, { what: 'the sweep reclaiming 20 items with a 1 s ttl', timeoutMs: 20000 });
+		assert.ok(await stat('', 'lru_crawler_starts') > starts);
+		assert.ok(await stat('', 'crawler_items_checked') >= 20);
+		assert.strictEqual(await stat('', 'curr_items'), 0);
+	});
+
+	it('stats reset zeroes the counters, keeps the gauges', async function () {
+		await run(port, ['set a 0 0 1', 'x', 'get a', 'delete nx']);
+		await run(port, ['stats reset']);
+		const pairs = new Map(await statsPairs(port, ''));
+		for (const name of ['cmd_get', 'get_hits', 'cmd_set', 'delete_misses', 'total_items']) assert.strictEqual(pairs.get(name), '0', name);
+		assert.strictEqual(pairs.get('curr_items'), '1');
+		const slabs = new Map(await statsPairs(port, 'slabs'));
+		const hits = [...slabs].filter(([n]) => /:(get_hits|cmd_set)$/.test(n));
+		assert.ok(hits.length >= 2 && hits.every(([, v]) => v === '0'), JSON.stringify(hits));
+	});
+
+	it('conn_yields: a pipeline of gets whose replies pass the output mark', async function () {
+		await run(port, ['set big 0 0 100000', 'b'.repeat(100000)]);
+		const before = await stat('', 'conn_yields');
+		const text = await exchange(port, ['get big\r\n'.repeat(10) + 'mn\r\n'], (t) => t.endsWith('MN\r\n'));
+		assert.strictEqual(text.split('VALUE big').length - 1, 10);
+		assert.ok(await stat('', 'conn_yields') > before);
+	});
+});
