@@ -246,6 +246,8 @@ void cache_get_class_counters(cache_t *c, unsigned cls, store_class_stats_t *out
         STORE_CLASS_COUNTERS(X)
 #undef X
         out->mem_requested += st.mem_requested;
+        out->age = st.age > out->age ? st.age : out->age;
+        out->evicted_time = st.evicted_time > out->evicted_time ? st.evicted_time : out->evicted_time;
     }
 }
 

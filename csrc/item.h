@@ -3,7 +3,9 @@
 #ifndef SC_ITEM_H
 #define SC_ITEM_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Each item is one block of the slab allocator. Readers hold a reference (store_get / store_release) so an item replaced or evicted while being
  * sent stays valid. There are no LRU links: eviction is a clock over the allocator's blocks, and
@@ -18,21 +20,35 @@ enum item_state {
     ITEM_STALE = 8,       /* invalidated by "md <key> I": served, but marked stale */
     ITEM_TOKEN_SENT = 16, /* an mg client has been told it won the right to recache it */
     ITEM_KEY_BINARY = 32, /* stored by "ms <base64 key> b": shown base64-encoded again */
+    ITEM_HAS_FLAGS = 64,  /* client flags other than 0 follow the key (memcached's layout too) */
 };
 
+/* Client flags live after the key, and only when not 0: most items have none, and the 4 bytes
+ * they would take in every header pay for the last-access time instead. */
 typedef struct item {
     struct item *hnext;                /* hash chain */
     uint64_t cas;
     uint32_t nvalue;
-    uint32_t flags;
     uint32_t exptime;                  /* store clock seconds; 0 = never */
+    uint32_t atime;                    /* store clock seconds of the last store or read */
     uint16_t refs;
     uint8_t nkey;
     uint8_t state;                     /* enum item_state bits */
-    char data[];
+    char data[];                       /* key, flags if ITEM_HAS_FLAGS, value */
 } item_t;
 
 static inline const char *item_key(const item_t *it) { return it->data; }
-static inline const char *item_value(const item_t *it) { return it->data + it->nkey; }
+
+static inline size_t item_flags_size(const item_t *it) { return (it->state & ITEM_HAS_FLAGS) ? 4 : 0; }
+
+static inline uint32_t item_flags(const item_t *it)
+{
+    uint32_t flags = 0;
+    if (it->state & ITEM_HAS_FLAGS)
+        memcpy(&flags, it->data + it->nkey, sizeof(flags));
+    return flags;
+}
+
+static inline const char *item_value(const item_t *it) { return it->data + it->nkey + item_flags_size(it); }
 
 #endif

@@ -122,7 +122,7 @@ static void _retrieve(binary_req_t *r, bool touch, uint32_t exptime)
     engine_count_get(s->stats, touch, it != NULL);
     if (it != NULL) {
         unsigned char flags[4];
-        binary_put32(flags, it->flags);
+        binary_put32(flags, item_flags(it));
         binary_rsp_t p = {.opcode = r->opcode, .status = BINARY_ST_SUCCESS, .extras = flags, .extlen = 4,
                           .key = with_key ? item_key(it) : NULL, .keylen = with_key ? r->keylen : 0,
                           .value = with_value ? item_value(it) : NULL, .nvalue = with_value ? it->nvalue : 0,

@@ -50,8 +50,8 @@ static bool _mg_flags(meta_get_t *g, item_t *it, bool created, bool *won)
         case 's': meta_put_u64(l, 's', it->nvalue); break;
         case 't': meta_put_ttl(l, it->exptime, g->now); break;
         case 'c': meta_put_u64(l, 'c', it->cas); break;
-        case 'f': meta_put_u64(l, 'f', it->flags); break;
-        case 'l': meta_put_u64(l, 'l', 0); break;  /* no last-access time is kept: see the README */
+        case 'f': meta_put_u64(l, 'f', item_flags(it)); break;
+        case 'l': meta_put_u64(l, 'l', g->now - it->atime); break;
         case 'h': meta_put(l, it->state & ITEM_FETCHED ? " h1" : " h0", 3); break;
         case 'O':
             if (!meta_put_opaque(r, l, t))
@@ -538,11 +538,12 @@ static void _me_locked(store_t *store, void *arg)
     } else {
         meta_put(l, item_key(it), it->nkey);
     }
-    size_t size = store_memcached_size(it->nkey, it->flags, it->nvalue);
+    size_t size = store_memcached_size(it->nkey, item_flags(it), it->nvalue);
     char text[160];
     int32_t exp = it->exptime == 0 ? -1 : (int32_t)(d->now - it->exptime);
-    int n = snprintf(text, sizeof(text), " exp=%d la=0 cas=%llu fetch=%s cls=%u size=%zu", (int)exp,
-                     (unsigned long long)it->cas, it->state & ITEM_FETCHED ? "yes" : "no", _memcached_class(size), size);
+    int n = snprintf(text, sizeof(text), " exp=%d la=%u cas=%llu fetch=%s cls=%u size=%zu", (int)exp,
+                     (unsigned)(d->now - it->atime), (unsigned long long)it->cas,
+                     it->state & ITEM_FETCHED ? "yes" : "no", _memcached_class(size), size);
     if (n > 0)
         meta_put(l, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }

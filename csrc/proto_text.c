@@ -130,7 +130,7 @@ static int _append_value(buf_t *out, const item_t *it, bool with_cas)
     buf_append_lit(out, "VALUE ");
     buf_append(out, item_key(it), it->nkey);
     buf_append_lit(out, " ");
-    buf_append_u64(out, it->flags);
+    buf_append_u64(out, item_flags(it));
     buf_append_lit(out, " ");
     buf_append_u64(out, it->nvalue);
     if (with_cas) {

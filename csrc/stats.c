@@ -259,11 +259,11 @@ static void _items(engine_t *e, stats_out_t *out)
         _class_u64(out, p, cls, "number_cold", sc.used);
         _class_u64(out, p, cls, "age_hot", 0);
         _class_u64(out, p, cls, "age_warm", 0);
-        _class_u64(out, p, cls, "age", 0);
+        _class_u64(out, p, cls, "age", cs.age);
         _class_u64(out, p, cls, "mem_requested", cs.mem_requested);
         _class_u64(out, p, cls, "evicted", cs.evicted);
         _class_u64(out, p, cls, "evicted_nonzero", cs.evicted_nonzero);
-        _class_u64(out, p, cls, "evicted_time", 0);
+        _class_u64(out, p, cls, "evicted_time", cs.evicted_time);
         _class_u64(out, p, cls, "outofmemory", cs.outofmemory);
         _class_u64(out, p, cls, "tailrepairs", 0);
         _class_u64(out, p, cls, "reclaimed", cs.reclaimed);

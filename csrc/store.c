@@ -15,6 +15,7 @@
 #define EVICT_CHANCES_MAX 64         /* second chances the hand gives per allocation, then evicts any */
 
 _Static_assert(sizeof(item_t) == 32, "item_t is a 32-byte header: a 10-byte key and 100-byte value fit a 144-byte slot");
+_Static_assert(sizeof(((store_write_t *)0)->flags) == 4, "client flags take 4 bytes after the key");
 
 struct store {
     table_t table;      /* the items by key */
@@ -28,6 +29,10 @@ struct store {
     size_t max_item_size;
     store_stats_t stats;
     store_class_stats_t classes[SLAB_CLASSES_MAX + 1]; /* the last: items too big for a class */
+    /* The oldest last access per class, as store_sweep()'s last complete pass found it, and as its
+     * current pass is finding it (UINT32_MAX: none seen). */
+    uint32_t oldest_atime[SLAB_CLASSES_MAX + 1];
+    uint32_t pass_oldest_atime[SLAB_CLASSES_MAX + 1];
 };
 
 /* The counters of the class an item of `size` bytes belongs to. */
@@ -38,7 +43,7 @@ static store_class_stats_t *_class(store_t *s, size_t size)
 
 static store_class_stats_t *_class_of(store_t *s, const item_t *it)
 {
-    return _class(s, store_item_size(it->nkey, it->nvalue));
+    return _class(s, item_size(it));
 }
 
 /* Expired, or stored before a flush: invisible, and freed when met. */
@@ -60,7 +65,7 @@ static void _mark_used(item_t *it)
 
 static void _item_free(store_t *s, item_t *it)
 {
-    size_t size = store_item_size(it->nkey, it->nvalue);
+    size_t size = item_size(it);
     s->stats.bytes -= size;
     _class(s, size)->mem_requested -= size;
     s->blocks--;
@@ -132,6 +137,7 @@ static bool _hand_step(store_t *s, size_t *chances)
         cs->evicted_nonzero += it->exptime != 0;
         cs->evicted_unfetched += !(it->state & ITEM_FETCHED);
         cs->evicted_active += (it->state & ITEM_USED) != 0;
+        cs->evicted_time = s->now - it->atime;
         _unlink(s, link);
     }
     return true;
@@ -162,9 +168,9 @@ static item_t *_item_alloc(store_t *s, size_t size)
     return NULL;
 }
 
-static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue)
+static item_t *_item_new(store_t *s, const char *key, size_t nkey, uint32_t flags, size_t nvalue)
 {
-    size_t size = store_item_size(nkey, nvalue);
+    size_t size = store_item_size(nkey, flags, nvalue);
     item_t *it = _item_alloc(s, size);
     if (it == NULL)
         return NULL;
@@ -173,8 +179,13 @@ static item_t *_item_new(store_t *s, const char *key, size_t nkey, size_t nvalue
     it->nkey = (uint8_t)nkey;
     it->nvalue = (uint32_t)nvalue;
     it->cas = _next_cas(s);
+    it->atime = s->now;
     /* Where the hand passed lately it comes back late; where it comes soon the mark buys a revolution. */
     it->state = slab_behind_hand(s->slab, it) ? 0 : ITEM_USED;
+    if (flags != 0) {
+        it->state |= ITEM_HAS_FLAGS;
+        memcpy(it->data + nkey, &flags, sizeof(flags));
+    }
     s->stats.bytes += size;
     _class(s, size)->mem_requested += size;
     s->blocks++;
@@ -204,22 +215,21 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
 {
     bool concat = w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND;
     size_t nvalue = w->nvalue + (concat ? old->nvalue : 0);
-    uint32_t flags = concat ? old->flags : w->flags;
-    size_t size = store_item_size(w->nkey, nvalue);
+    uint32_t flags = concat ? item_flags(old) : w->flags;
+    size_t size = store_item_size(w->nkey, flags, nvalue);
     /* Only the memcached protocol appends, and there memcached's own measure of an item applies;
      * otherwise the limit is on the value, which is what a user of the seed protocol expects. */
     bool too_large = concat ? store_too_large(s, w->nkey, flags, nvalue) : nvalue > s->max_item_size;
     if (too_large || !slab_fits(s->slab, size))
         return STORE_TOO_LARGE;
-    item_t *it = _item_new(s, w->key, w->nkey, nvalue);
+    item_t *it = _item_new(s, w->key, w->nkey, flags, nvalue);
     if (it == NULL) {
         _class(s, size)->outofmemory++;
         return STORE_NO_MEMORY;
     }
-    it->flags = flags;
     it->exptime = concat ? old->exptime : w->exptime;
     /* An empty value may come as a NULL pointer (an empty Buffer), which memcpy must not see. */
-    char *value = it->data + w->nkey;
+    char *value = (char *)item_value(it);
     const char *added = w->nvalue ? w->value : "";
     if (w->mode == STORE_MODE_APPEND) {
         memcpy(value, item_value(old), old->nvalue);
@@ -242,7 +252,7 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
     uint64_t hash = table_hash(&s->table, w->key, w->nkey);
     item_t **link = _find_live(s, hash, w->key, w->nkey);
     item_t *old = link ? *link : NULL;
-    size_t size = store_item_size(w->nkey, w->nvalue);
+    size_t size = store_item_size(w->nkey, w->flags, w->nvalue);
     /* memcached counts a storage command in the class of the item it allocates for the data. */
     if (w->nvalue <= s->max_item_size && slab_fits(s->slab, size))
         _class(s, size)->cmd_set++;
@@ -252,6 +262,7 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
     case STORE_MODE_ADD:
         if (old) {
             _mark_used(old);
+            old->atime = s->now; /* memcached bumps the item an add finds */
             return STORE_NOT_STORED;
         }
         break;
@@ -327,9 +338,9 @@ item_t *store_find(store_t *s, const char *key, size_t nkey)
 
 void store_bump(store_t *s, item_t *it)
 {
-    (void)s;
     _mark_used(it);
     it->state |= ITEM_FETCHED;
+    it->atime = s->now;
 }
 
 void store_count_hit(store_t *s, const item_t *it, bool touch)
@@ -427,15 +438,16 @@ store_status_t store_arith_cas(store_t *s, const char *key, size_t nkey, bool in
 
     if (n <= it->nvalue && it->refs == 0) {
         /* memcached rewrites in place and pads with spaces: clients see "9 " after 10 - 1. */
-        char *data = it->data + it->nkey;
+        char *data = (char *)item_value(it);
         memcpy(data, text, n);
         memset(data + n, ' ', it->nvalue - n);
         it->cas = _next_cas(s);
         *cas = it->cas;
         _mark_used(it);
+        it->atime = s->now;
         return STORE_OK;
     }
-    store_write_t w = {STORE_MODE_SET, key, nkey, text, n, it->flags, it->exptime, 0};
+    store_write_t w = {STORE_MODE_SET, key, nkey, text, n, item_flags(it), it->exptime, 0};
     return _write_new(s, &w, hash, NULL, cas);
 }
 
@@ -453,6 +465,14 @@ void store_flush_before(store_t *s, uint64_t cas)
     s->flush_at = 0;
 }
 
+/* A pass over the whole table ended: what it found becomes each class's oldest access. */
+static void _sweep_pass_begins(store_t *s)
+{
+    s->stats.sweeps++;
+    memcpy(s->oldest_atime, s->pass_oldest_atime, sizeof(s->oldest_atime));
+    memset(s->pass_oldest_atime, 0xff, sizeof(s->pass_oldest_atime));
+}
+
 size_t store_sweep(store_t *s, size_t max_buckets)
 {
     size_t freed = 0;
@@ -462,16 +482,20 @@ size_t store_sweep(store_t *s, size_t max_buckets)
         item_t **link = table_sweep_bucket(&s->table);
         if (link == NULL)
             break;
-        s->stats.sweeps += pass_begins;
+        if (pass_begins)
+            _sweep_pass_begins(s);
         while (*link != NULL) {
-            store_class_stats_t *cs = _class_of(s, *link);
-            cs->crawler_items_checked++;
-            if (_dead(s, *link)) {
-                cs->crawler_reclaimed++;
+            item_t *it = *link;
+            unsigned cls = slab_class_of(s->slab, item_size(it));
+            s->classes[cls].crawler_items_checked++;
+            if (_dead(s, it)) {
+                s->classes[cls].crawler_reclaimed++;
                 _unlink_dead(s, link);
                 freed++;
             } else {
-                link = &(*link)->hnext;
+                if (it->atime < s->pass_oldest_atime[cls])
+                    s->pass_oldest_atime[cls] = it->atime;
+                link = &it->hnext;
             }
         }
     }
@@ -492,6 +516,8 @@ store_t *store_create(const store_config_t *config)
     }
     s->max_item_size = config->max_item_size;
     atomic_init(&s->own_cas, 1);
+    memset(s->oldest_atime, 0xff, sizeof(s->oldest_atime));
+    memset(s->pass_oldest_atime, 0xff, sizeof(s->pass_oldest_atime));
     s->cas_source = config->cas_source ? config->cas_source : &s->own_cas;
     return s;
 }
@@ -562,6 +588,8 @@ void store_get_class_counters(const store_t *s, unsigned cls, store_class_stats_
         return;
     }
     *out = s->classes[cls];
+    uint32_t oldest = s->oldest_atime[cls];
+    out->age = oldest != UINT32_MAX && oldest <= s->now ? s->now - oldest : 0;
 }
 
 void store_stats_reset(store_t *s)
@@ -573,6 +601,7 @@ void store_stats_reset(store_t *s)
 #define X(name) s->classes[i].name = 0;
         STORE_CLASS_COUNTERS(X)
 #undef X
+        s->classes[i].evicted_time = 0;
     }
 }
 

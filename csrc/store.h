@@ -114,6 +114,8 @@ typedef struct store_class_stats {
     STORE_CLASS_COUNTERS(X)
 #undef X
     uint64_t mem_requested; /* store_item_size() of this class's items (not reset) */
+    uint64_t age;           /* seconds since the oldest last access the sweep's last pass saw */
+    uint64_t evicted_time;  /* seconds the last evicted item had gone unread */
 } store_class_stats_t;
 
 /* The source of cas uniques: a counter that several stores may share. (Opaque to C++, which
@@ -218,11 +220,16 @@ static inline size_t store_memcached_size(size_t nkey, uint32_t flags, size_t nv
  * items fit in both. */
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
 
-/* The bytes of one item: header, key and value. The memory it takes is this rounded up to its
- * slab class, or for a big item plus its allocation's overhead (slab_block_size()). */
-static inline size_t store_item_size(size_t nkey, size_t nvalue)
+/* The bytes of one item: header, key, flags unless 0, and value. The memory it takes is this
+ * rounded up to its slab class, or for a big item plus its allocation's overhead (slab_block_size()). */
+static inline size_t store_item_size(size_t nkey, uint32_t flags, size_t nvalue)
 {
-    return sizeof(item_t) + nkey + nvalue;
+    return sizeof(item_t) + nkey + (flags ? sizeof(flags) : 0) + nvalue;
+}
+
+static inline size_t item_size(const item_t *it)
+{
+    return sizeof(item_t) + it->nkey + item_flags_size(it) + it->nvalue;
 }
 
 /* The allocator's size classes (ids 0..n-1) and one class's figures, for "stats slabs". Items too

@@ -185,6 +185,33 @@ describe('operators: counters move when what they count happens', function () {
 		assert.ok(hits.length >= 2 && hits.every(([, v]) => v === '0'), JSON.stringify(hits));
 	});
 
+	it('last access: mg l, me la, and per class age and evicted_time follow the store clock', async function () {
+		const uptime = () => stat('', 'uptime');
+		const before = await uptime();
+		const fill = [];
+		for (let i = 0; i < 20000; i++) fill.push(`set old${String(i).padStart(5, '0')} 0 0 100 noreply`, 'o'.repeat(100));
+		await run(port, ['set k 0 0 1', 'x', ...fill]);
+		await waitFor(async () => (await uptime()) >= before + 3, { what: 'the server clock to advance 3 s', timeoutMs: 20000 });
+		const starts = await stat('', 'lru_crawler_starts');
+		await waitFor(async () => (await stat('', 'lru_crawler_starts')) >= starts + 2, { what: 'a whole pass of the sweep' });
+		// me first: mg l reads the access time, then updates it, as memcached's does.
+		const reply = await run(port, ['me k', 'mg k l']);
+		const after = await uptime();
+		const [, l] = /\r\nHD l(\d+)\r\n$/.exec(reply);
+		const [, la] = / la=(\d+) /.exec(reply);
+		for (const seconds of [Number(l), Number(la)]) assert.ok(seconds >= 2 && seconds <= after - before, `${seconds} s against ${after - before} s`);
+		const items = new Map(await statsPairs(port, 'items'));
+		const ages = [...items].filter(([n]) => n.endsWith(':age')).map(([, v]) => Number(v));
+		assert.ok(ages.some((age) => age >= 2), `ages ${ages}`);
+		// A few more evict only old items, unread for 2 s or more (memcached's evicted_time is the
+		// last eviction's).
+		const more = [];
+		for (let i = 0; i < 3000; i++) more.push(`set new${String(i).padStart(5, '0')} 0 0 100 noreply`, 'n'.repeat(100));
+		await run(port, more);
+		const evicted = [...new Map(await statsPairs(port, 'items'))].filter(([n]) => n.endsWith(':evicted_time')).map(([, v]) => Number(v));
+		assert.ok(evicted.some((t) => t >= 2), `evicted_time ${evicted}`);
+	});
+
 	it('conn_yields: a pipeline of gets whose replies pass the output mark', async function () {
 		await run(port, ['set big 0 0 100000', 'b'.repeat(100000)]);
 		const before = await stat('', 'conn_yields');

@@ -319,7 +319,7 @@ static void test_store_memory(void)
         size_t nkey = (size_t)snprintf(key, sizeof(key), "m%d", k);
         item_t *it = store_get(s, key, nkey);
         if (it) {
-            bytes += store_item_size(it->nkey, it->nvalue);
+            bytes += item_size(it);
             items++;
             store_release(s, it);
             store_delete(s, key, nkey);

@@ -210,7 +210,7 @@ static size_t _held_bytes(const diff_t *d)
         for (unsigned j = 0; j < i; j++)
             seen |= d->held[j].it == d->held[i].it;
         if (!seen)
-            total += store_item_size(d->held[i].it->nkey, d->held[i].it->nvalue);
+            total += item_size(d->held[i].it);
     }
     return total;
 }
@@ -225,8 +225,8 @@ static bool _check_item(diff_t *d, int k, const item_t *it)
     if (it->nvalue != m->nvalue || memcmp(item_value(it), m->value, m->nvalue) != 0)
         return _fail(d, "key %d: the value (%u bytes) differs from the model's (%zu bytes)", k, (unsigned)it->nvalue,
                      m->nvalue);
-    if (it->flags != m->flags || it->cas != m->cas)
-        return _fail(d, "key %d: flags %u cas %llu, the model has %u and %llu", k, (unsigned)it->flags,
+    if (item_flags(it) != m->flags || it->cas != m->cas)
+        return _fail(d, "key %d: flags %u cas %llu, the model has %u and %llu", k, (unsigned)item_flags(it),
                      (unsigned long long)it->cas, (unsigned)m->flags, (unsigned long long)m->cas);
     return true;
 }
@@ -310,7 +310,8 @@ static store_status_t _expected_write(diff_t *d, const store_write_t *w, const m
     bool concat = w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND;
     size_t nvalue = w->nvalue + (concat ? m->nvalue : 0);
     bool too_large = concat ? store_too_large(d->store, w->nkey, m->flags, nvalue) : nvalue > d->max_item_size;
-    if (too_large || store_item_size(w->nkey, nvalue) > d->memory_limit)
+    uint32_t flags = concat ? m->flags : w->flags;
+    if (too_large || store_item_size(w->nkey, flags, nvalue) > d->memory_limit)
         return STORE_TOO_LARGE;
     return STORE_OK;
 }
@@ -340,7 +341,7 @@ static int _write_implies(store_mode_t mode, store_status_t st)
 static size_t _new_size(const store_write_t *w, const model_item_t *m)
 {
     bool concat = w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND;
-    return store_item_size(w->nkey, w->nvalue + (concat ? m->nvalue : 0));
+    return store_item_size(w->nkey, concat ? m->flags : w->flags, w->nvalue + (concat ? m->nvalue : 0));
 }
 
 /* Append and prepend keep the old item while the new one is made: under a small limit the two may
@@ -349,7 +350,7 @@ static bool _cannot_coexist(const diff_t *d, const store_write_t *w, const model
 {
     if (w->mode != STORE_MODE_APPEND && w->mode != STORE_MODE_PREPEND)
         return false;
-    size_t old_size = store_item_size(w->nkey, m->nvalue) + ALLOCATION_ROUNDING;
+    size_t old_size = store_item_size(w->nkey, m->flags, m->nvalue) + ALLOCATION_ROUNDING;
     return old_size + _new_size(w, m) + ALLOCATION_ROUNDING > d->memory_limit;
 }
 
