@@ -23,6 +23,8 @@
         "csrc/proto_text_auth.c",
         "csrc/proto_text_stats.c",
         "csrc/stats.c",
+        "csrc/dump.c",
+        "csrc/proto_text_admin.c",
         "csrc/conn.c",
         "csrc/group.c",
         "csrc/net.c",

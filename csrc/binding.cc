@@ -122,7 +122,11 @@ struct Feeder {
         max_pending = e->max_item_size + 2 * 1024 * 1024;
     }
 
-    void Stop() { buf_free(&pending); }
+    void Stop()
+    {
+        protocol_end(&session);
+        buf_free(&pending);
+    }
 
     // Appends data and executes every complete command into out (up to the output mark); input
     // past the bound breaks the session. Returns whether any input was executed or discarded.

@@ -214,9 +214,24 @@ void cache_get_stats(cache_t *c, store_stats_t *out)
     }
 }
 
-unsigned cache_slab_classes(const cache_t *c)
+unsigned cache_classes(const cache_t *c)
 {
-    return store_slab_classes(c->shards[0].store);
+    return store_classes(c->shards[0].store);
+}
+
+size_t cache_slots(cache_t *c, unsigned shard)
+{
+    pthread_mutex_lock(&c->shards[shard].lock);
+    size_t n = store_slots(c->shards[shard].store);
+    pthread_mutex_unlock(&c->shards[shard].lock);
+    return n;
+}
+
+void cache_visit(cache_t *c, unsigned shard, size_t n, size_t slot, store_visit_fn fn, void *arg)
+{
+    pthread_mutex_lock(&c->shards[shard].lock);
+    store_visit(c->shards[shard].store, n, slot, fn, arg);
+    pthread_mutex_unlock(&c->shards[shard].lock);
 }
 
 void cache_get_class_stats(cache_t *c, unsigned cls, slab_class_stats_t *out)

@@ -47,12 +47,16 @@ void cache_get_stats(cache_t *c, store_stats_t *out);
 
 /* The size classes, the same in every shard (they share one limit), and one class's figures summed
  * over the shards. */
-unsigned cache_slab_classes(const cache_t *c);
+unsigned cache_classes(const cache_t *c);
 void cache_get_class_stats(cache_t *c, unsigned cls, slab_class_stats_t *out);
 void cache_get_class_counters(cache_t *c, unsigned cls, store_class_stats_t *out);
 
 /* "stats reset" of every shard's counters (store_stats_reset). */
 void cache_stats_reset(cache_t *c);
+
+/* A walk over one shard's live items, slot by slot (store_visit), each slot under the shard's lock. */
+size_t cache_slots(cache_t *c, unsigned shard);
+void cache_visit(cache_t *c, unsigned shard, size_t n, size_t slot, store_visit_fn fn, void *arg);
 
 /* Runs fn(store, arg) with the key's shard locked, so that several store calls on that key act as
  * one command (memcached's meta commands hold its item lock the same way). fn must not call cache_*. */

@@ -194,9 +194,9 @@ static void _process(conn_t *c)
                 return;
             buf_consume(&c->io->in, used);
         }
-        if (c->session.state != SESSION_OPEN || (used == 0 && c->stage == CONN_INPUT_ENDED))
+        if (c->session.state != SESSION_OPEN || (used == 0 && c->stage == CONN_INPUT_ENDED && !c->session.producing))
             _conn_advance(c, CONN_CLOSING);
-        else if (used == 0)
+        else if (used == 0 && !c->session.producing)
             break;
     }
     _io_trim(c);

@@ -119,6 +119,13 @@ typedef struct engine {
     int64_t started;        /* unix time of store clock 0, as memcached's process_started */
     unsigned verbosity;
     engine_served_t served;
+    /* memcached's LRU crawler switches ("lru_crawler ..."): the crawler here is the sweep, which
+     * "off" stops; sleep and tocrawl are kept for "stats settings". Relaxed atomics, any thread. */
+    struct {
+        bool off;
+        unsigned sleep;
+        unsigned tocrawl;
+    } crawler;
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
 } engine_t;

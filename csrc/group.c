@@ -53,7 +53,8 @@ static void _close_overdue(group_t *g, uint64_t now)
 static void _tick_cb(uv_timer_t *timer)
 {
     group_t *g = timer->data;
-    cache_sweep(g->engine->cache, GROUP_SWEEP_BUCKETS);
+    if (!__atomic_load_n(&g->engine->crawler.off, __ATOMIC_RELAXED))
+        cache_sweep(g->engine->cache, GROUP_SWEEP_BUCKETS);
     _close_overdue(g, uv_now(g->loop));
 }
 
@@ -94,6 +95,7 @@ static void _conn_closed(conn_t *c, void *data)
     if (c->stage == CONN_LINGERING)
         g->nlingering--;
     stat_sub(&g->stats->curr_connections, 1);
+    protocol_end(&c->session);
     free(c);
     g->owner->conn_gone(g->owner_data);
     if (g->closing && g->nconns == 0 && !uv_is_closing((uv_handle_t *)&g->grace_timer))

@@ -399,6 +399,8 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
             _verbosity(c);
     } else if (text_token_is(w, "stats")) {
         text_stats(c);
+    } else if (text_token_is(w, "lru_crawler")) {
+        text_lru_crawler(c);
     } else if (text_token_is(w, "version")) {
         REPLY(c, "VERSION " ENGINE_VERSION);
     } else if (text_token_is(w, "quit")) {
@@ -451,6 +453,8 @@ size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out)
             t->state = TEXT_LINE;
         return n;
     }
+    case TEXT_DUMPING:
+        return text_dump_continue(s, out);
     case TEXT_GET_MORE:
     case TEXT_LINE:
         break;
@@ -476,7 +480,7 @@ size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out)
         }
         return line_len;
     }
-    cmd_t c = {.s = s, .out = out, .after = nl + 1, .nafter = len - line_len};
+    cmd_t c = {.s = s, .out = out, .after = nl + 1, .nafter = len - line_len, .line_len = line_len};
     size_t paused = _dispatch(&c, in, end);
     if (c.need_more)
         return 0;

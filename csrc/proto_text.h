@@ -16,4 +16,7 @@
 /* The session_step_t of this protocol. */
 size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out);
 
+/* Frees a listing the session was sending (protocol_end). */
+void proto_text_end(session_t *s);
+
 #endif

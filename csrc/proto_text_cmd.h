@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "dump.h"
 #include "session.h"
 
 #define MAX_TOKENS 24      /* memcached's limit, terminal token included */
@@ -27,6 +28,7 @@ typedef struct cmd {
     size_t nafter;
     size_t used_after;   /* how many of them the command consumed */
     bool need_more;      /* the data block has not fully arrived: consume nothing, retry later */
+    size_t line_len;     /* the command line's bytes, its end included */
 } cmd_t;
 
 /* Splits [p, end) on single spaces as memcached does. Past MAX_TOKENS - 1 tokens the rest of the
@@ -43,6 +45,12 @@ void text_reply(cmd_t *c, const char *str, size_t n);
 
 /* The "stats" command and its subcommands (proto_text_stats.c). */
 void text_stats(cmd_t *c);
+
+/* memcached's operator commands (proto_text_admin.c): "lru_crawler ...", and the paced sending of
+ * a key listing, which leaves the command line unconsumed until the listing's END. */
+void text_lru_crawler(cmd_t *c);
+void text_dump_begin(cmd_t *c, dump_format_t format, uint64_t classes, size_t limit);
+size_t text_dump_continue(session_t *s, buf_t *out);
 
 /* The whole input of a session that has not authenticated yet (proto_text_auth.c): the
  * session_feed() contract, for one step. */

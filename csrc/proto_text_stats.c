@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "mcnum.h"
 #include "replies.h"
 #include "stats.h"
 
@@ -20,6 +21,21 @@ static int _line(void *ctx, const char *name, const char *value)
     return buf_append_lit(out, "\r\n");
 }
 
+/* "stats cachedump <class> <limit>": the live items of one class (limit 0: all, within 2 MiB). */
+static void _cachedump(cmd_t *c)
+{
+    uint32_t id, limit;
+    if (c->nt < 5) {
+        REPLY(c, TEXT_BAD_COMMAND_LINE);
+    } else if (!mcnum_u32(c->t[2].p, c->t[2].n, &id) || !mcnum_u32(c->t[3].p, c->t[3].n, &limit)) {
+        REPLY(c, TEXT_BAD_FORMAT);
+    } else if (id > 63) {
+        REPLY(c, TEXT_ILLEGAL_SLAB_ID);
+    } else {
+        text_dump_begin(c, DUMP_CACHEDUMP, id == 0 ? 0 : (uint64_t)1 << (id - 1), limit);
+    }
+}
+
 void text_stats(cmd_t *c)
 {
     session_t *s = c->s;
@@ -27,6 +43,10 @@ void text_stats(cmd_t *c)
     if (c->nt > 2 && text_token_is(sub, "reset")) {
         engine_stats_reset(s->engine);
         REPLY(c, TEXT_RESET);
+        return;
+    }
+    if (c->nt > 2 && text_token_is(sub, "cachedump")) {
+        _cachedump(c);
         return;
     }
     if (c->nt > 2 && text_token_is(sub, "detail")) {

@@ -19,6 +19,12 @@ static size_t _negotiate(session_t *s, const char *in, size_t len, buf_t *out)
     return s->step(s, in, len, out);
 }
 
+void protocol_end(session_t *s)
+{
+    if (s->step == proto_text_step)
+        proto_text_end(s);
+}
+
 void protocol_start(session_t *s, engine_t *e, protocol_t p)
 {
     static const session_step_t first_step[] = {

@@ -17,4 +17,8 @@ typedef enum protocol {
 /* Starts s as a fresh session of protocol p on e (see session_init for its defaults). */
 void protocol_start(session_t *s, engine_t *e, protocol_t p);
 
+/* Frees what a session holds beyond itself (a listing in progress); call it before discarding a
+ * started session. Safe on a zeroed one. */
+void protocol_end(session_t *s);
+
 #endif

@@ -48,6 +48,14 @@
 #define META_FLAGS_ARE_TOO_LONG "CLIENT_ERROR options flags are too long"
 #define META_FLAGS_TOO_LONG "CLIENT_ERROR options flags too long"
 
+/* Operator commands: stats cachedump, lru_crawler. */
+#define TEXT_BAD_COMMAND_LINE "CLIENT_ERROR bad command line"
+#define TEXT_ILLEGAL_SLAB_ID "CLIENT_ERROR Illegal slab id"
+#define TEXT_BAD_CLASS "BADCLASS invalid class id"
+#define TEXT_CRAWLER_DISABLED "CLIENT_ERROR lru crawler disabled"
+#define TEXT_CRAWLER_RUNNING "ERROR failed to start lru crawler thread"
+#define TEXT_CRAWLER_SLEEP_RANGE "CLIENT_ERROR sleep must be one second or less"
+
 /* The server could not do it: the session goes on. */
 #define TEXT_TOO_LARGE "SERVER_ERROR object too large for cache"
 #define TEXT_NO_MEMORY_STORING "SERVER_ERROR out of memory storing object"

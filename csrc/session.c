@@ -23,7 +23,7 @@ size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out)
     size_t done = 0;
     while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
         size_t used = s->step(s, in + done, len - done, out);
-        if (used == 0)
+        if (used == 0 && !s->producing)
             break;
         done += used;
     }

@@ -13,7 +13,8 @@
 struct session;
 
 /* A protocol's unit of work: executes the command at in[0..len) (len > 0), appends its reply to
- * out, and returns the bytes it took, or 0 when it needs more input (or ended the session). */
+ * out, and returns the bytes it took, or 0 when it needs more input (or ended the session), or 0
+ * with s->producing set when a long reply goes on (call it again once out has room). */
 typedef size_t (*session_step_t)(struct session *s, const char *in, size_t len, buf_t *out);
 
 typedef enum session_state {
@@ -27,11 +28,18 @@ typedef enum text_state {
     TEXT_LINE = 0,  /* expecting a command line (a storage command's data comes with it) */
     TEXT_SWALLOW,   /* discarding the data block of a refused storage command */
     TEXT_GET_MORE,  /* the input continues with more keys of a get paused at the output mark */
+    TEXT_DUMPING,   /* sending a key listing; its command line stays unconsumed until it ends */
 } text_state_t;
 
+struct dump;
+
 typedef struct text_session {
-    uint32_t swallow_left;     /* TEXT_SWALLOW: bytes still to discard */
-    uint32_t get_exptime;      /* TEXT_GET_MORE: the paused get's new exptime (gat) */
+    union {
+        struct dump *dump;     /* TEXT_DUMPING: the listing (dump.h), freed by protocol_end() */
+        uint32_t get_exptime;  /* TEXT_GET_MORE: the paused get's new exptime (gat) */
+    };
+    uint32_t swallow_left;     /* TEXT_SWALLOW: bytes still to discard; TEXT_DUMPING: the length
+                                * of the listing's command line */
     uint8_t state;             /* text_state_t */
     bool get_with_cas : 1;     /* TEXT_GET_MORE: the paused get is a gets/gats */
     bool get_touch : 1;        /* TEXT_GET_MORE: the paused get is a gat/gats */
@@ -42,7 +50,7 @@ typedef struct binary_session {
     uint32_t swallow_left;     /* bytes of a refused command's body still to discard */
 } binary_session_t;
 
-/* One client's protocol state. Every open connection holds one, so it is packed: 48 bytes. The
+/* One client's protocol state. Every open connection holds one, so it is packed: 56 bytes. The
  * 32-bit sizes are enough because every length they hold is bounded far below 4 GiB (a line by the
  * protocol's line limit, a data block by the 32-bit length memcached parses). */
 typedef struct session {
@@ -53,6 +61,8 @@ typedef struct session {
     uint32_t scanned;          /* line protocols: leading pending bytes known to hold no line end */
     uint32_t out_high_water;   /* feed stops executing commands once out holds this many bytes */
     uint8_t state;             /* session_state_t */
+    bool producing;            /* a step has more output to give for input it has not consumed
+                                * (a listing): feed on even without new input */
     union {
         text_session_t text;
         binary_session_t binary;
@@ -66,7 +76,8 @@ void session_init(session_t *s, engine_t *e, session_step_t step);
 /* Executes every complete command in in[0..len), appending the replies to out, and returns how many
  * bytes it consumed. The caller keeps the rest and passes it again, with more bytes appended, on
  * the next call. It stops early once out holds s->out_high_water bytes, so that one read of
- * pipelined gets cannot queue unbounded output. Once s->state is not SESSION_OPEN the session
+ * pipelined gets cannot queue unbounded output; while s->producing, the caller calls again once
+ * out has drained, even with no new input. Once s->state is not SESSION_OPEN the session
  * consumes nothing more. */
 size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out);
 

@@ -64,7 +64,7 @@ static unsigned _log2(uint64_t n)
 static void _class_totals(engine_t *e, store_class_stats_t *total)
 {
     memset(total, 0, sizeof(*total));
-    for (unsigned cls = 0; cls <= SLAB_CLASSES_MAX; cls++) {
+    for (unsigned cls = 0; cls < cache_classes(e->cache); cls++) {
         store_class_stats_t cs;
         cache_get_class_counters(e->cache, cls, &cs);
 #define X(name) total->name += cs.name;
@@ -198,9 +198,9 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "slab_automove_ratio", "0.00");
     _u64(out, "slab_automove_window", 0);
     _u64(out, "slab_chunk_max", SLAB_PAGE_MAX / 4);
-    _str(out, "lru_crawler", "yes");
-    _u64(out, "lru_crawler_sleep", 0);
-    _u64(out, "lru_crawler_tocrawl", 0);
+    _str(out, "lru_crawler", __atomic_load_n(&e->crawler.off, __ATOMIC_RELAXED) ? "no" : "yes");
+    _u64(out, "lru_crawler_sleep", __atomic_load_n(&e->crawler.sleep, __ATOMIC_RELAXED));
+    _u64(out, "lru_crawler_tocrawl", __atomic_load_n(&e->crawler.tocrawl, __ATOMIC_RELAXED));
     _u64(out, "tail_repair_time", 0);
     _str(out, "flush_enabled", "yes");
     _str(out, "dump_enabled", "yes");
@@ -245,7 +245,7 @@ static void _settings(engine_t *e, stats_out_t *out)
  * every item is "cold" and every hit lands there; memcached's hot and warm segments stay empty. */
 static void _items(engine_t *e, stats_out_t *out)
 {
-    for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
+    for (unsigned cls = 0; cls < cache_classes(e->cache); cls++) {
         slab_class_stats_t sc;
         cache_get_class_stats(e->cache, cls, &sc);
         if (sc.used == 0)
@@ -291,7 +291,7 @@ static void _slabs(engine_t *e, stats_out_t *out)
     store_stats_t ss;
     cache_get_stats(e->cache, &ss);
     unsigned active = 0;
-    for (unsigned cls = 0; cls < cache_slab_classes(e->cache); cls++) {
+    for (unsigned cls = 0; cls < cache_classes(e->cache); cls++) {
         slab_class_stats_t sc;
         cache_get_class_stats(e->cache, cls, &sc);
         if (sc.pages == 0)

@@ -581,15 +581,53 @@ void store_get_stats(const store_t *s, store_stats_t *out)
     out->expanding = table_buckets(&s->table) != s->table.halves[0].mask + 1;
 }
 
+/* Public class ids are the allocator's 0..n-1, then n for items too big for a page; the arrays
+ * here index those by slab_class_of(), which says SLAB_CLASSES_MAX for them. */
+static unsigned _index_of_class(const store_t *s, unsigned cls)
+{
+    return cls < slab_classes(s->slab) ? cls : SLAB_CLASSES_MAX;
+}
+
 void store_get_class_counters(const store_t *s, unsigned cls, store_class_stats_t *out)
 {
-    if (cls > SLAB_CLASSES_MAX) {
+    if (cls >= store_classes(s)) {
         memset(out, 0, sizeof(*out));
         return;
     }
-    *out = s->classes[cls];
-    uint32_t oldest = s->oldest_atime[cls];
+    unsigned i = _index_of_class(s, cls);
+    *out = s->classes[i];
+    uint32_t oldest = s->oldest_atime[i];
     out->age = oldest != UINT32_MAX && oldest <= s->now ? s->now - oldest : 0;
+}
+
+unsigned store_item_class(const store_t *s, const item_t *it)
+{
+    unsigned cls = slab_class_of(s->slab, item_size(it));
+    return cls == SLAB_CLASSES_MAX ? slab_classes(s->slab) : cls;
+}
+
+typedef struct visit {
+    const store_t *s;
+    store_visit_fn fn;
+    void *arg;
+} visit_t;
+
+static void _visit_live(item_t *it, void *arg)
+{
+    visit_t *v = arg;
+    if (!_dead(v->s, it))
+        v->fn(it, store_item_class(v->s, it), v->arg);
+}
+
+void store_visit(store_t *s, size_t n, size_t slot, store_visit_fn fn, void *arg)
+{
+    visit_t v = {s, fn, arg};
+    table_visit(&s->table, n, slot, _visit_live, &v);
+}
+
+size_t store_slots(const store_t *s)
+{
+    return table_slots(&s->table);
 }
 
 void store_stats_reset(store_t *s)
@@ -605,12 +643,17 @@ void store_stats_reset(store_t *s)
     }
 }
 
-unsigned store_slab_classes(const store_t *s)
+unsigned store_classes(const store_t *s)
 {
-    return slab_classes(s->slab);
+    return slab_classes(s->slab) + 1;
 }
 
 void store_get_class_stats(const store_t *s, unsigned cls, slab_class_stats_t *out)
 {
     slab_get_class_stats(s->slab, cls, out);
+    if (cls == slab_classes(s->slab)) {
+        slab_stats_t ss;
+        slab_get_stats(s->slab, &ss);
+        out->used = ss.big_blocks;
+    }
 }

@@ -232,11 +232,19 @@ static inline size_t item_size(const item_t *it)
     return sizeof(item_t) + it->nkey + item_flags_size(it) + it->nvalue;
 }
 
-/* The allocator's size classes (ids 0..n-1) and one class's figures, for "stats slabs". Items too
- * big for a class are counted in class SLAB_CLASSES_MAX, which has no slab figures. */
-unsigned store_slab_classes(const store_t *s);
+/* Item classes: the allocator's size classes (ids 0..n-2), then one for items too big for a page
+ * (id n-1: no pages, and its blocks are the big blocks). One class's slab figures and counters. */
+unsigned store_classes(const store_t *s);
 void store_get_class_stats(const store_t *s, unsigned cls, slab_class_stats_t *out);
 void store_get_class_counters(const store_t *s, unsigned cls, store_class_stats_t *out);
+unsigned store_item_class(const store_t *s, const item_t *it);
+
+/* A walk over the live items, one slot at a time: calls fn on every live item whose hash falls in
+ * slot `slot` of n (n a power of two, at most store_slots() when the walk began; see table_visit:
+ * items present for the whole walk are each seen once). fn must not change the store. */
+typedef void (*store_visit_fn)(const item_t *it, unsigned cls, void *arg);
+void store_visit(store_t *s, size_t n, size_t slot, store_visit_fn fn, void *arg);
+size_t store_slots(const store_t *s);
 
 /* Counts a hit that the caller found itself (store_find): as a touch or a get, in its class. */
 void store_count_hit(store_t *s, const item_t *it, bool touch);

@@ -118,6 +118,25 @@ item_t **table_sweep_bucket(table_t *t)
     return head;
 }
 
+size_t table_slots(const table_t *t)
+{
+    return t->halves[0].mask + 1;
+}
+
+void table_visit(table_t *t, size_t n, size_t slot, void (*fn)(item_t *it, void *arg), void *arg)
+{
+    /* An item sits in bucket hash % size of its half, and n divides every half's size, so its
+     * bucket is congruent to slot modulo n in either half. (Moved buckets are empty.) */
+    for (int i = 0; i < 2; i++) {
+        const table_half_t *h = &t->halves[i];
+        if (h->buckets == NULL)
+            break;
+        for (size_t b = slot; b <= h->mask; b += n)
+            for (item_t *it = h->buckets[b]; it != NULL; it = it->hnext)
+                fn(it, arg);
+    }
+}
+
 size_t table_buckets(const table_t *t)
 {
     return t->halves[0].mask + 1 + (_doubling(t) ? t->halves[1].mask + 1 : 0);

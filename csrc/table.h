@@ -47,4 +47,13 @@ item_t **table_sweep_bucket(table_t *t);
 /* Buckets allocated, both halves while doubling. */
 size_t table_buckets(const table_t *t);
 
+/* Buckets of the table items settle in: the old half's while doubling. A walk takes this as its n. */
+size_t table_slots(const table_t *t);
+
+/* Calls fn on every item whose hash modulo n is slot, wherever doubling has moved it, for n a
+ * power of two no larger than table_slots(). Tables only grow, so a walk over the slots of a fixed
+ * n visits each item present throughout exactly once, even if the table doubles meanwhile (the
+ * way Redis's SCAN survives a resize). Costs table_slots() / n buckets. fn must not unlink. */
+void table_visit(table_t *t, size_t n, size_t slot, void (*fn)(item_t *it, void *arg), void *arg);
+
 #endif

@@ -4,28 +4,12 @@
 'use strict';
 
 const assert = require('assert');
-const { startServer, exchange, waitFor } = require('./helpers/server');
+const { startServer, exchange, waitFor, pipeline: run, statsPairs } = require('./helpers/server');
 const { withMemcached } = require('./helpers/memcached');
 const { scrape } = require('./helpers/exporter');
 
 const MEMORY_MB = 64;
 const MAX_CONNECTIONS = 512;
-
-// Sends the lines pipelined, ended by a meta no-op, and resolves with every reply before its MN.
-async function run(port, lines) {
-	const text = await exchange(port, [lines.map((l) => `${l}\r\n`).join('') + 'mn\r\n'], (t) => t.endsWith('MN\r\n'));
-	return text.slice(0, -4);
-}
-
-// The pairs of one stats group, in order: [[name, value], ...].
-async function statsPairs(port, group) {
-	const text = await exchange(port, [`stats${group ? ` ${group}` : ''}\r\n`], (t) => /(^|\r\n)(END|ERROR)\r\n$/.test(t));
-	assert.ok(text.endsWith('END\r\n'), `stats ${group}: ${JSON.stringify(text.slice(0, 80))}`);
-	return text.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => {
-		const [, name, ...value] = l.split(' ');
-		return [name, value.join(' ')];
-	});
-}
 
 // Class ids differ between the servers (their size classes differ): each becomes its rank.
 function byRank(names) {

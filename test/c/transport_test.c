@@ -127,6 +127,7 @@ static void _owner_closed(conn_t *c, void *data)
 {
     CHECK(data == &engine, "owner data");
     closed_calls++;
+    protocol_end(&c->session);
     free(c);
 }
 

@@ -103,7 +103,7 @@ static void _feed(session_t *s, buf_t *pending, const char *bytes, size_t n, run
         if (buf_len(&r->out) > 0 && buf_append(&r->replies, buf_head(&r->out), buf_len(&r->out)) != 0)
             _die("out of memory");
         buf_consume(&r->out, buf_len(&r->out));
-        if (used == 0)
+        if (used == 0 && !s->producing)
             break;
     }
     if (s->state == SESSION_BROKEN && buf_len(pending) > TEXT_MAX_LINE &&
@@ -171,6 +171,7 @@ static void _run(const fuzz_case_t *fc, bool cut, run_t *r)
         fake_clock_advance(c->advance);
     }
     r->state = s.state;
+    protocol_end(&s);
     _check_store(e.cache, config.memory_limit, r);
     buf_free(&pending);
     engine_destroy(&e);

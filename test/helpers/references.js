@@ -16,6 +16,9 @@ const REFERENCES = {
 	memcached: { pkg: 'memcached', probe: ['memcached', ['-V']] },
 	nutcracker: { pkg: 'nutcracker', probe: ['nutcracker', ['-V']] },
 	memccapable: { pkg: 'libmemcached-tools', probe: ['memccapable', ['--help']] },
+	memcdump: { pkg: 'libmemcached-tools', probe: ['memcdump', ['--help']] },
+	// Debian's memcached ships memcached-tool, a Perl script.
+	'memcached-tool': { pkg: 'memcached', probe: ['perl', ['-c', '/usr/share/memcached/scripts/memcached-tool']] },
 	openssl: { pkg: 'openssl', probe: ['openssl', ['version']] },
 	python3: { pkg: 'python3', probe: [PYTHON, ['-c', '']] },
 	pymemcache: { pkg: 'python3-pymemcache', probe: [PYTHON, ['-c', 'import pymemcache']] },

@@ -141,6 +141,23 @@ class RawConnection {
 	}
 }
 
+// Sends the lines (each given its "\r\n") pipelined, ended by a meta no-op, and resolves with
+// every reply before its "MN": the memcached port's replies to a whole batch at once.
+async function pipeline(port, lines) {
+	const text = await exchange(port, [lines.map((l) => `${l}\r\n`).join('') + 'mn\r\n'], (t) => t.endsWith('MN\r\n'));
+	return text.slice(0, -4);
+}
+
+// The pairs of one "stats" group, in order: [[name, value], ...]; fails on anything but a list.
+async function statsPairs(port, group) {
+	const text = await exchange(port, [`stats${group ? ` ${group}` : ''}\r\n`], (t) => /(^|\r\n)(END|ERROR)\r\n$/.test(t));
+	if (!text.endsWith('END\r\n')) throw new Error(`stats ${group}: ${JSON.stringify(text.slice(0, 80))}`);
+	return text.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => {
+		const [, name, ...value] = l.split(' ');
+		return [name, value.join(' ')];
+	});
+}
+
 function connect(port) {
 	return new Promise((resolve, reject) => {
 		const socket = net.connect(port, '127.0.0.1');
@@ -181,4 +198,4 @@ function settle(promise) {
 	return promise.then((value) => ({ value }), (error) => ({ error }));
 }
 
-module.exports = { startServer, withServer, exchange, connect, RawConnection, waitFor, freePort, settle };
+module.exports = { startServer, withServer, exchange, pipeline, statsPairs, connect, RawConnection, waitFor, freePort, settle };

@@ -1,0 +1,128 @@
+/* proto_text_admin: memcached's "lru_crawler" commands, and the paced sending of key listings
+ * (metadump here, "stats cachedump" in proto_text_stats.c) as memcached 1.6.18 answers them. */
+#include "proto_text_cmd.h"
+
+#include <string.h>
+
+#include "mcnum.h"
+#include "replies.h"
+
+#define TEXT_DUMP_PIECE (64 * 1024) /* listing bytes composed per step, between output checks */
+#define CLASS_ID_MAX 63             /* memcached's largest slab class id */
+#define CRAWLER_SLEEP_MAX 1000000   /* microseconds */
+
+void text_dump_begin(cmd_t *c, dump_format_t format, uint64_t classes, size_t limit)
+{
+    text_session_t *t = &c->s->proto.text;
+    t->dump = dump_start(c->s->engine, format, classes, limit);
+    if (t->dump == NULL) {
+        REPLY(c, TEXT_NO_MEMORY);
+        return;
+    }
+    t->state = TEXT_DUMPING;
+    t->swallow_left = (uint32_t)c->line_len;
+    c->s->producing = true;
+    c->need_more = true; /* the line stays until the listing ends */
+}
+
+size_t text_dump_continue(session_t *s, buf_t *out)
+{
+    text_session_t *t = &s->proto.text;
+    int rc = dump_step(t->dump, out, TEXT_DUMP_PIECE);
+    if (rc == 0)
+        return 0;
+    dump_free(t->dump);
+    t->dump = NULL;
+    t->state = TEXT_LINE;
+    s->producing = false;
+    if (rc < 0) {
+        s->state = SESSION_BROKEN;
+        return 0;
+    }
+    return t->swallow_left;
+}
+
+void proto_text_end(session_t *s)
+{
+    text_session_t *t = &s->proto.text;
+    if (t->state == TEXT_DUMPING) {
+        dump_free(t->dump);
+        t->dump = NULL;
+        t->state = TEXT_LINE;
+        s->producing = false;
+    }
+}
+
+/* "all", "hash", or class ids separated by commas (empty ones skipped), as memcached reads them:
+ * the bits of the item classes they name; false on an id that is not 1..63. */
+static bool _classes(const token_t *arg, uint64_t *classes)
+{
+    if (text_token_is(arg, "all") || text_token_is(arg, "hash")) {
+        *classes = UINT64_MAX;
+        return true;
+    }
+    *classes = 0;
+    for (const char *p = arg->p, *end = arg->p + arg->n; p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        uint32_t id;
+        if (stop > p && (!mcnum_u32(p, (size_t)(stop - p), &id) || id == 0 || id > CLASS_ID_MAX))
+            return false;
+        if (stop > p)
+            *classes |= (uint64_t)1 << (id - 1);
+        p = stop + 1;
+    }
+    return true;
+}
+
+static void _set(cmd_t *c, unsigned *field, uint32_t max)
+{
+    uint32_t value;
+    if (!mcnum_u32(c->t[2].p, c->t[2].n, &value)) {
+        REPLY(c, TEXT_BAD_FORMAT);
+    } else if (value > max) {
+        REPLY(c, TEXT_CRAWLER_SLEEP_RANGE);
+    } else {
+        __atomic_store_n(field, value, __ATOMIC_RELAXED);
+        REPLY(c, TEXT_OK);
+    }
+}
+
+/* Our crawler is the sweep every loop runs; "crawl" asks for what it does anyway. */
+void text_lru_crawler(cmd_t *c)
+{
+    engine_t *e = c->s->engine;
+    const token_t *sub = &c->t[1];
+    bool off = __atomic_load_n(&e->crawler.off, __ATOMIC_RELAXED);
+    if (c->nt == 3 && (text_token_is(sub, "enable") || text_token_is(sub, "disable"))) {
+        bool enable = sub->p[0] == 'e';
+        if (enable && !off) {
+            REPLY(c, TEXT_CRAWLER_RUNNING);
+            return;
+        }
+        __atomic_store_n(&e->crawler.off, !enable, __ATOMIC_RELAXED);
+        REPLY(c, TEXT_OK);
+        return;
+    }
+    if (c->nt != 4) {
+        REPLY(c, TEXT_ERROR);
+        return;
+    }
+    uint64_t classes;
+    if (text_token_is(sub, "crawl") || text_token_is(sub, "metadump")) {
+        if (off)
+            REPLY(c, TEXT_CRAWLER_DISABLED);
+        else if (!_classes(&c->t[2], &classes))
+            REPLY(c, TEXT_BAD_CLASS);
+        else if (sub->p[0] == 'c')
+            REPLY(c, TEXT_OK);
+        else
+            text_dump_begin(c, DUMP_METADUMP, classes, 0);
+    } else if (text_token_is(sub, "sleep")) {
+        _set(c, &e->crawler.sleep, CRAWLER_SLEEP_MAX);
+    } else if (text_token_is(sub, "tocrawl")) {
+        _set(c, &e->crawler.tocrawl, UINT32_MAX);
+    } else {
+        REPLY(c, TEXT_ERROR);
+    }
+}
