@@ -131,6 +131,9 @@ static size_t _execute(conn_t *c, const char *data, size_t len)
     size_t used = session_feed(&c->session, data, len, out);
     if (used > 0)
         c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+    /* Stopped by the output mark with commands pending: memcached counts such a pause as a yield. */
+    if (used < len && c->session.state == SESSION_OPEN && buf_len(out) >= c->session.out_high_water)
+        stat_add(&c->session.stats->conn_yields, 1);
     if (out == scratch)
         _send_scratch(c, out);
     return used;

@@ -62,7 +62,7 @@
 #define TEXT_NO_MEMORY "SERVER_ERROR out of memory"
 #define META_NO_MEMORY_NEW_ITEM "SERVER_ERROR Out of memory allocating new item"
 /* Sent, whatever the port's protocol, to a connection refused at the connection limit. */
-#define TEXT_TOO_MANY_CONNECTIONS "SERVER_ERROR too many open connections"
+#define TEXT_TOO_MANY_CONNECTIONS "ERROR Too many open connections"
 
 /* The seed protocol's own: a line past its limit, after which the connection closes. */
 #define SIMPLE_LINE_TOO_LONG "CLIENT_ERROR line too long"

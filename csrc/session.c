@@ -27,8 +27,5 @@ size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out)
             break;
         done += used;
     }
-    /* Stopped by the output mark with commands pending: memcached counts such a pause as a yield. */
-    if (done < len && s->state == SESSION_OPEN && buf_len(out) >= s->out_high_water)
-        stat_add(&s->stats->conn_yields, 1);
     return done;
 }

@@ -26,7 +26,8 @@ function isLine(data, start, end, text) {
 
 function isErrorLine(line) {
 	const text = line.toString('latin1', 0, Math.min(line.length, 13));
-	return text === 'ERROR' || text.startsWith('CLIENT_ERROR ') || text.startsWith('SERVER_ERROR ');
+	// "ERROR <why>": memcached's word for a refused connection ("ERROR Too many open connections").
+	return text === 'ERROR' || text.startsWith('ERROR ') || text.startsWith('CLIENT_ERROR ') || text.startsWith('SERVER_ERROR ');
 }
 
 // "VALUE <key> <value>" for this very key: where the value starts, or -1.

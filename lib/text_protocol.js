@@ -48,7 +48,8 @@ function decimal(data, start, end) {
 }
 
 function isErrorText(line) {
-	return line === 'ERROR' || line.startsWith('CLIENT_ERROR ') || line.startsWith('SERVER_ERROR ');
+	// "ERROR <why>": memcached's word for a refused connection ("ERROR Too many open connections").
+	return line === 'ERROR' || line.startsWith('ERROR ') || line.startsWith('CLIENT_ERROR ') || line.startsWith('SERVER_ERROR ');
 }
 
 // Any line that is no expected answer: a server error line fails only its request; anything else

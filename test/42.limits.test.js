@@ -1,11 +1,11 @@
-// maxConnections: a connection past the limit gets SERVER_ERROR too many open connections and is
+// maxConnections: a connection past the limit gets memcached's ERROR Too many open connections and is
 // closed, the open ones keep working, a freed slot is reused, and rejectedConnections counts.
 'use strict';
 
 const assert = require('assert');
 const { startServer, exchange, connect, waitFor } = require('./helpers/server');
 
-const TOO_MANY = 'SERVER_ERROR too many open connections\r\n';
+const TOO_MANY = 'ERROR Too many open connections\r\n';
 
 describe('limits: maxConnections', () => {
 	let server;
@@ -29,7 +29,7 @@ describe('limits: maxConnections', () => {
 		return conn;
 	}
 
-	it('sends exactly SERVER_ERROR too many open connections to the third connection and closes it', async () => {
+	it('sends exactly ERROR Too many open connections to the third connection and closes it', async () => {
 		const a = await accepted();
 		const b = await accepted();
 		const reply = await exchange(port, [], null);

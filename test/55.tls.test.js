@@ -216,7 +216,7 @@ describe('tls: the memcached protocol over TLS', function () {
 		try {
 			const first = await tlsConnect(small.address('tls').port, certs.cert);
 			const second = await tlsConnect(small.address('tls').port, certs.cert);
-			assert.strictEqual(await second.closed, 'SERVER_ERROR too many open connections\r\n');
+			assert.strictEqual(await second.closed, 'ERROR Too many open connections\r\n');
 			assert.strictEqual(small.stats().rejected_connections, 1);
 			assert.strictEqual(await first.request('version\r\n', 'VERSION 1.6.18\r\n'), 'VERSION 1.6.18\r\n');
 			first.destroy();

@@ -10,6 +10,9 @@ const { withServer } = require('./helpers/server');
 const { withMemcached } = require('./helpers/memcached');
 const { needs, PYTHON } = require('./helpers/references');
 
+// Debian's python3-pymemcache installs its own tests next to the module.
+const PYMEMCACHE_TESTS = '/usr/lib/python3/dist-packages/pymemcache/test';
+
 function run(file, args) {
 	return new Promise((resolve) => {
 		execFile(file, args, { timeout: 60000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
@@ -70,6 +73,19 @@ describe('ecosystem: memcached clients and tools against simplecached', function
 		assert.strictEqual(actual.code, 0, actual.stderr);
 		assert.deepStrictEqual(JSON.parse(actual.stdout), JSON.parse(expected.stdout));
 		assert.deepStrictEqual(JSON.parse(expected.stdout)[1], ['get', 'hello world']);
+	});
+
+	it('passes pymemcache\'s own integration suite wherever memcached does', async function () {
+		needs('pymemcache', 'pytest').call(this);
+		this.timeout(120000);
+		const suite = (p) => run(PYTHON, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-k', 'not tls',
+			path.join(PYMEMCACHE_TESTS, 'test_integration.py'), '--server', '127.0.0.1', '--port', String(p)]);
+		const [expected, actual] = await Promise.all([suite(memcached.port), suite(port)]);
+		const summary = (r) => (/(\d+ passed[^\n]*)/.exec(r.stdout) || [r.stdout + r.stderr])[0];
+		assert.strictEqual(expected.code, 0, expected.stdout + expected.stderr);
+		assert.strictEqual(actual.code, 0, actual.stdout);
+		assert.match(summary(expected), /^\d{2,} passed/);
+		assert.strictEqual(summary(actual).split(' in ')[0], summary(expected).split(' in ')[0]);
 	});
 
 	it('gives the npm memcached client the same answers as memcached', async () => {

@@ -45,6 +45,10 @@ function textInputs() {
 		'flush_all 2\r\nset a 0 0 1\r\n1\r\nget a\r\nquit\r\nget a\r\n',
 		'cas a 0 0 1 1\r\nx\r\ngets a\r\nmn\r\nshutdown\r\nGET / HTTP/1.1\r\n',
 		`get ${'k '.repeat(300)}\r\nset a 0 0 1\r\nz\r\n`,
+		// Key listings, paced by the output mark: every key of the store, then one class, then errors.
+		`${Array.from({ length: 40 }, (_, i) => `set key:${i} ${i} ${i % 3} 3\r\nv${i % 10}${i % 7}\r\n`).join('')}` +
+			'lru_crawler metadump all\r\nstats cachedump 2 5\r\nlru_crawler metadump 1,2,x\r\nstats cachedump 64 0\r\n' +
+			'lru_crawler disable\r\nlru_crawler metadump 2\r\nlru_crawler enable\r\nlru_crawler metadump hash\r\nget key:1\r\n',
 	];
 	sessions.forEach((body, i) => inputs.push(protocolInput(i % 16, [[body.length >> 1, 2]], body)));
 	// Past the small configuration's 1 KiB limit: evictions, then an append past the item limit.

@@ -23,6 +23,7 @@ const REFERENCES = {
 	python3: { pkg: 'python3', probe: [PYTHON, ['-c', '']] },
 	pymemcache: { pkg: 'python3-pymemcache', probe: [PYTHON, ['-c', 'import pymemcache']] },
 	pylibmc: { pkg: 'python3-pylibmc', probe: [PYTHON, ['-c', 'import pylibmc']] },
+	pytest: { pkg: 'python3-pytest', probe: [PYTHON, ['-m', 'pytest', '--version']] },
 	// libuv's headers and library, for the C test of the transport (the addon uses Node's own libuv).
 	libuv: { pkg: 'libuv1-dev', probe: ['test', ['-e', '/usr/include/uv.h']] },
 };
