@@ -8,6 +8,8 @@
 
 #include "hash.h"
 
+#define CACHE_TRIM_ITEMS 4096 /* items evicted per sweep call while a shard is over a lowered limit */
+
 typedef struct shard {
     pthread_mutex_t lock;
     store_t *store;
@@ -20,7 +22,7 @@ struct cache {
     store_cas_t cas;            /* one counter for all shards: cas uniques are unique */
     _Atomic uint32_t clock;
     _Atomic unsigned sweep_next;
-    size_t memory_limit;
+    _Atomic size_t memory_limit; /* cache_memlimit may change it from any thread */
     size_t max_item_size;
 };
 
@@ -179,6 +181,7 @@ size_t cache_sweep(cache_t *c, size_t max_buckets)
     shard_t *shard = &c->shards[atomic_fetch_add(&c->sweep_next, 1) % c->nshards];
     pthread_mutex_lock(&shard->lock);
     size_t freed = store_sweep(shard->store, max_buckets);
+    store_trim(shard->store, CACHE_TRIM_ITEMS);
     pthread_mutex_unlock(&shard->lock);
     return freed;
 }
@@ -282,7 +285,27 @@ bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalu
 
 size_t cache_memory_limit(const cache_t *c)
 {
-    return c->memory_limit;
+    return atomic_load_explicit(&c->memory_limit, memory_order_relaxed);
+}
+
+int cache_set_memory_limit(cache_t *c, size_t limit)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < c->nshards && rc == 0; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        rc = store_set_limit(c->shards[i].store, limit / c->nshards);
+        pthread_mutex_unlock(&c->shards[i].lock);
+    }
+    if (rc != 0) { /* put back the shards already changed */
+        for (unsigned i = 0; i < c->nshards; i++) {
+            pthread_mutex_lock(&c->shards[i].lock);
+            store_set_limit(c->shards[i].store, cache_memory_limit(c) / c->nshards);
+            pthread_mutex_unlock(&c->shards[i].lock);
+        }
+        return -1;
+    }
+    atomic_store_explicit(&c->memory_limit, limit, memory_order_relaxed);
+    return 0;
 }
 
 size_t cache_max_item_size(const cache_t *c)

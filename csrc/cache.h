@@ -35,7 +35,8 @@ store_status_t cache_delete(cache_t *c, const char *key, size_t nkey);
 /* Flush every shard at the same cas horizon (at == 0 or past) or at store clock time `at`. */
 void cache_flush(cache_t *c, uint32_t at);
 
-/* Sweeps up to max_buckets buckets, taken from one shard after another. */
+/* Sweeps up to max_buckets buckets, taken from one shard after another, and evicts a bounded
+ * number of items from that shard while it is over a lowered limit (cache_set_memory_limit). */
 size_t cache_sweep(cache_t *c, size_t max_buckets);
 
 /* Advances the clock of every shard; cheap when the second has not changed. Any thread. */
@@ -64,6 +65,10 @@ void cache_locked(cache_t *c, const char *key, size_t nkey, void (*fn)(store_t *
 
 bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 size_t cache_memory_limit(const cache_t *c);
+
+/* memcached's cache_memlimit: a new limit for every shard, evicted down to by the sweep's ticks
+ * when lower. -1 (nothing changed) when higher than the shards can grow to. */
+int cache_set_memory_limit(cache_t *c, size_t limit);
 size_t cache_max_item_size(const cache_t *c);
 unsigned cache_shards(const cache_t *c);
 

@@ -53,8 +53,9 @@ static void _close_overdue(group_t *g, uint64_t now)
 static void _tick_cb(uv_timer_t *timer)
 {
     group_t *g = timer->data;
-    if (!__atomic_load_n(&g->engine->crawler.off, __ATOMIC_RELAXED))
-        cache_sweep(g->engine->cache, GROUP_SWEEP_BUCKETS);
+    /* With the crawler off the sweep visits nothing, but still evicts down to a lowered limit. */
+    bool crawling = !__atomic_load_n(&g->engine->crawler.off, __ATOMIC_RELAXED);
+    cache_sweep(g->engine->cache, crawling ? GROUP_SWEEP_BUCKETS : 0);
     _close_overdue(g, uv_now(g->loop));
 }
 

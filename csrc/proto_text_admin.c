@@ -1,5 +1,5 @@
-/* proto_text_admin: memcached's "lru_crawler" commands, and the paced sending of key listings
- * (metadump here, "stats cachedump" in proto_text_stats.c) as memcached 1.6.18 answers them. */
+/* proto_text_admin: memcached's "lru_crawler" and "cache_memlimit" commands, and the paced sending
+ * of key listings (metadump here, "stats cachedump" in proto_text_stats.c), as 1.6.18 answers them. */
 #include "proto_text_cmd.h"
 
 #include <string.h>
@@ -86,6 +86,25 @@ static void _set(cmd_t *c, unsigned *field, uint32_t max)
         __atomic_store_n(field, value, __ATOMIC_RELAXED);
         REPLY(c, TEXT_OK);
     }
+}
+
+/* "cache_memlimit <MiB> [noreply]": the memory limit, changed live. Lowered, the sweep's ticks
+ * evict down to it (4,096 items per shard per tick); raised, up to 4 times the starting limit. */
+void text_cache_memlimit(cmd_t *c)
+{
+    if (text_token_is(&c->t[c->nt - 2], "noreply"))
+        c->noreply = true;
+    uint32_t megabytes;
+    if (!mcnum_u32(c->t[1].p, c->t[1].n, &megabytes))
+        REPLY(c, TEXT_ERROR);
+    else if (megabytes < 8)
+        REPLY(c, TEXT_MEMLIMIT_TOO_SMALL);
+    else if (megabytes > 1000000000)
+        REPLY(c, TEXT_MEMLIMIT_NOT_BYTES);
+    else if (cache_set_memory_limit(c->s->engine->cache, (size_t)megabytes * 1024 * 1024) != 0)
+        REPLY(c, TEXT_MEMLIMIT_FAILED);
+    else
+        REPLY(c, TEXT_OK);
 }
 
 /* Our crawler is the sweep every loop runs; "crawl" asks for what it does anyway. */

@@ -12,6 +12,7 @@
 #define SLAB_FINE_MAX 256        /* classes step by 8 bytes up to here, then by about 1/8 */
 #define SLAB_PAGE_SLOTS_MIN 4    /* the largest class is a quarter page */
 #define SLAB_PAGES_MIN 4         /* a limit that holds fewer pages has none: every block is big */
+#define SLAB_LIMIT_GROWTH 4      /* slab_set_limit() may raise the limit up to this many times */
 #define MALLOC_OVERHEAD 16       /* what malloc adds to a chunk, at most, on 64-bit glibc */
 #define MALLOC_FIELDS 64         /* bytes at each end of a freed chunk that malloc may write */
 /* Giving back the interior of a malloc chunk relies on how glibc's malloc lays out and reuses a
@@ -119,7 +120,8 @@ static void _choose_pages(slab_t *sl)
      * one is placed) can leave another class no page at all: then every block is big instead. */
     if (page * SLAB_PAGES_MIN > sl->limit)
         return;
-    size_t max_pages = sl->limit / page;
+    /* Address space (and metas, calloc'd: untouched, they cost no memory) for the limit to grow. */
+    size_t max_pages = sl->limit / page * SLAB_LIMIT_GROWTH;
     void *region = mmap(NULL, max_pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (region == MAP_FAILED)
         return;
@@ -497,6 +499,21 @@ bool slab_behind_hand(const slab_t *sl, const void *block)
     const slab_page_t *p = (const slab_page_t *)u;
     size_t i = (size_t)((const char *)block - _page_base(sl, p)) / sl->classes[p->cls].size;
     return i < sl->hand_slot;
+}
+
+int slab_set_limit(slab_t *sl, size_t limit)
+{
+    if (sl->region != NULL && limit / sl->page_size > sl->max_pages)
+        return -1;
+    sl->limit = limit;
+    while (sl->spares != NULL && _malloced(sl) > sl->limit)
+        _spare_drop(sl);
+    return 0;
+}
+
+bool slab_over_limit(const slab_t *sl)
+{
+    return _malloced(sl) > sl->limit;
 }
 
 void slab_get_stats(const slab_t *sl, slab_stats_t *out)

@@ -74,6 +74,12 @@ void *slab_hand_next(slab_t *sl);
  * just behind the hand): the hand then comes to it only after more than half a revolution. O(1). */
 bool slab_behind_hand(const slab_t *sl, const void *block);
 
+/* Changes the limit: a lower one holds new blocks back until enough are freed (the owner frees
+ * them: slab_over_limit()); a higher one may be up to 4 times the first (the address space kept
+ * for pages). -1 when it is higher than that. */
+int slab_set_limit(slab_t *sl, size_t limit);
+bool slab_over_limit(const slab_t *sl);
+
 void slab_get_stats(const slab_t *sl, slab_stats_t *out);
 
 /* The class a block of `size` comes from, or SLAB_CLASSES_MAX for a big block. O(1). */

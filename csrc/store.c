@@ -563,6 +563,20 @@ bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalu
     return nvalue > s->max_item_size || store_memcached_size(nkey, flags, nvalue) > s->max_item_size;
 }
 
+int store_set_limit(store_t *s, size_t limit)
+{
+    return slab_set_limit(s->slab, limit);
+}
+
+size_t store_trim(store_t *s, size_t max_items)
+{
+    size_t chances = EVICT_CHANCES_MAX; /* no second chances: memory is owed */
+    size_t steps = 0;
+    while (steps < max_items && slab_over_limit(s->slab) && _hand_step(s, &chances))
+        steps++;
+    return steps;
+}
+
 void store_set_clock(store_t *s, uint32_t now)
 {
     s->now = now;

@@ -201,6 +201,14 @@ void store_flush_before(store_t *s, uint64_t cas);
  * freed. Call it often with a small budget: each call does bounded work. */
 size_t store_sweep(store_t *s, size_t max_buckets);
 
+/* A new memory limit (see slab_set_limit: -1 when it cannot be raised that far). Memory over a
+ * lowered limit goes as store_trim() evicts. */
+int store_set_limit(store_t *s, size_t limit);
+
+/* Evicts up to max_items, the clock hand's way but sparing nothing, while memory is over the
+ * limit; returns how many it evicted. */
+size_t store_trim(store_t *s, size_t max_items);
+
 /* The store's clock, in seconds, used for expiry; the owner advances it. */
 void store_set_clock(store_t *s, uint32_t now);
 

@@ -130,7 +130,9 @@ describe('key listings: errors and crawler switches answer as memcached\'s', fun
 			'lru_crawler metadump all noreply', 'lru_crawler bogus 1', 'lru_crawler crawl 0', 'lru_crawler crawl 1,2',
 			'lru_crawler sleep 1000001', 'lru_crawler sleep -1', 'lru_crawler sleep', 'lru_crawler tocrawl x',
 			'lru_crawler enable', 'lru_crawler disable', 'lru_crawler metadump all', 'lru_crawler crawl all',
-			'lru_crawler disable', 'lru_crawler enable', 'lru_crawler enable'];
+			'lru_crawler disable', 'lru_crawler enable', 'lru_crawler enable',
+			'cache_memlimit 7', 'cache_memlimit -1', 'cache_memlimit x', 'cache_memlimit 1000000001', 'cache_memlimit 64 x y',
+			'cache_memlimit', 'cache_memlimit 64'];
 		// One connection per command: memcached reads nothing after a metadump on its connection.
 		// Both stores are empty, so every reply is one "\r\n" line.
 		const ask = (p, command) => exchange(p, [`${command}\r\n`], (t) => t.endsWith('\r\n'));
@@ -138,6 +140,36 @@ describe('key listings: errors and crawler switches answer as memcached\'s', fun
 			const [ours, theirs] = await Promise.all([ask(port, command), ask(reference.port, command)]);
 			assert.strictEqual(ours, theirs, command);
 		}
+	});
+});
+
+describe('cache_memlimit changes the memory limit live', function () {
+	let server;
+	let port;
+	const stat = async (name, group = '') => Number(new Map(await statsPairs(port, group)).get(name));
+	const malloced = () => stat('total_malloced', 'slabs');
+	beforeEach(async () => {
+		server = await startServer({ memcachedPort: 0, memoryLimit: 32 * 1024 * 1024 });
+		port = server.address('memcached').port;
+	});
+	afterEach(() => server.close());
+
+	it('lowered, evicts down to it; raised, takes more; past 4 times the start, refuses', async function () {
+		const value = 'v'.repeat(1000);
+		for (let b = 0; b < 3; b++) {
+			await pipeline(port, Array.from({ length: 10000 }, (_, i) => [`set k${b}:${i} 0 0 1000 noreply`, value]).flat());
+		}
+		assert.ok(await malloced() > 24 * 1024 * 1024);
+		const evictions = await stat('evictions');
+		assert.strictEqual(await pipeline(port, ['cache_memlimit 8']), 'OK\r\n');
+		assert.strictEqual(await stat('limit_maxbytes'), 8 * 1024 * 1024);
+		assert.strictEqual(new Map(await statsPairs(port, 'settings')).get('maxbytes'), String(8 * 1024 * 1024));
+		await waitFor(async () => (await malloced()) <= 8 * 1024 * 1024, { what: 'eviction down to 8 MiB' });
+		assert.ok(await stat('evictions') > evictions + 10000);
+		assert.strictEqual(await pipeline(port, ['cache_memlimit 128', 'cache_memlimit 129']), 'OK\r\nMEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n');
+		assert.strictEqual(await stat('limit_maxbytes'), 128 * 1024 * 1024);
+		await pipeline(port, Array.from({ length: 40000 }, (_, i) => [`set m${i} 0 0 1000 noreply`, value]).flat());
+		assert.ok(await malloced() > 32 * 1024 * 1024, 'the raised limit holds more than the first');
 	});
 });
 
