@@ -17,8 +17,11 @@ int engine_init(engine_t *e, const engine_config_t *config)
     e->max_item_size = config->max_item_size;
     e->started = (int64_t)time(NULL) - ENGINE_CLOCK_OFFSET;
     e->cache = cache_create(config->memory_limit, config->max_item_size, config->shards ? config->shards : 1);
-    if (e->cache == NULL)
+    e->prefixes = prefix_create();
+    if (e->cache == NULL || e->prefixes == NULL) {
+        engine_destroy(e);
         return -1;
+    }
     engine_tick(e);
     return 0;
 }
@@ -29,6 +32,8 @@ void engine_destroy(engine_t *e)
     e->cache = NULL;
     auth_destroy(e->auth);
     e->auth = NULL;
+    prefix_destroy(e->prefixes);
+    e->prefixes = NULL;
     pthread_mutex_destroy(&e->stats_lock);
 }
 

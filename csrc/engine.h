@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "prefix.h"
 #include "store.h"
 
 /* Protocol counters, defined once and expanded wherever they are listed. */
@@ -126,6 +127,7 @@ typedef struct engine {
         unsigned sleep;
         unsigned tocrawl;
     } crawler;
+    prefix_stats_t *prefixes;  /* "stats detail": per-prefix counters, off until turned on */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
 } engine_t;

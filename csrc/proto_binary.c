@@ -251,16 +251,28 @@ static bool _stat(binary_req_t *r)
     } else if (_has_prefix(r, "settings")) {
         rc = stats_report(s->engine, "settings", 8, binary_stat_packet, r);
     } else if (_has_prefix(r, "detail")) {
-        /* There are no per-prefix figures to turn on, off or dump: the dump is empty. */
+        /* memcached's text dump is the value of one "detailed" packet. */
         const char *sub = r->key + 6;
         size_t nsub = r->keylen - 6u;
         if (nsub >= 5 && memcmp(sub, " dump", 5) == 0) {
-            static const char empty_dump[] = "END\r\n";
+            buf_t text;
+            buf_init(&text);
+            if (prefix_dump(s->engine->prefixes, &text) != 0) {
+                s->state = SESSION_BROKEN;
+                buf_free(&text);
+                return true;
+            }
             binary_rsp_t dump = {.opcode = BINARY_OP_STAT, .status = BINARY_ST_SUCCESS, .key = "detailed", .keylen = 8,
-                                 .value = empty_dump, .nvalue = sizeof(empty_dump) - 1};
+                                 .value = buf_head(&text), .nvalue = (uint32_t)buf_len(&text)};
             binary_compose(r, &dump);
-        } else if (!(nsub >= 3 && memcmp(sub, " on", 3) == 0) && !(nsub >= 4 && memcmp(sub, " off", 4) == 0))
+            buf_free(&text);
+        } else if (nsub >= 3 && memcmp(sub, " on", 3) == 0) {
+            prefix_enable(s->engine->prefixes, true);
+        } else if (nsub >= 4 && memcmp(sub, " off", 4) == 0) {
+            prefix_enable(s->engine->prefixes, false);
+        } else {
             rc = 1;
+        }
     } else {
         rc = stats_report(s->engine, r->key, r->keylen, binary_stat_packet, r);
     }

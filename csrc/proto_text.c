@@ -51,6 +51,7 @@ static void _complete_data(cmd_t *c, const store_write_t *w)
 {
     session_t *s = c->s;
     stat_add(&s->stats->cmd_set, 1);
+    prefix_record(s->engine->prefixes, w->key, w->nkey, PREFIX_SET, false);
     if (w->value[w->nvalue] != '\r' || w->value[w->nvalue + 1] != '\n') {
         REPLY(c, TEXT_BAD_DATA_CHUNK);
         return;
@@ -102,6 +103,7 @@ static void _update(cmd_t *c, store_mode_t mode)
     }
     if (cache_too_large(s->engine->cache, key->n, flags, (size_t)vlen)) {
         stat_add(&s->stats->store_too_large, 1);
+        prefix_record(s->engine->prefixes, key->p, key->n, PREFIX_SET, false);
         REPLY(c, TEXT_TOO_LARGE);
         s->proto.text.state = TEXT_SWALLOW;
         s->proto.text.swallow_left = (uint32_t)vlen + 2;
@@ -148,6 +150,7 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
     cache_t *store = s->engine->cache;
     item_t *it = s->proto.text.get_touch ? cache_get_touch(store, key, nkey, s->proto.text.get_exptime) : cache_get(store, key, nkey);
     engine_count_get(s->stats, s->proto.text.get_touch, it != NULL);
+    prefix_record(s->engine->prefixes, key, nkey, PREFIX_GET, it != NULL);
     if (it == NULL)
         return;
     if (out != NULL && _append_value(out, it, s->proto.text.get_with_cas) != 0)
@@ -278,6 +281,7 @@ static void _delete(cmd_t *c)
     }
     if (!_key_ok(c, &c->t[1]))
         return;
+    prefix_record(s->engine->prefixes, c->t[1].p, c->t[1].n, PREFIX_DELETE, false);
     if (cache_delete(s->engine->cache, c->t[1].p, c->t[1].n) == STORE_OK) {
         stat_add(&s->stats->delete_hits, 1);
         REPLY(c, TEXT_DELETED);

@@ -36,6 +36,24 @@ static void _cachedump(cmd_t *c)
     }
 }
 
+/* "stats detail on|off|dump": memcached's per-prefix counters (prefix.h). */
+static void _detail(cmd_t *c)
+{
+    prefix_stats_t *prefixes = c->s->engine->prefixes;
+    const token_t *what = &c->t[2];
+    if (c->nt != 4) {
+        REPLY(c, TEXT_STATS_DETAIL_USAGE);
+    } else if (text_token_is(what, "on") || text_token_is(what, "off")) {
+        prefix_enable(prefixes, what->p[1] == 'n');
+        REPLY(c, TEXT_OK);
+    } else if (text_token_is(what, "dump")) {
+        if (prefix_dump(prefixes, c->out) != 0)
+            c->s->state = SESSION_BROKEN;
+    } else {
+        REPLY(c, TEXT_STATS_DETAIL_USAGE);
+    }
+}
+
 void text_stats(cmd_t *c)
 {
     session_t *s = c->s;
@@ -50,7 +68,7 @@ void text_stats(cmd_t *c)
         return;
     }
     if (c->nt > 2 && text_token_is(sub, "detail")) {
-        REPLY(c, TEXT_STATS_DETAIL_USAGE);
+        _detail(c);
         return;
     }
     int rc = c->nt == 2 ? stats_report(s->engine, "", 0, _line, c->out)

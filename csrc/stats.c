@@ -183,7 +183,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _u64(out, "num_threads", threads);
     _u64(out, "num_threads_per_udp", threads);
     _str(out, "stat_key_prefix", ":");
-    _str(out, "detail_enabled", "no");
+    _str(out, "detail_enabled", prefix_enabled(e->prefixes) ? "yes" : "no");
     _u64(out, "reqs_per_event", 0);
     _str(out, "cas_enabled", "yes");
     _u64(out, "tcp_backlog", sv->tcp_backlog);
