@@ -288,6 +288,19 @@ size_t cache_memory_limit(const cache_t *c)
     return atomic_load_explicit(&c->memory_limit, memory_order_relaxed);
 }
 
+long cache_empty_page(cache_t *c, unsigned cls)
+{
+    long evicted = -1;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        long n = store_empty_page(c->shards[i].store, cls);
+        pthread_mutex_unlock(&c->shards[i].lock);
+        if (n >= 0)
+            evicted = (evicted < 0 ? 0 : evicted) + n;
+    }
+    return evicted;
+}
+
 int cache_set_memory_limit(cache_t *c, size_t limit)
 {
     int rc = 0;

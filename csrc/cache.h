@@ -66,6 +66,10 @@ void cache_locked(cache_t *c, const char *key, size_t nkey, void (*fn)(store_t *
 bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 size_t cache_memory_limit(const cache_t *c);
 
+/* "slabs reassign" from class cls: store_empty_page() in every shard. -1 when no shard had a page
+ * to give, else the items evicted. */
+long cache_empty_page(cache_t *c, unsigned cls);
+
 /* memcached's cache_memlimit: a new limit for every shard, evicted down to by the sweep's ticks
  * when lower. -1 (nothing changed) when higher than the shards can grow to. */
 int cache_set_memory_limit(cache_t *c, size_t limit);

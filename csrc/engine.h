@@ -127,6 +127,8 @@ typedef struct engine {
         unsigned sleep;
         unsigned tocrawl;
     } crawler;
+    unsigned slab_automove;    /* "slabs automove <0|1|2>", shown by stats settings: pages here
+                                * move between classes by themselves whatever it says */
     prefix_stats_t *prefixes;  /* "stats detail": per-prefix counters, off until turned on */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */

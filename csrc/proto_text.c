@@ -405,6 +405,8 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         text_stats(c);
     } else if (text_token_is(w, "lru_crawler")) {
         text_lru_crawler(c);
+    } else if (text_token_is(w, "slabs")) {
+        text_slabs(c);
     } else if (text_token_is(w, "cache_memlimit")) {
         if (_want(c, 3, 4))
             text_cache_memlimit(c);

@@ -1,5 +1,5 @@
-/* proto_text_admin: memcached's "lru_crawler" and "cache_memlimit" commands, and the paced sending
- * of key listings (metadump here, "stats cachedump" in proto_text_stats.c), as 1.6.18 answers them. */
+/* proto_text_admin: memcached's operator commands "lru_crawler", "slabs" and "cache_memlimit", and
+ * the paced sending of key listings (metadump; "stats cachedump" too), as 1.6.18 answers them. */
 #include "proto_text_cmd.h"
 
 #include <string.h>
@@ -85,6 +85,40 @@ static void _set(cmd_t *c, unsigned *field, uint32_t max)
     } else {
         __atomic_store_n(field, value, __ATOMIC_RELAXED);
         REPLY(c, TEXT_OK);
+    }
+}
+
+/* "slabs reassign <src> <dst>": here any class takes an emptied page, so the move is done by
+ * emptying a page of src (the one with fewest items, which are evicted); class 0 is the spare
+ * pages, free already. "slabs automove <0|1|2>" is kept for stats settings: pages move anyway. */
+void text_slabs(cmd_t *c)
+{
+    const token_t *sub = &c->t[1];
+    if (c->nt == 5 && text_token_is(sub, "reassign")) {
+        int32_t src, dst;
+        unsigned classes = cache_classes(c->s->engine->cache) - 1; /* the last holds big items */
+        if (!mcnum_i32(c->t[2].p, c->t[2].n, &src) || !mcnum_i32(c->t[3].p, c->t[3].n, &dst))
+            REPLY(c, TEXT_BAD_FORMAT);
+        else if (src == dst)
+            REPLY(c, TEXT_SLABS_SAME);
+        else if (src < 0 || dst < 0 || (unsigned)src > classes || (unsigned)dst > classes)
+            REPLY(c, TEXT_SLABS_BAD_CLASS);
+        else if (src == 0 || cache_empty_page(c->s->engine->cache, (unsigned)src - 1) < 0)
+            REPLY(c, TEXT_SLABS_NO_SPARE);
+        else
+            REPLY(c, TEXT_OK);
+    } else if (c->nt >= 4 && text_token_is(sub, "automove")) {
+        uint32_t level;
+        if (!mcnum_u32(c->t[2].p, c->t[2].n, &level)) {
+            REPLY(c, TEXT_BAD_FORMAT);
+        } else if (level > 2) {
+            REPLY(c, TEXT_ERROR);
+        } else {
+            __atomic_store_n(&c->s->engine->slab_automove, level, __ATOMIC_RELAXED);
+            REPLY(c, TEXT_OK);
+        }
+    } else {
+        REPLY(c, TEXT_ERROR);
     }
 }
 

@@ -48,13 +48,16 @@
 #define META_FLAGS_ARE_TOO_LONG "CLIENT_ERROR options flags are too long"
 #define META_FLAGS_TOO_LONG "CLIENT_ERROR options flags too long"
 
-/* Operator commands: stats cachedump, lru_crawler, cache_memlimit. */
+/* Operator commands: stats cachedump, lru_crawler, slabs, cache_memlimit. */
 #define TEXT_BAD_COMMAND_LINE "CLIENT_ERROR bad command line"
 #define TEXT_ILLEGAL_SLAB_ID "CLIENT_ERROR Illegal slab id"
 #define TEXT_BAD_CLASS "BADCLASS invalid class id"
 #define TEXT_CRAWLER_DISABLED "CLIENT_ERROR lru crawler disabled"
 #define TEXT_CRAWLER_RUNNING "ERROR failed to start lru crawler thread"
 #define TEXT_CRAWLER_SLEEP_RANGE "CLIENT_ERROR sleep must be one second or less"
+#define TEXT_SLABS_BAD_CLASS "BADCLASS invalid src or dst class id"
+#define TEXT_SLABS_NO_SPARE "NOSPARE source class has no spare pages"
+#define TEXT_SLABS_SAME "SAME src and dst class are identical"
 #define TEXT_MEMLIMIT_TOO_SMALL "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m"
 #define TEXT_MEMLIMIT_NOT_BYTES "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes"
 #define TEXT_MEMLIMIT_FAILED "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust"

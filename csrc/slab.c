@@ -501,6 +501,23 @@ bool slab_behind_hand(const slab_t *sl, const void *block)
     return i < sl->hand_slot;
 }
 
+size_t slab_page_blocks(const slab_t *sl, unsigned cls, size_t min_pages, void **blocks, size_t max)
+{
+    if (cls >= sl->nclasses || sl->classes[cls].pages < min_pages)
+        return 0;
+    const slab_page_t *fewest = NULL;
+    for (size_t i = 0; i < sl->next_meta; i++) {
+        const slab_page_t *p = &sl->metas[i];
+        if (p->used > 0 && p->cls == cls && (fewest == NULL || p->used < fewest->used))
+            fewest = p;
+    }
+    size_t n = 0;
+    for (long slot = fewest ? _next_slot(sl, fewest, 0) : -1; slot >= 0 && n < max;
+         slot = _next_slot(sl, fewest, (uint32_t)slot + 1))
+        blocks[n++] = _page_base(sl, fewest) + (size_t)slot * sl->classes[cls].size;
+    return n;
+}
+
 int slab_set_limit(slab_t *sl, size_t limit)
 {
     if (sl->region != NULL && limit / sl->page_size > sl->max_pages)

@@ -74,6 +74,11 @@ void *slab_hand_next(slab_t *sl);
  * just behind the hand): the hand then comes to it only after more than half a revolution. O(1). */
 bool slab_behind_hand(const slab_t *sl, const void *block);
 
+/* The blocks allocated in the page of class cls that has fewest, when the class has at least
+ * min_pages pages: up to max of them into blocks. Returns how many (0: no such page). For emptying
+ * a page on request ("slabs reassign"); O(pages). */
+size_t slab_page_blocks(const slab_t *sl, unsigned cls, size_t min_pages, void **blocks, size_t max);
+
 /* Changes the limit: a lower one holds new blocks back until enough are freed (the owner frees
  * them: slab_over_limit()); a higher one may be up to 4 times the first (the address space kept
  * for pages). -1 when it is higher than that. */

@@ -128,13 +128,15 @@ static void _general(engine_t *e, stats_out_t *out)
     _u64(out, "hash_power_level", _log2(ss.expanding ? ss.buckets / 3 : ss.buckets));
     _u64(out, "hash_bytes", ss.buckets * sizeof(void *));
     _u64(out, "hash_is_expanding", ss.expanding ? 1 : 0);
-    /* Pages change class by themselves here (an emptied page serves whichever class needs one), so
-     * nothing is ever reassigned by a mover. */
+    /* Pages change class by themselves here (an emptied page serves whichever class needs one):
+     * no mover runs; slabs_moved counts pages emptied by "slabs reassign". */
     static const char *const mover[] = {"slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
                                         "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
-                                        "slab_reassign_running", "slabs_moved", "lru_crawler_running"};
+                                        "slab_reassign_running"};
     for (size_t i = 0; i < sizeof(mover) / sizeof(mover[0]); i++)
         _u64(out, mover[i], 0);
+    _u64(out, "slabs_moved", ss.slabs_moved);
+    _u64(out, "lru_crawler_running", 0);
     _u64(out, "lru_crawler_starts", ss.sweeps);
     _u64(out, "lru_maintainer_juggles", 0);
     _u64(out, "malloc_fails", ss.malloc_fails);
@@ -194,7 +196,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "maxconns_fast", "yes");
     _u64(out, "hashpower_init", 0);
     _str(out, "slab_reassign", "yes");
-    _u64(out, "slab_automove", 0);
+    _u64(out, "slab_automove", __atomic_load_n(&e->slab_automove, __ATOMIC_RELAXED));
     _str(out, "slab_automove_ratio", "0.00");
     _u64(out, "slab_automove_window", 0);
     _u64(out, "slab_chunk_max", SLAB_PAGE_MAX / 4);

@@ -563,6 +563,27 @@ bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalu
     return nvalue > s->max_item_size || store_memcached_size(nkey, flags, nvalue) > s->max_item_size;
 }
 
+long store_empty_page(store_t *s, unsigned cls)
+{
+    void *blocks[SLAB_PAGE_MAX / SLAB_BLOCK_MIN];
+    size_t n = slab_page_blocks(s->slab, cls, 2, blocks, sizeof(blocks) / sizeof(blocks[0]));
+    if (n == 0)
+        return -1;
+    long evicted = 0;
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = blocks[i];
+        if (!(it->state & ITEM_LINKED) || it->refs > 0)
+            continue;
+        store_class_stats_t *cs = _class_of(s, it);
+        cs->evicted++;
+        s->stats.evictions++;
+        _unlink(s, table_find(&s->table, table_hash(&s->table, it->data, it->nkey), it->data, it->nkey));
+        evicted++;
+    }
+    s->stats.slabs_moved++;
+    return evicted;
+}
+
 int store_set_limit(store_t *s, size_t limit)
 {
     return slab_set_limit(s->slab, limit);

@@ -78,7 +78,8 @@ typedef struct store_write {
     X(malloc_fails)   /* allocations that failed for want of memory from the system */            \
     X(sweeps)         /* passes of store_sweep() begun over the table: memcached's crawls */      \
     X(direct_reclaims) /* allocations that had to run the clock hand to find room */              \
-    X(passed_referenced) /* items the hand passed over because a reader held them */
+    X(passed_referenced) /* items the hand passed over because a reader held them */          \
+    X(slabs_moved)    /* pages emptied on request ("slabs reassign") for any class to take */
 
 typedef struct store_stats {
 #define X(name) uint64_t name;
@@ -200,6 +201,11 @@ void store_flush_before(store_t *s, uint64_t cas);
 /* Frees expired and flushed items in the next max_buckets hash buckets and returns how many it
  * freed. Call it often with a small budget: each call does bounded work. */
 size_t store_sweep(store_t *s, size_t max_buckets);
+
+/* "slabs reassign": evicts the items of the page of class cls that holds fewest, so that the page
+ * goes back for any class to take (items a reader holds go when released). -1 when the class has
+ * fewer than 2 pages, as memcached refuses to take a class's last page; else the items evicted. */
+long store_empty_page(store_t *s, unsigned cls);
 
 /* A new memory limit (see slab_set_limit: -1 when it cannot be raised that far). Memory over a
  * lowered limit goes as store_trim() evicts. */

@@ -132,7 +132,10 @@ describe('key listings: errors and crawler switches answer as memcached\'s', fun
 			'lru_crawler enable', 'lru_crawler disable', 'lru_crawler metadump all', 'lru_crawler crawl all',
 			'lru_crawler disable', 'lru_crawler enable', 'lru_crawler enable',
 			'cache_memlimit 7', 'cache_memlimit -1', 'cache_memlimit x', 'cache_memlimit 1000000001', 'cache_memlimit 64 x y',
-			'cache_memlimit', 'cache_memlimit 64'];
+			'cache_memlimit', 'cache_memlimit 64', 'slabs reassign 1 1', 'slabs reassign -1 2', 'slabs reassign 99 2',
+			'slabs reassign x 2', 'slabs reassign 1', 'slabs reassign 0 2', 'slabs reassign 1 2', 'slabs reassign 1 2 noreply',
+			'slabs automove 0', 'slabs automove 2', 'slabs automove 3', 'slabs automove invalid', 'slabs automove', 'slabs',
+			'slabs bogus 1'];
 		// One connection per command: memcached reads nothing after a metadump on its connection.
 		// Both stores are empty, so every reply is one "\r\n" line.
 		const ask = (p, command) => exchange(p, [`${command}\r\n`], (t) => t.endsWith('\r\n'));
@@ -143,7 +146,7 @@ describe('key listings: errors and crawler switches answer as memcached\'s', fun
 	});
 });
 
-describe('cache_memlimit changes the memory limit live', function () {
+describe('memory commands: cache_memlimit and slabs reassign act on memory', function () {
 	let server;
 	let port;
 	const stat = async (name, group = '') => Number(new Map(await statsPairs(port, group)).get(name));
@@ -170,6 +173,36 @@ describe('cache_memlimit changes the memory limit live', function () {
 		assert.strictEqual(await stat('limit_maxbytes'), 128 * 1024 * 1024);
 		await pipeline(port, Array.from({ length: 40000 }, (_, i) => [`set m${i} 0 0 1000 noreply`, value]).flat());
 		assert.ok(await malloced() > 32 * 1024 * 1024, 'the raised limit holds more than the first');
+	});
+});
+
+describe('slabs reassign empties a page of its source class', function () {
+	let server;
+	let port;
+	beforeEach(async () => {
+		server = await startServer({ memcachedPort: 0, memoryLimit: 32 * 1024 * 1024 });
+		port = server.address('memcached').port;
+	});
+	afterEach(() => server.close());
+
+	it('evicts the items of one page, counts it in slabs_moved, and leaves a class its last page', async function () {
+		await pipeline(port, Array.from({ length: 400 }, (_, i) => [`set r${String(i).padStart(3, '0')} 0 0 100 noreply`, 'r'.repeat(100)]).flat());
+		const slabs = new Map(await statsPairs(port, 'slabs'));
+		const [name] = [...slabs].find(([n]) => n.endsWith(':total_pages'));
+		const id = name.split(':')[0];
+		const perPage = Number(slabs.get(`${id}:chunks_per_page`));
+		assert.ok(Number(slabs.get(name)) >= 2, `${slabs.get(name)} pages`);
+		assert.strictEqual(await pipeline(port, [`slabs reassign ${id} 1`]), 'OK\r\n');
+		const general = new Map(await statsPairs(port, ''));
+		assert.strictEqual(general.get('slabs_moved'), '1');
+		const evicted = Number(general.get('evictions'));
+		assert.ok(evicted > 0 && evicted <= perPage, `${evicted} evicted, ${perPage} per page`);
+		assert.strictEqual(Number(general.get('curr_items')), 400 - evicted);
+		// Down to its last page, the class keeps it.
+		let reply;
+		do reply = await pipeline(port, [`slabs reassign ${id} 1`]); while (reply === 'OK\r\n');
+		assert.strictEqual(reply, 'NOSPARE source class has no spare pages\r\n');
+		assert.strictEqual(new Map(await statsPairs(port, 'slabs')).get(`${id}:total_pages`), '1');
 	});
 });
 
