@@ -100,9 +100,13 @@ export interface Engine {
 	delete(key: string | Buffer): boolean;
 	/** The whole protocol engine: request bytes in, reply bytes out. */
 	feed(data: string | Buffer, options?: { protocol?: Protocol }): Buffer;
-	/** Counters under their memcached `stats` names. */
-	stats(): Record<string, number>;
+	/** A memcached `stats` group's pairs under their names ('' or none: `stats` itself), numbers
+	 * where the value is one: the figures the memcached port prints, from the same code. */
+	stats(group?: StatsGroup): Record<string, number | string>;
 }
+
+/** The `stats` groups the engine reports. */
+export type StatsGroup = '' | 'settings' | 'items' | 'slabs' | 'sizes';
 
 export declare class Server extends EventEmitter {
 	/** Starts listening at once; the callback runs once listening, or with the error. */
@@ -116,6 +120,8 @@ export declare class Server extends EventEmitter {
 	close(callback: Callback<void>): void;
 	close(): Promise<void>;
 	stats(): ServerStats;
+	/** One `stats` group's pairs, as engine.stats(group). */
+	stats(group: Exclude<StatsGroup, ''>): Record<string, number | string>;
 	/** Reads authFile again and swaps in its users; throws, keeping the old ones, on a bad file. */
 	reloadAuth(): void;
 

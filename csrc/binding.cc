@@ -15,6 +15,7 @@ extern "C" {
 #include "engine.h"
 #include "protocols.h"
 #include "session.h"
+#include "stats.h"
 #include "net.h"
 #include "replies.h"
 }
@@ -276,28 +277,33 @@ private:
         return info.Env().Undefined();
     }
 
+    // stats(group = ''): the pairs of a memcached stats group (stats.c) as {name: value}, numbers
+    // where the value is one; undefined for an unknown group.
     Napi::Value Stats(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
+        std::string group = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
         Napi::Object out = Napi::Object::New(env);
-        engine_t *e = &shared_->engine;
-        engine_stats_t sum;
-        engine_stats_sum(e, &sum);
-#define X(name) out.Set(#name, Napi::Number::New(env, (double)sum.name));
-        ENGINE_STATS(X)
-#undef X
-        store_stats_t st;
-        cache_get_stats(e->cache, &st);
-        out.Set("curr_items", Napi::Number::New(env, (double)st.items));
-        out.Set("total_items", Napi::Number::New(env, (double)st.total_items));
-        out.Set("bytes", Napi::Number::New(env, (double)st.bytes));
-        out.Set("evictions", Napi::Number::New(env, (double)st.evictions));
-        out.Set("hash_buckets", Napi::Number::New(env, (double)st.buckets));
-        out.Set("limit_maxbytes", Napi::Number::New(env, (double)cache_memory_limit(e->cache)));
-        out.Set("item_size_max", Napi::Number::New(env, (double)cache_max_item_size(e->cache)));
-        out.Set("threads", Napi::Number::New(env, e->served.threads ? e->served.threads : 1));
+        StatsTarget target{env, out};
+        if (stats_report(&shared_->engine, group.data(), group.size(), StatsTarget::Add, &target) != 0)
+            return env.Undefined();
         return out;
     }
+
+    struct StatsTarget {
+        Napi::Env env;
+        Napi::Object out;
+
+        static int Add(void *ctx, const char *name, const char *value)
+        {
+            StatsTarget *t = static_cast<StatsTarget *>(ctx);
+            char *end = nullptr;
+            double number = strtod(value, &end);
+            bool numeric = *value != '\0' && *end == '\0' && std::isfinite(number);
+            t->out.Set(name, numeric ? Napi::Value(Napi::Number::New(t->env, number)) : Napi::Value(Napi::String::New(t->env, value)));
+            return 0;
+        }
+    };
 
     SharedEngine *shared_ = nullptr;
     Feeder feeders_[2] = {};  // indexed by protocol_t; zeroed, so Stop() is safe before Start()

@@ -39,8 +39,13 @@ class Engine {
 		return this[NATIVE].feed(Buffer.isBuffer(data) ? data : Buffer.from(data), { protocol });
 	}
 
-	stats() {
-		return this[NATIVE].stats();
+	// The pairs of a memcached stats group ('' or none: "stats"; 'settings', 'items', 'slabs',
+	// 'sizes'), under memcached's names: numbers where the value is one. The same figures the
+	// memcached port's "stats" commands print, from the same code.
+	stats(group = '') {
+		const pairs = this[NATIVE].stats(String(group));
+		if (pairs === undefined) throw new RangeError(`unknown stats group ${JSON.stringify(group)}`);
+		return pairs;
 	}
 }
 

@@ -227,10 +227,12 @@ class Server extends EventEmitter {
 		nativeEngine(this.engine).setAuth(auth.load(this.options.authFile));
 	}
 
-	// Counters of the store and of every listener: friendly names first, then every counter under
-	// the name memcached's "stats" command gives it (cmd_get, curr_items, ...).
-	stats() {
-		const s = this.engine.stats();
+	// Counters of the store and of every listener: friendly names first, then every numeric pair of
+	// memcached's "stats" under its name (cmd_get, curr_items, ...). With a group ('settings',
+	// 'items', 'slabs', 'sizes'): that group's pairs, as engine.stats(group).
+	stats(group) {
+		if (group) return this.engine.stats(group);
+		const s = Object.fromEntries(Object.entries(this.engine.stats()).filter(([, v]) => typeof v === 'number'));
 		return {
 			items: s.curr_items,
 			bytes: s.bytes,

@@ -114,6 +114,24 @@ describe('operators: stats groups and memcached_exporter, side by side with memc
 		assert.match(theirs, /PREFIX d get 3 hit 2 set 1 del 0\r\n/);
 	});
 
+	it('server.stats(group) gives the pairs the memcached port prints, numbers where they are', async function () {
+		for (const group of ['settings', 'items', 'slabs', 'sizes']) {
+			const printed = await statsPairs(port, group);
+			const given = server.stats(group);
+			assert.deepStrictEqual(Object.keys(given), printed.map(([n]) => n), group);
+			for (const [name, value] of printed) {
+				const expected = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+				if (name !== 'age') assert.strictEqual(given[name], expected, `${group} ${name}`);
+			}
+		}
+		assert.strictEqual(typeof server.stats('settings').maxbytes, 'number');
+		assert.strictEqual(server.stats('settings').evictions, 'on');
+		const plain = server.stats();
+		assert.strictEqual(plain.items, plain.curr_items);
+		assert.ok(Object.values(plain).every((v) => typeof v === 'number'));
+		assert.throws(() => server.engine.stats('nonsense'), RangeError);
+	});
+
 	it('counts uptime as memcached does: from 2 at start', async function () {
 		const fresh = await startServer({ memcachedPort: 0 });
 		try {

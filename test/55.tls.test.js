@@ -10,7 +10,7 @@ const tls = require('tls');
 const net = require('net');
 const { execFileSync, spawn } = require('child_process');
 const { Server, Client } = require('..');
-const { startServer, RawConnection, waitFor } = require('./helpers/server');
+const { startServer, RawConnection, waitFor, pipeline } = require('./helpers/server');
 const { CLI, run, exitWithin, startCli } = require('./helpers/process');
 const { startMemcached } = require('./helpers/memcached');
 const { Peer, connectSides, exchangeSides } = require('./helpers/differential');
@@ -199,6 +199,19 @@ describe('tls: the memcached protocol over TLS', function () {
 			assert.strictEqual(await conn.read(reply.length), reply);
 			got++;
 		}
+	});
+
+	it('sends a key listing larger than the output mark, paced by the reader', async () => {
+		const plain = server.address('memcached').port;
+		const keys = Array.from({ length: 20000 }, (_, i) => `tls-listing:${i}`);
+		await pipeline(plain, keys.flatMap((k) => [`set ${k} 0 0 1 noreply`, 'v']));
+		const conn = await tlsConnect(port, certs.cert);
+		open.push(conn);
+		conn.write('lru_crawler metadump all\r\nmn\r\n');
+		let text = '';
+		while (!text.endsWith('END\r\nMN\r\n')) text += await conn.read(Math.max(1, conn.buffer.length));
+		const listed = text.split('\n').filter((l) => l.startsWith('key=tls-listing%3A')).length;
+		assert.strictEqual(listed, keys.length);
 	});
 
 	it('answers every command received before the client ended its side', async () => {
