@@ -107,6 +107,13 @@ static void _init_classes(slab_t *sl)
     }
 }
 
+/* Zeroed, lazily backed address space; NULL on failure. */
+static void *_reserve(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 /* Pages of SLAB_PAGE_MAX, or smaller so that a small limit still holds 16 of them. */
 static void _choose_pages(slab_t *sl)
 {
@@ -120,12 +127,13 @@ static void _choose_pages(slab_t *sl)
      * one is placed) can leave another class no page at all: then every block is big instead. */
     if (page * SLAB_PAGES_MIN > sl->limit)
         return;
-    /* Address space (and metas, calloc'd: untouched, they cost no memory) for the limit to grow. */
+    /* Address space, and metas, for the limit to grow: both mapped, so zero pages that cost no
+     * memory until a page is used (calloc would clear them under valgrind and some allocators). */
     size_t max_pages = sl->limit / page * SLAB_LIMIT_GROWTH;
-    void *region = mmap(NULL, max_pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (region == MAP_FAILED)
+    void *region = _reserve(max_pages * page);
+    if (region == NULL)
         return;
-    slab_page_t *metas = calloc(max_pages, sizeof(slab_page_t));
+    slab_page_t *metas = _reserve(max_pages * sizeof(slab_page_t));
     if (metas == NULL) {
         munmap(region, max_pages * page);
         return;
@@ -165,9 +173,10 @@ void slab_destroy(slab_t *sl)
             u = next;
         }
     }
-    if (sl->region != NULL)
+    if (sl->region != NULL) {
         munmap(sl->region, sl->max_pages * sl->page_size);
-    free(sl->metas);
+        munmap(sl->metas, sl->max_pages * sizeof(slab_page_t));
+    }
     free(sl);
 }
 
