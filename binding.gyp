@@ -7,6 +7,7 @@
         "csrc/slab.c",
         "csrc/table.c",
         "csrc/store.c",
+        "csrc/store_upkeep.c",
         "csrc/cache.c",
         "csrc/mcnum.c",
         "csrc/engine.c",

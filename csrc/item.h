@@ -51,4 +51,10 @@ static inline uint32_t item_flags(const item_t *it)
 
 static inline const char *item_value(const item_t *it) { return it->data + it->nkey + item_flags_size(it); }
 
+/* The bytes of one item: header, key, flags unless 0, and value. */
+static inline size_t item_size(const item_t *it)
+{
+    return sizeof(item_t) + it->nkey + item_flags_size(it) + it->nvalue;
+}
+
 #endif

@@ -1,10 +1,12 @@
 /* store: items in a chained hash table that doubles incrementally, in slab.c's memory, evicted by
- * its clock hand. Every operation does O(key + value) work plus bounded steps, never a full walk. */
+ * its clock hand (sweeps, limits and figures: store_upkeep.c). Every operation does O(key + value)
+ * work plus bounded steps, never a full walk. */
 #include "store.h"
 
 #include "buf.h"
 #include "hash.h"
 #include "mcnum.h"
+#include "store_impl.h"
 #include "table.h"
 
 #include <stdlib.h>
@@ -12,45 +14,9 @@
 #include <time.h>
 
 #define STORE_INITIAL_BUCKETS 4096
-#define EVICT_CHANCES_MAX 64         /* second chances the hand gives per allocation, then evicts any */
 
 _Static_assert(sizeof(item_t) == 32, "item_t is a 32-byte header: a 10-byte key and 100-byte value fit a 144-byte slot");
 _Static_assert(sizeof(((store_write_t *)0)->flags) == 4, "client flags take 4 bytes after the key");
-
-struct store {
-    table_t table;      /* the items by key */
-    slab_t *slab;       /* every item's memory, and the clock hand that picks victims */
-    size_t blocks;      /* items allocated: linked, or unlinked but still referenced */
-    store_cas_t *cas_source; /* shared by the shards of one cache, so cas uniques stay unique */
-    store_cas_t own_cas;
-    uint64_t flush_cas; /* items with a smaller cas were flushed */
-    uint32_t flush_at;  /* pending delayed flush, store clock; 0 = none */
-    uint32_t now;
-    size_t max_item_size;
-    store_stats_t stats;
-    store_class_stats_t classes[SLAB_CLASSES_MAX + 1]; /* the last: items too big for a class */
-    /* The oldest last access per class, as store_sweep()'s last complete pass found it, and as its
-     * current pass is finding it (UINT32_MAX: none seen). */
-    uint32_t oldest_atime[SLAB_CLASSES_MAX + 1];
-    uint32_t pass_oldest_atime[SLAB_CLASSES_MAX + 1];
-};
-
-/* The counters of the class an item of `size` bytes belongs to. */
-static store_class_stats_t *_class(store_t *s, size_t size)
-{
-    return &s->classes[slab_class_of(s->slab, size)];
-}
-
-static store_class_stats_t *_class_of(store_t *s, const item_t *it)
-{
-    return _class(s, item_size(it));
-}
-
-/* Expired, or stored before a flush: invisible, and freed when met. */
-static bool _dead(const store_t *s, const item_t *it)
-{
-    return (it->exptime != 0 && it->exptime <= s->now) || it->cas < s->flush_cas;
-}
 
 static uint64_t _next_cas(store_t *s)
 {
@@ -67,13 +33,13 @@ static void _item_free(store_t *s, item_t *it)
 {
     size_t size = item_size(it);
     s->stats.bytes -= size;
-    _class(s, size)->mem_requested -= size;
+    store_class_for(s, size)->mem_requested -= size;
     s->blocks--;
     slab_free(s->slab, it);
 }
 
 /* Removes the item at *link from the table; frees it unless a reader holds it. */
-static void _unlink(store_t *s, item_t **link)
+void store_unlink(store_t *s, item_t **link)
 {
     item_t *it = *link;
     *link = it->hnext;
@@ -84,22 +50,22 @@ static void _unlink(store_t *s, item_t **link)
         _item_free(s, it);
 }
 
-static void _unlink_dead(store_t *s, item_t **link)
+void store_unlink_dead(store_t *s, item_t **link)
 {
-    store_class_stats_t *cs = _class_of(s, *link);
+    store_class_stats_t *cs = store_class_of(s, *link);
     cs->reclaimed++;
     if (!((*link)->state & ITEM_FETCHED))
         cs->expired_unfetched++;
     s->stats.reclaimed++;
-    _unlink(s, link);
+    store_unlink(s, link);
 }
 
 /* The link to the live item with this key, or NULL; a dead item met on the way is freed. */
 static item_t **_find_live(store_t *s, uint64_t hash, const char *key, size_t nkey)
 {
     item_t **link = table_find(&s->table, hash, key, nkey);
-    if (link != NULL && _dead(s, *link)) {
-        _unlink_dead(s, link);
+    if (link != NULL && store_dead(s, *link)) {
+        store_unlink_dead(s, link);
         return NULL;
     }
     return link;
@@ -109,7 +75,7 @@ static item_t **_find_live(store_t *s, uint64_t hash, const char *key, size_t nk
  * mark cleared) if it was used since the last visit and *chances < EVICT_CHANCES_MAX; else evicted.
  * Items a reader holds are passed over: freeing them gains nothing now. False when there is no item
  * at all. O(key). */
-static bool _hand_step(store_t *s, size_t *chances)
+bool store_hand_step(store_t *s, size_t *chances)
 {
     item_t *it = slab_hand_next(s->slab);
     if (it == NULL)
@@ -120,8 +86,8 @@ static bool _hand_step(store_t *s, size_t *chances)
         s->stats.passed_referenced++;
         return true;
     }
-    bool dead = _dead(s, it);
-    store_class_stats_t *cs = _class_of(s, it);
+    bool dead = store_dead(s, it);
+    store_class_stats_t *cs = store_class_of(s, it);
     if (!dead && (it->state & ITEM_USED) && *chances < EVICT_CHANCES_MAX) {
         it->state &= (uint8_t)~ITEM_USED;
         cs->moves_to_warm++;
@@ -130,7 +96,7 @@ static bool _hand_step(store_t *s, size_t *chances)
     }
     item_t **link = table_find(&s->table, table_hash(&s->table, it->data, it->nkey), it->data, it->nkey);
     if (dead) {
-        _unlink_dead(s, link);
+        store_unlink_dead(s, link);
     } else {
         s->stats.evictions++;
         cs->evicted++;
@@ -138,7 +104,7 @@ static bool _hand_step(store_t *s, size_t *chances)
         cs->evicted_unfetched += !(it->state & ITEM_FETCHED);
         cs->evicted_active += (it->state & ITEM_USED) != 0;
         cs->evicted_time = s->now - it->atime;
-        _unlink(s, link);
+        store_unlink(s, link);
     }
     return true;
 }
@@ -162,7 +128,7 @@ static item_t *_item_alloc(store_t *s, size_t size)
             s->stats.malloc_fails++;
             return NULL;
         }
-        if (!_hand_step(s, &chances))
+        if (!store_hand_step(s, &chances))
             break;
     }
     return NULL;
@@ -187,7 +153,7 @@ static item_t *_item_new(store_t *s, const char *key, size_t nkey, uint32_t flag
         memcpy(it->data + nkey, &flags, sizeof(flags));
     }
     s->stats.bytes += size;
-    _class(s, size)->mem_requested += size;
+    store_class_for(s, size)->mem_requested += size;
     s->blocks++;
     return it;
 }
@@ -197,7 +163,7 @@ static void _link(store_t *s, item_t *it, uint64_t hash)
 {
     item_t **link = table_find(&s->table, hash, it->data, it->nkey);
     if (link != NULL) {
-        _unlink(s, link);
+        store_unlink(s, link);
     } else {
         link = table_head(&s->table, hash);
     }
@@ -224,7 +190,7 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
         return STORE_TOO_LARGE;
     item_t *it = _item_new(s, w->key, w->nkey, flags, nvalue);
     if (it == NULL) {
-        _class(s, size)->outofmemory++;
+        store_class_for(s, size)->outofmemory++;
         return STORE_NO_MEMORY;
     }
     it->exptime = concat ? old->exptime : w->exptime;
@@ -255,7 +221,7 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
     size_t size = store_item_size(w->nkey, w->flags, w->nvalue);
     /* memcached counts a storage command in the class of the item it allocates for the data. */
     if (w->nvalue <= s->max_item_size && slab_fits(s->slab, size))
-        _class(s, size)->cmd_set++;
+        store_class_for(s, size)->cmd_set++;
     switch (w->mode) {
     case STORE_MODE_SET:
         break;
@@ -282,10 +248,10 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
         if (!old)
             return STORE_NOT_FOUND;
         if (old->cas != w->cas) {
-            _class_of(s, old)->cas_badval++;
+            store_class_of(s, old)->cas_badval++;
             return STORE_EXISTS;
         }
-        _class_of(s, old)->cas_hits++;
+        store_class_of(s, old)->cas_hits++;
         break;
     }
     /* Only append and prepend read the old item while room is made for the new one, so only they
@@ -313,12 +279,12 @@ static item_t *_get(store_t *s, const char *key, size_t nkey, bool touch, uint32
     if (link == NULL)
         return NULL;
     item_t *it = *link;
-    if (_dead(s, it)) {
+    if (store_dead(s, it)) {
         if (it->cas < s->flush_cas)
             s->stats.get_flushed++;
         else
             s->stats.get_expired++;
-        _unlink_dead(s, link);
+        store_unlink_dead(s, link);
         return NULL;
     }
     if (touch)
@@ -345,7 +311,7 @@ void store_bump(store_t *s, item_t *it)
 
 void store_count_hit(store_t *s, const item_t *it, bool touch)
 {
-    store_class_stats_t *cs = _class_of(s, it);
+    store_class_stats_t *cs = store_class_of(s, it);
     if (touch)
         cs->touch_hits++;
     else
@@ -395,8 +361,8 @@ store_status_t store_delete_cas(store_t *s, const char *key, size_t nkey, uint64
         return STORE_NOT_FOUND;
     if (cas != 0 && (*link)->cas != cas)
         return STORE_EXISTS;
-    _class_of(s, *link)->delete_hits++;
-    _unlink(s, link);
+    store_class_of(s, *link)->delete_hits++;
+    store_unlink(s, link);
     return STORE_OK;
 }
 
@@ -427,7 +393,7 @@ store_status_t store_arith_cas(store_t *s, const char *key, size_t nkey, bool in
         return STORE_NON_NUMERIC;
     value = incr ? value + delta : (delta > value ? 0 : value - delta);
     *result = value;
-    store_class_stats_t *cs = _class_of(s, it);
+    store_class_stats_t *cs = store_class_of(s, it);
     if (incr)
         cs->incr_hits++;
     else
@@ -463,43 +429,6 @@ void store_flush_before(store_t *s, uint64_t cas)
 {
     s->flush_cas = cas;
     s->flush_at = 0;
-}
-
-/* A pass over the whole table ended: what it found becomes each class's oldest access. */
-static void _sweep_pass_begins(store_t *s)
-{
-    s->stats.sweeps++;
-    memcpy(s->oldest_atime, s->pass_oldest_atime, sizeof(s->oldest_atime));
-    memset(s->pass_oldest_atime, 0xff, sizeof(s->pass_oldest_atime));
-}
-
-size_t store_sweep(store_t *s, size_t max_buckets)
-{
-    size_t freed = 0;
-    size_t buckets = table_buckets(&s->table);
-    for (size_t visited = 0; visited < max_buckets && visited < buckets; visited++) {
-        bool pass_begins = s->table.sweep_next == 0;
-        item_t **link = table_sweep_bucket(&s->table);
-        if (link == NULL)
-            break;
-        if (pass_begins)
-            _sweep_pass_begins(s);
-        while (*link != NULL) {
-            item_t *it = *link;
-            unsigned cls = slab_class_of(s->slab, item_size(it));
-            s->classes[cls].crawler_items_checked++;
-            if (_dead(s, it)) {
-                s->classes[cls].crawler_reclaimed++;
-                _unlink_dead(s, link);
-                freed++;
-            } else {
-                if (it->atime < s->pass_oldest_atime[cls])
-                    s->pass_oldest_atime[cls] = it->atime;
-                link = &it->hnext;
-            }
-        }
-    }
-    return freed;
 }
 
 store_t *store_create(const store_config_t *config)
@@ -563,132 +492,9 @@ bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalu
     return nvalue > s->max_item_size || store_memcached_size(nkey, flags, nvalue) > s->max_item_size;
 }
 
-long store_empty_page(store_t *s, unsigned cls)
-{
-    void *blocks[SLAB_PAGE_MAX / SLAB_BLOCK_MIN];
-    size_t n = slab_page_blocks(s->slab, cls, 2, blocks, sizeof(blocks) / sizeof(blocks[0]));
-    if (n == 0)
-        return -1;
-    long evicted = 0;
-    for (size_t i = 0; i < n; i++) {
-        item_t *it = blocks[i];
-        if (!(it->state & ITEM_LINKED) || it->refs > 0)
-            continue;
-        store_class_stats_t *cs = _class_of(s, it);
-        cs->evicted++;
-        s->stats.evictions++;
-        _unlink(s, table_find(&s->table, table_hash(&s->table, it->data, it->nkey), it->data, it->nkey));
-        evicted++;
-    }
-    s->stats.slabs_moved++;
-    return evicted;
-}
-
-int store_set_limit(store_t *s, size_t limit)
-{
-    return slab_set_limit(s->slab, limit);
-}
-
-size_t store_trim(store_t *s, size_t max_items)
-{
-    size_t chances = EVICT_CHANCES_MAX; /* no second chances: memory is owed */
-    size_t steps = 0;
-    while (steps < max_items && slab_over_limit(s->slab) && _hand_step(s, &chances))
-        steps++;
-    return steps;
-}
-
 void store_set_clock(store_t *s, uint32_t now)
 {
     s->now = now;
     if (s->flush_at != 0 && now >= s->flush_at)
         store_flush(s, 0);
-}
-
-void store_get_stats(const store_t *s, store_stats_t *out)
-{
-    *out = s->stats;
-    out->buckets = table_buckets(&s->table);
-    slab_stats_t ss;
-    slab_get_stats(s->slab, &ss);
-    out->malloced = ss.malloced;
-    out->spare_pages = ss.spares;
-    out->expanding = table_buckets(&s->table) != s->table.halves[0].mask + 1;
-}
-
-/* Public class ids are the allocator's 0..n-1, then n for items too big for a page; the arrays
- * here index those by slab_class_of(), which says SLAB_CLASSES_MAX for them. */
-static unsigned _index_of_class(const store_t *s, unsigned cls)
-{
-    return cls < slab_classes(s->slab) ? cls : SLAB_CLASSES_MAX;
-}
-
-void store_get_class_counters(const store_t *s, unsigned cls, store_class_stats_t *out)
-{
-    if (cls >= store_classes(s)) {
-        memset(out, 0, sizeof(*out));
-        return;
-    }
-    unsigned i = _index_of_class(s, cls);
-    *out = s->classes[i];
-    uint32_t oldest = s->oldest_atime[i];
-    out->age = oldest != UINT32_MAX && oldest <= s->now ? s->now - oldest : 0;
-}
-
-unsigned store_item_class(const store_t *s, const item_t *it)
-{
-    unsigned cls = slab_class_of(s->slab, item_size(it));
-    return cls == SLAB_CLASSES_MAX ? slab_classes(s->slab) : cls;
-}
-
-typedef struct visit {
-    const store_t *s;
-    store_visit_fn fn;
-    void *arg;
-} visit_t;
-
-static void _visit_live(item_t *it, void *arg)
-{
-    visit_t *v = arg;
-    if (!_dead(v->s, it))
-        v->fn(it, store_item_class(v->s, it), v->arg);
-}
-
-void store_visit(store_t *s, size_t n, size_t slot, store_visit_fn fn, void *arg)
-{
-    visit_t v = {s, fn, arg};
-    table_visit(&s->table, n, slot, _visit_live, &v);
-}
-
-size_t store_slots(const store_t *s)
-{
-    return table_slots(&s->table);
-}
-
-void store_stats_reset(store_t *s)
-{
-#define X(name) s->stats.name = 0;
-    STORE_COUNTERS(X)
-#undef X
-    for (unsigned i = 0; i <= SLAB_CLASSES_MAX; i++) {
-#define X(name) s->classes[i].name = 0;
-        STORE_CLASS_COUNTERS(X)
-#undef X
-        s->classes[i].evicted_time = 0;
-    }
-}
-
-unsigned store_classes(const store_t *s)
-{
-    return slab_classes(s->slab) + 1;
-}
-
-void store_get_class_stats(const store_t *s, unsigned cls, slab_class_stats_t *out)
-{
-    slab_get_class_stats(s->slab, cls, out);
-    if (cls == slab_classes(s->slab)) {
-        slab_stats_t ss;
-        slab_get_stats(s->slab, &ss);
-        out->used = ss.big_blocks;
-    }
 }

@@ -13,7 +13,7 @@ const TRANSPORT = new Set(['conn.c', 'group.c', 'net.c']);
 // What the transport test builds on top of the engine: conn and group, each with a fake owner.
 const TRANSPORT_TESTED = ['conn.c', 'group.c'];
 // What the store alone needs (the store's differential fuzzer).
-const STORE = ['buf.c', 'slab.c', 'table.c', 'store.c', 'mcnum.c'];
+const STORE = ['buf.c', 'slab.c', 'table.c', 'store.c', 'store_upkeep.c', 'mcnum.c'];
 
 const engine = fs.readdirSync(CSRC).filter((f) => f.endsWith('.c') && !TRANSPORT.has(f)).sort();
 
