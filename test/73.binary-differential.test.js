@@ -200,6 +200,35 @@ describe('memcached binary protocol: differential test against real memcached', 
 		assert.ok(settings[1].some((p) => p.key.toString() === 'maxbytes'), 'stats settings');
 	});
 
+	it('answers STAT groups with memcached\'s names in its order, sizes and detail as it does', async () => {
+		sides = await connect();
+		await exchange([request(OP.SET, { key: 'p:1', extras: storeExtras(0, 0), value: 'v' })], 'a key');
+		// Class ids differ between the servers (their size classes differ): each becomes its rank.
+		const byRank = (names) => {
+			const ranks = new Map();
+			return names.map((n) => n.replace(/^(items:)?(\d+):/, (_, prefix = '', id) => {
+				if (!ranks.has(id)) ranks.set(id, ranks.size + 1);
+				return `${prefix}#${ranks.get(id)}:`;
+			}));
+		};
+		for (const key of ['', 'settings', 'items', 'slabs', 'sizes', 'detail on', 'detail dump', 'detail off', 'nonsense']) {
+			const replies = await Promise.all(sides.map(async (side) => {
+				const { packets } = parse((await side.peer.round([request(OP.STAT, { key, opaque: 9 })])).bytes);
+				return packets.map((p) => ({ status: p.status, key: p.key.toString(), value: p.value.toString() }));
+			}));
+			const [theirs, ours] = replies;
+			// This reference runs with no_lru_crawler,no_lru_maintainer, which drop the LRU's names from
+			// "stats" and "stats items" (test/47 checks them against a memcached with its defaults).
+			const lruOnly = /(^|:)(lru_crawler_running|lru_crawler_starts|lru_maintainer_juggles|evicted_active|moves_to_cold|moves_to_warm|moves_within_lru|direct_reclaims|lru_bumps_dropped|number_(hot|warm|cold)|age_(hot|warm)|hits_to_(hot|warm|cold|temp))$/;
+			const names = (packets) => {
+				const kept = packets.filter((p) => !lruOnly.test(p.key));
+				return byRank(kept.map((p) => p.key)).map((name, i) => `${kept[i].status} ${name}`);
+			};
+			assert.deepStrictEqual(names(ours), names(theirs), `STAT ${key}`);
+			if (['sizes', 'detail on', 'detail dump', 'detail off', 'nonsense'].includes(key)) assert.deepStrictEqual(ours, theirs, `STAT ${key}`);
+		}
+	});
+
 	// Each case ends where memcached hangs up, with no input left unread (a body a header announces
 	// is not sent): memcached's close with unread input would be a reset that loses its replies.
 	const MALFORMED = {
