@@ -85,15 +85,20 @@ function storage(r, verb, casPiece) {
 }
 
 // The cas argument: the unique this server last returned for the key, a stale one, or junk.
-// Every random choice is made here, never when a server's copy is rendered.
+// Every random choice is made here, never when a server's copy is rendered. Uniques count every
+// store of a server, so with several connections at once (a key prefix) a small or nearly stale
+// unique could match an item by the interleaving alone: there they are made unreachable.
 function casFor(r) {
 	return (k) => {
 		const style = r.int(10);
-		const junk = r.pick(['0', '1', 'abc', '-1', '18446744073709551615']);
+		const concurrent = prefix !== '';
+		const picked = r.pick(['0', '1', 'abc', '-1', '18446744073709551615']);
+		const junk = concurrent && picked === '1' ? '18446744073709551614' : picked;
+		const staleBy = concurrent ? 1n << 40n : 1000n;
 		return (casMap) => {
 			const seen = casMap.get(k);
 			if (style < 6 && seen) return seen;
-			if (style < 8 && seen) return String(BigInt(seen) + 1000n);
+			if (style < 8 && seen) return String(BigInt(seen) + staleBy);
 			return junk;
 		};
 	};
