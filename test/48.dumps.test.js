@@ -157,7 +157,7 @@ describe('memory commands: cache_memlimit and slabs reassign act on memory', fun
 	});
 	afterEach(() => server.close());
 
-	it('lowered, evicts down to it; raised, takes more; past 4 times the start, refuses', async function () {
+	it('cache_memlimit lowered, evicts down to it; raised, takes more; past 4 times the start, refuses', async function () {
 		const value = 'v'.repeat(1000);
 		for (let b = 0; b < 3; b++) {
 			await pipeline(port, Array.from({ length: 10000 }, (_, i) => [`set k${b}:${i} 0 0 1000 noreply`, value]).flat());
@@ -174,18 +174,8 @@ describe('memory commands: cache_memlimit and slabs reassign act on memory', fun
 		await pipeline(port, Array.from({ length: 40000 }, (_, i) => [`set m${i} 0 0 1000 noreply`, value]).flat());
 		assert.ok(await malloced() > 32 * 1024 * 1024, 'the raised limit holds more than the first');
 	});
-});
 
-describe('slabs reassign empties a page of its source class', function () {
-	let server;
-	let port;
-	beforeEach(async () => {
-		server = await startServer({ memcachedPort: 0, memoryLimit: 32 * 1024 * 1024 });
-		port = server.address('memcached').port;
-	});
-	afterEach(() => server.close());
-
-	it('evicts the items of one page, counts it in slabs_moved, and leaves a class its last page', async function () {
+	it('slabs reassign evicts the items of one page, counts it in slabs_moved, and leaves a class its last page', async function () {
 		await pipeline(port, Array.from({ length: 400 }, (_, i) => [`set r${String(i).padStart(3, '0')} 0 0 100 noreply`, 'r'.repeat(100)]).flat());
 		const slabs = new Map(await statsPairs(port, 'slabs'));
 		const [name] = [...slabs].find(([n]) => n.endsWith(':total_pages'));
