@@ -26,6 +26,7 @@
         "csrc/stats.c",
         "csrc/dump.c",
         "csrc/prefix.c",
+        "csrc/latency.c",
         "csrc/proto_text_admin.c",
         "csrc/conn.c",
         "csrc/group.c",

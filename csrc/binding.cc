@@ -151,7 +151,8 @@ public:
         return DefineClass(env, "Engine",
                            {InstanceMethod("feed", &Engine::Feed), InstanceMethod("get", &Engine::Get),
                             InstanceMethod("set", &Engine::Set), InstanceMethod("delete", &Engine::Delete),
-                            InstanceMethod("stats", &Engine::Stats), InstanceMethod("setAuth", &Engine::SetAuth),
+                            InstanceMethod("stats", &Engine::Stats), InstanceMethod("latency", &Engine::Latency),
+                            InstanceMethod("setAuth", &Engine::SetAuth),
                             InstanceMethod("countRejected", &Engine::CountRejected)});
     }
 
@@ -287,6 +288,32 @@ private:
         StatsTarget target{env, out};
         if (stats_report(&shared_->engine, group.data(), group.size(), StatsTarget::Add, &target) != 0)
             return env.Undefined();
+        return out;
+    }
+
+    // latency(): every command's execution-time histogram (latency.h) summed over all threads, as
+    // {bounds: [seconds...], commands: {get: {counts: [per bucket, +Inf last], sum: seconds}, ...}}.
+    Napi::Value Latency(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        engine_stats_t st;  // about 3 KB, most of it the histograms
+        engine_stats_sum(&shared_->engine, &st);
+        Napi::Array bounds = Napi::Array::New(env, LATENCY_NBOUNDS);
+        for (uint32_t b = 0; b < LATENCY_NBOUNDS; b++)
+            bounds.Set(b, Napi::Number::New(env, (double)latency_bounds_ns[b] / 1e9));
+        Napi::Object commands = Napi::Object::New(env);
+        for (unsigned c = 0; c < LATENCY_NCOMMANDS; c++) {
+            Napi::Array counts = Napi::Array::New(env, LATENCY_NBUCKETS);
+            for (uint32_t b = 0; b < LATENCY_NBUCKETS; b++)
+                counts.Set(b, Napi::Number::New(env, (double)st.latency.count[c][b]));
+            Napi::Object one = Napi::Object::New(env);
+            one.Set("counts", counts);
+            one.Set("sum", Napi::Number::New(env, (double)st.latency.sum_ns[c] / 1e9));
+            commands.Set(latency_labels[c], one);
+        }
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("bounds", bounds);
+        out.Set("commands", commands);
         return out;
     }
 

@@ -67,6 +67,7 @@ static void _stats_add(engine_stats_t *to, const engine_stats_t *from)
 #define X(name) to->name += __atomic_load_n(&from->name, __ATOMIC_RELAXED);
     ENGINE_STATS(X)
 #undef X
+    latency_sum(&to->latency, &from->latency);
 }
 
 /* Raw totals; the caller holds stats_lock. */
@@ -86,6 +87,7 @@ void engine_stats_sum(engine_t *e, engine_stats_t *out)
 #define X(name) out->name -= e->base.name;
     ENGINE_STATS(X)
 #undef X
+    latency_subtract(&out->latency, &e->base.latency);
     pthread_mutex_unlock(&e->stats_lock);
 }
 

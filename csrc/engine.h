@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "latency.h"
 #include "prefix.h"
 #include "store.h"
 
@@ -52,6 +53,7 @@ typedef struct engine_stats {
 #define X(name) uint64_t name;
     ENGINE_STATS(X)
 #undef X
+    latency_hist_t latency;    /* each command's execution time, by the session that ran it */
 } engine_stats_t;
 
 static inline void stat_add(uint64_t *counter, uint64_t n)

@@ -317,6 +317,30 @@ static uint8_t _fold_quiet(uint8_t op, bool *quiet)
     return op;
 }
 
+/* The histogram a request's time goes to (latency.h): its opcode with quiet variants folded, and a
+ * set, add or replace with a cas value is a cas, as in the text protocol. */
+static uint8_t _latency_command(const binary_req_t *r)
+{
+    bool cas = r->cas != 0;
+    switch (r->cmd) {
+    case BINARY_OP_GET:
+    case BINARY_OP_GETK: return LATENCY_GET;
+    case BINARY_OP_GAT:
+    case BINARY_OP_GATK: return LATENCY_GAT;
+    case BINARY_OP_SET: return cas ? LATENCY_CAS : LATENCY_SET;
+    case BINARY_OP_ADD: return cas ? LATENCY_CAS : LATENCY_ADD;
+    case BINARY_OP_REPLACE: return cas ? LATENCY_CAS : LATENCY_REPLACE;
+    case BINARY_OP_APPEND: return LATENCY_APPEND;
+    case BINARY_OP_PREPEND: return LATENCY_PREPEND;
+    case BINARY_OP_INCREMENT: return LATENCY_INCR;
+    case BINARY_OP_DECREMENT: return LATENCY_DECR;
+    case BINARY_OP_DELETE: return LATENCY_DELETE;
+    case BINARY_OP_TOUCH: return LATENCY_TOUCH;
+    case BINARY_OP_FLUSH: return LATENCY_FLUSH;
+    default: return LATENCY_OTHER;
+    }
+}
+
 /* Runs one request; returns false when its header's lengths do not fit its command. */
 static bool _dispatch(binary_req_t *r)
 {
@@ -425,6 +449,7 @@ size_t proto_binary_step(session_t *s, const char *in, size_t len, buf_t *out)
         return head;
     }
     r.cmd = _fold_quiet(r.opcode, &r.quiet);
+    s->command = _latency_command(&r);
     /* The header allows 16-bit keys; memcached's items hold 250 bytes. */
     if (r.keylen > STORE_KEY_MAX || !_dispatch(&r)) {
         _protocol_error(&r);

@@ -570,10 +570,10 @@ static void _me(cmd_t *c)
 void proto_meta_command(cmd_t *c)
 {
     switch (c->t[0].p[1]) {
-    case 'g': _mg(c); break;
-    case 's': _ms(c); break;
-    case 'd': _md(c); break;
-    case 'a': _ma(c); break;
+    case 'g': c->s->command = LATENCY_MG; _mg(c); break;
+    case 's': c->s->command = LATENCY_MS; _ms(c); break;
+    case 'd': c->s->command = LATENCY_MD; _md(c); break;
+    case 'a': c->s->command = LATENCY_MA; _ma(c); break;
     case 'e': _me(c); break;
     case 'n': REPLY(c, TEXT_META_NOOP); break;
     default: REPLY(c, TEXT_ERROR); break;

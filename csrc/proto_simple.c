@@ -123,10 +123,13 @@ int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out)
 {
     switch (req->cmd) {
     case SIMPLE_GET:
+        s->command = LATENCY_GET;
         return _reply_get(s, req, out);
     case SIMPLE_SET:
+        s->command = LATENCY_SET;
         return _reply_set(s, req, out);
     case SIMPLE_DELETE:
+        s->command = LATENCY_DELETE;
         return _reply_delete(s, req, out);
     case SIMPLE_QUIT:
         s->state = SESSION_QUIT;
@@ -134,6 +137,7 @@ int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out)
     case SIMPLE_INVALID:
         break;
     }
+    s->command = LATENCY_OTHER;
     return buf_append_lit(out, TEXT_ERROR "\r\n");
 }
 

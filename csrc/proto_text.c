@@ -351,6 +351,7 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
 {
     c->nt = text_tokenize(line, end, c->t);
     const token_t *w = &c->t[0];
+    c->s->command = LATENCY_OTHER;
     if (c->nt < 2 || w->n < 2) {
         REPLY(c, TEXT_ERROR);
         return 0;
@@ -364,18 +365,25 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
             REPLY(c, TEXT_ERROR);
             return 0;
         }
+        c->s->command = w->p[1] == 'a' ? LATENCY_GAT : LATENCY_GET;
         return _get(c, line, end, w->n == 4, w->p[1] == 'a');
     }
-    if (text_token_is(w, "bget") && c->nt >= 3)
+    if (text_token_is(w, "bget") && c->nt >= 3) {
+        c->s->command = LATENCY_GET;
         return _get(c, line, end, false, false);
+    }
 
-    static const struct { const char *name; store_mode_t mode; } updates[] = {
-        {"set", STORE_MODE_SET},         {"add", STORE_MODE_ADD},
-        {"replace", STORE_MODE_REPLACE}, {"append", STORE_MODE_APPEND},
-        {"prepend", STORE_MODE_PREPEND}, {"cas", STORE_MODE_CAS},
+    static const struct { const char *name; store_mode_t mode; uint8_t command; } updates[] = {
+        {"set", STORE_MODE_SET, LATENCY_SET},
+        {"add", STORE_MODE_ADD, LATENCY_ADD},
+        {"replace", STORE_MODE_REPLACE, LATENCY_REPLACE},
+        {"append", STORE_MODE_APPEND, LATENCY_APPEND},
+        {"prepend", STORE_MODE_PREPEND, LATENCY_PREPEND},
+        {"cas", STORE_MODE_CAS, LATENCY_CAS},
     };
     for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++) {
         if (text_token_is(w, updates[i].name)) {
+            c->s->command = updates[i].command;
             size_t base = updates[i].mode == STORE_MODE_CAS ? 7 : 6;
             if (_want(c, base, base + 1))
                 _update(c, updates[i].mode);
@@ -383,17 +391,21 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         }
     }
     if (text_token_is(w, "incr") || text_token_is(w, "decr")) {
+        c->s->command = w->p[0] == 'i' ? LATENCY_INCR : LATENCY_DECR;
         if (_want(c, 4, 5))
             _arith(c, w->p[0] == 'i');
     } else if (text_token_is(w, "delete")) {
+        c->s->command = LATENCY_DELETE;
         if (c->nt >= 3 && c->nt <= 5)
             _delete(c);
         else
             REPLY(c, TEXT_ERROR);
     } else if (text_token_is(w, "touch")) {
+        c->s->command = LATENCY_TOUCH;
         if (_want(c, 4, 5))
             _touch(c);
     } else if (text_token_is(w, "flush_all")) {
+        c->s->command = LATENCY_FLUSH;
         if (c->nt <= 4)
             _flush_all(c);
         else

@@ -63,6 +63,8 @@ typedef struct session {
     uint8_t state;             /* session_state_t */
     bool producing;            /* a step has more output to give for input it has not consumed
                                 * (a listing): feed on even without new input */
+    uint8_t command;           /* latency_command_t of the command being run, set by the protocol
+                                * as it dispatches: the histogram its time goes to */
     union {
         text_session_t text;
         binary_session_t binary;
