@@ -50,6 +50,8 @@ export interface ServerOptions {
 	tlsPort?: number | false | null;
 	/** Options of tls.createServer: at least cert and key. */
 	tls?: import('tls').TlsOptions;
+	/** HTTP port serving /metrics in Prometheus's text format; 0 picks a free one (default off). */
+	metricsPort?: number | false | null;
 }
 
 /** The options a Server runs with, once checked. */
@@ -66,6 +68,7 @@ export interface ServerSettings {
 	authFile: string | null;
 	tlsPort: number | null;
 	tls: import('tls').TlsOptions | null;
+	metricsPort: number | null;
 }
 
 /** server.stats(): friendly names plus every counter under its memcached `stats` name. */
@@ -115,7 +118,7 @@ export declare class Server extends EventEmitter {
 	readonly engine: Engine;
 	readonly listening: boolean;
 	/** The listener of `protocol` (by default the seed one, or the only one); null when not listening. */
-	address(protocol?: Protocol | 'tls'): AddressInfo | null;
+	address(protocol?: Protocol | 'tls' | 'metrics'): AddressInfo | null;
 	/** Stops accepting, answers what was received, closes every connection. */
 	close(callback: Callback<void>): void;
 	close(): Promise<void>;

@@ -28,6 +28,7 @@ const USAGE = `Usage: simplecached [options]
       --tls-cert <file>      TLS certificate chain (PEM)
       --tls-key <file>       TLS private key (PEM)
       --tls-ca <file>        CA (PEM) to require and verify client certificates on the TLS port
+      --metrics-port <n>     HTTP port serving /metrics for Prometheus (default off)
   -h, --help                 show this help
       --version              show the version
 `;
@@ -48,6 +49,7 @@ const FLAGS = {
 	'tls-cert': { type: 'string' },
 	'tls-key': { type: 'string' },
 	'tls-ca': { type: 'string' },
+	'metrics-port': { type: 'string' },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
 };
@@ -115,6 +117,7 @@ function parseOptions(argv) {
 			allowUnauthenticatedSeed: v['allow-unauthenticated-seed'],
 			tlsPort: integerFlag(v, 'tls-port'),
 			tls: tlsFlags(v),
+			metricsPort: integerFlag(v, 'metrics-port'),
 		},
 	};
 }
@@ -156,6 +159,8 @@ function main() {
 				.map(([protocol, { address, port }]) => `${address}:${port} (${protocol === 'simple' ? 'simplecached' : 'memcached'} protocol)`);
 			const tls = server.address('tls');
 			if (tls) where.push(`${tls.address}:${tls.port} (memcached protocol over TLS)`);
+			const metrics = server.address('metrics');
+			if (metrics) where.push(`http://${metrics.address}:${metrics.port}/metrics (Prometheus)`);
 			console.log(`simplecached ${pkg.version} listening on ${where.join(', ')}`);
 			for (const warning of exposureWarnings(server, opts.server)) console.error(warning);
 		});

@@ -10,6 +10,7 @@ const { Engine, nativeEngine } = require('./engine');
 const options = require('./options');
 const auth = require('./auth');
 const TlsListener = require('./tls_server');
+const MetricsListener = require('./metrics_listener');
 const { callbackOrPromise } = require('./callback');
 const { connectionError } = require('./errors');
 
@@ -23,6 +24,7 @@ const DEFAULTS = {
 	idleTimeout: 0,
 	writeTimeout: 30,
 	tlsPort: null,
+	metricsPort: null,
 };
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
@@ -78,6 +80,8 @@ function validate(raw) {
 		threads: options.integer(opts, 'threads', DEFAULTS.threads, 1, 64),
 		idleTimeout: options.integer(opts, 'idleTimeout', DEFAULTS.idleTimeout, 0, MAX_TIMEOUT),
 		writeTimeout: options.integer(opts, 'writeTimeout', DEFAULTS.writeTimeout, 0, MAX_TIMEOUT),
+		// metricsPort: an HTTP listener serving /metrics in Prometheus's format (lib/metrics.js).
+		metricsPort: port(opts, 'metricsPort'),
 	};
 	validated.maxConnections = maxConnections(opts, validated.threads);
 	Object.assign(validated, validateSecurity(opts, validated));
@@ -128,6 +132,7 @@ class Server extends EventEmitter {
 		this.listening = false;
 		this._nativeServer = null;
 		this._tls = null;
+		this._metrics = null;
 		this._protocols = [];   // protocol name of each native listener, in order
 		this._closing = null;
 		this._listen(callback);
@@ -171,14 +176,34 @@ class Server extends EventEmitter {
 				this.emit('listening');
 				if (callback) callback(null, this);
 			};
-			if (this.options.tlsPort === null) return listening();
-			return this._listenTls(address, (tlsError) => {
-				if (!tlsError) return listening();
-				tlsError.address = address;
-				tlsError.port = this.options.tlsPort;
-				this._tls = null;
-				return this.close(() => fail(tlsError));
+			return this._listenHttp(address, (httpError) => {
+				if (!httpError) return listening();
+				httpError.address = address;
+				return this.close(() => fail(httpError));
 			});
+		});
+	}
+
+	// The listeners Node itself serves, one after the other: TLS, then metrics. An error names the
+	// port that failed; the ones already open are left for close().
+	_listenHttp(address, callback) {
+		const metrics = () => {
+			if (this.options.metricsPort === null) return callback(null);
+			this._metrics = new MetricsListener(nativeEngine(this.engine));
+			return this._metrics.listen(address, this.options.metricsPort, (err) => {
+				if (err) {
+					err.port = this.options.metricsPort;
+					this._metrics = null;
+				}
+				callback(err);
+			});
+		};
+		if (this.options.tlsPort === null) return metrics();
+		return this._listenTls(address, (err) => {
+			if (!err) return metrics();
+			err.port = this.options.tlsPort;
+			this._tls = null;
+			return callback(err);
 		});
 	}
 
@@ -191,9 +216,11 @@ class Server extends EventEmitter {
 		this._tls.listen(address, this.options.tlsPort, callback);
 	}
 
-	// {address, family, port} of the listener for a protocol ('simple', 'memcached' or 'tls'; by
-	// default the seed protocol's, or else the memcached one's, or else the TLS one's), or null.
+	// {address, family, port} of the listener for a protocol ('simple', 'memcached', 'tls' or
+	// 'metrics'; by default the seed protocol's, or else the memcached one's, or else the TLS one's),
+	// or null.
 	address(protocol) {
+		if (protocol === 'metrics') return this._metrics ? this._metrics.address() : null;
 		if (protocol === 'tls' || (!protocol && !this._nativeServer)) return this._tls ? this._tls.address() : null;
 		if (!this._nativeServer) return null;
 		const index = protocol ? this._protocols.indexOf(protocol) : 0;
@@ -206,12 +233,15 @@ class Server extends EventEmitter {
 			if (!this._closing) {
 				const nativeServer = this._nativeServer;
 				const tlsListener = this._tls;
+				const metricsListener = this._metrics;
 				this._closing = Promise.all([
 					new Promise((resolve) => (nativeServer ? nativeServer.close(resolve) : resolve())),
 					new Promise((resolve) => (tlsListener ? tlsListener.close(resolve) : resolve())),
+					new Promise((resolve) => (metricsListener ? metricsListener.close(resolve) : resolve())),
 				]).then(() => {
 					this._nativeServer = null;
 					this._tls = null;
+					this._metrics = null;
 					this.listening = false;
 					this.emit('close');
 				});

@@ -5,8 +5,9 @@
 
 const assert = require('assert');
 const { startServer, exchange, waitFor, pipeline: run, statsPairs } = require('./helpers/server');
-const { withMemcached } = require('./helpers/memcached');
-const { scrape } = require('./helpers/exporter');
+const { withMemcached, startMemcached } = require('./helpers/memcached');
+const { needs } = require('./helpers/references');
+const { scrape, traffic } = require('./helpers/exporter');
 
 const MEMORY_MB = 64;
 const MAX_CONNECTIONS = 512;
@@ -18,22 +19,6 @@ function byRank(names) {
 		if (!ranks.has(id)) ranks.set(id, ranks.size + 1);
 		return `${prefix}#${ranks.get(id)}:`;
 	}));
-}
-
-// The same mixed traffic on a server: every command the exporter counts, hit and miss.
-async function traffic(port) {
-	await run(port, [
-		'set a 0 0 1', 'x', 'set b 0 100 2', 'yy', 'set n 0 0 2', '10', 'add a 0 0 1', 'z',
-		'get a', 'get a b nx', 'gets b', 'get nx',
-		'delete b', 'delete nx',
-		'incr n 5', 'decr n 3', 'incr nx 1', 'decr nx 1',
-		'cas a 0 0 1 999999', 'Q', 'cas nx 0 0 1 1', 'Q',
-		'touch a 100', 'touch nx 100', 'gat 100 a', 'gat 100 nx',
-		'append a 0 0 1', '+', 'prepend nx 0 0 1', '-',
-	]);
-	const gets = await run(port, ['gets a']);
-	const unique = /^VALUE a \d+ \d+ (\d+)\r\n/.exec(gets)[1];
-	assert.strictEqual(await run(port, [`cas a 0 0 1 ${unique}`, 'C']), 'STORED\r\n');
 }
 
 // exporter samples as "family{label=value,...}" -> value.
@@ -130,6 +115,21 @@ describe('operators: stats groups and memcached_exporter, side by side with memc
 		assert.strictEqual(plain.items, plain.curr_items);
 		assert.ok(Object.values(plain).every((v) => typeof v === 'number'));
 		assert.throws(() => server.engine.stats('nonsense'), RangeError);
+	});
+
+	it('counts uptime within a second of a memcached started at the same moment', async function () {
+		needs('memcached').call(this);
+		const ready = (promise) => promise.then((value) => ({ value, at: Date.now() }));
+		const [ours, theirs] = await Promise.all([ready(startServer({ memcachedPort: 0 })), ready(startMemcached())]);
+		try {
+			const uptime = async (p) => Number(new Map(await statsPairs(p, '')).get('uptime'));
+			const [a, b] = await Promise.all([uptime(ours.value.address('memcached').port), uptime(theirs.value.port)]);
+			// Their start-up times may differ on a loaded machine: that much more difference is theirs.
+			const skew = Math.ceil(Math.abs(ours.at - theirs.at) / 1000);
+			assert.ok(Math.abs(a - b) <= 1 + skew, `uptime ${a} against memcached's ${b} (start-up skew ${skew} s)`);
+		} finally {
+			await Promise.all([ours.value.close(), theirs.value.stop()]);
+		}
 	});
 
 	it('counts uptime as memcached does: from 2 at start', async function () {

@@ -3,7 +3,9 @@
 // whether that exporter would report the server up, and with which metric families and values.
 'use strict';
 
+const assert = require('assert');
 const net = require('net');
+const { pipeline: run } = require('./server');
 
 // Go's strconv.ParseFloat on what the exporter reads: decimal or exponent notation, inf, nan.
 const GO_FLOAT = /^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i;
@@ -274,4 +276,20 @@ async function scrape(port) {
 	}
 }
 
-module.exports = { scrape };
+// The same mixed traffic on a server: every command the exporter counts, hit and miss.
+async function traffic(port) {
+	await run(port, [
+		'set a 0 0 1', 'x', 'set b 0 100 2', 'yy', 'set n 0 0 2', '10', 'add a 0 0 1', 'z',
+		'get a', 'get a b nx', 'gets b', 'get nx',
+		'delete b', 'delete nx',
+		'incr n 5', 'decr n 3', 'incr nx 1', 'decr nx 1',
+		'cas a 0 0 1 999999', 'Q', 'cas nx 0 0 1 1', 'Q',
+		'touch a 100', 'touch nx 100', 'gat 100 a', 'gat 100 nx',
+		'append a 0 0 1', '+', 'prepend nx 0 0 1', '-',
+	]);
+	const gets = await run(port, ['gets a']);
+	const unique = /^VALUE a \d+ \d+ (\d+)\r\n/.exec(gets)[1];
+	assert.strictEqual(await run(port, [`cas a 0 0 1 ${unique}`, 'C']), 'STORED\r\n');
+}
+
+module.exports = { scrape, traffic };

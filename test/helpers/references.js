@@ -24,6 +24,8 @@ const REFERENCES = {
 	pymemcache: { pkg: 'python3-pymemcache', probe: [PYTHON, ['-c', 'import pymemcache']] },
 	pylibmc: { pkg: 'python3-pylibmc', probe: [PYTHON, ['-c', 'import pylibmc']] },
 	pytest: { pkg: 'python3-pytest', probe: [PYTHON, ['-m', 'pytest', '--version']] },
+	// Prometheus's promtool, to check the /metrics exposition.
+	promtool: { pkg: 'prometheus', probe: ['promtool', ['--version']] },
 	// libuv's headers and library, for the C test of the transport (the addon uses Node's own libuv).
 	libuv: { pkg: 'libuv1-dev', probe: ['test', ['-e', '/usr/include/uv.h']] },
 };

@@ -19,6 +19,7 @@ expectType<Record<string, number | string>>(server.stats('settings'));
 expectType<Record<string, number | string>>(server.engine.stats('items'));
 expectError(server.stats('nonsense'));
 expectType<import('net').AddressInfo | null>(server.address('memcached'));
+expectType<import('net').AddressInfo | null>(server.address('metrics'));
 expectError(server.address('binary'));
 expectType<Buffer | null>(server.engine.get('k'));
 expectType<true>(server.engine.set('k', 'v'));
