@@ -103,6 +103,25 @@ void cache_locked(cache_t *c, const char *key, size_t nkey, void (*fn)(store_t *
     WITH_SHARD(c, key, nkey, fn(store, arg));
 }
 
+store_status_t cache_restore(cache_t *c, const store_write_t *w, uint64_t cas, uint32_t atime, uint8_t marks)
+{
+    store_status_t st;
+    WITH_SHARD(c, w->key, w->nkey, st = store_restore(store, w, cas, atime, marks));
+    uint64_t next = atomic_load_explicit(&c->cas, memory_order_relaxed);
+    while (next <= cas && !atomic_compare_exchange_weak_explicit(&c->cas, &next, cas + 1, memory_order_relaxed,
+                                                                 memory_order_relaxed)) {
+    }
+    return st;
+}
+
+size_t cache_footprint(cache_t *c, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    pthread_mutex_lock(&c->shards[0].lock);
+    size_t n = store_footprint(c->shards[0].store, nkey, flags, nvalue);
+    pthread_mutex_unlock(&c->shards[0].lock);
+    return n;
+}
+
 void cache_release(cache_t *c, item_t *it)
 {
     shard_t *shard = _shard(c, item_key(it), it->nkey);

@@ -32,6 +32,10 @@ store_status_t cache_delete_cas(cache_t *c, const char *key, size_t nkey, uint64
 store_status_t cache_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime);
 store_status_t cache_delete(cache_t *c, const char *key, size_t nkey);
 
+/* store_restore in the key's shard; every later cas unique is above cas. */
+store_status_t cache_restore(cache_t *c, const store_write_t *w, uint64_t cas, uint32_t atime, uint8_t marks);
+size_t cache_footprint(cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
+
 /* Flush every shard at the same cas horizon (at == 0 or past) or at store clock time `at`. */
 void cache_flush(cache_t *c, uint32_t at);
 

@@ -265,6 +265,28 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
     return st;
 }
 
+store_status_t store_restore(store_t *s, const store_write_t *w, uint64_t cas, uint32_t atime, uint8_t marks)
+{
+    table_step(&s->table);
+    uint64_t hash = table_hash(&s->table, w->key, w->nkey);
+    store_status_t st = _write_new(s, w, hash, NULL, NULL);
+    if (st != STORE_OK)
+        return st;
+    item_t **link = _find_live(s, hash, w->key, w->nkey);
+    if (link == NULL)
+        return STORE_NO_MEMORY;
+    item_t *it = *link;
+    it->cas = cas;
+    it->atime = atime < s->now ? atime : s->now;
+    it->state |= marks & STORE_RESTORED_MARKS;
+    return STORE_OK;
+}
+
+size_t store_footprint(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    return slab_block_size(s->slab, store_item_size(nkey, flags, nvalue));
+}
+
 store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime)
 {

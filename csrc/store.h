@@ -61,6 +61,17 @@ store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out
 store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime);
 
+/* The item marks a snapshot keeps (item.h): what the meta commands report about an item. */
+#define STORE_RESTORED_MARKS (ITEM_FETCHED | ITEM_STALE | ITEM_KEY_BINARY)
+
+/* Stores an item as a snapshot saved it: a set (w->mode is ignored; no command is counted), then
+ * its saved cas unique, last access (store clock; a future one is taken as now) and the marks of
+ * STORE_RESTORED_MARKS. The caller keeps the cas source above every unique it restores. */
+store_status_t store_restore(store_t *s, const store_write_t *w, uint64_t cas, uint32_t atime, uint8_t marks);
+
+/* The memory an item of these sizes takes: its slab block, or its big allocation. */
+size_t store_footprint(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
+
 /* incr/decr of a decimal value as memcached does: incr wraps at 2^64, decr stops at 0, and a
  * result shorter than the old value is padded with spaces in place. *result is the new number. */
 store_status_t store_arith(store_t *s, const char *key, size_t nkey, bool incr, uint64_t delta,
