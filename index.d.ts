@@ -52,6 +52,10 @@ export interface ServerOptions {
 	tls?: import('tls').TlsOptions;
 	/** HTTP port serving /metrics in Prometheus's text format; 0 picks a free one (default off). */
 	metricsPort?: number | false | null;
+	/** Saved to on close() and loaded from at start, so that a restart keeps the cache. */
+	restartFile?: string;
+	/** With restartFile: seconds between background saves while serving (default 0: only on close). */
+	snapshotInterval?: number;
 }
 
 /** The options a Server runs with, once checked. */
@@ -69,6 +73,8 @@ export interface ServerSettings {
 	tlsPort: number | null;
 	tls: import('tls').TlsOptions | null;
 	metricsPort: number | null;
+	restartFile: string | null;
+	snapshotInterval: number;
 }
 
 /** server.stats(): friendly names plus every counter under its memcached `stats` name. */
@@ -106,6 +112,25 @@ export interface Engine {
 	/** A memcached `stats` group's pairs under their names ('' or none: `stats` itself), numbers
 	 * where the value is one: the figures the memcached port prints, from the same code. */
 	stats(group?: StatsGroup): Record<string, number | string>;
+	/** Writes every live item to a snapshot file (beside it, then renamed into place). */
+	save(path: string, callback: Callback<SnapshotSaved>): void;
+	save(path: string): Promise<SnapshotSaved>;
+	/** Loads a snapshot file; rejects with code ENOENT, EBADSNAPSHOT (nothing loaded) or EIO. */
+	load(path: string, callback: Callback<SnapshotLoaded>): void;
+	load(path: string): Promise<SnapshotLoaded>;
+}
+
+export interface SnapshotSaved {
+	items: number;
+	bytes: number;
+	seconds: number;
+}
+
+export interface SnapshotLoaded extends SnapshotSaved {
+	/** Items whose expiry passed while they were in the file. */
+	expired: number;
+	/** Items left out for want of memory or over the item size limit. */
+	dropped: number;
 }
 
 /** The `stats` groups the engine reports. */
@@ -127,6 +152,9 @@ export declare class Server extends EventEmitter {
 	stats(group: Exclude<StatsGroup, ''>): Record<string, number | string>;
 	/** Reads authFile again and swaps in its users; throws, keeping the old ones, on a bad file. */
 	reloadAuth(): void;
+	/** With restartFile: saves the cache there now, while serving. */
+	snapshot(callback: Callback<SnapshotSaved>): void;
+	snapshot(): Promise<SnapshotSaved>;
 
 	on(event: 'listening' | 'close', listener: () => void): this;
 	on(event: 'error', listener: (err: SimplecachedError) => void): this;

@@ -29,6 +29,9 @@ const USAGE = `Usage: simplecached [options]
       --tls-key <file>       TLS private key (PEM)
       --tls-ca <file>        CA (PEM) to require and verify client certificates on the TLS port
       --metrics-port <n>     HTTP port serving /metrics for Prometheus (default off)
+  -e, --restart-file <file>  keep the cache across restarts: load it from this file at start,
+                             save it there on SIGTERM, SIGINT or SIGUSR1 (as memcached -e)
+      --snapshot-interval <s>  also save it every this many seconds, while serving (default 0: off)
   -h, --help                 show this help
       --version              show the version
 `;
@@ -50,6 +53,8 @@ const FLAGS = {
 	'tls-key': { type: 'string' },
 	'tls-ca': { type: 'string' },
 	'metrics-port': { type: 'string' },
+	'restart-file': { type: 'string', short: 'e' },
+	'snapshot-interval': { type: 'string' },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
 };
@@ -118,6 +123,8 @@ function parseOptions(argv) {
 			tlsPort: integerFlag(v, 'tls-port'),
 			tls: tlsFlags(v),
 			metricsPort: integerFlag(v, 'metrics-port'),
+			restartFile: v['restart-file'],
+			snapshotInterval: integerFlag(v, 'snapshot-interval'),
 		},
 	};
 }
@@ -164,6 +171,11 @@ function main() {
 			console.log(`simplecached ${pkg.version} listening on ${where.join(', ')}`);
 			for (const warning of exposureWarnings(server, opts.server)) console.error(warning);
 		});
+		server.on('restore', (report) => {
+			if (report.error) console.error(`simplecached: ${report.error.message}; moved it to ${report.movedTo} and started empty`);
+			else console.log(`simplecached: restored ${report.items} items from ${opts.server.restartFile} (${report.expired} expired, ${report.dropped} did not fit) in ${report.seconds.toFixed(3)} s`);
+		});
+		server.on('warning', (err) => console.error(`simplecached: ${err.message}`));
 		handleSignals(server);
 	} catch (err) {
 		if (err.authFile) {
@@ -187,10 +199,18 @@ function handleSignals(server) {
 		stopping = true;
 		console.log(`simplecached: ${signal}, closing`);
 		// No process.exit(): the process ends by itself once every handle is closed, which proves none leaked.
-		server.close().then(() => { process.exitCode = 0; });
+		server.close().then(() => {
+			if (server.options.restartFile) console.log(`simplecached: saved the cache to ${server.options.restartFile}`);
+			process.exitCode = 0;
+		}, (err) => {
+			console.error(`simplecached: ${err.message}`);
+			process.exitCode = 1;
+		});
 	};
 	process.on('SIGINT', stop);
 	process.on('SIGTERM', stop);
+	// memcached -e saves its memory file and exits on SIGUSR1; here every graceful stop saves.
+	process.on('SIGUSR1', stop);
 	// As memcached: SIGHUP reloads the auth file; a bad file keeps the users already loaded.
 	process.on('SIGHUP', () => {
 		if (!server.options.authFile) return;

@@ -15,6 +15,7 @@ extern "C" {
 #include "engine.h"
 #include "protocols.h"
 #include "session.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "net.h"
 #include "replies.h"
@@ -144,6 +145,50 @@ struct Feeder {
     }
 };
 
+// A save or load of a snapshot file on libuv's thread pool while the store keeps serving
+// (snapshot.h holds each shard's lock only briefly). It holds a reference, so the store outlives
+// it; callback(report) gets {status: 'ok'|'missing'|'invalid'|'io', items, bytes, expired,
+// dropped, seconds, error}.
+class SnapshotWorker : public Napi::AsyncWorker {
+public:
+    SnapshotWorker(Napi::Function callback, SharedEngine *shared, std::string path, bool save)
+        : Napi::AsyncWorker(callback), shared_(shared), path_(std::move(path)), save_(save)
+    {
+        shared_->refs++;
+    }
+
+    ~SnapshotWorker() override { shared_->Unref(); }
+
+    void Execute() override
+    {
+        status_ = save_ ? snapshot_save(&shared_->engine, path_.c_str(), &report_)
+                        : snapshot_load(&shared_->engine, path_.c_str(), &report_);
+    }
+
+    void OnOK() override
+    {
+        Napi::Env env = Env();
+        Napi::Object out = Napi::Object::New(env);
+        const char *status = status_ == SNAPSHOT_OK ? "ok" : status_ == SNAPSHOT_MISSING ? "missing"
+                             : status_ == SNAPSHOT_INVALID ? "invalid" : "io";
+        out.Set("status", status);
+        out.Set("items", Napi::Number::New(env, (double)report_.items));
+        out.Set("bytes", Napi::Number::New(env, (double)report_.bytes));
+        out.Set("expired", Napi::Number::New(env, (double)report_.expired));
+        out.Set("dropped", Napi::Number::New(env, (double)report_.dropped));
+        out.Set("seconds", Napi::Number::New(env, report_.seconds));
+        out.Set("error", report_.error);
+        Callback().Call({out});
+    }
+
+private:
+    SharedEngine *shared_;
+    std::string path_;
+    bool save_;
+    snapshot_status_t status_ = SNAPSHOT_IO;
+    snapshot_report_t report_ = {};
+};
+
 class Engine : public Napi::ObjectWrap<Engine> {
 public:
     static Napi::Function Init(Napi::Env env)
@@ -152,6 +197,7 @@ public:
                            {InstanceMethod("feed", &Engine::Feed), InstanceMethod("get", &Engine::Get),
                             InstanceMethod("set", &Engine::Set), InstanceMethod("delete", &Engine::Delete),
                             InstanceMethod("stats", &Engine::Stats), InstanceMethod("latency", &Engine::Latency),
+                            InstanceMethod("snapshot", &Engine::Snapshot),
                             InstanceMethod("setAuth", &Engine::SetAuth),
                             InstanceMethod("countRejected", &Engine::CountRejected)});
     }
@@ -289,6 +335,20 @@ private:
         if (stats_report(&shared_->engine, group.data(), group.size(), StatsTarget::Add, &target) != 0)
             return env.Undefined();
         return out;
+    }
+
+    // snapshot(path, save, callback): saves (save true) or loads a snapshot file in the background.
+    Napi::Value Snapshot(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        if (info.Length() < 3 || !info[0].IsString() || !info[2].IsFunction()) {
+            Napi::TypeError::New(env, "snapshot(path, save, callback)").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        auto *worker = new SnapshotWorker(info[2].As<Napi::Function>(), shared_, info[0].As<Napi::String>().Utf8Value(),
+                                          info[1].ToBoolean().Value());
+        worker->Queue();
+        return env.Undefined();
     }
 
     // latency(): every command's execution-time histogram (latency.h) summed over all threads, as

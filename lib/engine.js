@@ -5,6 +5,7 @@
 const native = require('./native');
 const { toKeyBuffer, toValueBuffer } = require('./keys');
 const { protocolError } = require('./errors');
+const { callbackOrPromise } = require('./callback');
 
 // The native engine, kept off the public surface: lib/'s servers reach it through nativeEngine().
 const NATIVE = Symbol('native engine');
@@ -46,6 +47,36 @@ class Engine {
 		const pairs = this[NATIVE].stats(String(group));
 		if (pairs === undefined) throw new RangeError(`unknown stats group ${JSON.stringify(group)}`);
 		return pairs;
+	}
+
+	// Writes every live item to a snapshot file at path (beside it first, then renamed into place)
+	// while the store keeps serving. Resolves {items, bytes, seconds}.
+	save(path, callback) {
+		return this._snapshot(path, true, callback);
+	}
+
+	// Loads a snapshot file written by save(), on top of what the store holds: items expired since
+	// are skipped and, when not all fit, the most recently used are kept. Resolves {items, expired,
+	// dropped, bytes, seconds}. A missing file fails with code ENOENT, a damaged, truncated or
+	// foreign one with code EBADSNAPSHOT (nothing is loaded from it), others with EIO.
+	load(path, callback) {
+		return this._snapshot(path, false, callback);
+	}
+
+	_snapshot(path, save, callback) {
+		if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+		return callbackOrPromise(callback, (done) => {
+			this[NATIVE].snapshot(path, save, (report) => {
+				if (report.status === 'ok') {
+					const { status, error, ...figures } = report;
+					return done(null, save ? { items: figures.items, bytes: figures.bytes, seconds: figures.seconds } : figures);
+				}
+				const err = new Error(report.error);
+				err.code = { missing: 'ENOENT', invalid: 'EBADSNAPSHOT', io: 'EIO' }[report.status];
+				err.path = path;
+				return done(err);
+			});
+		});
 	}
 }
 

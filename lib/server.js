@@ -11,6 +11,7 @@ const options = require('./options');
 const auth = require('./auth');
 const TlsListener = require('./tls_server');
 const MetricsListener = require('./metrics_listener');
+const { restore, Snapshots } = require('./restart');
 const { callbackOrPromise } = require('./callback');
 const { connectionError } = require('./errors');
 
@@ -25,6 +26,7 @@ const DEFAULTS = {
 	writeTimeout: 30,
 	tlsPort: null,
 	metricsPort: null,
+	snapshotInterval: 0,
 };
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
@@ -82,7 +84,14 @@ function validate(raw) {
 		writeTimeout: options.integer(opts, 'writeTimeout', DEFAULTS.writeTimeout, 0, MAX_TIMEOUT),
 		// metricsPort: an HTTP listener serving /metrics in Prometheus's format (lib/metrics.js).
 		metricsPort: port(opts, 'metricsPort'),
+		// restartFile: the cache is saved there on close() and loaded from it at start (lib/restart.js);
+		// snapshotInterval: seconds between background saves too (0: only on close).
+		restartFile: options.string(opts, 'restartFile', null),
+		snapshotInterval: options.integer(opts, 'snapshotInterval', DEFAULTS.snapshotInterval, 0, MAX_TIMEOUT),
 	};
+	if (validated.snapshotInterval > 0 && validated.restartFile === null) {
+		throw new RangeError('option snapshotInterval needs option restartFile');
+	}
 	validated.maxConnections = maxConnections(opts, validated.threads);
 	Object.assign(validated, validateSecurity(opts, validated));
 	if (validated.port === null && validated.memcachedPort === null && validated.tlsPort === null) {
@@ -133,6 +142,8 @@ class Server extends EventEmitter {
 		this._nativeServer = null;
 		this._tls = null;
 		this._metrics = null;
+		this._snapshots = this.options.restartFile === null ? null : new Snapshots(this.engine, this.options.restartFile);
+		this._restored = Promise.resolve();
 		this._protocols = [];   // protocol name of each native listener, in order
 		this._closing = null;
 		this._listen(callback);
@@ -146,41 +157,70 @@ class Server extends EventEmitter {
 		// Resolving here keeps names like "localhost" working while C only parses numeric addresses.
 		dns.lookup(this.options.host, (err, address) => {
 			if (err) return fail(err);
-			if (this._closing) {
-				// close() came first: the server never listens, and the callback must still hear of it.
-				if (callback) callback(connectionError('server closed before it could listen', 'ECLOSED'));
-				return undefined;
+			return this._restore((restoreError) => (restoreError ? fail(restoreError) : this._listenAt(address, fail, callback)));
+		});
+	}
+
+	// The restart file's items, before any client can see the store; 'restore' tells what came of it.
+	_restore(callback) {
+		if (this._snapshots === null) return callback(null);
+		this._restored = restore(this.engine, this.options.restartFile).then((report) => {
+			if (report) this.emit('restore', report);
+			if (this.options.snapshotInterval > 0) {
+				this._snapshots.every(this.options.snapshotInterval, (err) => this.emit('warning', err));
 			}
-			const listeners = [['simple', this.options.port], ['memcached', this.options.memcachedPort]]
-				.filter(([, port]) => port !== null)
-				.map(([protocol, port]) => ({ host: address, port, protocol }));
-			try {
-				if (listeners.length > 0) {
-					this._nativeServer = new native.NativeServer(nativeEngine(this.engine), {
-						listeners,
-						maxConnections: this.options.maxConnections,
-						idleTimeout: this.options.idleTimeout,
-						writeTimeout: this.options.writeTimeout,
-						// One thread means Node's own loop; more means that many native I/O threads.
-						threads: this.options.threads > 1 ? this.options.threads : 0,
-					});
-				}
-			} catch (listenError) {
-				listenError.address = address;
-				listenError.port = listeners[listenError.listener || 0].port;
-				return fail(listenError);
+			callback(null);
+		}, (err) => {
+			// The file is there but unreadable: never overwrite it.
+			this._snapshots = null;
+			callback(err);
+		});
+		return undefined;
+	}
+
+	// Saves the store to restartFile now, in the background (resolves {items, bytes, seconds}).
+	snapshot(callback) {
+		return callbackOrPromise(callback, (done) => {
+			if (!this._snapshots) return done(new Error('this server has no restartFile'));
+			return this._snapshots.save().then((report) => done(null, report), done);
+		});
+	}
+
+	_listenAt(address, fail, callback) {
+		if (this._closing) {
+			// close() came first: the server never listens, and the callback must still hear of it.
+			if (callback) callback(connectionError('server closed before it could listen', 'ECLOSED'));
+			return undefined;
+		}
+		const listeners = [['simple', this.options.port], ['memcached', this.options.memcachedPort]]
+			.filter(([, port]) => port !== null)
+			.map(([protocol, port]) => ({ host: address, port, protocol }));
+		try {
+			if (listeners.length > 0) {
+				this._nativeServer = new native.NativeServer(nativeEngine(this.engine), {
+					listeners,
+					maxConnections: this.options.maxConnections,
+					idleTimeout: this.options.idleTimeout,
+					writeTimeout: this.options.writeTimeout,
+					// One thread means Node's own loop; more means that many native I/O threads.
+					threads: this.options.threads > 1 ? this.options.threads : 0,
+				});
 			}
-			this._protocols = listeners.map((l) => l.protocol);
-			const listening = () => {
-				this.listening = true;
-				this.emit('listening');
-				if (callback) callback(null, this);
-			};
-			return this._listenHttp(address, (httpError) => {
-				if (!httpError) return listening();
-				httpError.address = address;
-				return this.close(() => fail(httpError));
-			});
+		} catch (listenError) {
+			listenError.address = address;
+			listenError.port = listeners[listenError.listener || 0].port;
+			return fail(listenError);
+		}
+		this._protocols = listeners.map((l) => l.protocol);
+		const listening = () => {
+			this.listening = true;
+			this.emit('listening');
+			if (callback) callback(null, this);
+		};
+		return this._listenHttp(address, (httpError) => {
+			if (!httpError) return listening();
+			httpError.address = address;
+			return this.close(() => fail(httpError));
 		});
 	}
 
@@ -227,7 +267,8 @@ class Server extends EventEmitter {
 		return index < 0 ? null : this._nativeServer.address(index);
 	}
 
-	// Stops accepting, sends replies already due, closes every connection; then 'close'.
+	// Stops accepting, sends replies already due, closes every connection, saves to restartFile if
+	// there is one; then 'close'.
 	close(callback) {
 		return callbackOrPromise(callback, (done) => {
 			if (!this._closing) {
@@ -238,7 +279,7 @@ class Server extends EventEmitter {
 					new Promise((resolve) => (nativeServer ? nativeServer.close(resolve) : resolve())),
 					new Promise((resolve) => (tlsListener ? tlsListener.close(resolve) : resolve())),
 					new Promise((resolve) => (metricsListener ? metricsListener.close(resolve) : resolve())),
-				]).then(() => {
+				]).then(() => this._saveOnClose()).finally(() => {
 					this._nativeServer = null;
 					this._tls = null;
 					this._metrics = null;
@@ -248,6 +289,15 @@ class Server extends EventEmitter {
 			}
 			this._closing.then(() => done(null), done);
 		});
+	}
+
+	// With restartFile: once no client can write any more, the store goes to the file. A failed save
+	// fails close() (after closing everything), so the loss is not silent.
+	async _saveOnClose() {
+		if (!this._snapshots) return;
+		this._snapshots.stop();
+		await this._restored.catch(() => {});
+		if (this._snapshots) await this._snapshots.save();
 	}
 
 	// Reads authFile again and swaps in its users (memcached does so on SIGHUP). Connections already
