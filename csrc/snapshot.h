@@ -3,6 +3,7 @@
 #ifndef SC_SNAPSHOT_H
 #define SC_SNAPSHOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -41,5 +42,10 @@ snapshot_status_t snapshot_save(engine_t *e, const char *path, snapshot_report_t
  * skipped; when the rest would not fit in the memory limit, the most recently used ones that do
  * fit are loaded. Cas uniques keep their values and later ones are higher. */
 snapshot_status_t snapshot_load(engine_t *e, const char *path, snapshot_report_t *r);
+
+/* snapshot_load over a file's bytes already in memory, named `name` in errors: what the loader
+ * does after mapping the file (and what its fuzz target drives). r is not cleared first. */
+snapshot_status_t snapshot_load_bytes(engine_t *e, const void *data, size_t size, const char *name,
+                                      snapshot_report_t *r);
 
 #endif

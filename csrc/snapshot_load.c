@@ -1,5 +1,7 @@
 /* snapshot_load: reads a snapshot file (snapshot.h) back into the cache. The file is mapped and
- * checked whole before the first item loads, so a damaged file is refused, never half-loaded. */
+ * checked whole before the first item loads, so a damaged file is refused, never half-loaded.
+ * Saves replace the file by rename, so a mapped file never changes under the load; only another
+ * program truncating it meanwhile could (the process would then take SIGBUS). */
 #include "snapshot.h"
 
 #include <errno.h>
@@ -286,6 +288,13 @@ static snapshot_status_t _load_checked(engine_t *e, reader_t *rd)
     return SNAPSHOT_OK;
 }
 
+snapshot_status_t snapshot_load_bytes(engine_t *e, const void *data, size_t size, const char *name, snapshot_report_t *r)
+{
+    reader_t rd = {.base = data, .size = size, .path = name, .report = r};
+    snapshot_status_t st = _check(&rd);
+    return st == SNAPSHOT_OK ? _load_checked(e, &rd) : st;
+}
+
 snapshot_status_t snapshot_load(engine_t *e, const char *path, snapshot_report_t *r)
 {
     memset(r, 0, sizeof(*r));
@@ -294,13 +303,18 @@ snapshot_status_t snapshot_load(engine_t *e, const char *path, snapshot_report_t
     reader_t rd = {.path = path, .report = r};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(r->error, sizeof(r->error), "%.200s: %s", path, strerror(errno));
-        return errno == ENOENT ? SNAPSHOT_MISSING : SNAPSHOT_IO;
+        int err = errno;
+        snprintf(r->error, sizeof(r->error), "%.200s: %s", path, strerror(err));
+        return err == ENOENT ? SNAPSHOT_MISSING : SNAPSHOT_IO;
     }
     struct stat sb;
     snapshot_status_t st = SNAPSHOT_IO;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        snprintf(r->error, sizeof(r->error), "%.200s: %s", path, S_ISREG(sb.st_mode) ? strerror(errno) : "not a regular file");
+    if (fstat(fd, &sb) != 0) {
+        snprintf(r->error, sizeof(r->error), "%.200s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(r->error, sizeof(r->error), "%.200s: not a regular file", path);
         goto out;
     }
     rd.size = (size_t)sb.st_size;
@@ -314,10 +328,7 @@ snapshot_status_t snapshot_load(engine_t *e, const char *path, snapshot_report_t
         snprintf(r->error, sizeof(r->error), "%.200s: %s", path, strerror(errno));
         goto out;
     }
-    rd.base = map;
-    st = _check(&rd);
-    if (st == SNAPSHOT_OK)
-        st = _load_checked(e, &rd);
+    st = snapshot_load_bytes(e, map, rd.size, path, r);
     munmap(map, rd.size);
 out:
     close(fd);

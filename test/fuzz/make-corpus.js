@@ -147,6 +147,32 @@ function binaryInputs() {
 	return inputs;
 }
 
-const targets = { text: textInputs, simple: simpleInputs, store: storeInputs, binary: binaryInputs };
+// Snapshot files of small stores: empty, a few items, flags and expiries, values near the fuzz
+// target's item size limit, and a meta-set binary key with its marks.
+async function snapshotInputs() {
+	const { Engine } = require('../../lib/engine');
+	const os = require('os');
+	const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'corpus-')), 'seed.snap');
+	const fills = [
+		() => {},
+		(e) => ['a', 'b', 'c'].forEach((k) => e.set(k, k.repeat(3))),
+		(e) => e.feed(Array.from({ length: 40 }, (_, i) => `set k${i} ${i * 7} ${i % 3 ? 0 : 3600} ${i} noreply\r\n${'v'.repeat(i)}\r\n`).join(''), { protocol: 'memcached' }),
+		(e) => { for (let i = 0; i < 4; i++) e.set(`big${i}`, 'x'.repeat(3000 + i)); },
+		(e) => e.feed('ms Zm9v 2 b\r\nhi\r\nmg Zm9v b v\r\nmd Zm9v b I\r\n', { protocol: 'memcached' }),
+	];
+	const inputs = [];
+	for (const fill of fills) {
+		const engine = new Engine({ memoryLimit: 1 << 20 });
+		fill(engine);
+		await engine.save(file);
+		inputs.push(fs.readFileSync(file));
+	}
+	fs.rmSync(path.dirname(file), { recursive: true, force: true });
+	return inputs;
+}
+
+const targets = { text: textInputs, simple: simpleInputs, store: storeInputs, binary: binaryInputs, snapshot: snapshotInputs };
 const wanted = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(targets);
-for (const target of wanted) writeCorpus(target, targets[target]());
+(async () => {
+	for (const target of wanted) writeCorpus(target, await targets[target]());
+})();

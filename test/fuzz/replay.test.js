@@ -18,6 +18,7 @@ const TARGETS = {
 	text: ['-DFUZZ_PROTOCOL=PROTOCOL_MEMCACHED', path.join(FUZZ, 'fuzz_protocol.c'), ...ENGINE],
 	binary: [path.join(FUZZ, 'fuzz_binary.c'), ...ENGINE],
 	store: [path.join(FUZZ, 'fuzz_store.c'), path.join(C_TESTS, 'store_diff.c'), ...sources.store],
+	snapshot: [path.join(FUZZ, 'fuzz_snapshot.c'), ...ENGINE],
 };
 const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'];
 

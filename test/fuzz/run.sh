@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: builds the libFuzzer targets with clang (-fsanitize=fuzzer,address,undefined) and runs
 # each for a given time, one after the other on one core. Usage: test/fuzz/run.sh [seconds] [target...]
-# Targets: simple, text, binary (protocol engines on a real store), store (differential against a model).
+# Targets: simple, text, binary (protocol engines on a real store), store (differential against a model),
+# snapshot (the snapshot file loader).
 # The growing corpus and any crashing input stay in build-fuzz/; exit status 1 if a target failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-${FUZZ_SECONDS:-60}}
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(simple text binary store)
+[ "${#targets[@]}" -gt 0 ] || targets=(simple text binary store snapshot)
 out=${FUZZ_OUT:-build-fuzz}
 cc=${FUZZ_CC:-clang}
 mkdir -p "$out/bin" "$out/artifacts"
@@ -26,6 +27,7 @@ build() {
 	text) "$cc" "${flags[@]}" -DFUZZ_PROTOCOL=PROTOCOL_MEMCACHED test/fuzz/fuzz_protocol.c "${engine[@]}" -o "$out/bin/fuzz_text" ;;
 	binary) "$cc" "${flags[@]}" test/fuzz/fuzz_binary.c "${engine[@]}" -o "$out/bin/fuzz_binary" ;;
 	store) "$cc" "${flags[@]}" test/fuzz/fuzz_store.c test/c/store_diff.c "${store_sources[@]}" -o "$out/bin/fuzz_store" ;;
+	snapshot) "$cc" "${flags[@]}" test/fuzz/fuzz_snapshot.c "${engine[@]}" -o "$out/bin/fuzz_snapshot" ;;
 	*) echo "unknown fuzz target: $1" >&2; return 2 ;;
 	esac
 }
@@ -37,6 +39,7 @@ options() {
 	text) echo "-dict=test/fuzz/text.dict -max_len=8192" ;;
 	binary) echo "-dict=test/fuzz/binary.dict -max_len=8192" ;;
 	store) echo "-max_len=4096" ;;
+	snapshot) echo "-max_len=16384" ;;
 	esac
 }
 
