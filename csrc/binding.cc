@@ -219,6 +219,7 @@ public:
         }
         if (with_auth && !AuthArg(info.Env(), auth, shared_->engine.auth))
             return;
+        shared_->engine.snapshots.shown = opts.Get("snapshots").ToBoolean().Value();
         StartFeeder(PROTOCOL_SIMPLE);
         StartFeeder(PROTOCOL_MEMCACHED);
     }

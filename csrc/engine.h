@@ -110,6 +110,17 @@ typedef struct engine_served {
     char event_library[32];    /* "libuv-<version>", "" = not served */
 } engine_served_t;
 
+/* What the restart file has done (snapshot.h), for "stats" and /metrics; under stats_lock. */
+typedef struct engine_snapshots {
+    bool shown;              /* list them in "stats" (a server with a restart file) */
+    uint64_t loaded, expired, dropped;  /* the last load's items */
+    double load_seconds;
+    uint64_t saves, failures;           /* saves that succeeded, and failed */
+    uint64_t last_items, last_bytes;    /* of the last save that succeeded */
+    double last_seconds;
+    int64_t last_at;                    /* its unix time; 0: none yet */
+} engine_snapshots_t;
+
 typedef struct engine {
     cache_t *cache;
     engine_stats_t stats;      /* written by Node's thread: in-process calls, its connections */
@@ -131,6 +142,7 @@ typedef struct engine {
     } crawler;
     unsigned slab_automove;    /* "slabs automove <0|1|2>", shown by stats settings: pages here
                                 * move between classes by themselves whatever it says */
+    engine_snapshots_t snapshots;
     prefix_stats_t *prefixes;  /* "stats detail": per-prefix counters, off until turned on */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */

@@ -334,5 +334,13 @@ out:
     close(fd);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (st == SNAPSHOT_OK) {
+        pthread_mutex_lock(&e->stats_lock);
+        e->snapshots.loaded = r->items;
+        e->snapshots.expired = r->expired;
+        e->snapshots.dropped = r->dropped;
+        e->snapshots.load_seconds = r->seconds;
+        pthread_mutex_unlock(&e->stats_lock);
+    }
     return st;
 }

@@ -168,6 +168,22 @@ static int _write_file(engine_t *e, writer_t *w)
     return fsync(w->fd);
 }
 
+static void _record(engine_t *e, snapshot_status_t st, const snapshot_report_t *r)
+{
+    engine_snapshots_t *s = &e->snapshots;
+    pthread_mutex_lock(&e->stats_lock);
+    if (st != SNAPSHOT_OK) {
+        s->failures++;
+    } else {
+        s->saves++;
+        s->last_items = r->items;
+        s->last_bytes = r->bytes;
+        s->last_seconds = r->seconds;
+        s->last_at = (int64_t)time(NULL);
+    }
+    pthread_mutex_unlock(&e->stats_lock);
+}
+
 snapshot_status_t snapshot_save(engine_t *e, const char *path, snapshot_report_t *r)
 {
     memset(r, 0, sizeof(*r));
@@ -217,5 +233,6 @@ out:
     }
     buf_free(&w.block);
     r->seconds = _now() - began;
+    _record(e, st, r);
     return st;
 }

@@ -73,6 +73,27 @@ static void _class_totals(engine_t *e, store_class_stats_t *total)
     }
 }
 
+/* After memcached's names, for a server with a restart file only: what it loaded at start and
+ * how its saves go (names of our own; docs/stats.md). */
+static void _snapshots(engine_t *e, stats_out_t *out)
+{
+    pthread_mutex_lock(&e->stats_lock);
+    engine_snapshots_t s = e->snapshots;
+    pthread_mutex_unlock(&e->stats_lock);
+    if (!s.shown)
+        return;
+    _u64(out, "restart_loaded_items", s.loaded);
+    _u64(out, "restart_expired_items", s.expired);
+    _u64(out, "restart_dropped_items", s.dropped);
+    _stat(out, "restart_load_seconds", "%.6f", s.load_seconds);
+    _u64(out, "snapshot_saves", s.saves);
+    _u64(out, "snapshot_failures", s.failures);
+    _u64(out, "snapshot_last_items", s.last_items);
+    _u64(out, "snapshot_last_bytes", s.last_bytes);
+    _stat(out, "snapshot_last_seconds", "%.6f", s.last_seconds);
+    _stat(out, "snapshot_age", "%lld", s.last_at == 0 ? -1LL : (long long)(time(NULL) - s.last_at));
+}
+
 static void _general(engine_t *e, stats_out_t *out)
 {
     engine_stats_t st;
@@ -161,6 +182,7 @@ static void _general(engine_t *e, stats_out_t *out)
     _u64(out, "moves_within_lru", 0);
     _u64(out, "direct_reclaims", ss.direct_reclaims);
     _u64(out, "lru_bumps_dropped", 0);
+    _snapshots(e, out);
 }
 
 /* memcached's 76 settings in its order: ours where one exists, else the value that says "not

@@ -16,7 +16,11 @@ const SET_ERRORS = native.constants.SET_ERRORS;
 class Engine {
 	constructor(options = {}) {
 		// auth: [[user, password], ...] makes memcached-protocol sessions authenticate first (lib/auth.js).
-		this[NATIVE] = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards, auth: options.auth || undefined });
+		// restartFile: "stats" lists what the restart file loaded and how its saves go.
+		this[NATIVE] = new native.Engine({
+			memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards,
+			auth: options.auth || undefined, snapshots: Boolean(options.restartFile),
+		});
 	}
 
 	// Returns the value as a Buffer, or null when the key is absent.

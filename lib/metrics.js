@@ -35,6 +35,15 @@ const GENERAL = [
 	['direct_reclaims', 'memcached_direct_reclaims_total', 'Times a store had to evict or reclaim an item itself.'],
 	['total_malloced', 'memcached_malloced_bytes', 'Bytes of memory given to slab pages.'],
 	['accepting_conns', 'memcached_accepting_connections', 'Whether the listener accepts connections (1) or not (0).'],
+	// With a restart file (names of our own):
+	['restart_loaded_items', 'memcached_restart_loaded_items', 'Items the restart file gave back at start.'],
+	['restart_expired_items', 'memcached_restart_expired_items', 'Items of the restart file that expired while the server was down.'],
+	['restart_dropped_items', 'memcached_restart_dropped_items', 'Items of the restart file left out for want of memory or room.'],
+	['snapshot_saves', 'memcached_snapshot_saves_total', 'Saves of the cache to the restart file.'],
+	['snapshot_failures', 'memcached_snapshot_failures_total', 'Saves to the restart file that failed.'],
+	['snapshot_last_bytes', 'memcached_snapshot_last_bytes', 'Bytes of the last save.'],
+	['snapshot_last_seconds', 'memcached_snapshot_last_duration_seconds', 'How long the last save took.'],
+	['snapshot_age', 'memcached_snapshot_age_seconds', 'Seconds since the last save (-1: none yet).'],
 ];
 
 // [settings name, family, help, parse]: from "stats settings", when its lru_crawler is on (as the

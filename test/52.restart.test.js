@@ -68,6 +68,7 @@ describe('restart: a restart file keeps the cache across a graceful stop', funct
 			assert.ok(Number(expired) <= 50, cli.out.stdout);
 			const port2 = memcachedPortOf(cli);
 			assert.strictEqual(await getsAll(port2, keys), before);
+			assert.match(await run(port2, ['stats']), /STAT restart_loaded_items 100000\r\nSTAT restart_expired_items \d+\r\nSTAT restart_dropped_items 0\r\n/);
 			assert.strictEqual(await run(port2, ['get short0 short49']), 'END\r\n');
 			// The seed protocol sees them too.
 			assert.strictEqual(await exchange(cli.port, ['get k1\r\n'], 'VALUE k1 b\r\nEND\r\n'), 'VALUE k1 b\r\nEND\r\n');
@@ -104,6 +105,29 @@ describe('restart: a restart file keeps the cache across a graceful stop', funct
 			assert.ok(restored[0].dropped > 10000 && restored[0].items + restored[0].dropped === 20000, JSON.stringify(restored[0]));
 			const text = await getsAll(server.address('memcached').port, recent);
 			assert.strictEqual(casValues(text).length, recent.length, 'every recently read item was kept');
+		} finally {
+			await server.close();
+		}
+	});
+});
+
+describe('restart: snapshots while serving', function () {
+	it('snapshotInterval saves in the background, counted in stats; each file loads whole', async function () {
+		const file = tmpFile('cache.snap');
+		const server = await startServer({ memcachedPort: 0, restartFile: file, snapshotInterval: 1 });
+		try {
+			const port = server.address('memcached').port;
+			const saves = async () => Number(/STAT snapshot_saves (\d+)\r/.exec(await run(port, ['stats']))[1]);
+			assert.strictEqual(await saves(), 0);
+			await run(port, ['set a 0 0 1', 'x']);
+			await waitFor(async () => (await saves()) >= 1, { what: 'a background save', timeoutMs: 20000 });
+			await run(port, ['set b 0 0 1', 'y']);
+			const report = await server.snapshot();
+			assert.strictEqual(report.items, 2);
+			assert.match(await run(port, ['stats']), /STAT snapshot_failures 0\r\nSTAT snapshot_last_items 2\r\n/);
+			const copy = new Engine({ memoryLimit: 16 << 20 });
+			assert.strictEqual((await copy.load(file)).items, 2);
+			assert.strictEqual(String(copy.get('b')), 'y');
 		} finally {
 			await server.close();
 		}
