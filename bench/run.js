@@ -158,10 +158,17 @@ const CLIENT_CASE = {
   description: 'Node clients (simplecached Client, npm memcached, memjs, a bare socket) on both servers: CPU µs/op and ops/s',
 };
 
+// The restart file's save and load speed and the cost of saving while serving: bench/restart.js,
+// in a process of its own (it runs an engine in-process for the save and load figures).
+const RESTART_CASE = {
+  name: 'restart',
+  description: 'restart file: save and load of 1M x 100 B and 100k x 10 KiB items (MB/s); ops/s and p99 while saving every second vs not',
+};
+
 // ---------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.js [options]
-Throughput cases run first, then the memory cases (conns-10k, items-1m), then the clients.
+Throughput cases run first, then the memory cases (conns-10k, items-1m), then the clients, then restart.
   --duration SEC      measured seconds per loadgen run (5)
   --warmup SEC        unmeasured seconds before each run (1)
   --rounds N          runs per server per case, alternating servers; the median is reported (1)
@@ -410,7 +417,7 @@ async function runCase(testCase, options) {
 // Names first: descriptions share words ("text", "pipeline") across cases, so matching
 // both would make --only text select every case. Descriptions are the fallback.
 function selectCases(options) {
-  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE];
+  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE, RESTART_CASE];
   if (!options.only) return all;
   const byName = all.filter((c) => c.name.includes(options.only));
   const selected = byName.length > 0 ? byName : all.filter((c) => c.description.includes(options.only));
@@ -554,6 +561,14 @@ function runClients(options) {
   return options.json ? JSON.parse(child.stdout) : null;
 }
 
+function runRestart(options) {
+  log(`\n== ${RESTART_CASE.name}: ${RESTART_CASE.description}`);
+  buildLoadgen();
+  const args = [path.join(__dirname, 'restart.js'), '--duration', String(options.duration), '--rounds', String(options.rounds)];
+  const child = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (child.status !== 0) throw new Error(`bench/restart.js failed (exit ${child.status})`);
+}
+
 function printReport(caseResults, memoryResults, clientResults, options) {
   if (options.json) {
     const doc = {
@@ -569,7 +584,7 @@ function printReport(caseResults, memoryResults, clientResults, options) {
 
 // ---------------------------------------------------------------- main
 
-function listCases(cases, memoryCases, clients, options) {
+function listCases(cases, memoryCases, clients, restart, options) {
   for (const c of cases) {
     console.log(`${c.name}: ${c.description}`);
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
@@ -579,6 +594,7 @@ function listCases(cases, memoryCases, clients, options) {
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  load ${JSON.stringify(c.load)}`);
   }
   if (clients) console.log(`${CLIENT_CASE.name}: ${CLIENT_CASE.description}`);
+  if (restart) console.log(`${RESTART_CASE.name}: ${RESTART_CASE.description}`);
 }
 
 // Checked before any case runs, so a missing prerequisite does not surface after minutes of work.
@@ -597,8 +613,9 @@ async function main() {
   const cases = selected.filter((c) => CASES.includes(c));
   const memoryCases = selected.filter((c) => MEMORY_CASES.includes(c));
   const clients = selected.includes(CLIENT_CASE);
+  const restart = selected.includes(RESTART_CASE);
   if (options.list) {
-    listCases(cases, memoryCases, clients, options);
+    listCases(cases, memoryCases, clients, restart, options);
     return;
   }
   installExitHandlers();
@@ -615,6 +632,7 @@ async function main() {
     printReport(results, memoryResults, null, options);
     if (clients) runClients(options);
   }
+  if (restart && !options.json) runRestart(options);
 }
 
 main().catch((err) => {
