@@ -111,6 +111,51 @@ describe('restart: a restart file keeps the cache across a graceful stop', funct
 	});
 });
 
+describe("restart: memcached's t/restart.t, in its equivalent form", function () {
+	this.timeout(120000);
+
+	it('values of every power-of-two size to 1 MiB and large ones come back; a short TTL expires while stopped, a longer one stays; then -I, -m and -t change', async function () {
+		const file = tmpFile('mc_restart');
+		const args = ['-p', 'off', '--memcached-port', '0', '-m', '128', '-e', file, '-I', '2m'];
+		let cli = await startCli(args);
+		let port = memcachedPortOf(cli);
+		const sizes = [];
+		for (let size = 2; size <= 1 << 20; size *= 2) sizes.push(size);
+		const chunked = [];
+		for (let size = 768000; size <= 768000 + 1024; size += 50) chunked.push(size);
+		const sets = [...sizes.map((n, i) => [`set foo${i} 0 0 ${n}`, 'x'.repeat(n)]), ...chunked.map((n, i) => [`set chunk${i} 0 0 ${n}`, 'x'.repeat(n)])];
+		assert.strictEqual(await run(port, sets.flat()), 'STORED\r\n'.repeat(sets.length));
+		assert.strictEqual(await run(port, [`delete chunk${chunked.length - 1}`, 'set low1 0 3 2', 'bo', 'set low2 0 3600 2', 'mo']), 'DELETED\r\nSTORED\r\nSTORED\r\n');
+		const expiry = Date.now() + 4000;
+		await stopCli(cli);
+		await waitFor(() => Date.now() > expiry, { what: 'low1 to expire', timeoutMs: 10000 });
+		cli = await startCli(args);
+		port = memcachedPortOf(cli);
+		const value = (key, n) => `VALUE ${key} 0 ${n}\r\n${'x'.repeat(n)}\r\nEND\r\n`;
+		try {
+			assert.strictEqual(await run(port, ['get low1', 'get low2']), 'END\r\nVALUE low2 0 2\r\nmo\r\nEND\r\n');
+			for (const [i, n] of sizes.entries()) assert.strictEqual(await run(port, [`get foo${i}`]), value(`foo${i}`, n), `foo${i}`);
+			for (const [i, n] of chunked.entries()) {
+				assert.strictEqual(await run(port, [`get chunk${i}`]), i === chunked.length - 1 ? 'END\r\n' : value(`chunk${i}`, n), `chunk${i}`);
+			}
+		} finally {
+			await stopCli(cli);
+		}
+		// memcached refuses its file when -m or -I change; here what still fits stays: -I 512k drops
+		// the items over it, -t 4 shards the store differently.
+		cli = await startCli(['-p', 'off', '--memcached-port', '0', '-m', '64', '-e', file, '-I', '512k', '-t', '4']);
+		try {
+			const over = sizes.filter((n) => n + 60 > 512 * 1024).length + chunked.length - 1;
+			assert.match(cli.out.stdout, new RegExp(`restored ${sizes.length - sizes.filter((n) => n + 60 > 512 * 1024).length + 1} items .*\\(0 expired, ${over} did not fit\\)`));
+			port = memcachedPortOf(cli);
+			assert.strictEqual(await run(port, ['get foo9']), value('foo9', 1024));
+			assert.strictEqual(await run(port, [`get foo${sizes.length - 1}`]), 'END\r\n');
+		} finally {
+			await stopCli(cli);
+		}
+	});
+});
+
 describe('restart: snapshots while serving', function () {
 	it('snapshotInterval saves in the background, counted in stats; each file loads whole', async function () {
 		const file = tmpFile('cache.snap');
