@@ -31,10 +31,11 @@ typedef struct snapshot_report {
     char error[256];       /* why it failed, naming the file; "" when it did not */
 } snapshot_report_t;
 
-/* Writes every live item to path: to "<path>.tmp" first, fsync'd, then renamed over path, and the
- * directory fsync'd, so a crash at any moment leaves the previous file or the new one whole. Each
- * shard's lock is held for one visit of a few dozen buckets at a time, never during a write. Not
- * to be run twice at once on one path. */
+/* Writes every live item to path: to "<path>.tmp.<pid>.<n>" first, fsync'd, then renamed over
+ * path, and the directory fsync'd, so a crash at any moment leaves the previous file or the new one
+ * whole (a crash may leave a .tmp file behind). Each shard's lock is held for one visit of a few
+ * dozen buckets at a time, never during a write. Saves racing on one path each write a whole file;
+ * the last to finish wins. */
 snapshot_status_t snapshot_save(engine_t *e, const char *path, snapshot_report_t *r);
 
 /* Loads the snapshot at path into e, on top of what e holds. Nothing is loaded unless the whole

@@ -188,8 +188,11 @@ snapshot_status_t snapshot_save(engine_t *e, const char *path, snapshot_report_t
 {
     memset(r, 0, sizeof(*r));
     double began = _now();
+    /* A name of its own per save, so that saves racing on one path each write a whole file and
+     * the last rename wins. */
+    static _Atomic unsigned long saves;
     char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%lu", path, (long)getpid(), ++saves) >= (int)sizeof(tmp)) {
         snprintf(r->error, sizeof(r->error), "%.200s: path too long", path);
         return SNAPSHOT_IO;
     }
