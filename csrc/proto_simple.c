@@ -60,6 +60,7 @@ parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, u
     const char *nl = memchr(in + from, '\n', len - from);
     if (nl == NULL) {
         *scanned = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
+        *consumed = 0;
         return len > max_line ? PARSE_OVERSIZE : PARSE_UNFINISHED;
     }
     size_t n = (size_t)(nl - in);
@@ -141,19 +142,51 @@ int proto_simple_execute(session_t *s, const simple_request_t *req, buf_t *out)
     return buf_append_lit(out, TEXT_ERROR "\r\n");
 }
 
+/* The rest of an overlong line, thrown away as it arrives: up to and including its end. */
+static size_t _discard(session_t *s, const char *in, size_t len)
+{
+    const char *nl = memchr(in, '\n', len);
+    if (nl == NULL)
+        return len;
+    s->proto.simple.discarding = false;
+    return (size_t)(nl - in) + 1;
+}
+
+/* A line past the limit: a set's value is too large for any item, anything else is too long. The
+ * connection goes on once the line ends; until then what arrives is dropped, so memory stays
+ * bounded by the limit whatever the client sends. */
+static size_t _oversize(session_t *s, const char *in, size_t len, size_t used, buf_t *out)
+{
+    s->command = LATENCY_OTHER;
+    int rc;
+    if (len >= 4 && memcmp(in, "set ", 4) == 0) {
+        s->command = LATENCY_SET;
+        stat_add(&s->stats->store_too_large, 1);
+        rc = buf_append_lit(out, TEXT_TOO_LARGE "\r\n");
+    } else {
+        rc = buf_append_lit(out, SIMPLE_LINE_TOO_LONG "\r\n");
+    }
+    if (rc != 0)
+        s->state = SESSION_BROKEN;
+    s->scanned = 0;
+    if (used > 0)
+        return used;
+    s->proto.simple.discarding = true;
+    return len;
+}
+
 size_t proto_simple_step(session_t *s, const char *in, size_t len, buf_t *out)
 {
+    if (s->proto.simple.discarding)
+        return _discard(s, in, len);
     simple_request_t req;
     size_t used;
     size_t max_line = proto_simple_max_line(s->engine->max_item_size);
     parse_status_t st = proto_simple_parse(in, len, max_line, &s->scanned, &req, &used);
     if (st == PARSE_UNFINISHED)
         return 0;
-    if (st == PARSE_OVERSIZE) {
-        s->state = SESSION_BROKEN;
-        buf_append_lit(out, SIMPLE_LINE_TOO_LONG "\r\n");
-        return 0;
-    }
+    if (st == PARSE_OVERSIZE)
+        return _oversize(s, in, len, used, out);
     if (proto_simple_execute(s, &req, out) != 0)
         s->state = SESSION_BROKEN;
     return used;

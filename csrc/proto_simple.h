@@ -30,7 +30,8 @@ typedef struct simple_request {
 typedef enum parse_status {
     PARSE_OK,          /* one line parsed into the request (possibly SIMPLE_INVALID) */
     PARSE_UNFINISHED,  /* no complete line yet; nothing consumed */
-    PARSE_OVERSIZE,    /* no line end within max_line bytes: the stream cannot be resynchronised */
+    PARSE_OVERSIZE,    /* a line longer than max_line: *consumed is its length with its end, or
+                        * 0 when its end has not arrived yet */
 } parse_status_t;
 
 /* Parses the first line of in[0..len). *scanned (in/out) counts leading bytes already known to

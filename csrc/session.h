@@ -46,6 +46,10 @@ typedef struct text_session {
     bool authenticated : 1;    /* false until the auth "set" succeeds (engine->auth) */
 } text_session_t;
 
+typedef struct simple_session {
+    bool discarding;           /* the rest of an overlong line is thrown away as it arrives */
+} simple_session_t;
+
 typedef struct binary_session {
     uint32_t swallow_left;     /* bytes of a refused command's body still to discard */
 } binary_session_t;
@@ -68,6 +72,7 @@ typedef struct session {
     union {
         text_session_t text;
         binary_session_t binary;
+        simple_session_t simple;
     } proto;                   /* the state of the protocol spoken; zeroed at start */
 } session_t;
 

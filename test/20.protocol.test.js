@@ -177,12 +177,13 @@ describe('protocol: size limits', () => {
 		await expectReply(port, [`${line}\nget small\r\n`], 'ERROR\r\nVALUE small ok\r\nEND\r\n');
 	});
 
-	it('answers CLIENT_ERROR line too long to a longer line without a newline and closes that connection only', async () => {
+	it('answers CLIENT_ERROR line too long to a longer line, drops the rest of it as it arrives, and goes on', async () => {
 		const other = await connect(port);
 		try {
 			assert.strictEqual(await other.request('set neighbour here\r\n', 'STORED\r\n'), 'STORED\r\n');
-			const reply = await exchange(port, ['x'.repeat(MAX_LINE + 1)], null);
-			assert.strictEqual(reply, 'CLIENT_ERROR line too long\r\n');
+			const answers = 'CLIENT_ERROR line too long\r\nVALUE small ok\r\nEND\r\n';
+			const reply = await exchange(port, ['x'.repeat(MAX_LINE + 1), 'y'.repeat(MAX_LINE * 2), 'end of it\r\nget small\r\n'], answers);
+			assert.strictEqual(reply, answers);
 			// The other connection was not disturbed.
 			const expected = 'VALUE neighbour here\r\nEND\r\n';
 			assert.strictEqual(await other.request('get neighbour\r\n', expected), expected);
@@ -192,16 +193,17 @@ describe('protocol: size limits', () => {
 		}
 	});
 
-	it('detects a long line arriving in many small writes', async () => {
-		// Six writes of 64 bytes: the sixth brings the line past the limit.
+	it('answers a set too long for any item, arriving in many small writes, as too large, and the commands after it', async () => {
+		// Six writes of 64 bytes: the sixth brings the line past the limit; the seventh ends it.
 		const chunks = [];
 		for (let i = 0; i < 6; i++) chunks.push((i === 0 ? 'set k ' : '').padEnd(64, 'y'));
-		const reply = await exchange(port, chunks, null, { gap: 'immediate' });
-		assert.strictEqual(reply, 'CLIENT_ERROR line too long\r\n');
+		chunks.push('y\r\nget k\r\n');
+		const expected = 'SERVER_ERROR object too large for cache\r\nEND\r\n';
+		assert.strictEqual(await exchange(port, chunks, expected, { gap: 'immediate' }), expected);
 	});
 
-	it('answers earlier commands, then CLIENT_ERROR, and nothing after a long line even if it has a newline', async () => {
-		const reply = await exchange(port, [`get small\r\n${'z'.repeat(MAX_LINE * 3)}\r\nget small\r\n`], null);
-		assert.strictEqual(reply, 'VALUE small ok\r\nEND\r\nCLIENT_ERROR line too long\r\n');
+	it('answers earlier commands, then CLIENT_ERROR for a long line that has its newline, then the later ones', async () => {
+		const expected = 'VALUE small ok\r\nEND\r\nCLIENT_ERROR line too long\r\nVALUE small ok\r\nEND\r\n';
+		assert.strictEqual(await exchange(port, [`get small\r\n${'z'.repeat(MAX_LINE * 3)}\r\nget small\r\n`], expected), expected);
 	});
 });
