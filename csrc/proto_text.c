@@ -416,6 +416,8 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
         c->s->state = SESSION_QUIT;
     } else if (text_token_is(w, "shutdown")) {
         REPLY(c, TEXT_SHUTDOWN_DISABLED);
+    } else if (text_token_is(w, "lru")) {
+        text_lru(c);
     } else {
         /* memcached hangs up on what looks like an HTTP request. */
         const token_t *last = &c->t[c->nt - 2];

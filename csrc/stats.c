@@ -208,13 +208,17 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "dump_enabled", "yes");
     _str(out, "hash_algorithm", "multiply-xorshift");
     _str(out, "lru_maintainer_thread", "no");
-    _str(out, "lru_segmented", "no");
-    _u64(out, "hot_lru_pct", 0);
-    _u64(out, "warm_lru_pct", 0);
-    _str(out, "hot_max_factor", "0.00");
-    _str(out, "warm_max_factor", "0.00");
-    _str(out, "temp_lru", "no");
-    _u64(out, "temporary_ttl", 0);
+    /* As "lru" last set them: the one CLOCK per class has no segments they would tune. */
+    double hot_factor, warm_factor;
+    __atomic_load(&e->lru.hot_max_factor, &hot_factor, __ATOMIC_RELAXED);
+    __atomic_load(&e->lru.warm_max_factor, &warm_factor, __ATOMIC_RELAXED);
+    _str(out, "lru_segmented", __atomic_load_n(&e->lru.segmented, __ATOMIC_RELAXED) ? "yes" : "no");
+    _u64(out, "hot_lru_pct", __atomic_load_n(&e->lru.hot_pct, __ATOMIC_RELAXED));
+    _u64(out, "warm_lru_pct", __atomic_load_n(&e->lru.warm_pct, __ATOMIC_RELAXED));
+    _stat(out, "hot_max_factor", "%.2f", hot_factor);
+    _stat(out, "warm_max_factor", "%.2f", warm_factor);
+    _str(out, "temp_lru", __atomic_load_n(&e->lru.temp_lru, __ATOMIC_RELAXED) ? "yes" : "no");
+    _stat(out, "temporary_ttl", "%d", (int)__atomic_load_n(&e->lru.temporary_ttl, __ATOMIC_RELAXED));
     _u64(out, "idle_timeout", sv->idle_timeout);
     _u64(out, "watcher_logbuf_size", 0);
     _u64(out, "worker_logbuf_size", 0);
