@@ -106,7 +106,7 @@ export interface Engine {
 }
 
 /** The `stats` groups the engine reports. */
-export type StatsGroup = '' | 'settings' | 'items' | 'slabs' | 'sizes';
+export type StatsGroup = '' | 'settings' | 'items' | 'slabs' | 'sizes' | 'conns';
 
 export declare class Server extends EventEmitter {
 	/** Starts listening at once; the callback runs once listening, or with the error. */

@@ -132,6 +132,7 @@ typedef struct engine {
     prefix_stats_t *prefixes;  /* "stats detail": per-prefix counters, off until turned on */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
+    struct served_server *servers; /* the servers serving it, under stats_lock (served.h) */
     /* "lru tune|mode|temp_ttl": kept for "stats settings"; one CLOCK per class here has no
      * segments to tune. Relaxed atomics, any thread. */
     struct {

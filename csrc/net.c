@@ -3,6 +3,7 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,19 @@ static void _connection_cb(uv_stream_t *stream, int status)
         group_adopt(&s->groups[0], c, l->proto);
 }
 
+/* "stats conns": the listeners, then each group's connections. Under the engine's stats_lock. */
+static void _list(served_server_t *self, served_pick_t *pick)
+{
+    net_server_t *s = (net_server_t *)((char *)self - offsetof(net_server_t, served));
+    for (unsigned i = 0; i < s->nlisteners; i++) {
+        served_socket_t socket = {.fd = s->listener_fds[i], .state = SERVED_LISTENING, .listening = true,
+                                  .last_cmd = s->started};
+        served_offer(pick, &socket);
+    }
+    for (unsigned i = 0; i < s->ngroups; i++)
+        group_list(&s->groups[i], pick);
+}
+
 static int _parse_address(const char *host, int port, struct sockaddr_storage *addr)
 {
     memset(addr, 0, sizeof(*addr));
@@ -254,6 +268,14 @@ int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *conf
         return rc;
     }
     _describe(s, config);
+    for (unsigned i = 0; i < s->nlisteners; i++) {
+        uv_os_fd_t fd;
+        s->listener_fds[i] = uv_fileno((uv_handle_t *)&s->listeners[i].tcp, &fd) == 0 ? fd : -1;
+    }
+    s->started = cache_clock(engine->cache);
+    s->served = (served_server_t){.list = _list};
+    served_add(engine, &s->served);
+    s->registered = true;
     *out = s;
     return 0;
 }
@@ -273,6 +295,10 @@ void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
     s->closing = true;
     s->on_closed = cb;
     s->closed_ctx = ctx;
+    /* From here no session lists this server: its handles can go. */
+    if (s->registered)
+        served_remove(s->engine, &s->served);
+    s->registered = false;
     for (unsigned i = 0; i < s->nlisteners; i++)
         uv_close((uv_handle_t *)&s->listeners[i].tcp, _listener_close_cb);
     for (unsigned i = 0; i < s->ngroups; i++)

@@ -7,6 +7,7 @@
 
 #include "engine.h"
 #include "group.h"
+#include "served.h"
 
 #define NET_MAX_LISTENERS 4
 #define NET_MAX_THREADS 64
@@ -52,6 +53,10 @@ typedef struct net_server {
     bool closing;
     net_closed_cb on_closed;
     void *closed_ctx;
+    served_server_t served;     /* the server as its engine's sessions see it, while registered */
+    bool registered;
+    int listener_fds[NET_MAX_LISTENERS];
+    uint32_t started;           /* store clock when it started listening */
 } net_server_t;
 
 /* Binds every listener, starts the groups, and listens. On success *out is a running server that

@@ -1,10 +1,145 @@
-// Operators' commands against a real memcached 1.6.18: "lru tune|mode|temp_ttl" (answers and what
-// "stats settings" then shows).
+// Operators' commands against a real memcached 1.6.18: "stats conns" (per socket: addresses,
+// memcached's state names, idle seconds) and "lru tune|mode|temp_ttl".
 'use strict';
 
 const assert = require('assert');
-const { startServer, pipeline, statsPairs } = require('./helpers/server');
+const net = require('net');
+const { startServer, pipeline, statsPairs, waitFor, connect } = require('./helpers/server');
 const { withMemcached } = require('./helpers/memcached');
+
+// "stats conns" asked on a new connection: {asker: its local port, lines: [[name, value], ...]}.
+function statsConns(port) {
+	return new Promise((resolve, reject) => {
+		const socket = net.connect(port, '127.0.0.1');
+		let text = '';
+		socket.on('error', reject);
+		socket.on('connect', () => socket.write('stats conns\r\n'));
+		socket.on('data', (d) => {
+			text += d.toString('latin1');
+			if (!/(^|\r\n)END\r\n$/.test(text)) return;
+			const asker = socket.localPort;
+			socket.destroy();
+			const lines = text.split('\r\n').slice(0, -2).map((l) => {
+				const match = /^STAT (\d+):(\w+) (.*)$/.exec(l);
+				assert.ok(match, `stats conns line ${JSON.stringify(l)}`);
+				return [Number(match[1]), match[2], match[3]];
+			});
+			resolve({ asker, lines });
+		});
+	});
+}
+
+// The listing by socket: the listener(s) and each connection named by its role (its client's
+// local port), with addresses checked against what they must be. Fails on memcached's and ours alike.
+function bySocket({ asker, lines }, serverPort, roles) {
+	const fds = [...new Set(lines.map(([fd]) => fd))];
+	assert.deepStrictEqual(fds, [...fds].sort((a, b) => a - b), 'listed by fd, ascending');
+	const sockets = fds.map((fd) => Object.fromEntries(lines.filter(([f]) => f === fd).map(([, name, value]) => [name, value])));
+	const named = {};
+	for (const [i, s] of sockets.entries()) {
+		assert.match(s.secs_since_last_cmd, /^\d+$/);
+		if (s.state === 'conn_listening') {
+			assert.deepStrictEqual(Object.keys(s), ['addr', 'state', 'secs_since_last_cmd'], `fd ${fds[i]}`);
+			assert.strictEqual(s.addr, `tcp:127.0.0.1:${serverPort}`);
+			named.listener = s.state;
+			continue;
+		}
+		assert.deepStrictEqual(Object.keys(s), ['addr', 'listen_addr', 'state', 'secs_since_last_cmd'], `fd ${fds[i]}`);
+		assert.strictEqual(s.listen_addr, `tcp:127.0.0.1:${serverPort}`);
+		const client = Number(/^tcp:127\.0\.0\.1:(\d+)$/.exec(s.addr)[1]);
+		const role = client === asker ? 'asker' : Object.keys(roles).find((r) => roles[r].localPort === client);
+		if (role) named[role] = s.state;
+	}
+	return named;
+}
+
+describe('stats conns lists every socket as memcached does', function () {
+	const reference = withMemcached();
+	let server;
+	let sockets = [];
+	afterEach(async () => {
+		for (const s of sockets) s.destroy();
+		sockets = [];
+		if (server) await server.close();
+		server = null;
+	});
+
+	// One connection in each state memcached names for an idle client; the asker is parsing.
+	async function openRoles(port) {
+		const roles = {};
+		const open = async (name, data, reply) => {
+			const c = await connect(port);
+			sockets.push(c);
+			roles[name] = c.socket;
+			if (data) c.write(data);
+			if (reply) assert.strictEqual(await c.read(reply.length), reply);
+		};
+		await open('fresh');
+		await open('answered', 'version\r\n', 'VERSION 1.6.18\r\n');
+		await open('partial line', 'get ab');
+		await open('data block due', 'set a 0 0 10\r\nabc');
+		return roles;
+	}
+	const sameStates = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+	const EXPECTED = {
+		listener: 'conn_listening', fresh: 'conn_new_cmd', answered: 'conn_read', 'partial line': 'conn_read',
+		'data block due': 'conn_nread', asker: 'conn_parse_cmd',
+	};
+
+	for (const threads of [1, 3]) {
+		it(`same names, order, addresses and states as memcached (threads: ${threads})`, async function () {
+			server = await startServer({ port: false, memcachedPort: 0, threads });
+			const ours = server.address('memcached').port;
+			const listings = [];
+			for (const port of [reference.port, ours]) {
+				const roles = await openRoles(port);
+				// The server reads what the connections sent in its own time: wait until it has.
+				let seen = null;
+				const listing = await waitFor(async () => {
+					const l = await statsConns(port);
+					seen = bySocket(l, port, roles);
+					return sameStates(seen, EXPECTED) && l;
+				}, { what: `stats conns on ${port === ours ? 'ours' : 'memcached'}` }).catch((err) => {
+					throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}`);
+				});
+				listings.push(listing);
+				for (const s of sockets) s.destroy();
+				sockets = [];
+			}
+			const [theirs, mine] = listings.map(({ lines }) => {
+				const rank = new Map([...new Set(lines.map(([fd]) => fd))].map((fd, i) => [fd, i]));
+				return lines.map(([fd, name]) => `${rank.get(fd)}:${name}`);
+			});
+			assert.deepStrictEqual(mine, theirs);
+		});
+	}
+
+	it('lists hundreds of connections spread over I/O threads once each, by fd, in slices', async function () {
+		server = await startServer({ port: false, memcachedPort: 0, threads: 4 });
+		const port = server.address('memcached').port;
+		const count = 600;
+		for (let i = 0; i < count; i++) sockets.push(await connect(port));
+		const listing = await waitFor(async () => {
+			const l = await statsConns(port);
+			return l.lines.filter(([, name]) => name === 'listen_addr').length === count + 1 && l;
+		}, { what: `${count} connections listed` });
+		const named = bySocket(listing, port, {});
+		assert.strictEqual(named.listener, 'conn_listening');
+		assert.strictEqual(named.asker, 'conn_parse_cmd');
+		const states = listing.lines.filter(([, name]) => name === 'state').map(([, , v]) => v);
+		assert.strictEqual(states.filter((s) => s === 'conn_new_cmd').length, count);
+		assert.strictEqual(new Set(listing.lines.map(([fd]) => fd)).size, count + 2);
+	});
+
+	it('Engine.stats(\'conns\') lists the server\'s sockets in-process', async function () {
+		server = await startServer({ port: false, memcachedPort: 0 });
+		sockets.push(await connect(server.address('memcached').port));
+		await waitFor(() => Object.keys(server.engine.stats('conns')).filter((k) => k.endsWith(':listen_addr')).length === 1,
+			{ what: 'one connection listed' });
+		const pairs = server.engine.stats('conns');
+		assert.ok(Object.values(pairs).includes('conn_listening'), JSON.stringify(pairs));
+	});
+});
 
 describe('lru tune|mode|temp_ttl answer as memcached\'s and show in stats settings', function () {
 	const reference = withMemcached();
