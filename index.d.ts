@@ -50,6 +50,9 @@ export interface ServerOptions {
 	tlsPort?: number | false | null;
 	/** Options of tls.createServer: at least cert and key. */
 	tls?: import('tls').TlsOptions;
+	/** memcached's -A: a client's `shutdown [graceful]` emits 'shutdown', then closes the server
+	 * (default false: `ERROR: shutdown not enabled`). */
+	enableShutdown?: boolean;
 }
 
 /** The options a Server runs with, once checked. */
@@ -66,6 +69,7 @@ export interface ServerSettings {
 	authFile: string | null;
 	tlsPort: number | null;
 	tls: import('tls').TlsOptions | null;
+	enableShutdown: boolean;
 }
 
 /** server.stats(): friendly names plus every counter under its memcached `stats` name. */
@@ -128,6 +132,9 @@ export declare class Server extends EventEmitter {
 	on(event: 'listening' | 'close', listener: () => void): this;
 	on(event: 'error', listener: (err: SimplecachedError) => void): this;
 	once(event: 'listening' | 'close', listener: () => void): this;
+	/** A client sent `shutdown` (enableShutdown); 'close' follows once the server has closed. */
+	on(event: 'shutdown', listener: (info: { graceful: boolean }) => void): this;
+	once(event: 'shutdown', listener: (info: { graceful: boolean }) => void): this;
 	once(event: 'error', listener: (err: SimplecachedError) => void): this;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // simplecached command line: parses flags, starts a Server, and closes it gracefully on a signal.
-// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -t, -I, -Y).
+// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -t, -I, -Y, -A).
 'use strict';
 
 const fs = require('fs');
@@ -28,6 +28,7 @@ const USAGE = `Usage: simplecached [options]
       --tls-cert <file>      TLS certificate chain (PEM)
       --tls-key <file>       TLS private key (PEM)
       --tls-ca <file>        CA (PEM) to require and verify client certificates on the TLS port
+  -A, --enable-shutdown      allow the "shutdown [graceful]" command: the server closes, the process exits 0
   -h, --help                 show this help
       --version              show the version
 `;
@@ -48,6 +49,7 @@ const FLAGS = {
 	'tls-cert': { type: 'string' },
 	'tls-key': { type: 'string' },
 	'tls-ca': { type: 'string' },
+	'enable-shutdown': { type: 'boolean', short: 'A' },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
 };
@@ -115,6 +117,7 @@ function parseOptions(argv) {
 			allowUnauthenticatedSeed: v['allow-unauthenticated-seed'],
 			tlsPort: integerFlag(v, 'tls-port'),
 			tls: tlsFlags(v),
+			enableShutdown: v['enable-shutdown'],
 		},
 	};
 }
@@ -184,6 +187,11 @@ function handleSignals(server) {
 		// No process.exit(): the process ends by itself once every handle is closed, which proves none leaked.
 		server.close().then(() => { process.exitCode = 0; });
 	};
+	// A client's "shutdown" (-A): the Server closes itself; the process then ends as after a signal.
+	server.on('shutdown', ({ graceful }) => {
+		stopping = true;
+		console.log(`simplecached: ${graceful ? 'shutdown graceful' : 'shutdown'} command, closing`);
+	});
 	process.on('SIGINT', stop);
 	process.on('SIGTERM', stop);
 	// As memcached: SIGHUP reloads the auth file; a bad file keeps the users already loaded.

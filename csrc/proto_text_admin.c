@@ -1,5 +1,5 @@
-/* proto_text_admin: memcached's operator commands "lru_crawler", "lru", "slabs" and "cache_memlimit",
- * and the paced sending of key listings (metadump; "stats cachedump" too), as 1.6.18 answers them. */
+/* proto_text_admin: memcached's operator commands "lru_crawler", "lru", "slabs", "cache_memlimit" and
+ * "shutdown", and the paced sending of key listings (metadump; "stats cachedump" too), as 1.6.18 answers them. */
 #include "proto_text_cmd.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 
 #include "mcnum.h"
 #include "replies.h"
+#include "served.h"
 
 #define TEXT_DUMP_PIECE (64 * 1024) /* listing bytes composed per step, between output checks */
 #define CLASS_ID_MAX 63             /* memcached's largest slab class id */
@@ -246,5 +247,20 @@ void text_lru(cmd_t *c)
         REPLY(c, TEXT_OK);
     } else {
         REPLY(c, TEXT_ERROR);
+    }
+}
+
+/* "shutdown [graceful]" (memcached's -A): the asking connection closes without a reply, as
+ * memcached's does, and every server on the engine is told to stop (net.c signals Node's loop,
+ * where the Server closes). Both modes close alike here: graceful only says so (docs/protocols.md). */
+void text_shutdown(cmd_t *c)
+{
+    if (!c->s->engine->shutdown_enabled) {
+        REPLY(c, TEXT_SHUTDOWN_DISABLED);
+    } else if (c->nt == 2 || (c->nt == 3 && text_token_is(&c->t[1], "graceful"))) {
+        c->s->state = SESSION_QUIT;
+        served_shutdown(c->s->engine, c->nt == 3);
+    } else {
+        REPLY(c, TEXT_SHUTDOWN_BAD_MODE);
     }
 }

@@ -1,5 +1,5 @@
-/* served: the registry of an engine's servers (under the engine's stats_lock, which a listing
- * holds only for one bounded slice) and the bounded pick of sockets by fd. */
+/* served: the registry of an engine's servers (under the engine's stats_lock, which a listing or a
+ * shutdown holds only for one bounded slice) and the bounded pick of sockets by fd. */
 #include "served.h"
 
 #include <stddef.h>
@@ -87,4 +87,14 @@ unsigned served_list(engine_t *e, int after, served_socket_t *out, unsigned max)
         _sift_down(out, n - 1, 0);
     }
     return pick.n;
+}
+
+unsigned served_shutdown(engine_t *e, bool graceful)
+{
+    unsigned told = 0;
+    pthread_mutex_lock(&e->stats_lock);
+    for (served_server_t *s = e->servers; s != NULL; s = s->next, told++)
+        s->shutdown(s, graceful);
+    pthread_mutex_unlock(&e->stats_lock);
+    return told;
 }

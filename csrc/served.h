@@ -1,5 +1,5 @@
 /* served: the servers that serve an engine, as its sessions reach them: "stats conns" lists their
- * sockets. Servers (net.c) register; sessions on any thread ask. */
+ * sockets and "shutdown" asks them to stop. Servers (net.c) register; sessions on any thread ask. */
 #ifndef SC_SERVED_H
 #define SC_SERVED_H
 
@@ -49,6 +49,8 @@ typedef struct served_server {
     struct served_server *next;
     /* Offers every socket of the server to pick; called with the engine's stats_lock held. */
     void (*list)(struct served_server *self, served_pick_t *pick);
+    /* Asks the server to stop; any thread, with stats_lock held: it must only signal its loop. */
+    void (*shutdown)(struct served_server *self, bool graceful);
 } served_server_t;
 
 /* A server joins or leaves; once served_remove() returns, no session is using it. */
@@ -58,5 +60,8 @@ void served_remove(engine_t *e, served_server_t *server);
 /* Fills out[] with up to max sockets of every server whose fd is above after, by fd ascending
  * (memcached lists by fd). Returns how many; fewer than max means there are no more. */
 unsigned served_list(engine_t *e, int after, served_socket_t *out, unsigned max);
+
+/* "shutdown": tells every server on e to stop. Returns how many were told. */
+unsigned served_shutdown(engine_t *e, bool graceful);
 
 #endif

@@ -184,7 +184,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "evictions", "on");
     _str(out, "domain_socket", "NULL");
     _u64(out, "umask", 700);
-    _str(out, "shutdown_command", "no");
+    _str(out, "shutdown_command", e->shutdown_enabled ? "yes" : "no");
     _str(out, "growth_factor", "1.12");
     _u64(out, "chunk_size", SLAB_BLOCK_MIN);
     _u64(out, "num_threads", threads);

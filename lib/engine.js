@@ -15,7 +15,11 @@ const SET_ERRORS = native.constants.SET_ERRORS;
 class Engine {
 	constructor(options = {}) {
 		// auth: [[user, password], ...] makes memcached-protocol sessions authenticate first (lib/auth.js).
-		this[NATIVE] = new native.Engine({ memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards, auth: options.auth || undefined });
+		// enableShutdown: memcached's -A; only a Server acts on a client's "shutdown" (lib/server.js).
+		this[NATIVE] = new native.Engine({
+			memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards,
+			auth: options.auth || undefined, enableShutdown: options.enableShutdown === true,
+		});
 	}
 
 	// Returns the value as a Buffer, or null when the key is absent.

@@ -78,6 +78,7 @@ function validate(raw) {
 		threads: options.integer(opts, 'threads', DEFAULTS.threads, 1, 64),
 		idleTimeout: options.integer(opts, 'idleTimeout', DEFAULTS.idleTimeout, 0, MAX_TIMEOUT),
 		writeTimeout: options.integer(opts, 'writeTimeout', DEFAULTS.writeTimeout, 0, MAX_TIMEOUT),
+		enableShutdown: options.boolean(opts, 'enableShutdown', false),
 	};
 	validated.maxConnections = maxConnections(opts, validated.threads);
 	Object.assign(validated, validateSecurity(opts, validated));
@@ -158,6 +159,7 @@ class Server extends EventEmitter {
 						writeTimeout: this.options.writeTimeout,
 						// One thread means Node's own loop; more means that many native I/O threads.
 						threads: this.options.threads > 1 ? this.options.threads : 0,
+						onShutdown: (graceful) => this._shutdown(graceful),
 					});
 				}
 			} catch (listenError) {
@@ -198,6 +200,14 @@ class Server extends EventEmitter {
 		if (!this._nativeServer) return null;
 		const index = protocol ? this._protocols.indexOf(protocol) : 0;
 		return index < 0 ? null : this._nativeServer.address(index);
+	}
+
+	// A client sent "shutdown" (enableShutdown): 'shutdown' ({graceful}), then the server closes as
+	// close() does and emits 'close'. The process is left alone: bin/server.js exits once closed.
+	_shutdown(graceful) {
+		if (this._closing) return;
+		this.emit('shutdown', { graceful });
+		this.close().catch(() => {});
 	}
 
 	// Stops accepting, sends replies already due, closes every connection; then 'close'.

@@ -1,11 +1,17 @@
 // Operators' commands against a real memcached 1.6.18: "stats conns" (per socket: addresses,
-// memcached's state names, idle seconds) and "lru tune|mode|temp_ttl".
+// memcached's state names, idle seconds), "lru tune|mode|temp_ttl", and "shutdown [graceful]" with
+// and without -A.
 'use strict';
 
 const assert = require('assert');
 const net = require('net');
-const { startServer, pipeline, statsPairs, waitFor, connect } = require('./helpers/server');
+const path = require('path');
+const { spawn } = require('child_process');
+const { startServer, pipeline, statsPairs, waitFor, connect, freePort } = require('./helpers/server');
 const { withMemcached } = require('./helpers/memcached');
+const { needs } = require('./helpers/references');
+
+const CLI = path.join(__dirname, '..', 'bin', 'server.js');
 
 // "stats conns" asked on a new connection: {asker: its local port, lines: [[name, value], ...]}.
 function statsConns(port) {
@@ -174,5 +180,90 @@ describe('lru tune|mode|temp_ttl answer as memcached\'s and show in stats settin
 			for (const p of [port, reference.port]) assert.strictEqual(await pipeline(p, sequence), 'OK\r\n'.repeat(sequence.length));
 			assert.deepStrictEqual(await settings(port), await settings(reference.port), sequence.join(', '));
 		}
+	});
+});
+
+// memcached with -A, started here so that the test can see it exit.
+async function memcachedWithShutdown() {
+	const port = await freePort();
+	const child = spawn('memcached', ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0', '-t', '1', '-A'], { stdio: 'ignore' });
+	const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+	process.once('exit', () => child.kill('SIGKILL'));
+	await waitFor(() => new Promise((resolve) => {
+		const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+		s.on('error', () => resolve(false));
+	}), { what: 'memcached -A listening' });
+	return { port, exited };
+}
+
+// bin/server.js -A on a free port, once it says it listens.
+async function cliWithShutdown() {
+	const port = await freePort();
+	const child = spawn(process.execPath, [CLI, '-p', 'off', '--memcached-port', String(port), '-A'], { stdio: ['ignore', 'pipe', 'pipe'] });
+	let out = '';
+	child.stdout.on('data', (d) => { out += d; });
+	child.stderr.on('data', (d) => { out += d; });
+	const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, out })));
+	process.once('exit', () => child.kill('SIGKILL'));
+	await waitFor(() => out.includes('listening on'), { what: 'bin/server.js -A listening' });
+	return { port, exited };
+}
+
+// Everything the server sends after the line, up to its close.
+async function replyAndClose(port, line) {
+	const c = await connect(port);
+	c.write(`${line}\r\n`);
+	return c.closed;
+}
+
+describe('shutdown, as memcached\'s -A allows it', function () {
+	describe('without -A', function () {
+		const reference = withMemcached();
+		let server;
+		before(async () => { server = await startServer({ port: false, memcachedPort: 0 }); });
+		after(() => server && server.close());
+
+		it('answers as memcached without -A, and stats settings says shutdown_command no', async function () {
+			const port = server.address('memcached').port;
+			for (const command of ['shutdown', 'shutdown graceful', 'shutdown foo', 'shutdown graceful x']) {
+				const [ours, theirs] = await Promise.all([pipeline(port, [command]), pipeline(reference.port, [command])]);
+				assert.strictEqual(ours, theirs, command);
+			}
+			assert.strictEqual(new Map(await statsPairs(port, 'settings')).get('shutdown_command'), 'no');
+		});
+	});
+
+	describe('with -A', function () {
+		before(needs('memcached'));
+		for (const command of ['shutdown', 'shutdown graceful']) {
+			it(`"${command}": the connection closes with no reply and the process exits 0, as memcached`, async function () {
+				const [theirs, ours] = await Promise.all([memcachedWithShutdown(), cliWithShutdown()]);
+			for (const side of [theirs, ours]) {
+				assert.strictEqual(await pipeline(side.port, ['shutdown foo']), 'CLIENT_ERROR invalid shutdown mode\r\n');
+				assert.strictEqual(new Map(await statsPairs(side.port, 'settings')).get('shutdown_command'), 'yes');
+			}
+			const replies = await Promise.all([replyAndClose(theirs.port, command), replyAndClose(ours.port, command)]);
+			assert.deepStrictEqual(replies, ['', '']);
+			const [theirExit, ourExit] = await Promise.all([theirs.exited, ours.exited]);
+			assert.deepStrictEqual({ code: theirExit.code, signal: theirExit.signal }, { code: 0, signal: null });
+			assert.deepStrictEqual({ code: ourExit.code, signal: ourExit.signal }, { code: 0, signal: null }, ourExit.out);
+			assert.match(ourExit.out, new RegExp(`simplecached: ${command} command, closing`));
+			});
+		}
+	});
+
+	it('an embedded Server emits \'shutdown\' then \'close\', and leaves the process alone', async function () {
+		const server = await startServer({ port: false, memcachedPort: 0, enableShutdown: true, threads: 2 });
+		const events = [];
+		server.on('shutdown', (info) => events.push(['shutdown', info]));
+		const closed = new Promise((resolve) => server.once('close', resolve));
+		assert.strictEqual(await replyAndClose(server.address('memcached').port, 'shutdown graceful'), '');
+		await closed;
+		assert.deepStrictEqual(events, [['shutdown', { graceful: true }]]);
+		assert.strictEqual(server.listening, false);
+	});
+
+	it('rejects an enableShutdown that is not a boolean', function () {
+		assert.throws(() => new (require('..').Server)({ enableShutdown: 'yes' }), /option enableShutdown must be a boolean/);
 	});
 });
