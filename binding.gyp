@@ -24,6 +24,7 @@
         "csrc/proto_text_auth.c",
         "csrc/proto_text_stats.c",
         "csrc/stats.c",
+        "csrc/served.c",
         "csrc/dump.c",
         "csrc/prefix.c",
         "csrc/latency.c",

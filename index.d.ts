@@ -56,6 +56,9 @@ export interface ServerOptions {
 	restartFile?: string;
 	/** With restartFile: seconds between background saves while serving (default 0: only on close). */
 	snapshotInterval?: number;
+	/** memcached's -A: a client's `shutdown [graceful]` emits 'shutdown', then closes the server
+	 * (default false: `ERROR: shutdown not enabled`). */
+	enableShutdown?: boolean;
 }
 
 /** The options a Server runs with, once checked. */
@@ -75,6 +78,7 @@ export interface ServerSettings {
 	metricsPort: number | null;
 	restartFile: string | null;
 	snapshotInterval: number;
+	enableShutdown: boolean;
 }
 
 /** server.stats(): friendly names plus every counter under its memcached `stats` name. */
@@ -134,7 +138,7 @@ export interface SnapshotLoaded extends SnapshotSaved {
 }
 
 /** The `stats` groups the engine reports. */
-export type StatsGroup = '' | 'settings' | 'items' | 'slabs' | 'sizes';
+export type StatsGroup = '' | 'settings' | 'items' | 'slabs' | 'sizes' | 'conns';
 
 export declare class Server extends EventEmitter {
 	/** Starts listening at once; the callback runs once listening, or with the error. */
@@ -159,6 +163,9 @@ export declare class Server extends EventEmitter {
 	on(event: 'listening' | 'close', listener: () => void): this;
 	on(event: 'error', listener: (err: SimplecachedError) => void): this;
 	once(event: 'listening' | 'close', listener: () => void): this;
+	/** A client sent `shutdown` (enableShutdown); 'close' follows once the server has closed. */
+	on(event: 'shutdown', listener: (info: { graceful: boolean }) => void): this;
+	once(event: 'shutdown', listener: (info: { graceful: boolean }) => void): this;
 	once(event: 'error', listener: (err: SimplecachedError) => void): this;
 }
 

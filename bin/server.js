@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // simplecached command line: parses flags, starts a Server, and closes it gracefully on a signal.
-// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -t, -I, -Y).
+// Flags follow memcached's letters where they exist (-p, -l, -m, -c, -t, -I, -Y, -A).
 'use strict';
 
 const fs = require('fs');
@@ -32,6 +32,7 @@ const USAGE = `Usage: simplecached [options]
   -e, --restart-file <file>  keep the cache across restarts: load it from this file at start,
                              save it there on SIGTERM, SIGINT or SIGUSR1 (as memcached -e)
       --snapshot-interval <s>  also save it every this many seconds, while serving (default 0: off)
+  -A, --enable-shutdown      allow the "shutdown [graceful]" command: the server closes, the process exits 0
   -h, --help                 show this help
       --version              show the version
 `;
@@ -55,6 +56,7 @@ const FLAGS = {
 	'metrics-port': { type: 'string' },
 	'restart-file': { type: 'string', short: 'e' },
 	'snapshot-interval': { type: 'string' },
+	'enable-shutdown': { type: 'boolean', short: 'A' },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
 };
@@ -125,6 +127,7 @@ function parseOptions(argv) {
 			metricsPort: integerFlag(v, 'metrics-port'),
 			restartFile: v['restart-file'],
 			snapshotInterval: integerFlag(v, 'snapshot-interval'),
+			enableShutdown: v['enable-shutdown'],
 		},
 	};
 }
@@ -207,6 +210,11 @@ function handleSignals(server) {
 			process.exitCode = 1;
 		});
 	};
+	// A client's "shutdown" (-A): the Server closes itself; the process then ends as after a signal.
+	server.on('shutdown', ({ graceful }) => {
+		stopping = true;
+		console.log(`simplecached: ${graceful ? 'shutdown graceful' : 'shutdown'} command, closing`);
+	});
 	process.on('SIGINT', stop);
 	process.on('SIGTERM', stop);
 	// memcached -e saves its memory file and exits on SIGUSR1; here every graceful stop saves.

@@ -220,6 +220,8 @@ public:
         if (with_auth && !AuthArg(info.Env(), auth, shared_->engine.auth))
             return;
         shared_->engine.snapshots.shown = opts.Get("snapshots").ToBoolean().Value();
+        // enableShutdown: memcached's -A, the "shutdown" command; set before any session exists.
+        shared_->engine.shutdown_enabled = opts.Get("enableShutdown").ToBoolean();
         StartFeeder(PROTOCOL_SIMPLE);
         StartFeeder(PROTOCOL_MEMCACHED);
     }
@@ -569,6 +571,12 @@ public:
         config.threads = (unsigned)SizeOption(opts, "threads", 0);
         config.idle_timeout = (unsigned)SizeOption(opts, "idleTimeout", 0);
         config.write_timeout = (unsigned)SizeOption(opts, "writeTimeout", 0);
+        // onShutdown(graceful): a client's "shutdown", when the engine allows it (memcached's -A).
+        Napi::Value on_shutdown = opts.Get("onShutdown");
+        if (on_shutdown.IsFunction()) {
+            on_shutdown_ = Napi::Persistent(on_shutdown.As<Napi::Function>());
+            config.on_shutdown = ShutdownCb;
+        }
         uv_loop_t *loop;
         napi_get_uv_event_loop(env, &loop);
         net_server_t *server;
@@ -581,6 +589,7 @@ public:
             return;
         }
         state_ = new ServerState();
+        server->shutdown_ctx = state_;
         state_->server = server;
         state_->shared = shared;
         state_->wrapper = this;
@@ -660,6 +669,27 @@ private:
             wrapper->Closed();
     }
 
+    // Node's loop, from the server's async handle: tells JavaScript, which closes the server.
+    static void ShutdownCb(void *ctx, bool graceful)
+    {
+        auto *state = static_cast<ServerState *>(ctx);
+        if (state->closing || state->tearing_down || state->wrapper == nullptr)
+            return;
+        state->wrapper->Shutdown(graceful);
+    }
+
+    void Shutdown(bool graceful)
+    {
+        if (on_shutdown_.IsEmpty())
+            return;
+        Napi::Env env = Env();
+        Napi::HandleScope scope(env);
+        Napi::AsyncContext context(env, "simplecached:shutdown");
+        on_shutdown_.MakeCallback(Value(), {Napi::Boolean::New(env, graceful)}, context);
+        if (env.IsExceptionPending())
+            napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+    }
+
     void Closed()
     {
         state_ = nullptr;
@@ -667,6 +697,7 @@ private:
         Napi::HandleScope scope(env);
         Napi::Object self = Value();
         Napi::FunctionReference cb = std::move(on_closed_);
+        on_shutdown_.Reset();  // its closure holds the Server, which holds this wrapper
         Unref();
         cb.MakeCallback(self, {}, *async_context_);
         if (env.IsExceptionPending())
@@ -688,6 +719,7 @@ private:
 
     ServerState *state_ = nullptr;
     Napi::FunctionReference on_closed_;
+    Napi::FunctionReference on_shutdown_;
     std::unique_ptr<Napi::AsyncContext> async_context_;
 };
 

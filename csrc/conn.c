@@ -5,6 +5,9 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "served.h"
 
 static void _flush(conn_t *c);
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
@@ -35,10 +38,13 @@ static void _conn_advance(conn_t *c, conn_stage_t to)
         return;
     assert(to == CONN_INPUT_ENDED || to == CONN_CLOSING || c->stage == to - 1);
     c->stage = (uint8_t)to;
+    if (to >= CONN_CLOSING)
+        __atomic_store_n(&c->shown, SERVED_CLOSING, __ATOMIC_RELAXED);
 }
 
 void conn_abort(conn_t *c)
 {
+    __atomic_store_n(&c->shown, SERVED_CLOSING, __ATOMIC_RELAXED);
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
         uv_close((uv_handle_t *)&c->tcp, _close_cb);
 }
@@ -68,6 +74,27 @@ static void _io_trim(conn_t *c)
 static bool _write_in_flight(const conn_t *c)
 {
     return c->io && buf_len(&c->io->writing) > 0;
+}
+
+/* Where the connection is, in memcached's words, for "stats conns" on any thread: waiting for the
+ * rest of a command whose line (or binary header) has come is conn_nread, for more of a line
+ * conn_read (as memcached's idle connections are), and before any command conn_new_cmd. The line
+ * is looked for in the first bytes only: a command line is short, a data block may not be. */
+static void _show(conn_t *c)
+{
+    uint8_t shown = SERVED_NEW_CMD;
+    size_t pending = c->io ? buf_len(&c->io->in) : 0;
+    if (c->stage >= CONN_CLOSING)
+        shown = SERVED_CLOSING;
+    else if (conn_pending_output(c) > 0)
+        shown = SERVED_MWRITE;
+    else if (pending > 0 && (uint8_t)buf_head(&c->io->in)[0] == 0x80)
+        shown = pending >= 24 ? SERVED_NREAD : SERVED_READ;
+    else if (pending > 0)
+        shown = memchr(buf_head(&c->io->in), '\n', pending < 8192 ? pending : 8192) ? SERVED_NREAD : SERVED_READ;
+    else if (c->ran_cmd)
+        shown = SERVED_READ;
+    __atomic_store_n(&c->shown, shown, __ATOMIC_RELAXED);
 }
 
 static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
@@ -128,9 +155,13 @@ static size_t _execute(conn_t *c, const char *data, size_t len)
 {
     buf_t *scratch = conn_owner(c)->out_scratch;
     buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : scratch;
+    __atomic_store_n(&c->shown, SERVED_PARSE_CMD, __ATOMIC_RELAXED);
     size_t used = session_feed(&c->session, data, len, out);
-    if (used > 0)
+    if (used > 0) {
         c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+        c->ran_cmd = true;
+        __atomic_store_n(&c->last_cmd, cache_clock(c->session.engine->cache), __ATOMIC_RELAXED);
+    }
     /* Stopped by the output mark with commands pending: memcached counts such a pause as a yield. */
     if (used < len && c->session.state == SESSION_OPEN && buf_len(out) >= c->session.out_high_water)
         stat_add(&c->session.stats->conn_yields, 1);
@@ -203,6 +234,7 @@ static void _process(conn_t *c)
             break;
     }
     _io_trim(c);
+    _show(c);
     bool want_input = c->stage == CONN_OPEN && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
     if (!want_input && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);

@@ -66,10 +66,14 @@ typedef struct conn {
     conn_io_t *io;              /* NULL while idle */
     uint32_t active_ms;         /* loop time (mod 2^32) of the last command or write progress, or of
                                  * the start of lingering */
+    uint32_t last_cmd;          /* store clock of the last command, for "stats conns"; atomic */
+    int fd;                     /* the socket, kept for "stats conns" (libuv forgets it at close) */
+    uint8_t shown;              /* what "stats conns" shows (served_state_t); atomic, set by conn.c */
     uint8_t stage;              /* conn_stage_t */
     bool in_scratch : 1;        /* the read in progress lands in the owner's scratch buffer */
     bool reading : 1;           /* uv_read_start is in effect */
     bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
+    bool ran_cmd : 1;           /* a command has been executed (memcached's conn_new_cmd until then) */
 } conn_t;
 
 static inline const conn_owner_t *conn_owner(const conn_t *c) { return (const conn_owner_t *)c->tcp.data; }

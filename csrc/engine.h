@@ -146,6 +146,16 @@ typedef struct engine {
     prefix_stats_t *prefixes;  /* "stats detail": per-prefix counters, off until turned on */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
+    struct served_server *servers; /* the servers serving it, under stats_lock (served.h) */
+    bool shutdown_enabled;     /* memcached's -A: "shutdown" stops the servers (set before serving) */
+    /* "lru tune|mode|temp_ttl": kept for "stats settings"; one CLOCK per class here has no
+     * segments to tune. Relaxed atomics, any thread. */
+    struct {
+        unsigned hot_pct, warm_pct;
+        double hot_max_factor, warm_max_factor;
+        bool segmented, temp_lru;
+        int32_t temporary_ttl;
+    } lru;
 } engine_t;
 
 #define ENGINE_VERSION "1.6.18"  /* the memcached version whose behaviour we match */

@@ -5,14 +5,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "served.h"
+
 static void _handle_closed(group_t *g)
 {
     if (--g->open_handles > 0)
         return;
     buf_free(&g->out_scratch);
     /* Threaded, the loop now has nothing left and uv_run() returns in _thread_main. */
-    if (!g->threaded)
+    if (!g->threaded) {
+        uv_mutex_destroy(&g->lock);
         g->owner->closed(g->owner_data);
+    }
 }
 
 static void _handle_close_cb(uv_handle_t *h)
@@ -69,10 +73,17 @@ static void _grace_expired_cb(uv_timer_t *timer)
 
 void group_adopt(group_t *g, conn_t *c, protocol_t proto)
 {
+    uv_os_fd_t fd;
+    c->fd = uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 ? fd : -1;
+    c->shown = SERVED_NEW_CMD;
+    c->last_cmd = cache_clock(g->engine->cache);
+    /* The lock is for "stats conns" on other threads: only this thread changes the list. */
+    uv_mutex_lock(&g->lock);
     c->next = g->conns;
     if (g->conns)
         g->conns->prev = c;
     g->conns = c;
+    uv_mutex_unlock(&g->lock);
     g->nconns++;
     g->open_handles++;
     stat_add(&g->stats->curr_connections, 1);
@@ -86,12 +97,14 @@ void group_adopt(group_t *g, conn_t *c, protocol_t proto)
 static void _conn_closed(conn_t *c, void *data)
 {
     group_t *g = data;
+    uv_mutex_lock(&g->lock);
     if (c->prev)
         c->prev->next = c->next;
     else
         g->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    uv_mutex_unlock(&g->lock);
     g->nconns--;
     if (c->stage == CONN_LINGERING)
         g->nlingering--;
@@ -185,13 +198,13 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
     g->stats = &engine->stats;
     g->loop = node_loop;
     int rc;
+    if ((rc = uv_mutex_init(&g->lock)) != 0)
+        return rc;
     if (threaded) {
         g->loop = &g->own_loop;
         g->stats = &g->own_stats;
-        if ((rc = uv_loop_init(g->loop)) != 0)
-            return rc;
-        if ((rc = uv_mutex_init(&g->lock)) != 0) {
-            uv_loop_close(g->loop);
+        if ((rc = uv_loop_init(g->loop)) != 0) {
+            uv_mutex_destroy(&g->lock);
             return rc;
         }
         uv_async_init(g->loop, &g->wakeup, _wakeup_cb);
@@ -268,4 +281,16 @@ void group_join(group_t *g)
     g->handoffs = NULL;
     uv_mutex_destroy(&g->lock);
     engine_stats_detach(g->engine, g->stats);
+}
+
+void group_list(group_t *g, served_pick_t *pick)
+{
+    uv_mutex_lock(&g->lock);
+    for (const conn_t *c = g->conns; c != NULL; c = c->next) {
+        served_socket_t socket = {.fd = c->fd, .state = __atomic_load_n(&c->shown, __ATOMIC_RELAXED),
+                                  .last_cmd = __atomic_load_n(&c->last_cmd, __ATOMIC_RELAXED)};
+        if (socket.fd >= 0)
+            served_offer(pick, &socket);
+    }
+    uv_mutex_unlock(&g->lock);
 }

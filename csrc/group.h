@@ -49,7 +49,7 @@ typedef struct group {
     uv_loop_t own_loop;
     uv_thread_t thread;
     uv_async_t wakeup;          /* threaded: sockets were handed over, or stop was asked */
-    uv_mutex_t lock;            /* threaded: guards handoffs and stop_asked */
+    uv_mutex_t lock;            /* guards the list of connections; threaded: handoffs and stop_asked */
     group_handoff_t *handoffs;
     unsigned nhandoffs, handoff_cap;
     bool stop_asked;
@@ -88,6 +88,12 @@ int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto);
 /* Starts closing: connections send what they owe (within GROUP_CLOSE_GRACE_MS), every handle
  * closes; then the owner hears closed() on Node's loop, or thread_ended() from a threaded group. */
 void group_close(group_t *g);
+
+struct served_pick;
+
+/* Any thread, for "stats conns": offers each connection's socket to pick (served.h), holding the
+ * group's lock, which its loop takes only to link or unlink a connection. */
+void group_list(group_t *g, struct served_pick *pick);
 
 /* On Node's loop, once g->finished: joins the thread and releases what the group holds. */
 void group_join(group_t *g);

@@ -3,6 +3,7 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,11 @@ static void _part_done(net_server_t *s)
 static void _listener_close_cb(uv_handle_t *h)
 {
     _part_done(((net_listener_t *)h)->server);
+}
+
+static void _shutdown_close_cb(uv_handle_t *h)
+{
+    _part_done(h->data);
 }
 
 static void _rejected_close_cb(uv_handle_t *h)
@@ -152,6 +158,35 @@ static void _connection_cb(uv_stream_t *stream, int status)
         group_adopt(&s->groups[0], c, l->proto);
 }
 
+/* "stats conns": the listeners, then each group's connections. Under the engine's stats_lock. */
+static void _list(served_server_t *self, served_pick_t *pick)
+{
+    net_server_t *s = (net_server_t *)((char *)self - offsetof(net_server_t, served));
+    for (unsigned i = 0; i < s->nlisteners; i++) {
+        served_socket_t socket = {.fd = s->listener_fds[i], .state = SERVED_LISTENING, .listening = true,
+                                  .last_cmd = s->started};
+        served_offer(pick, &socket);
+    }
+    for (unsigned i = 0; i < s->ngroups; i++)
+        group_list(&s->groups[i], pick);
+}
+
+/* Any thread: only a signal to Node's loop, where the owner is told. */
+static void _ask_shutdown(served_server_t *self, bool graceful)
+{
+    net_server_t *s = (net_server_t *)((char *)self - offsetof(net_server_t, served));
+    __atomic_store_n(&s->shutdown_mode, graceful ? 2 : 1, __ATOMIC_RELAXED);
+    uv_async_send(&s->shutdown_async);
+}
+
+static void _shutdown_cb(uv_async_t *async)
+{
+    net_server_t *s = async->data;
+    int mode = __atomic_exchange_n(&s->shutdown_mode, 0, __ATOMIC_RELAXED);
+    if (mode != 0 && !s->closing && s->on_shutdown)
+        s->on_shutdown(s->shutdown_ctx, mode == 2);
+}
+
 static int _parse_address(const char *host, int port, struct sockaddr_storage *addr)
 {
     memset(addr, 0, sizeof(*addr));
@@ -195,6 +230,12 @@ static int _start(net_server_t *s, const net_config_t *config)
         s->joined.data = s;
         s->joined_open = true;
     }
+    if ((rc = uv_async_init(s->loop, &s->shutdown_async, _shutdown_cb)) != 0)
+        return rc;
+    s->shutdown_async.data = s;
+    s->shutdown_open = true;
+    s->open_handles++;
+    uv_unref((uv_handle_t *)&s->shutdown_async);
     unsigned want = s->threaded ? config->threads : 1;
     for (unsigned i = 0; i < want; i++) {
         if ((rc = group_start(&s->groups[i], &NET_GROUP_OWNER, s, s->engine, s->loop, s->threaded,
@@ -254,6 +295,16 @@ int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *conf
         return rc;
     }
     _describe(s, config);
+    for (unsigned i = 0; i < s->nlisteners; i++) {
+        uv_os_fd_t fd;
+        s->listener_fds[i] = uv_fileno((uv_handle_t *)&s->listeners[i].tcp, &fd) == 0 ? fd : -1;
+    }
+    s->started = cache_clock(engine->cache);
+    s->on_shutdown = config->on_shutdown;
+    s->shutdown_ctx = config->shutdown_ctx;
+    s->served = (served_server_t){.list = _list, .shutdown = _ask_shutdown};
+    served_add(engine, &s->served);
+    s->registered = true;
     *out = s;
     return 0;
 }
@@ -273,6 +324,12 @@ void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
     s->closing = true;
     s->on_closed = cb;
     s->closed_ctx = ctx;
+    /* From here no session lists or signals this server: its handles can go. */
+    if (s->registered)
+        served_remove(s->engine, &s->served);
+    s->registered = false;
+    if (s->shutdown_open)
+        uv_close((uv_handle_t *)&s->shutdown_async, _shutdown_close_cb);
     for (unsigned i = 0; i < s->nlisteners; i++)
         uv_close((uv_handle_t *)&s->listeners[i].tcp, _listener_close_cb);
     for (unsigned i = 0; i < s->ngroups; i++)

@@ -7,6 +7,7 @@
 
 #include "engine.h"
 #include "group.h"
+#include "served.h"
 
 #define NET_MAX_LISTENERS 4
 #define NET_MAX_THREADS 64
@@ -27,6 +28,9 @@ typedef struct net_config {
     unsigned threads;           /* 0 serves on Node's loop; N starts N I/O threads */
     unsigned idle_timeout;      /* seconds without a command before a connection is closed; 0 = never */
     unsigned write_timeout;     /* seconds replies may wait unread before a connection is dropped; 0 = never */
+    /* A client's "shutdown" (when the engine allows it): called on Node's loop; NULL ignores it. */
+    void (*on_shutdown)(void *ctx, bool graceful);
+    void *shutdown_ctx;
 } net_config_t;
 
 typedef struct net_listener {
@@ -52,6 +56,15 @@ typedef struct net_server {
     bool closing;
     net_closed_cb on_closed;
     void *closed_ctx;
+    served_server_t served;     /* the server as its engine's sessions see it, while registered */
+    bool registered;
+    int listener_fds[NET_MAX_LISTENERS];
+    uint32_t started;           /* store clock when it started listening */
+    uv_async_t shutdown_async;  /* a session asked for "shutdown"; unref'ed */
+    bool shutdown_open;
+    int shutdown_mode;          /* atomic: 0 none, 1 asked, 2 asked gracefully */
+    void (*on_shutdown)(void *ctx, bool graceful);
+    void *shutdown_ctx;
 } net_server_t;
 
 /* Binds every listener, starts the groups, and listens. On success *out is a running server that

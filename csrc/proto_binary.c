@@ -273,6 +273,8 @@ static bool _stat(binary_req_t *r)
         } else {
             rc = 1;
         }
+    } else if (r->keylen == 5 && memcmp(r->key, "conns", 5) == 0) {
+        rc = 1; /* memcached lists connections to the text protocol only: its binary STAT has no "conns" */
     } else {
         rc = stats_report(s->engine, r->key, r->keylen, binary_stat_packet, r);
     }

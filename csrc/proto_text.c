@@ -427,7 +427,9 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
     } else if (text_token_is(w, "quit")) {
         c->s->state = SESSION_QUIT;
     } else if (text_token_is(w, "shutdown")) {
-        REPLY(c, TEXT_SHUTDOWN_DISABLED);
+        text_shutdown(c);
+    } else if (text_token_is(w, "lru")) {
+        text_lru(c);
     } else {
         /* memcached hangs up on what looks like an HTTP request. */
         const token_t *last = &c->t[c->nt - 2];

@@ -1,11 +1,14 @@
-/* proto_text_admin: memcached's operator commands "lru_crawler", "slabs" and "cache_memlimit", and
- * the paced sending of key listings (metadump; "stats cachedump" too), as 1.6.18 answers them. */
+/* proto_text_admin: memcached's operator commands "lru_crawler", "lru", "slabs", "cache_memlimit" and
+ * "shutdown", and the paced sending of key listings (metadump; "stats cachedump" too), as 1.6.18 answers them. */
 #include "proto_text_cmd.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mcnum.h"
 #include "replies.h"
+#include "served.h"
 
 #define TEXT_DUMP_PIECE (64 * 1024) /* listing bytes composed per step, between output checks */
 #define CLASS_ID_MAX 63             /* memcached's largest slab class id */
@@ -177,5 +180,87 @@ void text_lru_crawler(cmd_t *c)
         _set(c, &e->crawler.tocrawl, UINT32_MAX);
     } else {
         REPLY(c, TEXT_ERROR);
+    }
+}
+
+/* memcached's safe_strtod: strtod over the whole token (a token here is not NUL-terminated, so it
+ * is copied; one too long to copy is no number memcached would take from a command line either). */
+static bool _double(const token_t *t, double *out)
+{
+    char text[128];
+    if (t->n == 0 || t->n >= sizeof(text))
+        return false;
+    memcpy(text, t->p, t->n);
+    text[t->n] = '\0';
+    char *end;
+    errno = 0;
+    double d = strtod(text, &end);
+    if (errno == ERANGE || end != text + t->n)
+        return false;
+    *out = d;
+    return true;
+}
+
+/* "lru tune <hot%> <warm%> <hot factor> <warm factor>", "lru mode flat|segmented", "lru temp_ttl
+ * <secs>": memcached's checks and replies. Our store keeps one CLOCK per class (no hot, warm, cold
+ * or temporary segments), so the values are only kept for "stats settings" (docs/stats.md). */
+void text_lru(cmd_t *c)
+{
+    engine_t *e = c->s->engine;
+    const token_t *sub = &c->t[1];
+    if (text_token_is(&c->t[c->nt - 2], "noreply"))
+        c->noreply = true;
+    if (c->nt >= 7 && text_token_is(sub, "tune")) {
+        uint32_t hot, warm;
+        double hot_factor, warm_factor;
+        if (!mcnum_u32(c->t[2].p, c->t[2].n, &hot) || !mcnum_u32(c->t[3].p, c->t[3].n, &warm) ||
+            !_double(&c->t[4], &hot_factor) || !_double(&c->t[5], &warm_factor)) {
+            REPLY(c, TEXT_ERROR);
+        } else if ((uint32_t)(hot + warm) > 80) { /* a 32-bit sum, wrapping as memcached's does */
+            REPLY(c, TEXT_LRU_PCTS);
+        } else if (warm_factor <= 0 || hot_factor <= 0) {
+            REPLY(c, TEXT_LRU_FACTORS);
+        } else {
+            __atomic_store_n(&e->lru.hot_pct, hot, __ATOMIC_RELAXED);
+            __atomic_store_n(&e->lru.warm_pct, warm, __ATOMIC_RELAXED);
+            __atomic_store(&e->lru.hot_max_factor, &hot_factor, __ATOMIC_RELAXED);
+            __atomic_store(&e->lru.warm_max_factor, &warm_factor, __ATOMIC_RELAXED);
+            REPLY(c, TEXT_OK);
+        }
+    } else if (c->nt >= 4 && text_token_is(sub, "mode")) {
+        if (text_token_is(&c->t[2], "flat") || text_token_is(&c->t[2], "segmented")) {
+            __atomic_store_n(&e->lru.segmented, c->t[2].p[0] == 's', __ATOMIC_RELAXED);
+            REPLY(c, TEXT_OK);
+        } else {
+            REPLY(c, TEXT_ERROR);
+        }
+    } else if (c->nt >= 4 && text_token_is(sub, "temp_ttl")) {
+        int32_t ttl;
+        if (!mcnum_i32(c->t[2].p, c->t[2].n, &ttl)) {
+            REPLY(c, TEXT_ERROR);
+            return;
+        }
+        /* A negative ttl turns the temporary LRU off and keeps the last ttl, as memcached does. */
+        __atomic_store_n(&e->lru.temp_lru, ttl >= 0, __ATOMIC_RELAXED);
+        if (ttl >= 0)
+            __atomic_store_n(&e->lru.temporary_ttl, ttl, __ATOMIC_RELAXED);
+        REPLY(c, TEXT_OK);
+    } else {
+        REPLY(c, TEXT_ERROR);
+    }
+}
+
+/* "shutdown [graceful]" (memcached's -A): the asking connection closes without a reply, as
+ * memcached's does, and every server on the engine is told to stop (net.c signals Node's loop,
+ * where the Server closes). Both modes close alike here: graceful only says so (docs/protocols.md). */
+void text_shutdown(cmd_t *c)
+{
+    if (!c->s->engine->shutdown_enabled) {
+        REPLY(c, TEXT_SHUTDOWN_DISABLED);
+    } else if (c->nt == 2 || (c->nt == 3 && text_token_is(&c->t[1], "graceful"))) {
+        c->s->state = SESSION_QUIT;
+        served_shutdown(c->s->engine, c->nt == 3);
+    } else {
+        REPLY(c, TEXT_SHUTDOWN_BAD_MODE);
     }
 }

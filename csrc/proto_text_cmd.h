@@ -46,11 +46,14 @@ void text_reply(cmd_t *c, const char *str, size_t n);
 /* The "stats" command and its subcommands (proto_text_stats.c). */
 void text_stats(cmd_t *c);
 
-/* memcached's operator commands (proto_text_admin.c): "lru_crawler", "slabs", "cache_memlimit",
- * and the paced sending of a key listing, which leaves the command line unconsumed until its END. */
+/* memcached's operator commands (proto_text_admin.c): "lru_crawler", "lru", "slabs", "cache_memlimit",
+ * "shutdown", and the paced sending of a key listing, which leaves the command line unconsumed
+ * until its END. */
 void text_lru_crawler(cmd_t *c);
 void text_cache_memlimit(cmd_t *c);
 void text_slabs(cmd_t *c);
+void text_lru(cmd_t *c);
+void text_shutdown(cmd_t *c);
 void text_dump_begin(cmd_t *c, dump_format_t format, uint64_t classes, size_t limit);
 size_t text_dump_continue(session_t *s, buf_t *out);
 

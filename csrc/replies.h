@@ -18,6 +18,9 @@
 /* An unknown command, or one this server does not offer. */
 #define TEXT_ERROR "ERROR"
 #define TEXT_SHUTDOWN_DISABLED "ERROR: shutdown not enabled"
+#define TEXT_SHUTDOWN_BAD_MODE "CLIENT_ERROR invalid shutdown mode"
+#define TEXT_LRU_PCTS "ERROR hot and warm pcts must not exceed 80"
+#define TEXT_LRU_FACTORS "ERROR hot/warm age factors must be greater than 0"
 
 /* The client's mistakes: the session goes on. */
 #define TEXT_BAD_FORMAT "CLIENT_ERROR bad command line format"

@@ -2,12 +2,17 @@
  * with memcached 1.6.18's names in its order. What has no counterpart here reads as docs/stats.md says. */
 #include "stats.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include "served.h"
 
 /* Where a report goes, and the first failure of its emit (later pairs are then skipped). */
 typedef struct stats_out {
@@ -201,7 +206,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "evictions", "on");
     _str(out, "domain_socket", "NULL");
     _u64(out, "umask", 700);
-    _str(out, "shutdown_command", "no");
+    _str(out, "shutdown_command", e->shutdown_enabled ? "yes" : "no");
     _str(out, "growth_factor", "1.12");
     _u64(out, "chunk_size", SLAB_BLOCK_MIN);
     _u64(out, "num_threads", threads);
@@ -230,13 +235,17 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "dump_enabled", "yes");
     _str(out, "hash_algorithm", "multiply-xorshift");
     _str(out, "lru_maintainer_thread", "no");
-    _str(out, "lru_segmented", "no");
-    _u64(out, "hot_lru_pct", 0);
-    _u64(out, "warm_lru_pct", 0);
-    _str(out, "hot_max_factor", "0.00");
-    _str(out, "warm_max_factor", "0.00");
-    _str(out, "temp_lru", "no");
-    _u64(out, "temporary_ttl", 0);
+    /* As "lru" last set them: the one CLOCK per class has no segments they would tune. */
+    double hot_factor, warm_factor;
+    __atomic_load(&e->lru.hot_max_factor, &hot_factor, __ATOMIC_RELAXED);
+    __atomic_load(&e->lru.warm_max_factor, &warm_factor, __ATOMIC_RELAXED);
+    _str(out, "lru_segmented", __atomic_load_n(&e->lru.segmented, __ATOMIC_RELAXED) ? "yes" : "no");
+    _u64(out, "hot_lru_pct", __atomic_load_n(&e->lru.hot_pct, __ATOMIC_RELAXED));
+    _u64(out, "warm_lru_pct", __atomic_load_n(&e->lru.warm_pct, __ATOMIC_RELAXED));
+    _stat(out, "hot_max_factor", "%.2f", hot_factor);
+    _stat(out, "warm_max_factor", "%.2f", warm_factor);
+    _str(out, "temp_lru", __atomic_load_n(&e->lru.temp_lru, __ATOMIC_RELAXED) ? "yes" : "no");
+    _stat(out, "temporary_ttl", "%d", (int)__atomic_load_n(&e->lru.temporary_ttl, __ATOMIC_RELAXED));
     _u64(out, "idle_timeout", sv->idle_timeout);
     _u64(out, "watcher_logbuf_size", 0);
     _u64(out, "worker_logbuf_size", 0);
@@ -345,12 +354,70 @@ static void _sizes(engine_t *e, stats_out_t *out)
     _str(out, "sizes_status", "disabled");
 }
 
+/* memcached's "tcp:1.2.3.4:11211" or "tcp6:[::1]:11211"; false for a socket already closed. */
+static bool _address(int fd, bool peer, char *text, size_t size)
+{
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof(addr);
+    if ((peer ? getpeername(fd, (struct sockaddr *)&addr, &len) : getsockname(fd, (struct sockaddr *)&addr, &len)) != 0)
+        return false;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (addr.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&addr;
+        inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+        snprintf(text, size, "tcp6:[%s]:%u", ip, (unsigned)ntohs(a6->sin6_port));
+    } else if (addr.ss_family == AF_INET) {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)&addr;
+        inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+        snprintf(text, size, "tcp:%s:%u", ip, (unsigned)ntohs(a4->sin_port));
+    } else {
+        snprintf(text, size, "<AF %d>", (int)addr.ss_family);
+    }
+    return true;
+}
+
+/* "stats conns": per socket by fd, as memcached lists them. The sockets are taken in slices of
+ * STATS_CONNS_SLICE under the servers' locks (a bounded copy, no allocation there); addresses are
+ * read after, so a socket closed in between is left out, as memcached leaves out closed ones. */
+#define STATS_CONNS_SLICE 256
+
+static void _conns(engine_t *e, stats_out_t *out)
+{
+    served_socket_t slice[STATS_CONNS_SLICE];
+    int after = -1;
+    unsigned n;
+    do {
+        n = served_list(e, after, slice, STATS_CONNS_SLICE);
+        uint32_t now = cache_clock(e->cache);
+        for (unsigned i = 0; i < n && out->rc == 0; i++) {
+            const served_socket_t *sk = &slice[i];
+            char name[32], addr[80], local[80];
+            if (!_address(sk->fd, !sk->listening, addr, sizeof(addr)) ||
+                (!sk->listening && !_address(sk->fd, false, local, sizeof(local))))
+                continue;
+            snprintf(name, sizeof(name), "%d:addr", sk->fd);
+            _str(out, name, addr);
+            if (!sk->listening) {
+                snprintf(name, sizeof(name), "%d:listen_addr", sk->fd);
+                _str(out, name, local);
+            }
+            snprintf(name, sizeof(name), "%d:state", sk->fd);
+            _str(out, name, served_state_name(sk->state));
+            snprintf(name, sizeof(name), "%d:secs_since_last_cmd", sk->fd);
+            _stat(out, name, "%d", (int)(now - sk->last_cmd));
+        }
+        if (n > 0)
+            after = slice[n - 1].fd;
+    } while (n == STATS_CONNS_SLICE && out->rc == 0);
+}
+
 int stats_report(engine_t *e, const char *group, size_t ngroup, stats_emit_t emit, void *ctx)
 {
     static const struct {
         const char *name;
         void (*report)(engine_t *, stats_out_t *);
-    } groups[] = {{"", _general}, {"settings", _settings}, {"items", _items}, {"slabs", _slabs}, {"sizes", _sizes}};
+    } groups[] = {{"", _general}, {"settings", _settings}, {"items", _items}, {"slabs", _slabs}, {"sizes", _sizes},
+                  {"conns", _conns}};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         if (strlen(groups[i].name) == ngroup && memcmp(groups[i].name, group, ngroup) == 0) {
             stats_out_t out = {emit, ctx, 0};

@@ -16,10 +16,12 @@ const SET_ERRORS = native.constants.SET_ERRORS;
 class Engine {
 	constructor(options = {}) {
 		// auth: [[user, password], ...] makes memcached-protocol sessions authenticate first (lib/auth.js).
-		// restartFile: "stats" lists what the restart file loaded and how its saves go.
+		// restartFile: "stats" lists what the restart file loaded and how its saves go. enableShutdown:
+		// memcached's -A; only a Server acts on a client's "shutdown" (lib/server.js).
 		this[NATIVE] = new native.Engine({
 			memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards,
 			auth: options.auth || undefined, snapshots: Boolean(options.restartFile),
+			enableShutdown: options.enableShutdown === true,
 		});
 	}
 

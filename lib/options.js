@@ -19,6 +19,13 @@ function string(options, name, fallback) {
 	return value;
 }
 
+function boolean(options, name, fallback) {
+	const value = options[name];
+	if (value === undefined || value === null) return fallback;
+	if (typeof value !== 'boolean') throw new TypeError(`option ${name} must be a boolean`);
+	return value;
+}
+
 // Accepts `port` or `{port, ...}` as the seed's API did.
 function normalize(options) {
 	if (options === undefined || options === null) return {};
@@ -27,4 +34,4 @@ function normalize(options) {
 	return options;
 }
 
-module.exports = { integer, string, normalize };
+module.exports = { integer, string, boolean, normalize };

@@ -88,6 +88,7 @@ function validate(raw) {
 		// snapshotInterval: seconds between background saves too (0: only on close).
 		restartFile: options.string(opts, 'restartFile', null),
 		snapshotInterval: options.integer(opts, 'snapshotInterval', DEFAULTS.snapshotInterval, 0, MAX_TIMEOUT),
+		enableShutdown: options.boolean(opts, 'enableShutdown', false),
 	};
 	if (validated.snapshotInterval > 0 && validated.restartFile === null) {
 		throw new RangeError('option snapshotInterval needs option restartFile');
@@ -204,6 +205,7 @@ class Server extends EventEmitter {
 					writeTimeout: this.options.writeTimeout,
 					// One thread means Node's own loop; more means that many native I/O threads.
 					threads: this.options.threads > 1 ? this.options.threads : 0,
+					onShutdown: (graceful) => this._shutdown(graceful),
 				});
 			}
 		} catch (listenError) {
@@ -265,6 +267,14 @@ class Server extends EventEmitter {
 		if (!this._nativeServer) return null;
 		const index = protocol ? this._protocols.indexOf(protocol) : 0;
 		return index < 0 ? null : this._nativeServer.address(index);
+	}
+
+	// A client sent "shutdown" (enableShutdown): 'shutdown' ({graceful}), then the server closes as
+	// close() does and emits 'close'. The process is left alone: bin/server.js exits once closed.
+	_shutdown(graceful) {
+		if (this._closing) return;
+		this.emit('shutdown', { graceful });
+		this.close().catch((err) => this.emit('warning', err));
 	}
 
 	// Stops accepting, sends replies already due, closes every connection, saves to restartFile if
