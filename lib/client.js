@@ -16,6 +16,9 @@ const MAX_TTL = 2 ** 31 - 1;
 const MAX_FLAGS = 2 ** 32 - 1;
 const STATS_GROUPS = ['settings', 'items', 'slabs'];
 const NO_ARGS = Object.freeze({});   // no arguments besides the key (get, delete; incr by 1)
+// Bytes of keys in one getMulti request to one server: its get line stays far below any server's
+// limit, and a request of this size is a few round trips' worth of work.
+const GET_LINE_BUDGET = 64 * 1024;
 
 function casToken(cas) {
 	const text = typeof cas === 'bigint' || typeof cas === 'number' ? String(cas) : cas;
@@ -258,23 +261,29 @@ class Client extends EventEmitter {
 		return connectionError(`every server is marked dead: ${this._backends.map((b) => b.label).join(', ')}`, 'ESERVERDEAD');
 	}
 
-	// [{backend, request}], one getMulti request per server; request.names maps each key as the
-	// server will send it back to the caller's key.
+	// [{backend, request}]: per server, getMulti requests of at most GET_LINE_BUDGET bytes of keys
+	// each, so that no get line passes what a server accepts (simplecached takes 1 MiB, twemproxy
+	// less); request.names maps each key as the server will send it back to the caller's key.
 	_groupKeys(checked, given) {
-		const groups = new Map();
+		const groups = [];
+		const open = new Map();   // backend -> its group being filled
 		checked.forEach((key, i) => {
 			const backend = this._backends.length === 1 ? this._backends[0] : this._locate(key);
-			if (!groups.has(backend)) {
+			const bytes = Buffer.byteLength(key) + 1;
+			let group = open.get(backend);
+			if (!group || group.bytes + bytes > GET_LINE_BUDGET) {
 				const request = new Request('getMulti', null);
 				request.keys = [];
 				request.names = new Map();
-				groups.set(backend, { backend, request, payload: null });
+				group = { backend, request, payload: null, bytes: 0 };
+				open.set(backend, group);
+				groups.push(group);
 			}
-			const { request } = groups.get(backend);
-			request.keys.push(key);
-			request.names.set(Buffer.from(key).toString('latin1'), String(given[i]));
+			group.bytes += bytes;
+			group.request.keys.push(key);
+			group.request.names.set(Buffer.from(key).toString('latin1'), String(given[i]));
 		});
-		return [...groups.values()];
+		return groups;
 	}
 
 	// Sends each server its get; the results merge. If a server fails, the call fails with its

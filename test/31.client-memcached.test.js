@@ -99,6 +99,25 @@ describe('Client, memcached protocol: same results as against memcached', functi
 		assert.strictEqual(expected.pipelined[499], 'v499');
 	});
 
+	it('getMulti of 10,000 keys of 250 bytes (2.5 MB of keys) answers as memcached does, in requests the server takes', async () => {
+		const keys = Array.from({ length: 10000 }, (_, i) => `${i}:`.padEnd(250, 'k'));
+		const results = [];
+		for (const port of [memcached.port, server.address('memcached').port]) {
+			const client = new Client({ port, protocol: 'memcached' });
+			try {
+				const lines = [];
+				for (let i = 0; i < keys.length; i += 2) lines.push(client.set(keys[i], `v${i}`));
+				await Promise.all(lines);
+				results.push(await client.getMulti(keys));
+			} finally {
+				await client.close();
+			}
+		}
+		assert.deepStrictEqual(results[1], results[0]);
+		assert.strictEqual(Object.keys(results[0]).length, 5000);
+		assert.strictEqual(results[0][keys[9998]], 'v9998');
+	});
+
 	it('refuses bad arguments before sending anything', async () => {
 		const client = new Client({ port: server.address('memcached').port, protocol: 'memcached' });
 		await assert.rejects(client.set('bad key', 'x'), RangeError);
