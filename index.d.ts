@@ -202,6 +202,8 @@ interface CommonClientOptions {
 	poolSize?: number;
 	/** Send the gets of one event-loop turn as multi-key gets (memcached protocol; default true). */
 	batchGets?: boolean;
+	/** Values larger than this fail at once with SERVER_ERROR, unsent (default 1 MiB: the servers' item size limit). */
+	maxValueSize?: number;
 	/** Connect with TLS (to a server's tlsPort): true, or options of tls.connect. */
 	tls?: boolean | import('tls').ConnectionOptions;
 }

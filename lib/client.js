@@ -9,7 +9,7 @@ const Backend = require('./backend');
 const { Continuum } = require('./ketama');
 const { clientSettings } = require('./client_options');
 const { checkKey, checkValue } = require('./keys');
-const { connectionError } = require('./errors');
+const { connectionError, protocolError } = require('./errors');
 const { callbackOrPromise } = require('./callback');
 
 const MAX_TTL = 2 ** 31 - 1;
@@ -235,6 +235,10 @@ class Client extends EventEmitter {
 			if (request.ttl === undefined) throw new TypeError('touch needs a ttl in seconds');
 		} else {
 			request.value = checkValue(args.value);
+			// A value no server with the default item size takes fails here, alone, rather than
+			// after travelling; the server's own answer is the same.
+			const size = Buffer.isBuffer(request.value) ? request.value.length : Buffer.byteLength(request.value, this.encoding || 'utf8');
+			if (size > this._settings.maxValueSize) throw protocolError('SERVER_ERROR object too large for cache');
 			if (args.opts !== undefined && args.opts !== null) {
 				request.ttl = options.integer(args.opts, 'ttl', 0, -MAX_TTL, MAX_TTL);
 				request.flags = options.integer(args.opts, 'flags', 0, 0, MAX_FLAGS);

@@ -82,6 +82,8 @@ function clientSettings(opts) {
 		remove: booleanOption(o, 'remove', false),
 		batchGets: booleanOption(o, 'batchGets', true),
 		tls: tlsOption(o.tls),
+		// The servers' item size limit (their -I / maxItemSize): larger values are refused unsent.
+		maxValueSize: options.integer(o, 'maxValueSize', 1024 * 1024, 1, 2 ** 31),
 	};
 	return { servers, many: o.servers !== undefined, settings };
 }

@@ -234,6 +234,30 @@ describe('client: server error replies', () => {
 		}
 	});
 
+	for (const [label, clientLimit] of [['refused unsent by the Client', undefined], ['refused by the server, which drops it as it arrives', 4 << 20]]) {
+		it(`fails only an oversized set among 100 pipelined requests: ${label}`, async () => {
+			const server = await startServer();
+			const client = new Client({ port: server.address().port, maxValueSize: clientLimit });
+			try {
+				const calls = [];
+				for (let i = 0; i < 100; i++) {
+					calls.push(settle(i === 50 ? client.set('huge', 'h'.repeat(2 << 20)) : client.set(`p${i}`, `v${i}`)));
+				}
+				calls.push(settle(client.get('p99')));
+				const results = await Promise.all(calls);
+				assert.strictEqual(results[50].error.code, 'SERVER_ERROR');
+				assert.strictEqual(results[50].error.message, 'SERVER_ERROR: object too large for cache');
+				assert.ok(results.every((r, i) => i === 50 || r.error === undefined), JSON.stringify(results.filter((r) => r.error)));
+				assert.strictEqual(results[100].value, 'v99');
+				assert.strictEqual(server.stats().totalConnections, 1, 'one connection all along');
+				assert.strictEqual(server.stats().store_too_large, clientLimit ? 1 : 0);
+			} finally {
+				await client.close();
+				await server.close();
+			}
+		});
+	}
+
 	it('turns ERROR and CLIENT_ERROR lines into Errors with those codes, each for its own request', async () => {
 		const fake = await fakeServer((line, socket) => {
 			if (line === 'get e1') socket.write('ERROR\r\n');
