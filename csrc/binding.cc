@@ -206,10 +206,11 @@ public:
     {
         Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>()
                                                                       : Napi::Object::New(info.Env());
-        engine_config_t config;
+        engine_config_t config = {};
         config.memory_limit = SizeOption(opts, "memoryLimit", 64u << 20);
         config.max_item_size = SizeOption(opts, "maxItemSize", 1u << 20);
         config.shards = (unsigned)SizeOption(opts, "shards", 1);
+        config.limit_growth = ENGINE_LIMIT_GROWTH;  // what cache_memlimit may raise the limit to
         Napi::Value auth = opts.Get("auth");
         bool with_auth = !auth.IsUndefined() && !auth.IsNull();
         shared_ = new SharedEngine();

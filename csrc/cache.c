@@ -38,7 +38,7 @@ static shard_t *_shard(cache_t *c, const char *key, size_t nkey)
     return _shard_of_hash(c, hash_key(c->hash_seed, key, nkey));
 }
 
-cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshards)
+cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshards, unsigned limit_growth)
 {
     if (nshards < 1 || nshards > CACHE_MAX_SHARDS)
         return NULL;
@@ -50,7 +50,7 @@ cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshard
     c->memory_limit = memory_limit;
     c->max_item_size = max_item_size;
     atomic_init(&c->cas, 1);
-    store_config_t config = {memory_limit / nshards, max_item_size, c->hash_seed, &c->cas};
+    store_config_t config = {memory_limit / nshards, max_item_size, c->hash_seed, &c->cas, limit_growth};
     for (unsigned i = 0; i < nshards; i++) {
         c->shards[i].store = store_create(&config);
         if (c->shards[i].store == NULL || pthread_mutex_init(&c->shards[i].lock, NULL) != 0) {

@@ -13,8 +13,9 @@
 
 typedef struct cache cache_t;
 
-/* nshards (1..CACHE_MAX_SHARDS) splits memory_limit evenly: each shard evicts within its share. */
-cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshards);
+/* nshards (1..CACHE_MAX_SHARDS) splits memory_limit evenly: each shard evicts within its share.
+ * cache_set_memory_limit() may raise the limit up to limit_growth times (0 or 1: not at all). */
+cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshards, unsigned limit_growth);
 void cache_destroy(cache_t *c);
 
 /* As store_get: a referenced item (release it with cache_release), or NULL. */

@@ -16,7 +16,8 @@ int engine_init(engine_t *e, const engine_config_t *config)
         return -1;
     e->max_item_size = config->max_item_size;
     e->started = (int64_t)time(NULL) - ENGINE_CLOCK_OFFSET;
-    e->cache = cache_create(config->memory_limit, config->max_item_size, config->shards ? config->shards : 1);
+    e->cache = cache_create(config->memory_limit, config->max_item_size, config->shards ? config->shards : 1,
+                            config->limit_growth);
     e->prefixes = prefix_create();
     if (e->cache == NULL || e->prefixes == NULL) {
         engine_destroy(e);

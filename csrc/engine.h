@@ -96,6 +96,8 @@ typedef struct engine_config {
     size_t memory_limit;   /* bytes */
     size_t max_item_size;  /* bytes of value */
     unsigned shards;       /* 1 keeps one eviction clock over everything; more let threads work side by side */
+    unsigned limit_growth; /* cache_memlimit may raise the limit up to this many times (0, 1: not at
+                            * all); each time costs that much reserved address space (slab.h) */
 } engine_config_t;
 
 /* How the servers on this engine run, kept only for "stats" to print (written by the binding
@@ -158,6 +160,7 @@ typedef struct engine {
     } lru;
 } engine_t;
 
+#define ENGINE_LIMIT_GROWTH 4    /* what the addon's engines let cache_memlimit raise the limit to */
 #define ENGINE_VERSION "1.6.18"  /* the memcached version whose behaviour we match */
 #define ENGINE_THIRTY_DAYS (60 * 60 * 24 * 30)
 

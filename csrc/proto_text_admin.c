@@ -126,7 +126,8 @@ void text_slabs(cmd_t *c)
 }
 
 /* "cache_memlimit <MiB> [noreply]": the memory limit, changed live. Lowered, the sweep's ticks
- * evict down to it (4,096 items per shard per tick); raised, up to 4 times the starting limit. */
+ * evict down to it (4,096 items per shard per tick); raised, up to limit_growth times the starting
+ * limit (engine_config_t: ENGINE_LIMIT_GROWTH, 4, in the addon). */
 void text_cache_memlimit(cmd_t *c)
 {
     if (text_token_is(&c->t[c->nt - 2], "noreply"))

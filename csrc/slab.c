@@ -12,7 +12,6 @@
 #define SLAB_FINE_MAX 256        /* classes step by 8 bytes up to here, then by about 1/8 */
 #define SLAB_PAGE_SLOTS_MIN 4    /* the largest class is a quarter page */
 #define SLAB_PAGES_MIN 4         /* a limit that holds fewer pages has none: every block is big */
-#define SLAB_LIMIT_GROWTH 4      /* slab_set_limit() may raise the limit up to this many times */
 #define MALLOC_OVERHEAD 16       /* what malloc adds to a chunk, at most, on 64-bit glibc */
 #define MALLOC_FIELDS 64         /* bytes at each end of a freed chunk that malloc may write */
 /* Giving back the interior of a malloc chunk relies on how glibc's malloc lays out and reuses a
@@ -55,6 +54,7 @@ struct slab {
     size_t os_page;
     size_t page_size;            /* a power of two; 0: no pages */
     unsigned page_shift;
+    unsigned growth;             /* how many times the starting limit the region holds */
     char *region;                /* max_pages * page_size reserved bytes */
     size_t max_pages;
     slab_page_t *metas;          /* one per page of the region */
@@ -128,8 +128,10 @@ static void _choose_pages(slab_t *sl)
     if (page * SLAB_PAGES_MIN > sl->limit)
         return;
     /* Address space, and metas, for the limit to grow: both mapped, so zero pages that cost no
-     * memory until a page is used (calloc would clear them under valgrind and some allocators). */
-    size_t max_pages = sl->limit / page * SLAB_LIMIT_GROWTH;
+     * memory until a page is used (calloc would clear them under valgrind and some allocators).
+     * The room is not free everywhere: valgrind tracks every mapped byte, so a program creating
+     * many stores (the C tests) asks for none. */
+    size_t max_pages = sl->limit / page * sl->growth;
     void *region = _reserve(max_pages * page);
     if (region == NULL)
         return;
@@ -146,12 +148,13 @@ static void _choose_pages(slab_t *sl)
     _init_classes(sl);
 }
 
-slab_t *slab_create(size_t memory_limit)
+slab_t *slab_create(size_t memory_limit, unsigned growth)
 {
     slab_t *sl = calloc(1, sizeof(*sl));
     if (sl == NULL)
         return NULL;
     sl->limit = memory_limit;
+    sl->growth = growth > 1 ? growth : 1;
     long os_page = sysconf(_SC_PAGESIZE);
     sl->os_page = os_page > 0 ? (size_t)os_page : 4096;
     /* Without pages (a tiny limit, or no address space to reserve) every block is big. */

@@ -43,8 +43,10 @@ typedef struct slab_class_stats {
 } slab_class_stats_t;
 
 /* An allocator whose pages plus big blocks never count more than memory_limit bytes. Reserves
- * address space for limit/page pages (no resident memory until used). NULL when out of memory. */
-slab_t *slab_create(size_t memory_limit);
+ * address space for growth * limit/page pages (no resident memory until used), so that
+ * slab_set_limit() may raise the limit up to growth times (0 or 1: not at all). NULL when out of
+ * memory. */
+slab_t *slab_create(size_t memory_limit, unsigned growth);
 
 /* Frees every page and big block at once. */
 void slab_destroy(slab_t *sl);

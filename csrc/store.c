@@ -458,7 +458,7 @@ store_t *store_create(const store_config_t *config)
     store_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    s->slab = slab_create(config->memory_limit);
+    s->slab = slab_create(config->memory_limit, config->limit_growth);
     uint64_t seed = config->hash_seed ? config->hash_seed : store_random_seed(s);
     if (s->slab == NULL || table_init(&s->table, STORE_INITIAL_BUCKETS, seed) != 0) {
         slab_destroy(s->slab);

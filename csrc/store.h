@@ -22,6 +22,7 @@ typedef struct store_config {
     size_t max_item_size;
     uint64_t hash_seed;        /* 0: the store picks one; shards of a cache share theirs */
     store_cas_t *cas_source;   /* NULL: the store numbers its items itself */
+    unsigned limit_growth;     /* how many times store_set_limit() may raise the limit (0, 1: none) */
 } store_config_t;
 
 store_t *store_create(const store_config_t *config);

@@ -56,7 +56,7 @@ static void key_of(int i, char out[KEY_BUF], size_t *n)
  * agree with the model, across table doubling (4096 buckets, then more) and several shards. */
 static void test_cache_against_model(unsigned shards)
 {
-    cache_t *c = cache_create(512u << 20, 1u << 20, shards);
+    cache_t *c = cache_create(512u << 20, 1u << 20, shards, 1);
     CHECK(c != NULL, "cache_create");
     for (int i = 0; i < NKEYS; i++)
         model_len[i] = -1;
@@ -126,7 +126,7 @@ static void test_cache_against_model(unsigned shards)
  * most recently written keys. */
 static void test_eviction(void)
 {
-    store_config_t config = {1u << 20, 1u << 20, 0, NULL};
+    store_config_t config = {1u << 20, 1u << 20, 0, NULL, 1};
     store_t *s = store_create(&config);
     char key[32], value[500]; /* in a slab class */
     memset(value, 'v', sizeof(value));
@@ -204,7 +204,7 @@ static void slab_test_free(slab_t *sl, int i)
 
 static void test_slab(size_t limit)
 {
-    slab_t *sl = slab_create(limit);
+    slab_t *sl = slab_create(limit, 1);
     CHECK(sl != NULL, "slab_create");
     memset(blocks, 0, sizeof(blocks));
     slab_stats_t st;
@@ -271,7 +271,7 @@ static void test_slab(size_t limit)
 static void test_store_memory(void)
 {
     const size_t limit = 2u << 20;
-    store_config_t config = {limit, 1u << 20, 0, NULL};
+    store_config_t config = {limit, 1u << 20, 0, NULL, 1};
     store_t *s = store_create(&config);
     static char value[310000];
     char key[32];
@@ -346,7 +346,7 @@ static bool present(store_t *s, const char *key)
 
 static void test_clock(void)
 {
-    store_config_t config = {64u << 10, 1u << 20, 0, NULL}; /* 4 KiB pages: 30 KiB items are big */
+    store_config_t config = {64u << 10, 1u << 20, 0, NULL, 1}; /* 4 KiB pages: 30 KiB items are big */
     store_t *s = store_create(&config);
     static char value[30 << 10];
     memset(value, 'x', sizeof(value));
@@ -382,7 +382,7 @@ static void test_clock(void)
  * the hand ran out of second chances and evicted the read item with the rest.) */
 static void test_clock_hot_item(void)
 {
-    store_config_t config = {4u << 20, 1u << 20, 0, NULL};
+    store_config_t config = {4u << 20, 1u << 20, 0, NULL, 1};
     store_t *s = store_create(&config);
     static char value[600000];
     memset(value, 'v', sizeof(value));
@@ -423,7 +423,7 @@ static void feed_all(engine_t *e, protocol_t proto, const char *in, size_t len, 
 
 static void test_split_anywhere(protocol_t proto, const char *session, size_t len)
 {
-    engine_config_t config = {64u << 20, 1u << 20, 1};
+    engine_config_t config = {64u << 20, 1u << 20, 1, 1};
     buf_t whole;
     buf_init(&whole);
     engine_t e;
@@ -448,7 +448,7 @@ static void test_split_anywhere(protocol_t proto, const char *session, size_t le
 static void test_binary_negotiation(void)
 {
     static const char noop[24] = "\x80\x0a";
-    engine_config_t config = {1u << 20, 1u << 10, 1};
+    engine_config_t config = {1u << 20, 1u << 10, 1, 1};
     engine_t e;
     CHECK(engine_init(&e, &config) == 0, "engine_init");
     session_t s;
@@ -472,7 +472,7 @@ static void test_binary_negotiation(void)
  * the mark plus one response, and the rest of the input waits. */
 static void test_binary_output_mark(void)
 {
-    engine_config_t config = {8u << 20, 1u << 20, 1};
+    engine_config_t config = {8u << 20, 1u << 20, 1, 1};
     engine_t e;
     CHECK(engine_init(&e, &config) == 0, "engine_init");
     char value[1000];
@@ -530,6 +530,21 @@ static void test_meta_base64(void)
 
 /* The store against the fuzz target's reference model (store_diff.c), on seeded random operation
  * sequences under each configuration: eviction, small items, held references, table doubling. */
+/* The growth room: cache_memlimit may raise the limit as far as the cache reserved for, no further. */
+static void test_limit_growth(void)
+{
+    cache_t *fixed = cache_create(8u << 20, 1u << 20, 1, 0);
+    cache_t *growable = cache_create(8u << 20, 1u << 20, 2, 4);
+    CHECK(fixed != NULL && growable != NULL, "cache_create");
+    CHECK(cache_set_memory_limit(fixed, 4u << 20) == 0, "a limit without growth room may be lowered");
+    CHECK(cache_set_memory_limit(fixed, 8u << 20) == 0, "and raised back to where it started");
+    CHECK(cache_set_memory_limit(fixed, 16u << 20) != 0, "but not past it");
+    CHECK(cache_set_memory_limit(growable, 32u << 20) == 0, "growth 4: up to 4 times the start");
+    CHECK(cache_set_memory_limit(growable, 40u << 20) != 0, "growth 4: not past 4 times");
+    cache_destroy(fixed);
+    cache_destroy(growable);
+}
+
 static void test_store_against_diff_model(void)
 {
     static uint8_t input[4096];
@@ -557,6 +572,7 @@ int main(void)
     test_clock();
     test_clock_hot_item();
     test_store_against_diff_model();
+    test_limit_growth();
     SPLIT_ANYWHERE(PROTOCOL_SIMPLE,
                    "set a hello world\r\nget a\r\nget b\ndelete a\r\ndelete a\r\nbogus\r\n\r\nset k v\r\nget k\r\nquit\r\nget k\r\n");
     SPLIT_ANYWHERE(PROTOCOL_MEMCACHED,

@@ -698,7 +698,7 @@ bool store_diff_run(const uint8_t *data, size_t size)
     d->may_evict = config & CONFIG_SMALL_MEMORY;
     d->memory_limit = d->may_evict ? SMALL_MEMORY_LIMIT : LARGE_MEMORY_LIMIT;
     d->max_item_size = (config & CONFIG_SMALL_ITEMS) ? SMALL_MAX_ITEM : LARGE_MAX_ITEM;
-    store_config_t store_config = {d->memory_limit, d->max_item_size, 0, NULL};
+    store_config_t store_config = {d->memory_limit, d->max_item_size, 0, NULL, 1};
     d->store = store_create(&store_config);
     if (d->store == NULL) {
         fprintf(stderr, "store_diff: store_create failed\n");

@@ -311,7 +311,7 @@ static void test_group(bool threaded)
 
 int main(void)
 {
-    engine_config_t config = {64u << 20, 1u << 20, 1};
+    engine_config_t config = {64u << 20, 1u << 20, 1, 1};
     CHECK(engine_init(&engine, &config) == 0, "engine_init");
     CHECK(uv_loop_init(&loop) == 0, "uv_loop_init");
     CHECK(uv_timer_init(&loop, &waker) == 0 && uv_timer_start(&waker, _waker_cb, 50, 50) == 0, "waker");

@@ -85,8 +85,8 @@ static void _parse(const uint8_t *data, size_t size, fuzz_case_t *fc)
 static engine_config_t _engine_config(uint8_t config)
 {
     if (config & CONFIG_SMALL_MEMORY)
-        return (engine_config_t){1u << 10, 512, 1};
-    return (engine_config_t){64u << 20, 1u << 20, (config & CONFIG_SHARDS) ? 4 : 1};
+        return (engine_config_t){1u << 10, 512, 1, 1};
+    return (engine_config_t){64u << 20, 1u << 20, (config & CONFIG_SHARDS) ? 4 : 1, 1};
 }
 
 /* Feeds n more bytes as a connection does: the engine runs what is complete, and replies are
