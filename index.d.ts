@@ -118,7 +118,9 @@ export interface Engine {
 	stats(group?: StatsGroup): Record<string, number | string>;
 	/** Writes every live item to a snapshot file (beside it, then renamed into place). */
 	save(path: string, callback: Callback<SnapshotSaved>): void;
-	save(path: string): Promise<SnapshotSaved>;
+	save(path: string, options: { idle?: boolean }, callback: Callback<SnapshotSaved>): void;
+	/** options.idle: at idle CPU priority, so that requests keep their latency. */
+	save(path: string, options?: { idle?: boolean }): Promise<SnapshotSaved>;
 	/** Loads a snapshot file; rejects with code ENOENT, EBADSNAPSHOT (nothing loaded) or EIO. */
 	load(path: string, callback: Callback<SnapshotLoaded>): void;
 	load(path: string): Promise<SnapshotLoaded>;

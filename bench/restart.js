@@ -31,7 +31,7 @@ async function saveLoad(items, valueBytes, dir) {
 		engine.feed(batch, { protocol: 'memcached' });
 	}
 	const file = path.join(dir, `restart-${items}.snap`);
-	const saved = await engine.save(file);
+	const saved = await engine.save(file);   // full speed, as at a stop
 	const copy = new Engine({ memoryLimit, maxItemSize: Math.max(1 << 20, valueBytes * 2) });
 	const loaded = await copy.load(file);
 	fs.rmSync(file, { force: true });
@@ -78,7 +78,7 @@ async function duringSnapshots(dir, duration, rounds) {
 async function main() {
 	const duration = option('--duration', 5);
 	const rounds = option('--rounds', 1);
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simplecached-bench-restart-'));
+	const dir = fs.mkdtempSync(path.join(process.env.BENCH_RESTART_DIR || os.tmpdir(), 'simplecached-bench-restart-'));
 	try {
 		const files = [await saveLoad(1000000, 100, dir), await saveLoad(100000, 10240, dir)];
 		console.log('restart file    items  value B   file MB  save s   load s  save MB/s  load MB/s');

@@ -151,8 +151,10 @@ struct Feeder {
 // dropped, seconds, error}.
 class SnapshotWorker : public Napi::AsyncWorker {
 public:
-    SnapshotWorker(Napi::Function callback, SharedEngine *shared, std::string path, bool save)
-        : Napi::AsyncWorker(callback), shared_(shared), path_(std::move(path)), save_(save)
+    enum Kind { LOAD, SAVE, SAVE_IDLE };
+
+    SnapshotWorker(Napi::Function callback, SharedEngine *shared, std::string path, Kind kind)
+        : Napi::AsyncWorker(callback), shared_(shared), path_(std::move(path)), kind_(kind)
     {
         shared_->refs++;
     }
@@ -161,8 +163,10 @@ public:
 
     void Execute() override
     {
-        status_ = save_ ? snapshot_save(&shared_->engine, path_.c_str(), &report_)
-                        : snapshot_load(&shared_->engine, path_.c_str(), &report_);
+        engine_t *e = &shared_->engine;
+        status_ = kind_ == SAVE_IDLE ? snapshot_save_idle(e, path_.c_str(), &report_)
+                  : kind_ == SAVE    ? snapshot_save(e, path_.c_str(), &report_)
+                                     : snapshot_load(e, path_.c_str(), &report_);
     }
 
     void OnOK() override
@@ -184,7 +188,7 @@ public:
 private:
     SharedEngine *shared_;
     std::string path_;
-    bool save_;
+    Kind kind_;
     snapshot_status_t status_ = SNAPSHOT_IO;
     snapshot_report_t report_ = {};
 };
@@ -341,16 +345,19 @@ private:
         return out;
     }
 
-    // snapshot(path, save, callback): saves (save true) or loads a snapshot file in the background.
+    // snapshot(path, kind, callback): 'load', 'save', or 'idle' (a save at idle priority) of a
+    // snapshot file, in the background.
     Napi::Value Snapshot(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
-        if (info.Length() < 3 || !info[0].IsString() || !info[2].IsFunction()) {
-            Napi::TypeError::New(env, "snapshot(path, save, callback)").ThrowAsJavaScriptException();
+        if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsFunction()) {
+            Napi::TypeError::New(env, "snapshot(path, kind, callback)").ThrowAsJavaScriptException();
             return env.Undefined();
         }
+        std::string kind = info[1].As<Napi::String>().Utf8Value();
         auto *worker = new SnapshotWorker(info[2].As<Napi::Function>(), shared_, info[0].As<Napi::String>().Utf8Value(),
-                                          info[1].ToBoolean().Value());
+                                          kind == "idle" ? SnapshotWorker::SAVE_IDLE
+                                          : kind == "save" ? SnapshotWorker::SAVE : SnapshotWorker::LOAD);
         worker->Queue();
         return env.Undefined();
     }

@@ -38,6 +38,11 @@ typedef struct snapshot_report {
  * the last to finish wins. */
 snapshot_status_t snapshot_save(engine_t *e, const char *path, snapshot_report_t *r);
 
+/* snapshot_save on a thread of its own scheduled SCHED_IDLE (else nice 19), joined before it
+ * returns: it runs only on CPU time no other thread wants, so the data path keeps its latency,
+ * and on a machine kept fully busy it may wait long. For saves while serving. */
+snapshot_status_t snapshot_save_idle(engine_t *e, const char *path, snapshot_report_t *r);
+
 /* Loads the snapshot at path into e, on top of what e holds. Nothing is loaded unless the whole
  * file checks out (magic, version, every CRC, every length, the totals). Items expired by now are
  * skipped; when the rest would not fit in the memory limit, the most recently used ones that do

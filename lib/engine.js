@@ -56,9 +56,11 @@ class Engine {
 	}
 
 	// Writes every live item to a snapshot file at path (beside it first, then renamed into place)
-	// while the store keeps serving. Resolves {items, bytes, seconds}.
-	save(path, callback) {
-		return this._snapshot(path, true, callback);
+	// while the store keeps serving. Resolves {items, bytes, seconds}. options.idle: run at idle CPU
+	// priority, so that requests keep their latency (the save may then wait on a busy machine).
+	save(path, options, callback) {
+		if (typeof options === 'function') return this._snapshot(path, 'save', options);
+		return this._snapshot(path, options && options.idle ? 'idle' : 'save', callback);
 	}
 
 	// Loads a snapshot file written by save(), on top of what the store holds: items expired since
@@ -66,16 +68,16 @@ class Engine {
 	// dropped, bytes, seconds}. A missing file fails with code ENOENT, a damaged, truncated or
 	// foreign one with code EBADSNAPSHOT (nothing is loaded from it), others with EIO.
 	load(path, callback) {
-		return this._snapshot(path, false, callback);
+		return this._snapshot(path, 'load', callback);
 	}
 
-	_snapshot(path, save, callback) {
+	_snapshot(path, kind, callback) {
 		if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
 		return callbackOrPromise(callback, (done) => {
-			this[NATIVE].snapshot(path, save, (report) => {
+			this[NATIVE].snapshot(path, kind, (report) => {
 				if (report.status === 'ok') {
 					const { status, error, ...figures } = report;
-					return done(null, save ? { items: figures.items, bytes: figures.bytes, seconds: figures.seconds } : figures);
+					return done(null, kind === 'load' ? figures : { items: figures.items, bytes: figures.bytes, seconds: figures.seconds });
 				}
 				const err = new Error(report.error);
 				err.code = { missing: 'ENOENT', invalid: 'EBADSNAPSHOT', io: 'EIO' }[report.status];

@@ -31,9 +31,10 @@ class Snapshots {
 		this.last = null;   // {items, bytes, seconds, at} of the last save that succeeded
 	}
 
-	save() {
+	// idle: at idle CPU priority, for saves while serving (the one at close runs at full speed).
+	save({ idle = false } = {}) {
 		this._pending++;
-		const run = this._queue.then(() => this._engine.save(this._file));
+		const run = this._queue.then(() => this._engine.save(this._file, { idle }));
 		this._queue = run.then(() => {}, () => {}).then(() => { this._pending--; });
 		return run.then((report) => {
 			this.last = { ...report, at: Date.now() };
@@ -45,7 +46,7 @@ class Snapshots {
 	// does not keep the process alive.
 	every(seconds, onError) {
 		this._timer = setInterval(() => {
-			if (this._pending === 0) this.save().catch(onError);
+			if (this._pending === 0) this.save({ idle: true }).catch(onError);
 		}, seconds * 1000);
 		this._timer.unref();
 	}

@@ -179,11 +179,12 @@ class Server extends EventEmitter {
 		return undefined;
 	}
 
-	// Saves the store to restartFile now, in the background (resolves {items, bytes, seconds}).
+	// Saves the store to restartFile now, in the background at idle CPU priority (resolves {items,
+	// bytes, seconds}).
 	snapshot(callback) {
 		return callbackOrPromise(callback, (done) => {
 			if (!this._snapshots) return done(new Error('this server has no restartFile'));
-			return this._snapshots.save().then((report) => done(null, report), done);
+			return this._snapshots.save({ idle: true }).then((report) => done(null, report), done);
 		});
 	}
 
