@@ -12,4 +12,8 @@ describe('C engine, without Node', function () {
 	it('passes engine_test, under AddressSanitizer and UBSan where the compiler has them', () => {
 		runCTest('engine_test', [path.join(__dirname, 'engine_test.c'), path.join(__dirname, 'store_diff.c'), ...SOURCES], []);
 	});
+
+	it('passes snapshot_test: the restart file round trip, damaged copies and a smaller store', () => {
+		runCTest('snapshot_test', [path.join(__dirname, 'snapshot_test.c'), ...SOURCES], []);
+	});
 });
