@@ -207,7 +207,9 @@ size_t cache_sweep(cache_t *c, size_t max_buckets)
 
 void cache_set_clock(cache_t *c, uint32_t now)
 {
-    if (atomic_exchange(&c->clock, now) == now)
+    /* A read first: every feed of every thread calls this, and an exchange would write the shared
+     * line each time; only the first call of a new second writes it. */
+    if (atomic_load_explicit(&c->clock, memory_order_relaxed) == now || atomic_exchange(&c->clock, now) == now)
         return;
     for (unsigned i = 0; i < c->nshards; i++) {
         pthread_mutex_lock(&c->shards[i].lock);
