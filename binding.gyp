@@ -27,6 +27,8 @@
         "csrc/dump.c",
         "csrc/prefix.c",
         "csrc/proto_text_admin.c",
+        "csrc/proto_text_watch.c",
+        "csrc/logger.c",
         "csrc/conn.c",
         "csrc/group.c",
         "csrc/net.c",

@@ -28,6 +28,8 @@ const USAGE = `Usage: simplecached [options]
       --tls-cert <file>      TLS certificate chain (PEM)
       --tls-key <file>       TLS private key (PEM)
       --tls-ca <file>        CA (PEM) to require and verify client certificates on the TLS port
+  -v, --verbose              log errors to stderr; -vv also every command and reply line, as
+                             memcached does ("verbosity <n>" changes it while running)
   -h, --help                 show this help
       --version              show the version
 `;
@@ -48,6 +50,7 @@ const FLAGS = {
 	'tls-cert': { type: 'string' },
 	'tls-key': { type: 'string' },
 	'tls-ca': { type: 'string' },
+	verbose: { type: 'boolean', short: 'v', multiple: true },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
 };
@@ -114,6 +117,8 @@ function parseOptions(argv) {
 			authFile: v['auth-file'],
 			allowUnauthenticatedSeed: v['allow-unauthenticated-seed'],
 			tlsPort: integerFlag(v, 'tls-port'),
+			// memcached's -v (errors), -vv (every command and reply line): stderr; more is -vv.
+			verbose: v.verbose ? Math.min(v.verbose.length, 2) : undefined,
 			tls: tlsFlags(v),
 		},
 	};

@@ -446,7 +446,7 @@ public:
     }
 
     // new NativeServer(engine, {listeners: [{host, port, protocol}], maxConnections, threads, idleTimeout,
-    // writeTimeout})
+    // writeTimeout, verbose})
     // listens at once or throws (err.listener says which one failed).
     explicit NativeServer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeServer>(info)
     {
@@ -481,6 +481,9 @@ public:
         config.threads = (unsigned)SizeOption(opts, "threads", 0);
         config.idle_timeout = (unsigned)SizeOption(opts, "idleTimeout", 0);
         config.write_timeout = (unsigned)SizeOption(opts, "writeTimeout", 0);
+        // memcached's -v/-vv: the engine's level, which "verbosity" changes later.
+        if (opts.Has("verbose"))
+            __atomic_store_n(&shared->engine.verbosity, (unsigned)SizeOption(opts, "verbose", 0), __ATOMIC_RELAXED);
         uv_loop_t *loop;
         napi_get_uv_event_loop(env, &loop);
         net_server_t *server;

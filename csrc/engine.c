@@ -14,6 +14,10 @@ int engine_init(engine_t *e, const engine_config_t *config)
     memset(e, 0, sizeof(*e));
     if (pthread_mutex_init(&e->stats_lock, NULL) != 0)
         return -1;
+    if (logger_init(&e->logger) != 0) {
+        pthread_mutex_destroy(&e->stats_lock);
+        return -1;
+    }
     e->max_item_size = config->max_item_size;
     e->started = (int64_t)time(NULL) - ENGINE_CLOCK_OFFSET;
     e->cache = cache_create(config->memory_limit, config->max_item_size, config->shards ? config->shards : 1);
@@ -34,6 +38,7 @@ void engine_destroy(engine_t *e)
     e->auth = NULL;
     prefix_destroy(e->prefixes);
     e->prefixes = NULL;
+    logger_destroy(&e->logger);
     pthread_mutex_destroy(&e->stats_lock);
 }
 

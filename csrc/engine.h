@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "logger.h"
 #include "prefix.h"
 #include "store.h"
 
@@ -130,6 +131,7 @@ typedef struct engine {
     unsigned slab_automove;    /* "slabs automove <0|1|2>", shown by stats settings: pages here
                                 * move between classes by themselves whatever it says */
     prefix_stats_t *prefixes;  /* "stats detail": per-prefix counters, off until turned on */
+    logger_t logger;           /* "watch" streams and -v/-vv lines (logger.h) */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
 } engine_t;

@@ -22,6 +22,7 @@ const DEFAULTS = {
 	threads: 1,
 	idleTimeout: 0,
 	writeTimeout: 30,
+	verbose: 0,
 	tlsPort: null,
 };
 
@@ -78,6 +79,7 @@ function validate(raw) {
 		threads: options.integer(opts, 'threads', DEFAULTS.threads, 1, 64),
 		idleTimeout: options.integer(opts, 'idleTimeout', DEFAULTS.idleTimeout, 0, MAX_TIMEOUT),
 		writeTimeout: options.integer(opts, 'writeTimeout', DEFAULTS.writeTimeout, 0, MAX_TIMEOUT),
+		verbose: options.integer(opts, 'verbose', DEFAULTS.verbose, 0, 2),
 	};
 	validated.maxConnections = maxConnections(opts, validated.threads);
 	Object.assign(validated, validateSecurity(opts, validated));
@@ -156,6 +158,7 @@ class Server extends EventEmitter {
 						maxConnections: this.options.maxConnections,
 						idleTimeout: this.options.idleTimeout,
 						writeTimeout: this.options.writeTimeout,
+						verbose: this.options.verbose,
 						// One thread means Node's own loop; more means that many native I/O threads.
 						threads: this.options.threads > 1 ? this.options.threads : 0,
 					});
