@@ -101,6 +101,7 @@ void engine_stats_reset(engine_t *e)
     e->base.curr_connections = 0;
     pthread_mutex_unlock(&e->stats_lock);
     cache_stats_reset(e->cache);
+    logger_stats_reset(&e->logger);
 }
 
 int engine_stats_attach(engine_t *e, engine_stats_t *block)

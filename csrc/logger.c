@@ -43,6 +43,28 @@ void logger_destroy(logger_t *lg)
     pthread_mutex_destroy(&lg->lock);
 }
 
+void logger_stats(logger_t *lg, logger_stats_t *out)
+{
+    pthread_mutex_lock(&lg->lock);
+    *out = lg->totals;
+    out->worker_dropped -= lg->base.worker_dropped;
+    out->worker_written -= lg->base.worker_written;
+    out->watcher_skipped -= lg->base.watcher_skipped;
+    out->watcher_sent -= lg->base.watcher_sent;
+    out->watchers = 0;
+    for (unsigned i = 0; i < LOGGER_WATCHER_LIMIT; i++)
+        if (lg->watchers[i] && lg->watchers[i]->attached)
+            out->watchers++;
+    pthread_mutex_unlock(&lg->lock);
+}
+
+void logger_stats_reset(logger_t *lg)
+{
+    pthread_mutex_lock(&lg->lock);
+    lg->base = lg->totals;
+    pthread_mutex_unlock(&lg->lock);
+}
+
 /* Under lock. */
 static void _update_flags(logger_t *lg)
 {
@@ -133,7 +155,7 @@ static void _offer(logger_t *lg, logger_watcher_t *w, const char *line, size_t n
 {
     if (LOGGER_WATCHER_BUF - w->len < n + LOGGER_LINE_SLACK) {
         w->skipped++;
-        lg->skipped_total++;
+        lg->totals.watcher_skipped++;
         return;
     }
     if (w->skipped > 0) {
@@ -144,7 +166,7 @@ static void _offer(logger_t *lg, logger_watcher_t *w, const char *line, size_t n
     }
     memcpy(w->buf + w->len, line, n);
     w->len += n;
-    lg->sent_total++;
+    lg->totals.watcher_sent++;
     if (w->wake)
         w->wake(w->wake_arg);
 }
@@ -163,6 +185,7 @@ void logger_log(logger_t *lg, unsigned flag, const char *body, size_t n)
         memcpy(line + head, body, n);
         line[(size_t)head + n] = '\n';
         size_t len = (size_t)head + n + 1;
+        lg->totals.worker_written++;
         for (unsigned i = 0; i < LOGGER_WATCHER_LIMIT; i++) {
             logger_watcher_t *w = lg->watchers[i];
             if (w && w->attached && (w->flags & flag))

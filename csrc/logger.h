@@ -22,6 +22,12 @@
 #define LOGGER_LINE_MAX 4096                /* memcached's parse scratch; also PIPE_BUF, so that one
                                              * write() of a stderr line is never interleaved */
 
+/* memcached's log_* stats. A line is formatted once, by the thread that logs it, straight into
+ * the watchers' buffers: there is no per-worker buffer to drop from, so "dropped" stays 0. */
+typedef struct logger_stats {
+    uint64_t worker_dropped, worker_written, watcher_skipped, watcher_sent, watchers;
+} logger_stats_t;
+
 /* One watching connection. Its lines are appended under the logger's lock by whichever thread
  * logs, and taken by the connection's own loop after wake() (called under that lock). */
 typedef struct logger_watcher {
@@ -42,12 +48,16 @@ typedef struct logger {
     logger_watcher_t *watchers[LOGGER_WATCHER_LIMIT];
     unsigned nwatchers;
     uint64_t gid;               /* memcached's global id of the last line, under lock */
-    uint64_t skipped_total, sent_total;  /* under lock */
+    logger_stats_t totals;      /* under lock */
+    logger_stats_t base;        /* totals at "stats reset" */
     int err_fd;                 /* where -v/-vv lines go: stderr reopened non-blocking, or 2 */
     bool own_err_fd;
 } logger_t;
 
 int logger_init(logger_t *lg);
+/* The counters since the last reset (watchers: attached now); any thread. */
+void logger_stats(logger_t *lg, logger_stats_t *out);
+void logger_stats_reset(logger_t *lg);
 void logger_destroy(logger_t *lg);
 
 /* The flags any attached watcher wants: the one relaxed load the data path pays when nobody

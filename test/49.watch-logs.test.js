@@ -6,7 +6,7 @@ const assert = require('assert');
 const net = require('net');
 const path = require('path');
 const { spawn } = require('child_process');
-const { startServer, waitFor, freePort } = require('./helpers/server');
+const { startServer, waitFor, freePort, statsPairs } = require('./helpers/server');
 const { withMemcached } = require('./helpers/memcached');
 const { needs } = require('./helpers/references');
 
@@ -29,6 +29,10 @@ function open(port) {
 			resolve(socket);
 		});
 	});
+}
+
+async function stat(port, name) {
+	return Number(new Map(await statsPairs(port)).get(name));
 }
 
 async function startWatcher(port, args) {
@@ -158,6 +162,7 @@ for (const threads of [1, 2]) {
 			for (const p of [reference.port, port]) {
 				const watchers = [];
 				for (let i = 0; i < 20; i++) watchers.push(await startWatcher(p, 'connevents'));
+				await waitFor(async () => await stat(p, 'log_watchers') === 20, { what: 'log_watchers 20' });
 				const extra = await open(p);
 				extra.write('watch\r\n');
 				await waitFor(() => extra.text.endsWith('\r\n'), { what: 'the reply to a 21st watch' });
@@ -173,10 +178,12 @@ for (const threads of [1, 2]) {
 					return false;
 				}, { what: 'a place for a new watcher' });
 				for (const w of [...watchers, extra]) w.destroy();
+				await waitFor(async () => await stat(p, 'log_watchers') === 0, { what: 'every watcher gone' });
 			}
 		});
 
 		it('a watcher that does not read loses lines and is told how many with skipped=N', async () => {
+			await waitFor(async () => await stat(port, 'log_watchers') === 0, { what: 'earlier watchers gone' });
 			const w = await startWatcher(port, 'fetchers');
 			w.pause();
 			const client = await open(port);
@@ -207,7 +214,8 @@ for (const threads of [1, 2]) {
 			}
 			checkForm(lines.filter((l) => !l.startsWith('skipped=')));
 			const got = lines.filter((l) => l.includes('key=skipkey')).length;
-			if (process.env.WATCH_DEBUG) console.log({ got, lost, first, bytes: w.text.length });
+			const skippedStat = stat(port, 'log_watcher_skipped');
+			assert.ok(await skippedStat >= lost, 'stats count the lines skipped');
 			assert.strictEqual(got + lost, batches * 100 + first - 1, 'every line was either sent or counted as skipped');
 			w.destroy();
 			client.destroy();
