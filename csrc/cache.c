@@ -283,6 +283,11 @@ bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalu
     return store_too_large(c->shards[0].store, nkey, flags, nvalue);
 }
 
+unsigned cache_class_id(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    return store_class_id(c->shards[0].store, nkey, flags, nvalue);
+}
+
 size_t cache_memory_limit(const cache_t *c)
 {
     return atomic_load_explicit(&c->memory_limit, memory_order_relaxed);

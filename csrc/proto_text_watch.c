@@ -69,9 +69,8 @@ void text_log_lookup(session_t *s, const char *key, size_t nkey)
 
 void text_log_get(session_t *s, const char *key, size_t nkey, const item_t *it)
 {
-    /* The class is not reported yet: 1 for any item, 0 for none (memcached's "none"). */
-    logger_item_get(&s->engine->logger, key, nkey, it ? "found" : "not_found", it ? 1u : 0u, s->fd,
-                    it ? it->nvalue : 0);
+    unsigned clsid = it ? cache_class_id(s->engine->cache, it->nkey, item_flags(it), it->nvalue) : 0;
+    logger_item_get(&s->engine->logger, key, nkey, it ? "found" : "not_found", clsid, s->fd, it ? it->nvalue : 0);
 }
 
 void text_log_store(session_t *s, const store_write_t *w, store_status_t st)
@@ -92,17 +91,19 @@ void text_log_store(session_t *s, const store_write_t *w, store_status_t st)
     uint32_t now = cache_clock(s->engine->cache);
     uint32_t exptime = w->exptime;
     size_t size = w->nvalue;
+    uint32_t flags = w->flags;
     /* A stored append or prepend logs the joined item, which keeps the old one's expiry. */
     if (st == STORE_OK && (w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND)) {
         item_t *it = cache_get(s->engine->cache, w->key, w->nkey);
         if (it) {
             exptime = it->exptime;
             size = it->nvalue;
+            flags = item_flags(it);
             cache_release(s->engine->cache, it);
         }
     }
     logger_item_store(&s->engine->logger, w->key, w->nkey, status, cmds[w->mode], exptime ? exptime - now : 0,
-                      1, s->fd, size);
+                      cache_class_id(s->engine->cache, w->nkey, flags, size), s->fd, size);
 }
 
 void text_log_too_large(session_t *s, const char *key, size_t nkey, store_mode_t mode)

@@ -492,6 +492,13 @@ bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalu
     return nvalue > s->max_item_size || store_memcached_size(nkey, flags, nvalue) > s->max_item_size;
 }
 
+unsigned store_class_id(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    /* Numbered as store_item_class() numbers them: big items after the allocator's classes. */
+    unsigned cls = slab_class_of(s->slab, store_item_size(nkey, flags, nvalue));
+    return (cls == SLAB_CLASSES_MAX ? slab_classes(s->slab) : cls) + 1;
+}
+
 void store_set_clock(store_t *s, uint32_t now)
 {
     s->now = now;

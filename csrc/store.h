@@ -123,6 +123,8 @@ static inline size_t store_memcached_size(size_t nkey, uint32_t flags, size_t nv
 /* Whether an item is over max_item_size, measured by store_memcached_size() so that the same
  * items fit in both. */
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
+/* The size class (1-based, as "stats slabs" numbers them) an item of this shape comes from. */
+unsigned store_class_id(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
 
 /* The bytes of one item: header, key, flags unless 0, and value. The memory it takes is this
  * rounded up to its slab class, or for a big item plus its allocation's overhead (slab_block_size()). */
