@@ -12,10 +12,19 @@ const { needs } = require('./helpers/references');
 
 const SERVER = path.join(__dirname, '..', 'bin', 'server.js');
 
+// Every socket a test opened, closed after it even when it fails: a watcher left open would take
+// one of the 20 places from the tests after it.
+const sockets = new Set();
+function closeSockets() {
+	for (const s of sockets) s.destroy();
+	sockets.clear();
+}
+
 // A socket whose received text accumulates in `text`.
 function open(port) {
 	return new Promise((resolve, reject) => {
 		const socket = net.connect(port, '127.0.0.1');
+		sockets.add(socket);
 		socket.text = '';
 		socket.gone = false;
 		socket.setEncoding('latin1');
@@ -113,6 +122,7 @@ async function watchRun(port, args, sentinel) {
 for (const threads of [1, 2]) {
 	describe(`watch: memcached's log streams (threads: ${threads})`, function () {
 		this.timeout(30000);
+		afterEach(closeSockets);
 		const reference = withMemcached();
 		let server;
 		let port;
@@ -283,6 +293,7 @@ async function verboseRun(port, commands) {
 
 describe('-v/-vv: memcached\'s stderr lines', function () {
 	this.timeout(30000);
+	afterEach(closeSockets);
 	before(needs('memcached'));
 	const children = [];
 	after(() => children.forEach((c) => c.kill('SIGKILL')));
