@@ -144,7 +144,8 @@ static void _watch_wake_cb(uv_async_t *async)
 
 /* A session that has become a watcher: on first call its connection starts listening for lines
  * (what the client sent after "watch" is dropped: a watcher executes nothing more); then the
- * lines waiting are moved into its output, up to the output mark. Returns -1 when closing. */
+ * lines waiting are moved into its output, up to the output mark. Returns -1 when closing, 1 when
+ * lines were left waiting at the mark, else 0. */
 static int _watch_pull(conn_t *c)
 {
     logger_watcher_t *w = c->session.proto.text.watcher;
@@ -161,7 +162,9 @@ static int _watch_pull(conn_t *c)
             buf_consume(&c->io->in, buf_len(&c->io->in));
         logger_watcher_attach(w, _watch_wake, cw);
     }
-    while (conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER) {
+    for (;;) {
+        if (conn_pending_output(c) > CONN_OUTPUT_HIGH_WATER)
+            return 1;
         conn_io_t *io = _io(c);
         if (io == NULL || buf_reserve(&io->out, CONN_READ_SIZE) != 0) {
             conn_abort(c);
@@ -170,9 +173,8 @@ static int _watch_pull(conn_t *c)
         size_t n = logger_watcher_take(w, buf_tail(&io->out), buf_space(&io->out));
         io->out.end += n;
         if (n == 0)
-            break;
+            return 0;
     }
-    return 0;
 }
 
 /* The connection's own buffers, allocated on first need; NULL when out of memory. */
@@ -317,8 +319,9 @@ static void _process(conn_t *c)
 {
     if (c->stage >= CONN_FINISHING)
         return;
+    int lines_left = 0;
     for (;;) {
-        if (c->session.state == SESSION_WATCH && _watch_pull(c) != 0)
+        if (c->session.state == SESSION_WATCH && (lines_left = _watch_pull(c)) < 0)
             return;
         _flush(c);
         if (uv_is_closing((uv_handle_t *)&c->tcp))
@@ -338,6 +341,11 @@ static void _process(conn_t *c)
         else if (used == 0 && !c->session.producing)
             break;
     }
+    /* Lines left at the mark, and the socket took what was pulled at once: no write callback will
+     * come to pull the rest, and a full buffer wakes nobody (a line that does not fit is only
+     * counted), so come back on the next turn of the loop. */
+    if (lines_left > 0 && !_write_in_flight(c))
+        uv_async_send(&c->watch->async);
     _io_trim(c);
     bool want_input = c->stage == CONN_OPEN && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
     if (!want_input && c->reading) {

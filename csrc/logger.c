@@ -241,6 +241,19 @@ void logger_item_store(logger_t *lg, const char *key, size_t nkey, const char *s
         logger_log(lg, LOG_MUTATIONS, body, (size_t)n);
 }
 
+void logger_eviction(logger_t *lg, const char *key, size_t nkey, bool fetched, long long ttl, uint32_t la,
+                     unsigned clsid, size_t size)
+{
+    char k[3 * STORE_KEY_MAX + 1], body[3 * STORE_KEY_MAX + 160];
+    if (nkey > STORE_KEY_MAX)
+        nkey = STORE_KEY_MAX;
+    logger_uriencode(key, nkey, k);
+    int n = snprintf(body, sizeof(body), "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u size=%zu", k,
+                     fetched ? "yes" : "no", ttl, (int)la, clsid, size);
+    if (n > 0 && (size_t)n < sizeof(body))
+        logger_log(lg, LOG_EVICTIONS, body, (size_t)n);
+}
+
 void logger_conn_event(logger_t *lg, bool is_new, const char *rip, unsigned rport, const char *reason, int cfd)
 {
     char body[256];

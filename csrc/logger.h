@@ -92,6 +92,8 @@ void logger_item_get(logger_t *lg, const char *key, size_t nkey, const char *sta
                      size_t size);
 void logger_item_store(logger_t *lg, const char *key, size_t nkey, const char *status, const char *cmd,
                        uint32_t ttl, unsigned clsid, int cfd, size_t size);
+void logger_eviction(logger_t *lg, const char *key, size_t nkey, bool fetched, long long ttl, uint32_t la,
+                     unsigned clsid, size_t size);
 void logger_conn_event(logger_t *lg, bool is_new, const char *rip, unsigned rport, const char *reason, int cfd);
 
 /* One -v/-vv line on stderr, one write(); dropped rather than waited for when stderr is full. */

@@ -26,6 +26,11 @@ typedef struct store_config {
 
 store_t *store_create(const store_config_t *config);
 
+/* Told of each live item the clock hand evicts, under the store's lock, before it goes (for
+ * memcached's "watch evictions" lines): one indirect call per eviction. clsid is 1-based. */
+typedef void (*store_evict_fn)(const item_t *it, unsigned clsid, uint32_t now, void *arg);
+void store_on_evict(store_t *s, store_evict_fn fn, void *arg);
+
 /* A hash seed from the clock and an address; never 0. */
 uint64_t store_random_seed(const void *salt);
 void store_destroy(store_t *s);

@@ -7,7 +7,7 @@ const net = require('net');
 const path = require('path');
 const { spawn } = require('child_process');
 const { startServer, waitFor, freePort, statsPairs } = require('./helpers/server');
-const { withMemcached } = require('./helpers/memcached');
+const { withMemcached, startMemcached } = require('./helpers/memcached');
 const { needs } = require('./helpers/references');
 
 const SERVER = path.join(__dirname, '..', 'bin', 'server.js');
@@ -249,6 +249,48 @@ for (const threads of [1, 2]) {
 		});
 	});
 }
+
+// Which items go first differs (memcached's segmented LRU, our clock), so evictions are compared
+// by form: the same fields in the same order, one line per eviction each server counts.
+describe('watch evictions: memcached\'s eviction lines', function () {
+	this.timeout(30000);
+	afterEach(closeSockets);
+	before(needs('memcached'));
+	const EVICTION = /^ts=\d+\.\d+ gid=\d+ type=eviction key=key\d+ fetch=(yes|no) ttl=(-1|\d+) la=\d+ clsid=\d+ size=1000$/;
+
+	async function evictions(port) {
+		const w = await startWatcher(port, 'evictions');
+		const client = await open(port);
+		// Half never expire (ttl=-1), half in 1000 s; 3 MB through 2 MB of memory.
+		const sets = Array.from({ length: 3000 }, (_, i) => `set key${i} 0 ${i % 2 ? 0 : 1000} 1000 noreply\r\n${'x'.repeat(1000)}\r\n`);
+		for (let i = 0; i < sets.length; i += 500) await run(client, [sets.slice(i, i + 500).join('')]);
+		const count = await stat(port, 'evictions');
+		assert.ok(count > 500, `${count} evictions`);
+		await waitFor(() => w.text.split('\n').length - 1 >= count, { what: `${count} eviction lines` });
+		const lines = logLines(w.text);
+		assert.strictEqual(lines.length, count);
+		for (const line of lines) {
+			const m = EVICTION.exec(line);
+			assert.ok(m, line);
+			assert.ok(m[2] === '-1' || (Number(m[2]) >= 999 && Number(m[2]) <= 1000), line);
+		}
+		assert.ok(lines.some((l) => / ttl=-1 /.test(l)), 'items without expiry are evicted');
+		assert.ok(lines.some((l) => / ttl=(999|1000) /.test(l)), 'items with one are evicted');
+		return lines;
+	}
+
+	it('one line per eviction, in memcached\'s form, on both', async () => {
+		const reference = await startMemcached(['-m', '2']);
+		const server = await startServer({ memcachedPort: 0, memoryLimit: 2 * 1024 * 1024 });
+		try {
+			await evictions(reference.port);
+			await evictions(server.address('memcached').port);
+		} finally {
+			await reference.stop();
+			await new Promise((resolve) => server.close(resolve));
+		}
+	});
+});
 
 // The -vv lines of a process: command lines "<fd ..." and reply lines ">fd ..." with fd normalised,
 // from the test's first command on (the probe that saw the port open comes and goes before it, in
