@@ -32,6 +32,8 @@
         "csrc/snapshot_save.c",
         "csrc/snapshot_load.c",
         "csrc/proto_text_admin.c",
+        "csrc/proto_text_watch.c",
+        "csrc/logger.c",
         "csrc/conn.c",
         "csrc/group.c",
         "csrc/net.c",

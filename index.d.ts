@@ -42,6 +42,9 @@ export interface ServerOptions {
 	idleTimeout?: number;
 	/** Seconds replies may wait unread before a connection is dropped (default 30; 0: never). */
 	writeTimeout?: number;
+	/** memcached's -v level on stderr: 0 off (default), 1 errors, 2 also every command and reply
+	 * line; the text command "verbosity" changes it while running. */
+	verbose?: number;
 	/** memcached's ascii authentication file (user:password lines). */
 	authFile?: string;
 	/** With authFile, allow the seed protocol (which has no authentication) on `port`. */
@@ -72,6 +75,7 @@ export interface ServerSettings {
 	threads: number;
 	idleTimeout: number;
 	writeTimeout: number;
+	verbose: number;
 	authFile: string | null;
 	tlsPort: number | null;
 	tls: import('tls').TlsOptions | null;

@@ -33,6 +33,8 @@ const USAGE = `Usage: simplecached [options]
                              save it there on SIGTERM, SIGINT or SIGUSR1 (as memcached -e)
       --snapshot-interval <s>  also save it every this many seconds, while serving (default 0: off)
   -A, --enable-shutdown      allow the "shutdown [graceful]" command: the server closes, the process exits 0
+  -v, --verbose              log errors to stderr; -vv also every command and reply line, as
+                             memcached does ("verbosity <n>" changes it while running)
   -h, --help                 show this help
       --version              show the version
 `;
@@ -57,6 +59,7 @@ const FLAGS = {
 	'restart-file': { type: 'string', short: 'e' },
 	'snapshot-interval': { type: 'string' },
 	'enable-shutdown': { type: 'boolean', short: 'A' },
+	verbose: { type: 'boolean', short: 'v', multiple: true },
 	help: { type: 'boolean', short: 'h' },
 	version: { type: 'boolean' },
 };
@@ -123,6 +126,8 @@ function parseOptions(argv) {
 			authFile: v['auth-file'],
 			allowUnauthenticatedSeed: v['allow-unauthenticated-seed'],
 			tlsPort: integerFlag(v, 'tls-port'),
+			// memcached's -v (errors), -vv (every command and reply line): stderr; more is -vv.
+			verbose: v.verbose ? Math.min(v.verbose.length, 2) : undefined,
 			tls: tlsFlags(v),
 			metricsPort: integerFlag(v, 'metrics-port'),
 			restartFile: v['restart-file'],

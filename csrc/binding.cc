@@ -544,7 +544,7 @@ public:
     }
 
     // new NativeServer(engine, {listeners: [{host, port, protocol}], maxConnections, threads, idleTimeout,
-    // writeTimeout})
+    // writeTimeout, verbose})
     // listens at once or throws (err.listener says which one failed).
     explicit NativeServer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeServer>(info)
     {
@@ -585,6 +585,9 @@ public:
             on_shutdown_ = Napi::Persistent(on_shutdown.As<Napi::Function>());
             config.on_shutdown = ShutdownCb;
         }
+        // memcached's -v/-vv: the engine's level, which "verbosity" changes later.
+        if (opts.Has("verbose"))
+            __atomic_store_n(&shared->engine.verbosity, (unsigned)SizeOption(opts, "verbose", 0), __ATOMIC_RELAXED);
         uv_loop_t *loop;
         napi_get_uv_event_loop(env, &loop);
         net_server_t *server;

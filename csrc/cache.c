@@ -304,6 +304,20 @@ bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalu
     return store_too_large(c->shards[0].store, nkey, flags, nvalue);
 }
 
+void cache_on_evict(cache_t *c, store_evict_fn fn, void *arg)
+{
+    for (unsigned i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        store_on_evict(c->shards[i].store, fn, arg);
+        pthread_mutex_unlock(&c->shards[i].lock);
+    }
+}
+
+unsigned cache_class_id(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    return store_class_id(c->shards[0].store, nkey, flags, nvalue);
+}
+
 size_t cache_memory_limit(const cache_t *c)
 {
     return atomic_load_explicit(&c->memory_limit, memory_order_relaxed);

@@ -69,6 +69,10 @@ void cache_visit(cache_t *c, unsigned shard, size_t n, size_t slot, store_visit_
 void cache_locked(cache_t *c, const char *key, size_t nkey, void (*fn)(store_t *store, void *arg), void *arg);
 
 bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
+/* Every shard tells fn of its evictions (store_on_evict); set before the cache is shared. */
+void cache_on_evict(cache_t *c, store_evict_fn fn, void *arg);
+/* The size class (1-based) of an item of this shape: every shard has the same classes. */
+unsigned cache_class_id(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 size_t cache_memory_limit(const cache_t *c);
 
 /* "slabs reassign" from class cls: store_empty_page() in every shard. -1 when no shard had a page

@@ -3,11 +3,19 @@
  * replies with nothing queued use the owner's scratch buffers, so an idle connection holds none. */
 #include "conn.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "served.h"
+
+/* A watching connection's wakeup: any thread that logs a line for it sends the async, and its loop
+ * moves the lines into its output. Allocated only for watchers. */
+typedef struct conn_watch {
+    uv_async_t async;
+} conn_watch_t;
 
 static void _flush(conn_t *c);
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
@@ -20,9 +28,17 @@ static void _io_free(conn_io_t *io)
     free(io);
 }
 
+static void _watch_closed_cb(uv_handle_t *h);
+
 static void _close_cb(uv_handle_t *h)
 {
     conn_t *c = (conn_t *)h;
+    /* The watcher's async goes first, so that the owner hears of c only once nothing refers to it. */
+    if (c->watch) {
+        if (!uv_is_closing((uv_handle_t *)&c->watch->async))
+            uv_close((uv_handle_t *)&c->watch->async, _watch_closed_cb);
+        return;
+    }
     if (c->io)
         _io_free(c->io);
     c->io = NULL;
@@ -42,11 +58,129 @@ static void _conn_advance(conn_t *c, conn_stage_t to)
         __atomic_store_n(&c->shown, SERVED_CLOSING, __ATOMIC_RELAXED);
 }
 
+/* -v: memcached's messages for a socket that failed (perror's form for writes). */
+static void _log_failure(conn_t *c, bool writing, int err)
+{
+    engine_t *e = c->session.engine;
+    if (e == NULL || __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED) < 1)
+        return;
+    if (writing)
+        logger_stderr(&e->logger, "Failed to write, and not due to blocking: %s", uv_strerror(err));
+    else
+        logger_stderr(&e->logger, "Failed to read, and not due to blocking");
+}
+
+static void _watch_closed_cb(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    free(c->watch);
+    c->watch = NULL;
+    _close_cb((uv_handle_t *)&c->tcp);
+}
+
+/* The peer's address as memcached's conn events print it. */
+static void _peer(conn_t *c, char *ip, size_t n, unsigned *port)
+{
+    struct sockaddr_storage sa;
+    int len = sizeof(sa);
+    snprintf(ip, n, "unknown");
+    *port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0)
+        return;
+    if (sa.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&sa, ip, n);
+        *port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    } else if (sa.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&sa, ip, n);
+        *port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    }
+}
+
+static void _log_conn(conn_t *c, bool is_new);
+
+/* The server is done with c (a FIN is on its way, or it closes at once): told once, when memcached
+ * tells it, whatever the peer does after. */
+static void _log_closed(conn_t *c)
+{
+    engine_t *e = c->session.engine;
+    if (e == NULL)
+        return;
+    if (__atomic_load_n(&e->verbosity, __ATOMIC_RELAXED) > 1)
+        logger_stderr(&e->logger, "<%d connection closed.", (int)c->session.fd);
+    if (logger_wants(&e->logger, LOG_CONNEVENTS))
+        _log_conn(c, false);
+}
+
+static void _log_conn(conn_t *c, bool is_new)
+{
+    char ip[64];
+    unsigned port;
+    _peer(c, ip, sizeof(ip), &port);
+    const char *reason = c->peer_eof || c->stage >= CONN_FINISHING || c->session.state == SESSION_QUIT ? "normal" : "error";
+    logger_conn_event(&c->session.engine->logger, is_new, ip, port, reason, (int)c->session.fd);
+}
+
 void conn_abort(conn_t *c)
 {
     __atomic_store_n(&c->shown, SERVED_CLOSING, __ATOMIC_RELAXED);
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    /* No line may wake this connection once it closes. */
+    if (c->watch)
+        logger_watcher_detach(c->session.proto.text.watcher);
+    if (c->stage < CONN_FINISHING)
+        _log_closed(c);
+    uv_close((uv_handle_t *)&c->tcp, _close_cb);
+}
+
+static void _watch_wake(void *arg)
+{
+    uv_async_send(&((conn_watch_t *)arg)->async);
+}
+
+static void _process(conn_t *c);
+static conn_io_t *_io(conn_t *c);
+
+static void _watch_wake_cb(uv_async_t *async)
+{
+    conn_t *c = async->data;
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
-        uv_close((uv_handle_t *)&c->tcp, _close_cb);
+        _process(c);
+}
+
+/* A session that has become a watcher: on first call its connection starts listening for lines
+ * (what the client sent after "watch" is dropped: a watcher executes nothing more); then the
+ * lines waiting are moved into its output, up to the output mark. Returns -1 when closing, 1 when
+ * lines were left waiting at the mark, else 0. */
+static int _watch_pull(conn_t *c)
+{
+    logger_watcher_t *w = c->session.proto.text.watcher;
+    if (c->watch == NULL) {
+        conn_watch_t *cw = malloc(sizeof(*cw));
+        if (cw == NULL || uv_async_init(c->tcp.loop, &cw->async, _watch_wake_cb) != 0) {
+            free(cw);
+            conn_abort(c);
+            return -1;
+        }
+        cw->async.data = c;
+        c->watch = cw;
+        if (c->io)
+            buf_consume(&c->io->in, buf_len(&c->io->in));
+        logger_watcher_attach(w, _watch_wake, cw);
+    }
+    for (;;) {
+        if (conn_pending_output(c) > CONN_OUTPUT_HIGH_WATER)
+            return 1;
+        conn_io_t *io = _io(c);
+        if (io == NULL || buf_reserve(&io->out, CONN_READ_SIZE) != 0) {
+            conn_abort(c);
+            return -1;
+        }
+        size_t n = logger_watcher_take(w, buf_tail(&io->out), buf_space(&io->out));
+        io->out.end += n;
+        if (n == 0)
+            return 0;
+    }
 }
 
 /* The connection's own buffers, allocated on first need; NULL when out of memory. */
@@ -124,6 +258,7 @@ static int _write_now(conn_t *c, buf_t *b)
     if (n == UV_EAGAIN)
         n = 0;
     if (n < 0) {
+        _log_failure(c, true, n);
         conn_abort(c);
         return -1;
     }
@@ -215,7 +350,10 @@ static void _process(conn_t *c)
 {
     if (c->stage >= CONN_FINISHING)
         return;
+    int lines_left = 0;
     for (;;) {
+        if (c->session.state == SESSION_WATCH && (lines_left = _watch_pull(c)) < 0)
+            return;
         _flush(c);
         if (uv_is_closing((uv_handle_t *)&c->tcp))
             return;
@@ -228,11 +366,17 @@ static void _process(conn_t *c)
                 return;
             buf_consume(&c->io->in, used);
         }
-        if (c->session.state != SESSION_OPEN || (used == 0 && c->stage == CONN_INPUT_ENDED && !c->session.producing))
+        bool live = c->session.state == SESSION_OPEN || c->session.state == SESSION_WATCH;
+        if (!live || (used == 0 && c->stage == CONN_INPUT_ENDED && !c->session.producing))
             _conn_advance(c, CONN_CLOSING);
         else if (used == 0 && !c->session.producing)
             break;
     }
+    /* Lines left at the mark, and the socket took what was pulled at once: no write callback will
+     * come to pull the rest, and a full buffer wakes nobody (a line that does not fit is only
+     * counted), so come back on the next turn of the loop. */
+    if (lines_left > 0 && !_write_in_flight(c))
+        uv_async_send(&c->watch->async);
     _io_trim(c);
     _show(c);
     bool want_input = c->stage == CONN_OPEN && conn_pending_output(c) <= CONN_OUTPUT_HIGH_WATER;
@@ -289,10 +433,17 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
         return;
     }
     if (nread < 0) {
+        _log_failure(c, false, (int)nread);
         conn_abort(c);
         return;
     }
     stat_add(&c->session.stats->bytes_read, (uint64_t)nread);
+    if (c->watch) {
+        /* A watcher is read only to see its peer close. */
+        if (!scratch)
+            buf_consume(&c->io->in, buf_len(&c->io->in));
+        return;
+    }
     if (!scratch)
         c->io->in.end += (size_t)nread;
     else if (_take_scratch(c, (size_t)nread) != 0) {
@@ -313,6 +464,7 @@ static void _write_cb(uv_write_t *req, int status)
     }
     buf_free(&io->writing);
     if (status < 0) {
+        _log_failure(c, true, status);
         conn_abort(c);
         return;
     }
@@ -331,6 +483,7 @@ static void _flush(conn_t *c)
     if (io == NULL || buf_len(&io->out) == 0) {
         if (c->stage == CONN_CLOSING) {
             _conn_advance(c, CONN_FINISHING);
+            _log_closed(c);
             _finish(c);
         }
         return;
@@ -350,6 +503,14 @@ int conn_start(conn_t *c, const conn_owner_t *owner)
 {
     c->tcp.data = (void *)owner;
     c->session.out_high_water = CONN_OUTPUT_HIGH_WATER;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        c->session.fd = (int32_t)fd;
+    engine_t *e = c->session.engine;
+    if (e && __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED) > 1)
+        logger_stderr(&e->logger, "<%d new auto-negotiating client connection", (int)c->session.fd);
+    if (e && logger_wants(&e->logger, LOG_CONNEVENTS))
+        _log_conn(c, true);
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     uv_tcp_nodelay(&c->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb);

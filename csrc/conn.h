@@ -64,6 +64,7 @@ typedef struct conn {
     struct conn *prev, *next;   /* the group's list of connections */
     session_t session;
     conn_io_t *io;              /* NULL while idle */
+    struct conn_watch *watch;   /* "watch": what wakes this loop for the watcher's lines; else NULL */
     uint32_t active_ms;         /* loop time (mod 2^32) of the last command or write progress, or of
                                  * the start of lingering */
     uint32_t last_cmd;          /* store clock of the last command, for "stats conns"; atomic */

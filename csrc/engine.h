@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "latency.h"
+#include "logger.h"
 #include "prefix.h"
 #include "store.h"
 
@@ -146,6 +147,7 @@ typedef struct engine {
                                 * move between classes by themselves whatever it says */
     engine_snapshots_t snapshots;
     prefix_stats_t *prefixes;  /* "stats detail": per-prefix counters, off until turned on */
+    logger_t logger;           /* "watch" streams and -v/-vv lines (logger.h) */
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
     struct served_server *servers; /* the servers serving it, under stats_lock (served.h) */

@@ -129,6 +129,8 @@ static void _mg(cmd_t *c)
     }
     session_t *s = c->s;
     meta_get_t g = {.r = &r, .now = cache_clock(s->engine->cache)};
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_lookup(s, r.key, r.nkey);
     cache_locked(s->engine->cache, r.key, r.nkey, _mg_locked, &g);
     if (g.outcome == META_HIT) {
         engine_count_get(s->stats, g.ttl_set, true);
@@ -194,7 +196,11 @@ static void _ms_store(meta_req_t *r, meta_set_t *m)
 {
     cmd_t *c = r->c;
     session_t *s = c->s;
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_lookup(s, r->key, r->nkey);
     cache_locked(s->engine->cache, r->key, r->nkey, _ms_locked, m);
+    if (text_watched(s, LOG_MUTATIONS))
+        text_log_store(s, &m->w, m->status);
     _ms_count(s, m);
     meta_line_t l = {0};
     bool concat = m->w.mode == STORE_MODE_APPEND || m->w.mode == STORE_MODE_PREPEND;
@@ -348,6 +354,8 @@ static void _md(cmd_t *c)
     }
     session_t *s = c->s;
     meta_delete_t d = {.r = &r};
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_lookup(s, r.key, r.nkey);
     cache_locked(s->engine->cache, r.key, r.nkey, _md_locked, &d);
     if (d.deleted)
         stat_add(&s->stats->delete_hits, 1);

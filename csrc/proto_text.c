@@ -56,7 +56,11 @@ static void _complete_data(cmd_t *c, const store_write_t *w)
         REPLY(c, TEXT_BAD_DATA_CHUNK);
         return;
     }
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_lookup(s, w->key, w->nkey);
     store_status_t st = cache_write(s->engine->cache, w, NULL);
+    if (text_watched(s, LOG_MUTATIONS))
+        text_log_store(s, w, st);
     if (w->mode == STORE_MODE_CAS)
         engine_count_cas(s->stats, st);
     switch (st) {
@@ -105,6 +109,10 @@ static void _update(cmd_t *c, store_mode_t mode)
         stat_add(&s->stats->store_too_large, 1);
         prefix_record(s->engine->prefixes, key->p, key->n, PREFIX_SET, false);
         REPLY(c, TEXT_TOO_LARGE);
+        if (text_watched(s, LOG_MUTATIONS))
+            text_log_too_large(s, key->p, key->n, mode);
+        if (mode == STORE_MODE_SET && text_watched(s, LOG_FETCHERS))
+            text_log_lookup(s, key->p, key->n);
         s->proto.text.state = TEXT_SWALLOW;
         s->proto.text.swallow_left = (uint32_t)vlen + 2;
         /* A failed set must not leave the old value readable, as in memcached. */
@@ -151,8 +159,12 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
     item_t *it = s->proto.text.get_touch ? cache_get_touch(store, key, nkey, s->proto.text.get_exptime) : cache_get(store, key, nkey);
     engine_count_get(s->stats, s->proto.text.get_touch, it != NULL);
     prefix_record(s->engine->prefixes, key, nkey, PREFIX_GET, it != NULL);
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_get(s, key, nkey, it);
     if (it == NULL)
         return;
+    if (out != NULL && text_verbose(s))
+        logger_stderr(&s->engine->logger, ">%d sending key %.*s", (int)s->fd, (int)nkey, key);
     if (out != NULL && _append_value(out, it, s->proto.text.get_with_cas) != 0)
         s->state = SESSION_BROKEN;
     cache_release(store, it);
@@ -175,6 +187,8 @@ static size_t _get_keys(session_t *s, const char *p, const char *end, buf_t *out
             p++;
         _get_one(s, key, (size_t)(p - key), out);
     }
+    if (text_verbose(s))
+        logger_stderr(&s->engine->logger, ">%d END", (int)s->fd);
     if (buf_append_lit(out, TEXT_END "\r\n") != 0)
         s->state = SESSION_BROKEN;
     return 0;
@@ -247,6 +261,8 @@ static void _arith(cmd_t *c, bool incr)
         REPLY(c, TEXT_BAD_DELTA);
         return;
     }
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_lookup(s, c->t[1].p, c->t[1].n);
     switch (cache_arith(s->engine->cache, c->t[1].p, c->t[1].n, incr, delta, &value)) {
     case STORE_OK: {
         stat_add(incr ? &s->stats->incr_hits : &s->stats->decr_hits, 1);
@@ -282,6 +298,8 @@ static void _delete(cmd_t *c)
     if (!_key_ok(c, &c->t[1]))
         return;
     prefix_record(s->engine->prefixes, c->t[1].p, c->t[1].n, PREFIX_DELETE, false);
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_lookup(s, c->t[1].p, c->t[1].n);
     if (cache_delete(s->engine->cache, c->t[1].p, c->t[1].n) == STORE_OK) {
         stat_add(&s->stats->delete_hits, 1);
         REPLY(c, TEXT_DELETED);
@@ -302,6 +320,8 @@ static void _touch(cmd_t *c)
         REPLY(c, TEXT_BAD_EXPTIME);
         return;
     }
+    if (text_watched(s, LOG_FETCHERS))
+        text_log_lookup(s, c->t[1].p, c->t[1].n);
     bool hit = cache_touch(s->engine->cache, c->t[1].p, c->t[1].n, engine_exptime(s->engine, exptime)) == STORE_OK;
     engine_count_get(s->stats, true, hit);
     if (hit)
@@ -413,6 +433,8 @@ static size_t _dispatch(cmd_t *c, const char *line, const char *end)
     } else if (text_token_is(w, "verbosity")) {
         if (_want(c, 3, 4))
             _verbosity(c);
+    } else if (text_token_is(w, "watch")) {
+        text_watch(c);
     } else if (text_token_is(w, "stats")) {
         text_stats(c);
     } else if (text_token_is(w, "lru_crawler")) {
@@ -503,8 +525,12 @@ size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out)
         }
         return line_len;
     }
+    if (text_verbose(s) && !t->line_logged)
+        text_log_line(s, in, (size_t)(end - in));
     cmd_t c = {.s = s, .out = out, .after = nl + 1, .nafter = len - line_len, .line_len = line_len};
     size_t paused = _dispatch(&c, in, end);
+    /* A storage line waits for its data block and runs again: -vv prints it once. */
+    t->line_logged = c.need_more;
     if (c.need_more)
         return 0;
     return paused ? paused : line_len + c.used_after;

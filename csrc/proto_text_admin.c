@@ -54,6 +54,7 @@ void proto_text_end(session_t *s)
         t->state = TEXT_LINE;
         s->producing = false;
     }
+    text_watch_end(s);
 }
 
 /* "all", "hash", or class ids separated by commas (empty ones skipped), as memcached reads them:
@@ -141,8 +142,11 @@ void text_cache_memlimit(cmd_t *c)
         REPLY(c, TEXT_MEMLIMIT_NOT_BYTES);
     else if (cache_set_memory_limit(c->s->engine->cache, (size_t)megabytes * 1024 * 1024) != 0)
         REPLY(c, TEXT_MEMLIMIT_FAILED);
-    else
+    else {
+        if (__atomic_load_n(&c->s->engine->verbosity, __ATOMIC_RELAXED) > 0)
+            logger_stderr(&c->s->engine->logger, "maxbytes adjusted to %llum", (unsigned long long)megabytes);
         REPLY(c, TEXT_OK);
+    }
 }
 
 /* Our crawler is the sweep every loop runs; "crawl" asks for what it does anyway. */

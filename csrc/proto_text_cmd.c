@@ -34,6 +34,8 @@ bool text_token_is(const token_t *t, const char *word)
 
 void text_reply(cmd_t *c, const char *str, size_t n)
 {
+    if (text_verbose(c->s))
+        text_log_reply(c, str, n);
     if (c->noreply)
         return;
     if (buf_reserve(c->out, n + 2) != 0) {

@@ -57,6 +57,32 @@ void text_shutdown(cmd_t *c);
 void text_dump_begin(cmd_t *c, dump_format_t format, uint64_t classes, size_t limit);
 size_t text_dump_continue(session_t *s, buf_t *out);
 
+/* "watch" and what the text commands log (proto_text_watch.c). Each caller tests text_watched()
+ * or text_verbose() first: with nobody watching and -vv off, a command pays one relaxed load and
+ * one predictable branch per event. */
+static inline bool text_watched(const session_t *s, unsigned flag)
+{
+    return logger_wants(&s->engine->logger, flag);
+}
+
+static inline bool text_verbose(const session_t *s)
+{
+    return __atomic_load_n(&s->engine->verbosity, __ATOMIC_RELAXED) > 1;
+}
+
+void text_watch(cmd_t *c);
+void text_watch_end(session_t *s);
+/* LOG_FETCHERS: a lookup's outcome (text_log_lookup looks the key up itself, as memcached's
+ * storage and delete commands log the lookup they do first). */
+void text_log_get(session_t *s, const char *key, size_t nkey, const item_t *it);
+void text_log_lookup(session_t *s, const char *key, size_t nkey);
+/* LOG_MUTATIONS: a storage command's outcome. */
+void text_log_store(session_t *s, const store_write_t *w, store_status_t st);
+void text_log_too_large(session_t *s, const char *key, size_t nkey, store_mode_t mode);
+/* -vv: a command line received, a reply line sent. */
+void text_log_line(session_t *s, const char *line, size_t n);
+void text_log_reply(cmd_t *c, const char *str, size_t n);
+
 /* The whole input of a session that has not authenticated yet (proto_text_auth.c): the
  * session_feed() contract, for one step. */
 size_t proto_text_auth_step(session_t *s, const char *in, size_t len, buf_t *out);

@@ -11,6 +11,7 @@ void session_init(session_t *s, engine_t *e, session_step_t step)
     s->stats = &e->stats;
     s->step = step;
     s->out_high_water = UINT32_MAX;
+    s->fd = -1;
 }
 
 /* Commands timed together at most: the clock is read once per this many (and once per feed). */

@@ -21,6 +21,7 @@ typedef enum session_state {
     SESSION_OPEN = 0,
     SESSION_QUIT,    /* the client asked to close: send what is queued, then close */
     SESSION_BROKEN,  /* the stream cannot be resynchronised: send what is queued, then close */
+    SESSION_WATCH,   /* "watch": executes nothing more; its transport sends the watcher's lines */
 } session_state_t;
 
 /* Where a memcached text session is between commands. */
@@ -36,6 +37,7 @@ struct dump;
 typedef struct text_session {
     union {
         struct dump *dump;     /* TEXT_DUMPING: the listing (dump.h), freed by protocol_end() */
+        struct logger_watcher *watcher; /* SESSION_WATCH: its log stream, freed by protocol_end() */
         uint32_t get_exptime;  /* TEXT_GET_MORE: the paused get's new exptime (gat) */
     };
     uint32_t swallow_left;     /* TEXT_SWALLOW: bytes still to discard; TEXT_DUMPING: the length
@@ -44,6 +46,7 @@ typedef struct text_session {
     bool get_with_cas : 1;     /* TEXT_GET_MORE: the paused get is a gets/gats */
     bool get_touch : 1;        /* TEXT_GET_MORE: the paused get is a gat/gats */
     bool authenticated : 1;    /* false until the auth "set" succeeds (engine->auth) */
+    bool line_logged : 1;      /* -vv has printed the command line waiting for its data block */
 } text_session_t;
 
 typedef struct simple_session {
@@ -69,6 +72,7 @@ typedef struct session {
                                 * (a listing): feed on even without new input */
     uint8_t command;           /* latency_command_t of the command being run, set by the protocol
                                 * as it dispatches: the histogram its time goes to */
+    int32_t fd;                /* the socket's descriptor, or -1: memcached's "cfd" and "<fd" in logs */
     union {
         text_session_t text;
         binary_session_t binary;

@@ -166,10 +166,15 @@ static void _general(engine_t *e, stats_out_t *out)
     _u64(out, "lru_crawler_starts", ss.sweeps);
     _u64(out, "lru_maintainer_juggles", 0);
     _u64(out, "malloc_fails", ss.malloc_fails);
-    static const char *const logger[] = {"log_worker_dropped", "log_worker_written", "log_watcher_skipped", "log_watcher_sent",
-                                         "log_watchers", "unexpected_napi_ids", "round_robin_fallback"};
-    for (size_t i = 0; i < sizeof(logger) / sizeof(logger[0]); i++)
-        _u64(out, logger[i], 0);
+    logger_stats_t ls;
+    logger_stats(&e->logger, &ls);
+    _u64(out, "log_worker_dropped", ls.worker_dropped);
+    _u64(out, "log_worker_written", ls.worker_written);
+    _u64(out, "log_watcher_skipped", ls.watcher_skipped);
+    _u64(out, "log_watcher_sent", ls.watcher_sent);
+    _u64(out, "log_watchers", ls.watchers);
+    _u64(out, "unexpected_napi_ids", 0);
+    _u64(out, "round_robin_fallback", 0);
     _u64(out, "bytes", ss.bytes);
     _u64(out, "curr_items", ss.items);
     _u64(out, "total_items", ss.total_items);

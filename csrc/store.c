@@ -104,6 +104,8 @@ bool store_hand_step(store_t *s, size_t *chances)
         cs->evicted_unfetched += !(it->state & ITEM_FETCHED);
         cs->evicted_active += (it->state & ITEM_USED) != 0;
         cs->evicted_time = s->now - it->atime;
+        if (s->on_evict)
+            s->on_evict(it, store_item_class(s, it) + 1, s->now, s->on_evict_arg);
         store_unlink(s, link);
     }
     return true;
@@ -512,6 +514,19 @@ bool store_key_valid(const char *key, size_t nkey)
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue)
 {
     return nvalue > s->max_item_size || store_memcached_size(nkey, flags, nvalue) > s->max_item_size;
+}
+
+void store_on_evict(store_t *s, store_evict_fn fn, void *arg)
+{
+    s->on_evict = fn;
+    s->on_evict_arg = arg;
+}
+
+unsigned store_class_id(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    /* Numbered as store_item_class() numbers them: big items after the allocator's classes. */
+    unsigned cls = slab_class_of(s->slab, store_item_size(nkey, flags, nvalue));
+    return (cls == SLAB_CLASSES_MAX ? slab_classes(s->slab) : cls) + 1;
 }
 
 void store_set_clock(store_t *s, uint32_t now)

@@ -27,6 +27,11 @@ typedef struct store_config {
 
 store_t *store_create(const store_config_t *config);
 
+/* Told of each live item the clock hand evicts, under the store's lock, before it goes (for
+ * memcached's "watch evictions" lines): one indirect call per eviction. clsid is 1-based. */
+typedef void (*store_evict_fn)(const item_t *it, unsigned clsid, uint32_t now, void *arg);
+void store_on_evict(store_t *s, store_evict_fn fn, void *arg);
+
 /* A hash seed from the clock and an address; never 0. */
 uint64_t store_random_seed(const void *salt);
 void store_destroy(store_t *s);
@@ -135,6 +140,8 @@ static inline size_t store_memcached_size(size_t nkey, uint32_t flags, size_t nv
 /* Whether an item is over max_item_size, measured by store_memcached_size() so that the same
  * items fit in both. */
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
+/* The size class (1-based, as "stats slabs" numbers them) an item of this shape comes from. */
+unsigned store_class_id(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue);
 
 /* The bytes of one item: header, key, flags unless 0, and value. The memory it takes is this
  * rounded up to its slab class, or for a big item plus its allocation's overhead (slab_block_size()). */

@@ -24,6 +24,8 @@ struct store {
     uint32_t flush_at;  /* pending delayed flush, store clock; 0 = none */
     uint32_t now;
     size_t max_item_size;
+    store_evict_fn on_evict;    /* NULL: nobody is told of evictions */
+    void *on_evict_arg;
     store_stats_t stats;
     store_class_stats_t classes[SLAB_CLASSES_MAX + 1]; /* the last: items too big for a class */
     /* The oldest last access per class, as store_sweep()'s last complete pass found it, and as its

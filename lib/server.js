@@ -24,6 +24,7 @@ const DEFAULTS = {
 	threads: 1,
 	idleTimeout: 0,
 	writeTimeout: 30,
+	verbose: 0,
 	tlsPort: null,
 	metricsPort: null,
 	snapshotInterval: 0,
@@ -89,6 +90,7 @@ function validate(raw) {
 		restartFile: options.string(opts, 'restartFile', null),
 		snapshotInterval: options.integer(opts, 'snapshotInterval', DEFAULTS.snapshotInterval, 0, MAX_TIMEOUT),
 		enableShutdown: options.boolean(opts, 'enableShutdown', false),
+		verbose: options.integer(opts, 'verbose', DEFAULTS.verbose, 0, 2),
 	};
 	if (validated.snapshotInterval > 0 && validated.restartFile === null) {
 		throw new RangeError('option snapshotInterval needs option restartFile');
@@ -204,6 +206,7 @@ class Server extends EventEmitter {
 					maxConnections: this.options.maxConnections,
 					idleTimeout: this.options.idleTimeout,
 					writeTimeout: this.options.writeTimeout,
+					verbose: this.options.verbose,
 					// One thread means Node's own loop; more means that many native I/O threads.
 					threads: this.options.threads > 1 ? this.options.threads : 0,
 					onShutdown: (graceful) => this._shutdown(graceful),
