@@ -302,14 +302,18 @@ function verboseLines(text) {
 	return start < 0 ? [] : lines.slice(start);
 }
 
+// Children still running when the test process exits are killed: one 'exit' listener for all of
+// them (one each would pass Node's listener warning once more than 10 run at a time).
+const LIVE_CHILDREN = new Set();
+process.once('exit', () => { for (const child of LIVE_CHILDREN) child.kill('SIGKILL'); });
+
 function spawnLogged(command, args) {
 	const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 	child.log = '';
 	child.stderr.setEncoding('latin1');
 	child.stderr.on('data', (d) => { child.log += d; });
-	const killOnExit = () => child.kill('SIGKILL');
-	process.once('exit', killOnExit);
-	child.once('exit', () => process.removeListener('exit', killOnExit));
+	LIVE_CHILDREN.add(child);
+	child.once('exit', () => LIVE_CHILDREN.delete(child));
 	return child;
 }
 
