@@ -8,7 +8,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { Engine } = require('../lib/engine');
-const { exchange, pipeline: run, waitFor, startServer } = require('./helpers/server');
+const { exchange, pipeline: run, waitFor, startServer, connect } = require('./helpers/server');
 const { run: spawnNode, startCli, exitWithin } = require('./helpers/process');
 
 function tmpFile(name) {
@@ -126,8 +126,12 @@ describe("restart: memcached's t/restart.t, in its equivalent form", function ()
 		const sets = [...sizes.map((n, i) => [`set foo${i} 0 0 ${n}`, 'x'.repeat(n)]), ...chunked.map((n, i) => [`set chunk${i} 0 0 ${n}`, 'x'.repeat(n)])];
 		assert.strictEqual(await run(port, sets.flat()), 'STORED\r\n'.repeat(sets.length));
 		assert.strictEqual(await run(port, [`delete chunk${chunked.length - 1}`, 'set low1 0 3 2', 'bo', 'set low2 0 3600 2', 'mo']), 'DELETED\r\nSTORED\r\nSTORED\r\n');
+		// As restart.t: stopping with a log watcher attached is fine.
+		const watcher = await connect(port);
+		assert.strictEqual(await watcher.request('watch fetchers mutations\n', 'OK\r\n'), 'OK\r\n');
 		const expiry = Date.now() + 4000;
 		await stopCli(cli);
+		await watcher.closed;
 		await waitFor(() => Date.now() > expiry, { what: 'low1 to expire', timeoutMs: 10000 });
 		cli = await startCli(args);
 		port = memcachedPortOf(cli);
