@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tsan.sh: `npm run test:tsan` — the addon built with ThreadSanitizer in a copy of the tree, then
-# the native I/O thread tests (test/90.threads.test.js) run by node with the TSan runtime preloaded.
+# the tests where threads meet (I/O threads, background saves, histograms, watchers) run by node
+# with the TSan runtime preloaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$("$here/sanitized-tree.sh" tsan libtsan "-fsanitize=thread -fno-omit-frame-pointer -g -O1 -UNDEBUG" \
@@ -28,4 +29,7 @@ fi
 echo "tsan.sh: canary race reported as it should be; running the thread tests"
 
 # npx dies under TSan: run mocha's script directly, without .mocharc.json's list of every test.
-"${norandom[@]}" node node_modules/mocha/bin/mocha.js --no-config --timeout 120000 --reporter spec "${@:-test/90.threads.test.js}"
+# By default the tests where threads meet: I/O threads, saves beside the loop, the latency
+# histograms of several threads, watchers woken across loops.
+[ $# -gt 0 ] || set -- test/90.threads.test.js test/52.restart.test.js test/47.metrics.test.js test/49.watch-logs.test.js
+"${norandom[@]}" node node_modules/mocha/bin/mocha.js --no-config --timeout 120000 --reporter spec "$@"
