@@ -28,7 +28,6 @@ class Snapshots {
 		this._queue = Promise.resolve();
 		this._pending = 0;
 		this._timer = null;
-		this.last = null;   // {items, bytes, seconds, at} of the last save that succeeded
 	}
 
 	// idle: at idle CPU priority, for saves while serving (the one at close runs at full speed).
@@ -36,10 +35,7 @@ class Snapshots {
 		this._pending++;
 		const run = this._queue.then(() => this._engine.save(this._file, { idle }));
 		this._queue = run.then(() => {}, () => {}).then(() => { this._pending--; });
-		return run.then((report) => {
-			this.last = { ...report, at: Date.now() };
-			return report;
-		});
+		return run;
 	}
 
 	// A save every `seconds`, skipped while one is still queued; errors go to onError. The timer
