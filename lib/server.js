@@ -154,6 +154,7 @@ class Server extends EventEmitter {
 
 	_listen(callback) {
 		const fail = (err) => {
+			if (this._snapshots) this._snapshots.stop(); // a server that never served saves nothing more
 			if (callback) callback(err);
 			if (!callback || this.listenerCount('error') > 0) this.emit('error', err);
 		};
