@@ -22,14 +22,28 @@ int logger_init(logger_t *lg)
     memset(lg, 0, sizeof(*lg));
     if (pthread_mutex_init(&lg->lock, NULL) != 0)
         return -1;
-    /* A descriptor of our own on stderr's file, so that O_NONBLOCK does not change Node's fd 2:
-     * a stderr nobody drains then loses lines instead of stalling the loop that logs. Reopening
-     * gives a new open file description for pipes and ttys; failing that, fd 2 as it is. */
-    lg->err_fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
-    lg->own_err_fd = lg->err_fd >= 0;
-    if (!lg->own_err_fd)
-        lg->err_fd = 2;
+    lg->err_fd = -1; /* opened by the first -v line (_err_fd) */
     return 0;
+}
+
+/* A descriptor of our own on stderr's file, so that O_NONBLOCK does not change Node's fd 2: a
+ * stderr nobody drains then loses lines instead of stalling the loop that logs. Reopening gives a
+ * new open file description for pipes and ttys; failing that, fd 2 as it is. Opened on first use,
+ * so an engine that never logs holds no descriptor (a process may hold many engines). */
+static int _err_fd(logger_t *lg)
+{
+    int fd = __atomic_load_n(&lg->err_fd, __ATOMIC_ACQUIRE);
+    if (fd >= 0)
+        return fd;
+    pthread_mutex_lock(&lg->lock);
+    if (lg->err_fd < 0) {
+        int own = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+        lg->own_err_fd = own >= 0;
+        __atomic_store_n(&lg->err_fd, own >= 0 ? own : 2, __ATOMIC_RELEASE);
+    }
+    fd = lg->err_fd;
+    pthread_mutex_unlock(&lg->lock);
+    return fd;
 }
 
 void logger_destroy(logger_t *lg)
@@ -278,6 +292,6 @@ void logger_stderr(logger_t *lg, const char *fmt, ...)
     line[len++] = '\n';
     ssize_t w;
     do {
-        w = write(lg->err_fd, line, len);
+        w = write(_err_fd(lg), line, len);
     } while (w < 0 && errno == EINTR);
 }

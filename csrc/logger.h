@@ -50,7 +50,8 @@ typedef struct logger {
     uint64_t gid;               /* memcached's global id of the last line, under lock */
     logger_stats_t totals;      /* under lock */
     logger_stats_t base;        /* totals at "stats reset" */
-    int err_fd;                 /* where -v/-vv lines go: stderr reopened non-blocking, or 2 */
+    int err_fd;                 /* where -v/-vv lines go: stderr reopened non-blocking, or 2; -1
+                                 * until the first line */
     bool own_err_fd;
 } logger_t;
 
