@@ -1,5 +1,5 @@
 /* snapshot_save: writes the cache to a snapshot file (snapshot.h) beside the old one and renames it
- * into place. Items are copied out a few dozen buckets per shard lock; file writes happen unlocked. */
+ * into place. Items are copied out a few buckets per shard lock; file writes happen unlocked. */
 #include "snapshot.h"
 
 #include <errno.h>
