@@ -41,25 +41,6 @@ void dump_free(dump_t *d)
     free(d);
 }
 
-/* memcached's uriencode: letters, digits and "-._~" as they are, every other byte as %XX. */
-static size_t _url_encode(const char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    return o;
-}
-
 static bool _full(const dump_t *d)
 {
     return (d->limit != 0 && d->listed >= d->limit) ||
@@ -77,7 +58,7 @@ static void _list(const item_t *it, unsigned cls, void *arg)
     size_t n;
     if (d->format == DUMP_METADUMP) {
         memcpy(line, "key=", 4);
-        n = 4 + _url_encode(item_key(it), it->nkey, line + 4);
+        n = 4 + logger_uriencode(item_key(it), it->nkey, line + 4); /* keys as log lines show them */
         long long exp = it->exptime == 0 ? -1 : (long long)it->exptime + started;
         int m = snprintf(line + n, sizeof(line) - n, " exp=%lld la=%lld cas=%llu fetch=%s cls=%u size=%zu\n", exp,
                          (long long)it->atime + started, (unsigned long long)it->cas,

@@ -229,43 +229,43 @@ size_t logger_uriencode(const char *key, size_t n, char *dst)
     return o;
 }
 
+/* "type=<type> key=<uri-encoded key> " and then the rest, as memcached's item lines begin. */
+static void _log_item(logger_t *lg, unsigned flag, const char *type, const char *key, size_t nkey, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void _log_item(logger_t *lg, unsigned flag, const char *type, const char *key, size_t nkey, const char *fmt, ...)
+{
+    char k[3 * STORE_KEY_MAX + 1], body[3 * STORE_KEY_MAX + 160];
+    logger_uriencode(key, nkey < STORE_KEY_MAX ? nkey : STORE_KEY_MAX, k);
+    int head = snprintf(body, sizeof(body), "type=%s key=%s ", type, k);
+    if (head <= 0 || (size_t)head >= sizeof(body))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int rest = vsnprintf(body + head, sizeof(body) - (size_t)head, fmt, ap);
+    va_end(ap);
+    if (rest > 0 && (size_t)rest < sizeof(body) - (size_t)head)
+        logger_log(lg, flag, body, (size_t)head + (size_t)rest);
+}
+
 void logger_item_get(logger_t *lg, const char *key, size_t nkey, const char *status, unsigned clsid, int cfd,
                      size_t size)
 {
-    char k[3 * STORE_KEY_MAX + 1], body[3 * STORE_KEY_MAX + 128];
-    if (nkey > STORE_KEY_MAX)
-        nkey = STORE_KEY_MAX;
-    logger_uriencode(key, nkey, k);
-    int n = snprintf(body, sizeof(body), "type=item_get key=%s status=%s clsid=%u cfd=%d size=%zu", k, status,
-                     clsid, cfd, size);
-    if (n > 0 && (size_t)n < sizeof(body))
-        logger_log(lg, LOG_FETCHERS, body, (size_t)n);
+    _log_item(lg, LOG_FETCHERS, "item_get", key, nkey, "status=%s clsid=%u cfd=%d size=%zu", status, clsid, cfd, size);
 }
 
 void logger_item_store(logger_t *lg, const char *key, size_t nkey, const char *status, const char *cmd,
                        uint32_t ttl, unsigned clsid, int cfd, size_t size)
 {
-    char k[3 * STORE_KEY_MAX + 1], body[3 * STORE_KEY_MAX + 160];
-    if (nkey > STORE_KEY_MAX)
-        nkey = STORE_KEY_MAX;
-    logger_uriencode(key, nkey, k);
-    int n = snprintf(body, sizeof(body), "type=item_store key=%s status=%s cmd=%s ttl=%u clsid=%u cfd=%d size=%zu",
-                     k, status, cmd, ttl, clsid, cfd, size);
-    if (n > 0 && (size_t)n < sizeof(body))
-        logger_log(lg, LOG_MUTATIONS, body, (size_t)n);
+    _log_item(lg, LOG_MUTATIONS, "item_store", key, nkey, "status=%s cmd=%s ttl=%u clsid=%u cfd=%d size=%zu", status,
+              cmd, ttl, clsid, cfd, size);
 }
 
 void logger_eviction(logger_t *lg, const char *key, size_t nkey, bool fetched, long long ttl, uint32_t la,
                      unsigned clsid, size_t size)
 {
-    char k[3 * STORE_KEY_MAX + 1], body[3 * STORE_KEY_MAX + 160];
-    if (nkey > STORE_KEY_MAX)
-        nkey = STORE_KEY_MAX;
-    logger_uriencode(key, nkey, k);
-    int n = snprintf(body, sizeof(body), "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u size=%zu", k,
-                     fetched ? "yes" : "no", ttl, (int)la, clsid, size);
-    if (n > 0 && (size_t)n < sizeof(body))
-        logger_log(lg, LOG_EVICTIONS, body, (size_t)n);
+    _log_item(lg, LOG_EVICTIONS, "eviction", key, nkey, "fetch=%s ttl=%lld la=%d clsid=%u size=%zu",
+              fetched ? "yes" : "no", ttl, (int)la, clsid, size);
 }
 
 void logger_conn_event(logger_t *lg, bool is_new, const char *rip, unsigned rport, const char *reason, int cfd)

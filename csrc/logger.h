@@ -84,8 +84,8 @@ size_t logger_watcher_take(logger_watcher_t *w, char *dst, size_t max);
  * memcached's "ts=<sec>.<usec> gid=<n> ". */
 void logger_log(logger_t *lg, unsigned flag, const char *body, size_t n);
 
-/* memcached's key rendering in log lines: URI-encoded, so that any byte is safe. dst must hold
- * 3 * n + 1 bytes; returns the length written. */
+/* memcached's key rendering in log lines and key listings (metadump): URI-encoded, so that any
+ * byte is safe. dst must hold 3 * n + 1 bytes (a NUL ends it); returns the length before it. */
 size_t logger_uriencode(const char *key, size_t n, char *dst);
 
 /* The item events, formatted as memcached's logger.c does. */
