@@ -503,9 +503,6 @@ int conn_start(conn_t *c, const conn_owner_t *owner)
 {
     c->tcp.data = (void *)owner;
     c->session.out_high_water = CONN_OUTPUT_HIGH_WATER;
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-        c->session.fd = (int32_t)fd;
     engine_t *e = c->session.engine;
     if (e && __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED) > 1)
         logger_stderr(&e->logger, "<%d new auto-negotiating client connection", (int)c->session.fd);

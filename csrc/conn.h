@@ -68,7 +68,8 @@ typedef struct conn {
     uint32_t active_ms;         /* loop time (mod 2^32) of the last command or write progress, or of
                                  * the start of lingering */
     uint32_t last_cmd;          /* store clock of the last command, for "stats conns"; atomic */
-    int fd;                     /* the socket, kept for "stats conns" (libuv forgets it at close) */
+    int fd;                     /* the socket, set before its group lists it (libuv forgets it at
+                                 * close); session.fd is the protocols' copy */
     uint8_t shown;              /* what "stats conns" shows (served_state_t); atomic, set by conn.c */
     uint8_t stage;              /* conn_stage_t */
     bool in_scratch : 1;        /* the read in progress lands in the owner's scratch buffer */

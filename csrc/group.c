@@ -90,6 +90,7 @@ void group_adopt(group_t *g, conn_t *c, protocol_t proto)
     stat_add(&g->stats->total_connections, 1);
     protocol_start(&c->session, g->engine, proto);
     c->session.stats = g->stats;
+    c->session.fd = c->fd;  /* the protocols' copy, for memcached's "cfd" and "<fd" in logs */
     if (conn_start(c, &g->conn_owner) != 0)
         conn_abort(c);
 }
