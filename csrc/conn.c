@@ -81,18 +81,10 @@ static void _watch_closed_cb(uv_handle_t *h)
 /* The peer's address as memcached's conn events print it. */
 static void _peer(conn_t *c, char *ip, size_t n, unsigned *port)
 {
-    struct sockaddr_storage sa;
-    int len = sizeof(sa);
-    snprintf(ip, n, "unknown");
-    *port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0)
-        return;
-    if (sa.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&sa, ip, n);
-        *port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    } else if (sa.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&sa, ip, n);
-        *port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    int family;
+    if (!served_address(c->fd, true, ip, n, port, &family) || (family != AF_INET && family != AF_INET6)) {
+        snprintf(ip, n, "unknown");
+        *port = 0;
     }
 }
 

@@ -2,7 +2,10 @@
  * shutdown holds only for one bounded slice) and the bounded pick of sockets by fd. */
 #include "served.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 const char *served_state_name(unsigned state)
 {
@@ -97,4 +100,26 @@ unsigned served_shutdown(engine_t *e, bool graceful)
         s->shutdown(s, graceful);
     pthread_mutex_unlock(&e->stats_lock);
     return told;
+}
+
+bool served_address(int fd, bool peer, char *ip, size_t n, unsigned *port, int *family)
+{
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof(addr);
+    if ((peer ? getpeername(fd, (struct sockaddr *)&addr, &len) : getsockname(fd, (struct sockaddr *)&addr, &len)) != 0)
+        return false;
+    *family = addr.ss_family;
+    *port = 0;
+    if (n > 0)
+        ip[0] = '\0';
+    if (addr.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&addr;
+        inet_ntop(AF_INET6, &a6->sin6_addr, ip, (socklen_t)n);
+        *port = ntohs(a6->sin6_port);
+    } else if (addr.ss_family == AF_INET) {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)&addr;
+        inet_ntop(AF_INET, &a4->sin_addr, ip, (socklen_t)n);
+        *port = ntohs(a4->sin_port);
+    }
+    return true;
 }

@@ -4,6 +4,7 @@
 #define SC_SERVED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -26,6 +27,10 @@ typedef enum served_state {
 } served_state_t;
 
 const char *served_state_name(unsigned state);
+
+/* The address of socket fd, its peer's or its own: the IP as text and the port, and the family
+ * (AF_INET, AF_INET6, else ip is "" and port 0). False when the socket has none (closed). */
+bool served_address(int fd, bool peer, char *ip, size_t n, unsigned *port, int *family);
 
 /* One socket as "stats conns" shows it. */
 typedef struct served_socket {

@@ -362,22 +362,17 @@ static void _sizes(engine_t *e, stats_out_t *out)
 /* memcached's "tcp:1.2.3.4:11211" or "tcp6:[::1]:11211"; false for a socket already closed. */
 static bool _address(int fd, bool peer, char *text, size_t size)
 {
-    struct sockaddr_storage addr;
-    socklen_t len = sizeof(addr);
-    if ((peer ? getpeername(fd, (struct sockaddr *)&addr, &len) : getsockname(fd, (struct sockaddr *)&addr, &len)) != 0)
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port;
+    int family;
+    if (!served_address(fd, peer, ip, sizeof(ip), &port, &family))
         return false;
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (addr.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&addr;
-        inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
-        snprintf(text, size, "tcp6:[%s]:%u", ip, (unsigned)ntohs(a6->sin6_port));
-    } else if (addr.ss_family == AF_INET) {
-        const struct sockaddr_in *a4 = (const struct sockaddr_in *)&addr;
-        inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
-        snprintf(text, size, "tcp:%s:%u", ip, (unsigned)ntohs(a4->sin_port));
-    } else {
-        snprintf(text, size, "<AF %d>", (int)addr.ss_family);
-    }
+    if (family == AF_INET6)
+        snprintf(text, size, "tcp6:[%s]:%u", ip, port);
+    else if (family == AF_INET)
+        snprintf(text, size, "tcp:%s:%u", ip, port);
+    else
+        snprintf(text, size, "<AF %d>", family);
     return true;
 }
 
