@@ -593,11 +593,11 @@ function runValues(options) {
   return options.json ? JSON.parse(child.stdout) : null;
 }
 
-function printReport(caseResults, memoryResults, clientResults, options) {
+function printReport(caseResults, memoryResults, clientResults, options, valuesResults = null) {
   if (options.json) {
     const doc = {
       duration_s: options.duration, warmup_s: options.warmup, rounds: options.rounds,
-      cases: caseResults, memory_cases: memoryResults, clients: clientResults,
+      cases: caseResults, memory_cases: memoryResults, clients: clientResults, values: valuesResults,
     };
     process.stdout.write(`${JSON.stringify(doc)}\n`);
     return;
@@ -653,16 +653,14 @@ async function main() {
   for (const testCase of memoryCases) memoryResults.push(await runMemoryCase(testCase, options));
   // The clients last: their script prints its own table, after ours, unless all goes in one JSON.
   if (options.json) {
-    printReport(results, memoryResults, clients ? runClients(options) : null, options);
+    const clientResults = clients ? runClients(options) : null;
+    printReport(results, memoryResults, clientResults, options, values ? runValues(options) : null);
   } else {
     printReport(results, memoryResults, null, options);
     if (clients) runClients(options);
   }
   if (restart && !options.json) runRestart(options);
-  if (values) {
-    const doc = runValues(options);
-    if (options.json) process.stdout.write(`${JSON.stringify({ values: doc })}\n`);
-  }
+  if (values && !options.json) runValues(options);
 }
 
 main().catch((err) => {
