@@ -226,8 +226,14 @@ static void simple_line(struct conn *c, const char *line, size_t n)
 /* Gathers a request line in c->head and answers it once whole; for the seed protocol a set's
  * value is dropped as it arrives instead. Returns the bytes used, or (size_t)-1 for a line past
  * HEAD_MAX. */
+static size_t drop_line(struct conn *c, const char *in, size_t len);
+
 static size_t feed_line(struct conn *c, const char *in, size_t len)
 {
+    if (protocol == PROTO_SIMPLE && c->nhead == 0 && len >= 4 && memcmp(in, "set ", 4) == 0) {
+        c->skip_line = true;   /* the usual case: the set's head is in this read, nothing to keep */
+        return drop_line(c, in, len);
+    }
     const char *nl = memchr(in, '\n', len);
     size_t take = nl ? (size_t)(nl - in) + 1 : len;
     size_t copy = take < HEAD_MAX - c->nhead ? take : HEAD_MAX - c->nhead;
