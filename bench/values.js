@@ -25,6 +25,9 @@ const MEMORY_MB = '256';
 const KEY_BYTES = 64 << 20;
 const MAX_KEYS = 10000;
 const MULTIGET = 100;
+// Issue 16's goal for every cell: simplecached's CPU per op at most 0.9x memcached's, ops/s at least 1.0x.
+const GOAL_CPU_RATIO = 0.9;
+const GOAL_OPS_RATIO = 1.0;
 
 const USAGE = `usage: node bench/values.js [options]     (npm run bench -- --only values [options])
   --duration SEC      measured seconds per loadgen run (2)
@@ -171,7 +174,9 @@ async function runCell(cell, loadgen, floorBinary, options, children) {
 		});
 		const sim = results.simplecached;
 		const mc = results.memcached;
-		return { ...cell, results, ops_ratio: sim.ops_per_sec / mc.ops_per_sec, cpu_ratio: sim.cpu_us_per_op / mc.cpu_us_per_op };
+		const opsRatio = sim.ops_per_sec / mc.ops_per_sec;
+		const cpuRatio = sim.cpu_us_per_op / mc.cpu_us_per_op;
+		return { ...cell, results, ops_ratio: opsRatio, cpu_ratio: cpuRatio, goal_met: cpuRatio <= GOAL_CPU_RATIO && opsRatio >= GOAL_OPS_RATIO };
 	} finally {
 		await Promise.all(servers.map(stopServer));
 	}
@@ -181,13 +186,13 @@ async function runCell(cell, loadgen, floorBinary, options, children) {
 
 function formatTable(results) {
 	const header = ['cell', 'memcached via', 'floor ops/s', 'µs/op', 'memcached ops/s', 'µs/op', 'CPU%',
-		'simplecached ops/s', 'µs/op', 'CPU%', 'ops ratio', 'CPU/op ratio'];
+		'simplecached ops/s', 'µs/op', 'CPU%', 'ops ratio', 'CPU/op ratio', 'goal'];
 	const rows = results.map((c) => {
 		const { floor, memcached: mc, simplecached: sim } = c.results;
 		return [c.name, mc.protocol, String(Math.round(floor.ops_per_sec)), floor.cpu_us_per_op.toFixed(1),
 			String(Math.round(mc.ops_per_sec)), mc.cpu_us_per_op.toFixed(1), mc.cpu_percent.toFixed(0),
 			String(Math.round(sim.ops_per_sec)), sim.cpu_us_per_op.toFixed(1), sim.cpu_percent.toFixed(0),
-			`${c.ops_ratio.toFixed(2)}x`, `${c.cpu_ratio.toFixed(2)}x`];
+			`${c.ops_ratio.toFixed(2)}x`, `${c.cpu_ratio.toFixed(2)}x`, c.goal_met ? 'met' : 'missed'];
 	});
 	const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 	const line = (cells) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
@@ -202,7 +207,8 @@ function printReport(results, options) {
 	const rounds = options.rounds > 1 ? `median of ${options.rounds} rounds, ` : '';
 	console.log(`\nvalues: ${rounds}${options.duration}s per run, 50 connections, 1 request in flight each, 10% sets;` +
 		'\nµs/op = server CPU (all threads) per op; ops ratio = simplecached/memcached (higher is better),' +
-		'\nCPU/op ratio = simplecached/memcached (lower is better); memcached has no seed protocol: its seed cells use text\n');
+		'\nCPU/op ratio = simplecached/memcached (lower is better); memcached has no seed protocol: its seed cells use text;' +
+		`\ngoal (issue 16): CPU/op ratio <= ${GOAL_CPU_RATIO} and ops ratio >= ${GOAL_OPS_RATIO} (a missed cell: repeat it with --rounds 3)\n`);
 	console.log(formatTable(results));
 }
 
