@@ -3,7 +3,8 @@
 'use strict';
 
 const assert = require('assert');
-const { startServer } = require('./helpers/server');
+const net = require('net');
+const { startServer, waitFor } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { needs } = require('./helpers/references');
 const { OP, request, storeExtras, normalize: normalizeBinary } = require('./helpers/binary');
@@ -12,7 +13,7 @@ const { pacedWrites, textReply, binaryReply, PacedConnection } = require('./help
 const ITEM_LIMIT = 1 << 20;          // both servers' default item size limit
 const MEMORY_MB = 256;               // room for every size's item at once, on both
 const KEY_LENGTH = 11;               // every key is val:NNNNNNN, so a size's item size is fixed
-const EVERY_CUT_BELOW = 300;         // requests up to this long are cut at every byte
+const EVERY_CUT_BELOW = 200;         // requests up to this long are cut at every byte
 const OUR_HEADER = 32;               // simplecached's item header (csrc/item.h)
 const OUR_PAGE = 16384;              // its slab page at this memory limit (csrc/slab.c)
 const MEMCACHED_ITEM = 48 + 1 + 2 + 8; // memcached's item header, key terminator, data CRLF, cas
@@ -62,8 +63,9 @@ function cutsFor(length, seam) {
 // where the protocol carries any; a copy's number in the first bytes, so that each copy stores
 // something its neighbours did not.
 function binaryValue(size, copy) {
-	const v = Buffer.alloc(size);
-	for (let i = 0; i < size; i++) v[i] = (i * 131 + size) & 0xff;
+	const period = Buffer.alloc(256);
+	for (let i = 0; i < 256; i++) period[i] = (i * 131 + size) & 0xff;
+	const v = Buffer.alloc(size, period);
 	if (size >= 4) v.writeUInt32BE(copy, 0);
 	return v;
 }
@@ -71,33 +73,40 @@ function binaryValue(size, copy) {
 // The seed protocol's value is the rest of a line: printable bytes (spaces too), never
 // starting with a digit, so no reply line reads as a memcached VALUE line.
 function seedValue(size, copy) {
-	const v = Buffer.alloc(size);
-	for (let i = 0; i < size; i++) v[i] = 0x20 + ((i * 37 + size + copy * 7) % 95);
+	const period = Buffer.alloc(95);
+	for (let i = 0; i < 95; i++) period[i] = 0x20 + ((i * 37 + size + copy * 7) % 95);
+	const v = Buffer.alloc(size, period);
 	if (size > 0) v[0] = 0x61 + (copy % 26);
 	return v;
 }
 
-// Each protocol: its storage request (with the seam between its line or header and the value),
-// its get request, and how its replies are counted.
+// Each protocol: its storage request in a mode (set, append, prepend, replace), with the seam
+// between its line or header and the value; its get request, and how its replies are counted.
+const META_MODES = { set: '', append: ' MA', prepend: ' MP', replace: ' MR' };
+const BINARY_MODES = { set: OP.SET, append: OP.APPEND, prepend: OP.PREPEND, replace: OP.REPLACE };
+
 const PROTOCOLS = {
 	text: {
-		store: (key, v) => ({ head: Buffer.from(`set ${key} 0 0 ${v.length}\r\n`), tail: Buffer.concat([v, Buffer.from('\r\n')]) }),
+		store: (key, v, mode = 'set') => ({ head: Buffer.from(`${mode} ${key} 0 0 ${v.length}\r\n`), tail: Buffer.concat([v, Buffer.from('\r\n')]) }),
 		get: (key) => Buffer.from(`get ${key}\r\n`),
+		flush: Buffer.from('mn\r\n'),   // see meta
 		replyAt: textReply,
 		ok: 'STORED\r\n',
 	},
 	meta: {
-		store: (key, v) => ({ head: Buffer.from(`ms ${key} ${v.length} T0\r\n`), tail: Buffer.concat([v, Buffer.from('\r\n')]) }),
+		store: (key, v, mode = 'set') => ({ head: Buffer.from(`ms ${key} ${v.length} T0${META_MODES[mode]}\r\n`), tail: Buffer.concat([v, Buffer.from('\r\n')]) }),
 		get: (key) => Buffer.from(`mg ${key} s v\r\n`),
-		// memcached holds meta replies while it reads a value that follows them in the same read,
-		// so the reply that paces a cut would never come: mn makes it send them.
+		// memcached may hold the replies before a storage command while it reads that command's
+		// value (an ms, an append of an empty value cut at its seam...), so the reply that paces
+		// a cut would never come: mn makes it send them.
 		flush: Buffer.from('mn\r\n'),
 		replyAt: textReply,
 		ok: 'HD\r\n',
 	},
 	binary: {
-		store: (key, v) => {
-			const whole = request(OP.SET, { extras: storeExtras(0, 0), key, value: v });
+		store: (key, v, mode = 'set') => {
+			const extras = mode === 'append' || mode === 'prepend' ? null : storeExtras(0, 0);
+			const whole = request(BINARY_MODES[mode], { extras, key, value: v });
 			return { head: whole.subarray(0, whole.length - v.length), tail: whole.subarray(whole.length - v.length) };
 		},
 		get: (key) => request(OP.GET, { key }),
@@ -174,7 +183,7 @@ describe('values of every size, cut at read boundaries, against memcached', func
 					const writes = pacedWrites(requests);
 					const [expected, actual] = await Promise.all(sides.map((side) => side.send(writes)));
 					if (protocol === 'binary') {
-						assert.strictEqual(normalizeBinary(actual, roles[1]), normalizeBinary(expected, roles[0]), `${protocol}, ${size} bytes`);
+						assertSameBinary(expected, actual, roles, `${protocol}, ${size} bytes`);
 					} else {
 						assert.ok(actual.equals(expected), `${protocol}, ${size} bytes (cuts ${cuts.join(',')}): replies differ at byte ${firstDifference(expected, actual)}`);
 					}
@@ -189,7 +198,130 @@ describe('values of every size, cut at read boundaries, against memcached', func
 			}
 		});
 	}
+
+	// An append, prepend or replace reads its value into an item as a set does; an append that
+	// takes the item past the limit is refused and its data swallowed.
+	for (const protocol of ['text', 'meta', 'binary']) {
+		it(`appends, prepends and replaces values around each power of two in the ${protocol} protocol as memcached does, cut in their value`, async () => {
+			const replyAt = PROTOCOLS[protocol].replyAt;
+			const sides = await Promise.all([memcached.port, server.address('memcached').port].map((port) => PacedConnection.open(port, replyAt)));
+			try {
+				const largest = await largestAccepted(sides[0], protocol);
+				const roles = [new Map(), new Map()];
+				let joined = 0;
+				for (const size of modeSizes(largest)) {
+					const { requests, expected: values } = modeRequests(protocol, size);
+					const [expected, actual] = await Promise.all(sides.map((side) => side.send(pacedWrites(requests))));
+					if (protocol === 'binary') assertSameBinary(expected, actual, roles, `${protocol}, ${size} bytes`);
+					else assert.ok(actual.equals(expected), `${protocol}, ${size} bytes: replies differ at byte ${firstDifference(expected, actual)}`);
+					if (2 * size <= largest) {
+						assertValuesCame(actual, values, protocol, size);
+						joined++;
+					}
+				}
+				assert.ok(joined > 30, `only ${joined} sizes joined`);
+			} finally {
+				sides.forEach((side) => side.close());
+			}
+		});
+	}
+
+	// What a client sent of a storage request before it hung up is dropped, the old value kept:
+	// the get after it answers the same on both servers, and here with the old value.
+	for (const protocol of ['text', 'meta', 'binary']) {
+		it(`keeps the old value when a client hangs up in the middle of a ${protocol} storage request, as memcached does`, async () => {
+			const p = PROTOCOLS[protocol];
+			const ports = [memcached.port, server.address('memcached').port];
+			const sides = await Promise.all(ports.map((port) => PacedConnection.open(port, p.replyAt)));
+			try {
+				for (const size of [100, 300 << 10]) {
+					const key = keyFor(size);
+					const old = binaryValue(size, 1);
+					const { head, tail } = p.store(key, binaryValue(size, 2));
+					const whole = Buffer.concat([head, tail]);
+					for (const cut of hangUpCuts(head.length, whole.length)) {
+						const set = Buffer.concat(Object.values(p.store(key, old)));
+						await Promise.all(sides.map((side) => side.send(pacedWrites([{ bytes: set }]))));
+						await Promise.all(ports.map((port, i) => hangUp(port, whole.subarray(0, cut), i === 1 ? server : null)));
+						const read = [{ bytes: p.get(key) }, ...(p.flush ? [{ bytes: p.flush }] : [])];
+						const [expected, actual] = await Promise.all(sides.map((side) => side.send(pacedWrites(read))));
+						const label = `${protocol}, ${size} bytes, hung up after ${cut} of ${whole.length}`;
+						if (protocol === 'binary') assertSameBinary(expected, actual, [new Map(), new Map()], label);
+						else assert.ok(actual.equals(expected), `${label}: ${firstDifference(expected, actual)}`);
+						assert.ok(actual.indexOf(old) >= 0, `${label}: the old value is gone`);
+					}
+				}
+			} finally {
+				sides.forEach((side) => side.close());
+			}
+		});
+	}
 });
+
+// Sizes for the other storage modes: around each power of two, and where twice the size (an
+// append to a value of the same size) just fits the largest item and just does not.
+function modeSizes(largest) {
+	const sizes = new Set([0, 1, Math.floor(largest / 2), Math.floor(largest / 2) + 1]);
+	for (let p = 2; p <= ITEM_LIMIT / 2; p *= 2) [p - 1, p, p + 1].forEach((s) => sizes.add(s));
+	return [...sizes].sort((a, b) => a - b);
+}
+
+// Per mode, per cut (the seam, inside the value, inside the trailing CRLF or last byte): the key
+// set to a base value whole, then the mode's request cut there, then a get. `expected`: each get's
+// value when the result fits.
+function modeRequests(protocol, size) {
+	const p = PROTOCOLS[protocol];
+	const key = keyFor(size);
+	const base = binaryValue(size, 0);
+	const read = () => [{ bytes: p.get(key) }, ...(p.flush ? [{ bytes: p.flush }] : [])];
+	const requests = read();
+	const expected = [];
+	for (const mode of ['append', 'prepend', 'replace']) {
+		const { head, tail } = p.store(key, base, mode);
+		const length = head.length + tail.length;
+		const cuts = [...new Set([head.length, head.length + Math.floor(size / 2), length - 1])].filter((c) => c > 0 && c < length);
+		for (const cut of cuts) {
+			const value = binaryValue(size, requests.length);
+			const request = p.store(key, value, mode);
+			const reset = { bytes: Buffer.concat(Object.values(p.store(key, base))) };
+			requests.push(reset, { bytes: p.flush }, { bytes: Buffer.concat([request.head, request.tail]), cut }, ...read());
+			expected.push(mode === 'append' ? Buffer.concat([base, value]) : mode === 'prepend' ? Buffer.concat([value, base]) : value);
+		}
+	}
+	return { requests, expected };
+}
+
+// Where a dying client stops: inside the line (or header), at the seam, inside the value, just
+// before and inside the trailing CRLF.
+function hangUpCuts(seam, length) {
+	return [...new Set([Math.floor(seam / 2), seam, seam + Math.floor((length - seam) / 2), length - 2, length - 1])].filter((c) => c > 0 && c < length);
+}
+
+// Sends the first bytes of a request on a connection of its own and hangs up. With `ours` (the
+// Server) it waits until the server has read them, and again until it has seen the connection go.
+async function hangUp(port, bytes, ours) {
+	const before = ours && ours.stats();
+	const socket = net.connect(port, '127.0.0.1');
+	socket.on('error', () => {});
+	await new Promise((resolve) => socket.once('connect', resolve));
+	socket.write(bytes);
+	if (ours) await waitFor(() => ours.stats().bytes_read >= before.bytes_read + bytes.length, { what: 'the server to read the partial request' });
+	socket.destroy();
+	if (ours) await waitFor(() => ours.stats().connections === before.connections, { what: 'the server to see the hang-up' });
+}
+
+// Binary replies: identical but for their cas uniques (compared by role only when they differ
+// otherwise: normalize() spells every packet out in hex, too slow for megabytes of values).
+function assertSameBinary(expected, actual, roles, label) {
+	const withoutCas = (bytes) => {
+		const copy = Buffer.from(bytes);
+		for (let at = 0; at + 24 <= copy.length; at += 24 + copy.readUInt32BE(at + 8)) copy.fill(0, at + 16, at + 24);
+		return copy;
+	};
+	if (!withoutCas(actual).equals(withoutCas(expected))) {
+		assert.strictEqual(normalizeBinary(actual, roles[1]), normalizeBinary(expected, roles[0]), label);
+	}
+}
 
 function firstDifference(a, b) {
 	let i = 0;
@@ -228,6 +360,28 @@ describe('values of every size, cut at read boundaries, in the seed protocol', f
 				const refused = 'SERVER_ERROR object too large for cache\r\nEND\r\n';
 				const expected = 'END\r\n' + values.map((v) => (size <= ITEM_LIMIT ? stored(v) : refused)).join('');
 				assert.ok(replies === expected, `seed, ${size} bytes (cuts ${cuts.join(',')}): ${JSON.stringify(replies.slice(0, 200))}`);
+			}
+		} finally {
+			conn.close();
+		}
+	});
+
+	it('keeps the old value when a client hangs up in the middle of a set', async () => {
+		const port = server.address('simple').port;
+		const conn = await PacedConnection.open(port, textReply);
+		try {
+			for (const size of [100, 300 << 10]) {
+				const key = keyFor(size);
+				const old = seedValue(size, 1);
+				const { head, tail } = PROTOCOLS.seed.store(key, seedValue(size, 2));
+				const whole = Buffer.concat([head, tail]);
+				for (const cut of hangUpCuts(head.length, whole.length)) {
+					const set = Buffer.concat(Object.values(PROTOCOLS.seed.store(key, old)));
+					assert.strictEqual((await conn.send(pacedWrites([{ bytes: set }]))).toString(), 'STORED\r\n');
+					await hangUp(port, whole.subarray(0, cut), server);
+					const reply = (await conn.send(pacedWrites([{ bytes: PROTOCOLS.seed.get(key) }]))).toString('latin1');
+					assert.ok(reply === `VALUE ${key} ${old.toString('latin1')}\r\nEND\r\n`, `seed, ${size} bytes, hung up after ${cut}: ${reply.slice(0, 80)}`);
+				}
 			}
 		} finally {
 			conn.close();
