@@ -11,7 +11,8 @@ const ROOT = path.join(__dirname, '..');
 const BUILD = path.join(__dirname, 'build');
 const READY_TIMEOUT_MS = 15000;
 
-const SIZES = { '32': 32, '1k': 1 << 10, '4k': 4 << 10, '16k': 16 << 10, '64k': 64 << 10, '256k': 256 << 10, '1m': 1 << 20 };
+const SIZES = [32, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20];
+const LARGEST = 1 << 20;   // what -I 2m leaves room for, key and header included
 const PROTOCOLS = ['seed', 'text', 'binary'];
 // The loadgen and floor name the seed protocol "simple"; memcached has none, so its seed cells
 // are driven in its text protocol, the nearest thing (the table says so).
@@ -33,13 +34,13 @@ const USAGE = `usage: node bench/values.js [options]     (npm run bench -- --onl
   --duration SEC      measured seconds per loadgen run (2)
   --warmup SEC        unmeasured seconds before each run (0.5)
   --rounds N          runs per server per cell, the median is reported (1)
-  --sizes LIST        value sizes, of ${Object.keys(SIZES).join(',')} (all)
+  --sizes LIST        value sizes in bytes, k or m for KiB or MiB, up to 1m (32,1k,4k,16k,64k,256k,1m)
   --protocols LIST    of ${PROTOCOLS.join(',')} (all); the multi-get cells run with text and binary
   --no-multiget       leave out the multi-get cells
   --json              one JSON document on stdout instead of the table`;
 
 function parseOptions(argv) {
-	const o = { duration: 2, warmup: 0.5, rounds: 1, sizes: Object.keys(SIZES), protocols: PROTOCOLS, multiget: true, json: false };
+	const o = { duration: 2, warmup: 0.5, rounds: 1, sizes: SIZES, protocols: PROTOCOLS, multiget: true, json: false };
 	const list = (text, known, name) => {
 		const items = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 		const bad = items.find((s) => !known.includes(s));
@@ -52,7 +53,7 @@ function parseOptions(argv) {
 			case '--duration': o.duration = positive(next(), '--duration'); break;
 			case '--warmup': o.warmup = positive(next(), '--warmup', true); break;
 			case '--rounds': o.rounds = Math.round(positive(next(), '--rounds')); break;
-			case '--sizes': o.sizes = list(next(), Object.keys(SIZES), 'sizes'); break;
+			case '--sizes': o.sizes = next().split(',').map(sizeOption); break;
 			case '--protocols': o.protocols = list(next(), PROTOCOLS, 'protocols'); break;
 			case '--no-multiget': o.multiget = false; break;
 			case '--json': o.json = true; break;
@@ -61,6 +62,13 @@ function parseOptions(argv) {
 		}
 	}
 	return o;
+}
+
+function sizeOption(text) {
+	const match = /^(\d+)([km]?)$/i.exec(text.trim());
+	const bytes = match && Number(match[1]) * { '': 1, k: 1 << 10, m: 1 << 20 }[match[2].toLowerCase()];
+	if (!bytes || bytes > LARGEST) usageError(`bad size: ${text}`);
+	return bytes;
 }
 
 function positive(text, name, zeroAllowed = false) {
@@ -131,16 +139,15 @@ function runLoadgen(loadgen, server, cell, options) {
 // ---------------------------------------------------------------- cells
 
 function sizeLabel(bytes) {
-	if (bytes >= 1 << 20) return `${bytes >> 20} MiB`;
-	if (bytes >= 1 << 10) return `${bytes >> 10} KiB`;
+	if (bytes >= 1 << 20 && bytes % (1 << 20) === 0) return `${bytes >> 20} MiB`;
+	if (bytes >= 1 << 10 && bytes % (1 << 10) === 0) return `${bytes >> 10} KiB`;
 	return `${bytes} B`;
 }
 
 function cells(options) {
 	const list = [];
 	for (const protocol of options.protocols) {
-		for (const size of options.sizes) {
-			const valueSize = SIZES[size];
+		for (const valueSize of options.sizes) {
 			const keys = Math.max(MULTIGET, Math.min(MAX_KEYS, Math.floor(KEY_BYTES / valueSize)));
 			list.push({ name: `${protocol} ${sizeLabel(valueSize)}`, protocol, valueSize, keys, multiget: 1 });
 		}
