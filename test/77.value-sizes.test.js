@@ -129,7 +129,9 @@ function sizeRequests(protocol, size, makeValue) {
 	const probe = p.store(key, makeValue(size, 0));
 	const cuts = cutsFor(probe.head.length + probe.tail.length, probe.head.length);
 	const read = () => [{ bytes: p.get(key) }, ...(p.flush ? [{ bytes: p.flush }] : [])];
-	const requests = read();
+	// memcached's protocols start from an old value, which a refused set must not leave behind.
+	const old = protocol === 'seed' ? [] : [{ bytes: Buffer.concat(Object.values(p.store(key, Buffer.from('old')))) }];
+	const requests = [...old, ...read()];
 	const values = [];
 	cuts.forEach((cut, i) => {
 		const value = makeValue(size, i + 1);
