@@ -1,6 +1,8 @@
 /* loadgen.c - single-threaded epoll load generator for simplecached and memcached.
- * Keeps N pipelined connections busy with a get/set mix and reports ops/s, latency percentiles, errors and hit ratio. */
+ * Keeps N pipelined connections busy with a get/set mix and reports ops/s, latency percentiles, errors and hit ratio,
+ * and, given the server's pid, the server's CPU time per op over the measured window. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,7 +32,7 @@
 
 /* ---------------------------------------------------------------- options */
 
-enum protocol { PROTO_SIMPLE, PROTO_TEXT };
+enum protocol { PROTO_SIMPLE, PROTO_TEXT, PROTO_BINARY };
 
 struct options {
     const char *host;
@@ -42,7 +44,8 @@ struct options {
     double set_ratio;
     int value_size;
     int keys;
-    int multiget;           /* keys per get request; only the text protocol has multi-key gets */
+    int multiget;           /* keys per get request; the seed protocol has no multi-key gets */
+    long server_pid;        /* whose CPU time to sample at the window's edges; 0: none */
     enum protocol protocol;
     bool json;
 };
@@ -60,8 +63,10 @@ static void usage(FILE *out)
             "  --set-ratio R      fraction of requests that are sets (0.1)\n"
             "  --value-size N     value bytes (32)\n"
             "  --keys N           key space, keys are key:0 .. key:N-1 (10000)\n"
-            "  --protocol P       simple | text (simple)\n"
-            "  --multiget N       keys per get, distinct and random; text protocol only (1)\n"
+            "  --protocol P       simple | text | binary (simple)\n"
+            "  --multiget N       keys per get, distinct and random; text or binary protocol (1)\n"
+            "                     (binary: N-1 GETKQ then a GETK)\n"
+            "  --server-pid PID   report that process's CPU time (all its threads) per measured op\n"
             "  --json             print one JSON line instead of text\n");
 }
 
@@ -108,6 +113,7 @@ static struct options parse_options(int argc, char **argv)
         {"set-ratio", required_argument, 0, 's'}, {"value-size", required_argument, 0, 'v'},
         {"keys", required_argument, 0, 'k'},     {"protocol", required_argument, 0, 'r'},
         {"multiget", required_argument, 0, 'm'}, {"json", no_argument, 0, 'j'},
+        {"server-pid", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -127,17 +133,19 @@ static struct options parse_options(int argc, char **argv)
         case 'r':
             if (strcmp(optarg, "simple") == 0) o.protocol = PROTO_SIMPLE;
             else if (strcmp(optarg, "text") == 0) o.protocol = PROTO_TEXT;
+            else if (strcmp(optarg, "binary") == 0) o.protocol = PROTO_BINARY;
             else die_usage("unknown protocol '%s'", optarg);
             break;
         case 'j': o.json = true; break;
+        case 'S': o.server_pid = parse_long("server-pid", optarg, 1, 1L << 30); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
     }
     if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);
     if (!o.port) die_usage("%s", "--port is required");
-    if (o.multiget > 1 && o.protocol != PROTO_TEXT)
-        die_usage("%s", "--multiget needs --protocol text (the simple protocol gets one key at a time)");
+    if (o.multiget > 1 && o.protocol == PROTO_SIMPLE)
+        die_usage("%s", "--multiget needs --protocol text or binary (the simple protocol gets one key at a time)");
     if (o.multiget > o.keys)
         die_usage("%s", "--multiget cannot exceed --keys (the keys of one get are distinct)");
     return o;
@@ -171,6 +179,59 @@ static uint64_t next_random(uint64_t *state)
 static double random_unit(uint64_t *state)
 {
     return (double)(next_random(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* ---------------------------------------------------------------- server CPU */
+
+/* The CPU time a process has run, all its threads, in ns: the sum of each task's schedstat
+ * run time (exact, unlike the tick-sampled utime/stime of /proc/PID/stat). A thread that exits
+ * inside the window takes its time with it; servers keep theirs. 0 when unreadable. */
+static uint64_t process_cpu_ns(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 0;
+    uint64_t total = 0;
+    struct dirent *d;
+    while ((d = readdir(dir)) != NULL) {
+        if (d->d_name[0] == '.')
+            continue;
+        char stat_path[96];
+        snprintf(stat_path, sizeof stat_path, "/proc/%ld/task/%.20s/schedstat", pid, d->d_name);
+        FILE *f = fopen(stat_path, "r");
+        unsigned long long run_ns;
+        if (f && fscanf(f, "%llu", &run_ns) == 1)
+            total += run_ns;
+        if (f)
+            fclose(f);
+    }
+    closedir(dir);
+    return total;
+}
+
+/* The server's CPU time over the measured window, sampled at its edges (the loop wakes at
+ * least every EPOLL_TIMEOUT_MS, so an edge is late by at most that plus one event batch). */
+struct cpu_window {
+    bool started, ended;
+    uint64_t wall_start, wall_end, cpu_start, cpu_end;
+};
+
+static void cpu_window_sample(struct cpu_window *w, long pid, uint64_t now, uint64_t start, uint64_t end)
+{
+    if (pid == 0 || w->ended || now < start)
+        return;
+    uint64_t cpu = process_cpu_ns(pid);
+    if (!w->started) {
+        w->started = true;
+        w->wall_start = now;
+        w->cpu_start = cpu;
+    } else if (now >= end) {
+        w->ended = true;
+        w->wall_end = now;
+        w->cpu_end = cpu;
+    }
 }
 
 /* ---------------------------------------------------------------- latency histogram */
@@ -316,6 +377,7 @@ struct bench {
     size_t text_set_suffix_len;
     bool failed;
     struct stats stats;
+    struct cpu_window server_cpu;
 };
 
 static void fail(struct bench *b, const char *fmt, ...)
@@ -351,6 +413,86 @@ static char *put(char *p, const void *src, size_t n)
     return p + n;
 }
 
+/* ---------------------------------------------------------------- binary protocol */
+
+#define BIN_HEADER 24
+#define BIN_REQUEST 0x80
+#define BIN_RESPONSE 0x81
+#define BIN_GET 0x00
+#define BIN_SET 0x01
+#define BIN_NOOP 0x0a
+#define BIN_GETKQ 0x0d
+#define BIN_SET_EXTRAS 8   /* flags, exptime */
+#define BIN_GET_EXTRAS 4   /* flags */
+
+static void put_be16(char *p, unsigned v)
+{
+    p[0] = (char)(v >> 8);
+    p[1] = (char)v;
+}
+
+static void put_be32(char *p, uint32_t v)
+{
+    p[0] = (char)(v >> 24);
+    p[1] = (char)(v >> 16);
+    p[2] = (char)(v >> 8);
+    p[3] = (char)v;
+}
+
+static uint32_t get_be32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+static unsigned get_be16(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (unsigned)u[0] << 8 | u[1];
+}
+
+/* A request header with zero opaque and cas; returns where the body goes. */
+static char *put_bin_header(char *p, unsigned opcode, size_t nkey, unsigned nextras, size_t body)
+{
+    memset(p, 0, BIN_HEADER);
+    p[0] = (char)BIN_REQUEST;
+    p[1] = (char)opcode;
+    put_be16(p + 2, (unsigned)nkey);
+    p[4] = (char)nextras;
+    put_be32(p + 8, (uint32_t)body);
+    return p + BIN_HEADER;
+}
+
+/* One GET, or for a multi-get one GETKQ per key (only hits answer) and a NOOP that ends the reply. */
+static void encode_bin_get(struct buffer *out, const struct request *req)
+{
+    buffer_reserve(out, (req->nkeys + 1) * (BIN_HEADER + KEY_MAX));
+    char *p = out->data + out->end;
+    unsigned opcode = req->nkeys > 1 ? BIN_GETKQ : BIN_GET;
+    for (unsigned i = 0; i < req->nkeys; i++) {
+        char key[KEY_MAX];
+        size_t nkey = format_key(key, req->keys[i]);
+        p = put(put_bin_header(p, opcode, nkey, 0, nkey), key, nkey);
+    }
+    if (req->nkeys > 1)
+        p = put_bin_header(p, BIN_NOOP, 0, 0, 0);
+    out->end = (size_t)(p - out->data);
+}
+
+static void encode_bin_set(const struct bench *b, struct buffer *out, const struct request *req)
+{
+    size_t vlen = (size_t)b->opt.value_size;
+    buffer_reserve(out, BIN_HEADER + BIN_SET_EXTRAS + KEY_MAX + vlen);
+    char key[KEY_MAX];
+    size_t nkey = format_key(key, req->keys[0]);
+    char *p = put_bin_header(out->data + out->end, BIN_SET, nkey, BIN_SET_EXTRAS, BIN_SET_EXTRAS + nkey + vlen);
+    memset(p, 0, BIN_SET_EXTRAS);
+    p = put(put(p + BIN_SET_EXTRAS, key, nkey), b->value, vlen);
+    out->end = (size_t)(p - out->data);
+}
+
+/* ---------------------------------------------------------------- text and seed protocols */
+
 /* "get k1 k2 ... kN\r\n" */
 static void encode_get(struct buffer *out, const struct request *req)
 {
@@ -367,6 +509,10 @@ static void encode_get(struct buffer *out, const struct request *req)
 /* simple: "set <key> <value>\r\n"; text: "set <key> 0 0 <bytes>\r\n<value>\r\n" */
 static void encode_set(const struct bench *b, struct buffer *out, const struct request *req)
 {
+    if (b->opt.protocol == PROTO_BINARY) {
+        encode_bin_set(b, out, req);
+        return;
+    }
     size_t vlen = (size_t)b->opt.value_size;
     buffer_reserve(out, KEY_MAX + vlen + 64);
     char *p = put(out->data + out->end, "set ", 4);
@@ -421,7 +567,10 @@ static void enqueue_get(struct bench *b, struct conn *c, uint64_t now)
     req->is_set = false;
     req->nkeys = (unsigned)b->opt.multiget;
     pick_distinct_keys(&c->rng, (uint32_t)b->opt.keys, req->keys, req->nkeys);
-    encode_get(&c->out, req);
+    if (b->opt.protocol == PROTO_BINARY)
+        encode_bin_get(&c->out, req);
+    else
+        encode_get(&c->out, req);
 }
 
 /* ---------------------------------------------------------------- reply parsing */
@@ -588,6 +737,88 @@ static enum reply parse_text_get(const struct bench *b, const struct request *re
     }
 }
 
+/* One binary response packet, whole; nothing when it has not all arrived yet. */
+struct bin_packet {
+    unsigned magic, opcode, status, nextras;
+    const char *key;
+    size_t nkey, nvalue, total;
+};
+
+#define BIN_BODY_MAX ((size_t)1 << 30)   /* a larger length is garbage, not a reply */
+
+static enum reply next_bin_packet(const char *p, size_t avail, struct bin_packet *pk)
+{
+    if (avail < BIN_HEADER)
+        return REPLY_INCOMPLETE;
+    size_t body = get_be32(p + 8);
+    if (body > BIN_BODY_MAX)
+        return REPLY_ERROR;
+    pk->total = BIN_HEADER + body;
+    if (avail < pk->total)
+        return REPLY_INCOMPLETE;
+    pk->magic = (unsigned char)p[0];
+    pk->opcode = (unsigned char)p[1];
+    pk->nkey = get_be16(p + 2);
+    pk->nextras = (unsigned char)p[4];
+    pk->status = get_be16(p + 6);
+    if (pk->magic != BIN_RESPONSE || pk->nkey + pk->nextras > body)
+        return REPLY_ERROR;
+    pk->key = p + BIN_HEADER + pk->nextras;
+    pk->nvalue = body - pk->nkey - pk->nextras;
+    return REPLY_OK;
+}
+
+#define BIN_STATUS_NOT_FOUND 0x0001
+
+/* A hit carries the flags and exactly --value-size bytes. */
+static bool bin_value_ok(const struct bench *b, const struct bin_packet *pk)
+{
+    return pk->status == 0 && pk->nextras == BIN_GET_EXTRAS && pk->nvalue == (size_t)b->opt.value_size;
+}
+
+static bool bin_key_is(const struct bin_packet *pk, uint32_t key_id)
+{
+    char key[KEY_MAX];
+    size_t nkey = format_key(key, key_id);
+    return pk->nkey == nkey && memcmp(pk->key, key, nkey) == 0;
+}
+
+/* A set: one packet, status 0. A get: one packet, a hit or "not found". A multi-get: a GETKQ
+ * packet per key found, in request order, then the NOOP's. */
+static enum reply parse_binary(const struct bench *b, const struct request *req,
+                               const char *p, size_t avail, struct parsed *out)
+{
+    size_t at = 0;
+    unsigned next_key = 0;
+    for (;;) {
+        struct bin_packet pk;
+        enum reply r = next_bin_packet(p + at, avail - at, &pk);
+        if (r == REPLY_ERROR)
+            out->consumed = avail;
+        if (r != REPLY_OK)
+            return r;
+        at += pk.total;
+        out->consumed = at;
+        if (req->is_set)
+            return pk.opcode == BIN_SET && pk.status == 0 ? REPLY_OK : REPLY_ERROR;
+        if (req->nkeys == 1) {
+            if (pk.opcode != BIN_GET || (pk.status != 0 && pk.status != BIN_STATUS_NOT_FOUND))
+                return REPLY_ERROR;
+            if (pk.status == BIN_STATUS_NOT_FOUND)
+                return REPLY_OK;
+            out->hits = 1;
+            return bin_value_ok(b, &pk) ? REPLY_OK : REPLY_ERROR;
+        }
+        if (pk.opcode == BIN_NOOP)
+            return REPLY_OK;
+        while (next_key < req->nkeys && !bin_key_is(&pk, req->keys[next_key]))
+            next_key++;
+        if (pk.opcode != BIN_GETKQ || next_key++ == req->nkeys || !bin_value_ok(b, &pk))
+            return REPLY_ERROR;
+        out->hits++;
+    }
+}
+
 /* Parses the reply to `req` at the front of p. Anything other than the expected reply
  * (ERROR, CLIENT_ERROR, SERVER_ERROR, a wrong key...) ends at the offending line and is
  * REPLY_ERROR. */
@@ -596,6 +827,8 @@ static enum reply parse_reply(const struct bench *b, const struct request *req,
 {
     out->consumed = 0;
     out->hits = 0;
+    if (b->opt.protocol == PROTO_BINARY)
+        return parse_binary(b, req, p, avail, out);
     if (req->is_set)
         return parse_set_reply(p, avail, out);
     if (b->opt.protocol == PROTO_SIMPLE)
@@ -854,6 +1087,8 @@ static void run(struct bench *b)
         now = now_ns();
         if (b->phase == PHASE_PRELOAD && now > b->preload_deadline)
             fail(b, "preload did not finish within %llu s", PRELOAD_TIMEOUT_NS / 1000000000ull);
+        if (b->phase == PHASE_TRAFFIC)
+            cpu_window_sample(&b->server_cpu, b->opt.server_pid, now, b->measure_start, b->measure_end);
         if (b->phase == PHASE_TRAFFIC && now >= b->measure_end)
             break;
     }
@@ -869,14 +1104,28 @@ struct summary {
     double p50, p99, p999, max;      /* microseconds */
     char hit_ratio_text[16];         /* of keys asked for by gets; "null" without gets */
     char hit_percent_text[16];       /* the same for people; "n/a" without gets */
+    char cpu_per_op_text[24];        /* server CPU us per op; "null" without --server-pid */
+    char cpu_percent_text[24];       /* server CPU over the window, 100 = one core; "null" likewise */
 };
+
+/* CPU over the sampled window divided by the ops that window saw at the measured rate. */
+static void summarize_cpu(const struct bench *b, double ops_per_sec, struct summary *m)
+{
+    const struct cpu_window *w = &b->server_cpu;
+    if (!w->ended || w->wall_end <= w->wall_start || ops_per_sec <= 0)
+        return;
+    double wall_s = (double)(w->wall_end - w->wall_start) / 1e9;
+    double cpu_us = (double)(w->cpu_end - w->cpu_start) / 1e3;
+    snprintf(m->cpu_per_op_text, sizeof m->cpu_per_op_text, "%.2f", cpu_us / (ops_per_sec * wall_s));
+    snprintf(m->cpu_percent_text, sizeof m->cpu_percent_text, "%.1f", cpu_us / 1e4 / wall_s);
+}
 
 static struct summary summarize(const struct bench *b)
 {
     const struct options *o = &b->opt;
     const struct stats *s = &b->stats;
     struct summary m = {
-        .proto = o->protocol == PROTO_TEXT ? "text" : "simple",
+        .proto = o->protocol == PROTO_TEXT ? "text" : o->protocol == PROTO_BINARY ? "binary" : "simple",
         .ops_per_sec = (double)s->ops / o->duration_s,
         .keys_per_sec = (double)(s->get_keys + s->sets) / o->duration_s,
         .p50 = (double)hist_percentile(&s->latency, 0.50) / 1000.0,
@@ -885,7 +1134,10 @@ static struct summary summarize(const struct bench *b)
         .max = (double)s->latency.max / 1000.0,
         .hit_ratio_text = "null",
         .hit_percent_text = "n/a",
+        .cpu_per_op_text = "null",
+        .cpu_percent_text = "null",
     };
+    summarize_cpu(b, m.ops_per_sec, &m);
     if (s->get_keys) {
         double hit_ratio = (double)s->hits / (double)s->get_keys;
         snprintf(m.hit_ratio_text, sizeof m.hit_ratio_text, "%.4f", hit_ratio);
@@ -903,11 +1155,12 @@ static void print_json(const struct bench *b, const struct summary *m)
            "\"ops\":%" PRIu64 ",\"ops_per_sec\":%.0f,\"keys_per_sec\":%.0f,"
            "\"gets\":%" PRIu64 ",\"get_keys\":%" PRIu64 ",\"sets\":%" PRIu64 ","
            "\"hits\":%" PRIu64 ",\"hit_ratio\":%s,\"errors\":%" PRIu64 ","
-           "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+           "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+           "\"server_cpu_us_per_op\":%s,\"server_cpu_percent\":%s}\n",
            m->proto, o->host, o->port, o->conns, o->pipeline, o->duration_s, o->set_ratio,
            o->value_size, o->keys, o->multiget, s->ops, m->ops_per_sec, m->keys_per_sec,
            s->gets, s->get_keys, s->sets, s->hits, m->hit_ratio_text, s->errors,
-           m->p50, m->p99, m->p999, m->max);
+           m->p50, m->p99, m->p999, m->max, m->cpu_per_op_text, m->cpu_percent_text);
 }
 
 static void print_text(const struct bench *b, const struct summary *m)
@@ -929,6 +1182,8 @@ static void print_text(const struct bench *b, const struct summary *m)
     if (o->multiget > 1)
         printf(" of %" PRIu64 " keys", s->get_keys);
     printf(" (hit ratio %s)  sets %" PRIu64 "  errors %" PRIu64 "\n", m->hit_percent_text, s->sets, s->errors);
+    if (o->server_pid)
+        printf("  server      %s us CPU/op, %s%% CPU\n", m->cpu_per_op_text, m->cpu_percent_text);
 }
 
 static void print_report(const struct bench *b)

@@ -165,10 +165,18 @@ const RESTART_CASE = {
   description: 'restart file: save and load of 1M x 100 B and 100k x 10 KiB items (MB/s); ops/s and p99 while saving every second vs not',
 };
 
+// The value-size matrix (issue 16): bench/values.js, in a process of its own, with its own short
+// default duration (the whole matrix in a few minutes) unless --duration/--warmup/--rounds are given.
+const VALUES_CASE = {
+  name: 'values',
+  description: 'value sizes 32 B-1 MiB x seed/text/binary + multi-get of 100: ops/s and server CPU µs/op, simplecached vs memcached -t 1 vs a read/write-only floor',
+};
+
 // ---------------------------------------------------------------- options
 
 const USAGE = `usage: node bench/run.js [options]
-Throughput cases run first, then the memory cases (conns-10k, items-1m), then the clients, then restart.
+Throughput cases run first, then the memory cases (conns-10k, items-1m), then the clients, then restart,
+then the value-size matrix (values; node bench/values.js --help for its own options).
   --duration SEC      measured seconds per loadgen run (5)
   --warmup SEC        unmeasured seconds before each run (1)
   --rounds N          runs per server per case, alternating servers; the median is reported (1)
@@ -191,12 +199,14 @@ function parseOptions(argv) {
     duration: 5, warmup: 1, rounds: 1, only: null, json: false, list: false,
     serverCmd: process.env.SIMPLECACHED_CMD || DEFAULT_SERVER_CMD,
     textServerCmd: process.env.SIMPLECACHED_TEXT_CMD || DEFAULT_TEXT_SERVER_CMD,
+    given: new Set(),   // the options named on the command line
   };
   const valueOf = (i) => {
     if (i + 1 >= argv.length) usageError(`${argv[i]} needs a value`);
     return argv[i + 1];
   };
   for (let i = 0; i < argv.length; i++) {
+    options.given.add(argv[i]);
     switch (argv[i]) {
       case '--duration': options.duration = positiveNumber('--duration', valueOf(i++)); break;
       case '--warmup': options.warmup = positiveNumber('--warmup', valueOf(i++), true); break;
@@ -417,7 +427,7 @@ async function runCase(testCase, options) {
 // Names first: descriptions share words ("text", "pipeline") across cases, so matching
 // both would make --only text select every case. Descriptions are the fallback.
 function selectCases(options) {
-  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE, RESTART_CASE];
+  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE, RESTART_CASE, VALUES_CASE];
   if (!options.only) return all;
   const byName = all.filter((c) => c.name.includes(options.only));
   const selected = byName.length > 0 ? byName : all.filter((c) => c.description.includes(options.only));
@@ -569,11 +579,25 @@ function runRestart(options) {
   if (child.status !== 0) throw new Error(`bench/restart.js failed (exit ${child.status})`);
 }
 
-function printReport(caseResults, memoryResults, clientResults, options) {
+// bench/values.js with the timing options given here (else its own defaults); its table goes
+// straight to stdout, or its JSON document is returned for ours.
+function runValues(options) {
+  log(`\n== ${VALUES_CASE.name}: ${VALUES_CASE.description}`);
+  const args = [path.join(__dirname, 'values.js')];
+  for (const name of ['duration', 'warmup', 'rounds']) {
+    if (options.given.has(`--${name}`)) args.push(`--${name}`, String(options[name]));
+  }
+  if (options.json) args.push('--json');
+  const child = spawnSync(process.execPath, args, { stdio: ['ignore', options.json ? 'pipe' : 'inherit', 'inherit'], maxBuffer: 1 << 24 });
+  if (child.status !== 0) throw new Error(`bench/values.js failed (exit ${child.status})`);
+  return options.json ? JSON.parse(child.stdout) : null;
+}
+
+function printReport(caseResults, memoryResults, clientResults, options, valuesResults = null) {
   if (options.json) {
     const doc = {
       duration_s: options.duration, warmup_s: options.warmup, rounds: options.rounds,
-      cases: caseResults, memory_cases: memoryResults, clients: clientResults,
+      cases: caseResults, memory_cases: memoryResults, clients: clientResults, values: valuesResults,
     };
     process.stdout.write(`${JSON.stringify(doc)}\n`);
     return;
@@ -584,7 +608,7 @@ function printReport(caseResults, memoryResults, clientResults, options) {
 
 // ---------------------------------------------------------------- main
 
-function listCases(cases, memoryCases, clients, restart, options) {
+function listCases(cases, memoryCases, clients, restart, values, options) {
   for (const c of cases) {
     console.log(`${c.name}: ${c.description}`);
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
@@ -595,6 +619,7 @@ function listCases(cases, memoryCases, clients, restart, options) {
   }
   if (clients) console.log(`${CLIENT_CASE.name}: ${CLIENT_CASE.description}`);
   if (restart) console.log(`${RESTART_CASE.name}: ${RESTART_CASE.description}`);
+  if (values) console.log(`${VALUES_CASE.name}: ${VALUES_CASE.description}`);
 }
 
 // Checked before any case runs, so a missing prerequisite does not surface after minutes of work.
@@ -614,8 +639,9 @@ async function main() {
   const memoryCases = selected.filter((c) => MEMORY_CASES.includes(c));
   const clients = selected.includes(CLIENT_CASE);
   const restart = selected.includes(RESTART_CASE);
+  const values = selected.includes(VALUES_CASE);
   if (options.list) {
-    listCases(cases, memoryCases, clients, restart, options);
+    listCases(cases, memoryCases, clients, restart, values, options);
     return;
   }
   installExitHandlers();
@@ -627,12 +653,14 @@ async function main() {
   for (const testCase of memoryCases) memoryResults.push(await runMemoryCase(testCase, options));
   // The clients last: their script prints its own table, after ours, unless all goes in one JSON.
   if (options.json) {
-    printReport(results, memoryResults, clients ? runClients(options) : null, options);
+    const clientResults = clients ? runClients(options) : null;
+    printReport(results, memoryResults, clientResults, options, values ? runValues(options) : null);
   } else {
     printReport(results, memoryResults, null, options);
     if (clients) runClients(options);
   }
   if (restart && !options.json) runRestart(options);
+  if (values && !options.json) runValues(options);
 }
 
 main().catch((err) => {
