@@ -4,6 +4,8 @@
       "target_name": "simplecached",
       "sources": [
         "csrc/buf.c",
+        "csrc/bufref.c",
+        "csrc/value_out.c",
         "csrc/slab.c",
         "csrc/table.c",
         "csrc/store.c",

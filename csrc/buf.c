@@ -10,12 +10,14 @@ void buf_init(buf_t *b)
 {
     b->data = NULL;
     b->start = b->end = b->cap = 0;
+    b->refs = NULL;
 }
 
 void buf_free(buf_t *b)
 {
     free(b->data);
-    buf_init(b);
+    b->data = NULL;
+    b->start = b->end = b->cap = 0;
 }
 
 int buf_reserve(buf_t *b, size_t n)

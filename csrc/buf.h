@@ -1,5 +1,6 @@
 /* buf: a growable byte buffer with a read cursor, used for a connection's input and output.
- * Growth is geometric and always bounded by the caller, who checks buf_len() against its limits. */
+ * Growth is geometric and always bounded by the caller, who checks buf_len() against its limits.
+ * An output buffer may also carry references to memory it does not own (bufref.h). */
 #ifndef SC_BUF_H
 #define SC_BUF_H
 
@@ -11,6 +12,8 @@ typedef struct buf {
     size_t start;  /* first unconsumed byte */
     size_t end;    /* one past the last byte written */
     size_t cap;
+    struct buf_refs *refs;  /* bufref.h: bytes referenced between these bytes, or NULL when
+                             * every byte is copied in; kept by buf_free, owned by whoever set it */
 } buf_t;
 
 void buf_init(buf_t *b);

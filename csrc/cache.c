@@ -122,6 +122,15 @@ size_t cache_footprint(cache_t *c, size_t nkey, uint32_t flags, size_t nvalue)
     return n;
 }
 
+bool cache_hold(cache_t *c, item_t *it)
+{
+    shard_t *shard = _shard(c, item_key(it), it->nkey);
+    pthread_mutex_lock(&shard->lock);
+    bool held = store_hold(shard->store, it);
+    pthread_mutex_unlock(&shard->lock);
+    return held;
+}
+
 void cache_release(cache_t *c, item_t *it)
 {
     shard_t *shard = _shard(c, item_key(it), it->nkey);

@@ -22,6 +22,8 @@ void cache_destroy(cache_t *c);
 item_t *cache_get(cache_t *c, const char *key, size_t nkey);
 item_t *cache_get_touch(cache_t *c, const char *key, size_t nkey, uint32_t exptime);
 void cache_release(cache_t *c, item_t *it);
+/* store_hold in the item's shard: it is referenced already (by the caller). */
+bool cache_hold(cache_t *c, item_t *it);
 
 store_status_t cache_write(cache_t *c, const store_write_t *w, uint64_t *cas_out);
 store_status_t cache_set(cache_t *c, const char *key, size_t nkey, const char *value, size_t nvalue,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "served.h"
+#include "value_out.h"
 
 /* A watching connection's wakeup: any thread that logs a line for it sends the async, and its loop
  * moves the lines into its output. Allocated only for watchers. */
@@ -20,11 +21,19 @@ typedef struct conn_watch {
 static void _flush(conn_t *c);
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused);
 
+/* Gives back the items an unsent output refers to, then its memory. */
+static void _out_free(buf_t *b)
+{
+    bufref_drop(b);
+    bufref_free(b->refs);
+    buf_free(b);
+}
+
 static void _io_free(conn_io_t *io)
 {
     buf_free(&io->in);
-    buf_free(&io->out);
-    buf_free(&io->writing);
+    _out_free(&io->out);
+    _out_free(&io->writing);
     free(io);
 }
 
@@ -178,8 +187,10 @@ static int _watch_pull(conn_t *c)
 /* The connection's own buffers, allocated on first need; NULL when out of memory. */
 static conn_io_t *_io(conn_t *c)
 {
-    if (c->io == NULL)
-        c->io = calloc(1, sizeof(conn_io_t));
+    if (c->io == NULL && (c->io = calloc(1, sizeof(conn_io_t))) != NULL) {
+        bufref_attach(&c->io->out, &c->io->refs[0], value_out_release);
+        bufref_attach(&c->io->writing, &c->io->refs[1], value_out_release);
+    }
     return c->io;
 }
 
@@ -191,7 +202,7 @@ static void _io_trim(conn_t *c)
     if (io == NULL || buf_len(&io->in) > 0)
         return;
     buf_free(&io->in);
-    if (buf_len(&io->out) == 0 && buf_len(&io->writing) == 0) {
+    if (buf_pending(&io->out) == 0 && buf_pending(&io->writing) == 0) {
         _io_free(io);
         c->io = NULL;
     }
@@ -199,7 +210,7 @@ static void _io_trim(conn_t *c)
 
 static bool _write_in_flight(const conn_t *c)
 {
-    return c->io && buf_len(&c->io->writing) > 0;
+    return c->io && buf_pending(&c->io->writing) > 0;
 }
 
 /* Where the connection is, in memcached's words, for "stats conns" on any thread: waiting for the
@@ -241,12 +252,43 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(buf_tail(&c->io->in), (unsigned int)buf_space(&c->io->in));
 }
 
+/* Chunks of an output listed at once; a longer one is listed into an allocated array. */
+#define CONN_IOV_LOCAL 16
+
+/* b's whole stream as libuv buffers: in local, or in an array the caller frees when it is not
+ * local. NULL when out of memory. */
+static uv_buf_t *_iov(const buf_t *b, uv_buf_t *local, unsigned *count)
+{
+    size_t n = bufref_nchunks(b);
+    uv_buf_t *iov = n <= CONN_IOV_LOCAL ? local : malloc(n * sizeof(uv_buf_t));
+    buf_chunk_t *chunks = n <= CONN_IOV_LOCAL ? NULL : malloc(n * sizeof(buf_chunk_t));
+    buf_chunk_t local_chunks[CONN_IOV_LOCAL];
+    if (n > CONN_IOV_LOCAL && (iov == NULL || chunks == NULL)) {
+        free(iov);
+        free(chunks);
+        return NULL;
+    }
+    if (chunks == NULL)
+        chunks = local_chunks;
+    bufref_chunks(b, chunks, n);
+    for (size_t i = 0; i < n; i++)
+        iov[i] = uv_buf_init((char *)chunks[i].p, (unsigned int)chunks[i].n);
+    if (chunks != local_chunks)
+        free(chunks);
+    *count = (unsigned)n;
+    return iov;
+}
+
 /* Hands the socket as much of b as it takes now. Returns 0, or -1 when that failed and the
  * connection is closing. */
 static int _write_now(conn_t *c, buf_t *b)
 {
-    uv_buf_t chunk = uv_buf_init(buf_head(b), (unsigned int)buf_len(b));
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &chunk, 1);
+    uv_buf_t local[CONN_IOV_LOCAL];
+    unsigned count;
+    uv_buf_t *iov = _iov(b, local, &count);
+    int n = iov ? uv_try_write((uv_stream_t *)&c->tcp, iov, count) : UV_ENOMEM;
+    if (iov != local)
+        free(iov);
     if (n == UV_EAGAIN)
         n = 0;
     if (n < 0) {
@@ -254,7 +296,7 @@ static int _write_now(conn_t *c, buf_t *b)
         conn_abort(c);
         return -1;
     }
-    buf_consume(b, (size_t)n);
+    bufref_consume(b, (size_t)n);
     stat_add(&c->session.stats->bytes_written, (uint64_t)n);
     if (n > 0)
         c->active_ms = (uint32_t)uv_now(c->tcp.loop);
@@ -265,12 +307,12 @@ static int _write_now(conn_t *c, buf_t *b)
  * into the connection's own output. The scratch is left empty for the next connection. */
 static void _send_scratch(conn_t *c, buf_t *scratch)
 {
-    if (buf_len(scratch) > 0 && _write_now(c, scratch) == 0 && buf_len(scratch) > 0) {
+    if (buf_pending(scratch) > 0 && _write_now(c, scratch) == 0 && buf_pending(scratch) > 0) {
         conn_io_t *io = _io(c);
-        if (io == NULL || buf_append(&io->out, buf_head(scratch), buf_len(scratch)) != 0)
+        if (io == NULL || bufref_move(&io->out, scratch) != 0)
             conn_abort(c);
     }
-    buf_consume(scratch, buf_len(scratch));
+    bufref_drop(scratch);
     /* A huge reply once should not pin its buffer for the life of the loop. */
     if (scratch->cap > CONN_OUT_SCRATCH_KEEP)
         buf_free(scratch);
@@ -290,7 +332,7 @@ static size_t _execute(conn_t *c, const char *data, size_t len)
         __atomic_store_n(&c->last_cmd, cache_clock(c->session.engine->cache), __ATOMIC_RELAXED);
     }
     /* Stopped by the output mark with commands pending: memcached counts such a pause as a yield. */
-    if (used < len && c->session.state == SESSION_OPEN && buf_len(out) >= c->session.out_high_water)
+    if (used < len && c->session.state == SESSION_OPEN && buf_pending(out) >= c->session.out_high_water)
         stat_add(&c->session.stats->conn_yields, 1);
     if (out == scratch)
         _send_scratch(c, out);
@@ -451,9 +493,11 @@ static void _write_cb(uv_write_t *req, int status)
     conn_t *c = req->data;
     conn_io_t *io = c->io;  /* kept while its write is in flight */
     if (status == 0) {
-        stat_add(&c->session.stats->bytes_written, buf_len(&io->writing));
+        stat_add(&c->session.stats->bytes_written, buf_pending(&io->writing));
         c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     }
+    /* The items it referred to are given back now that the kernel has their bytes. */
+    bufref_drop(&io->writing);
     buf_free(&io->writing);
     if (status < 0) {
         _log_failure(c, true, status);
@@ -470,9 +514,9 @@ static void _flush(conn_t *c)
     if (_write_in_flight(c) || c->stage >= CONN_FINISHING || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     conn_io_t *io = c->io;
-    if (io && buf_len(&io->out) > 0 && _write_now(c, &io->out) != 0)
+    if (io && buf_pending(&io->out) > 0 && _write_now(c, &io->out) != 0)
         return;
-    if (io == NULL || buf_len(&io->out) == 0) {
+    if (io == NULL || buf_pending(&io->out) == 0) {
         if (c->stage == CONN_CLOSING) {
             _conn_advance(c, CONN_FINISHING);
             _log_closed(c);
@@ -480,12 +524,22 @@ static void _flush(conn_t *c)
         }
         return;
     }
-    /* The rest becomes the write in flight; io->out starts afresh for later replies. */
+    /* The rest becomes the write in flight; io->out starts afresh for later replies, with the
+     * references list the last write left empty. */
+    buf_refs_t *spare = io->writing.refs;
     io->writing = io->out;
     buf_init(&io->out);
+    io->out.refs = spare;
     io->req.data = c;
-    uv_buf_t chunk = uv_buf_init(buf_head(&io->writing), (unsigned int)buf_len(&io->writing));
-    if (uv_write(&io->req, (uv_stream_t *)&c->tcp, &chunk, 1, _write_cb) != 0) {
+    /* libuv keeps its own copy of the buffers' list; the bytes stay put until _write_cb. */
+    uv_buf_t local[CONN_IOV_LOCAL];
+    unsigned count;
+    uv_buf_t *iov = _iov(&io->writing, local, &count);
+    int rc = iov ? uv_write(&io->req, (uv_stream_t *)&c->tcp, iov, count, _write_cb) : UV_ENOMEM;
+    if (iov != local)
+        free(iov);
+    if (rc != 0) {
+        bufref_drop(&io->writing);
         buf_free(&io->writing);
         conn_abort(c);
     }

@@ -9,12 +9,14 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "bufref.h"
 #include "session.h"
 
 struct conn;
 
 /* Unsent output past which a connection is not read (nor its buffered input executed) until its
- * writes drain. A single reply may pass it; the next command then waits. */
+ * writes drain. A single reply may pass it; the next command then waits. Values sent from their
+ * items count as output too, so this also bounds the item memory a slow reader pins. */
 #define CONN_OUTPUT_HIGH_WATER (256 * 1024)
 /* Free room offered to a read that continues an incomplete command. (A read with nothing pending
  * goes to the owner's shared scratch buffer instead.) */
@@ -45,6 +47,8 @@ typedef struct conn_io {
     buf_t in;                   /* received, not yet executed */
     buf_t out;                  /* replies not yet handed to a write */
     buf_t writing;              /* the bytes of the write in flight; empty when none is */
+    buf_refs_t refs[2];         /* the values out and writing send from their items (the two
+                                 * swap as out becomes writing) */
     uv_write_t req;
 } conn_io_t;
 
@@ -83,7 +87,7 @@ static inline const conn_owner_t *conn_owner(const conn_t *c) { return (const co
 /* Reply bytes the connection owes its peer: queued, or in the write in flight. */
 static inline size_t conn_pending_output(const conn_t *c)
 {
-    return c->io ? buf_len(&c->io->out) + buf_len(&c->io->writing) : 0;
+    return c->io ? buf_pending(&c->io->out) + buf_pending(&c->io->writing) : 0;
 }
 
 /* Starts serving an accepted, initialised tcp handle embedded in c, for owner. Returns 0 or a UV

@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include "served.h"
+#include "value_out.h"
 
 static void _handle_closed(group_t *g)
 {
     if (--g->open_handles > 0)
         return;
+    bufref_drop(&g->out_scratch);
+    bufref_free(&g->out_scratch_refs);
     buf_free(&g->out_scratch);
     /* Threaded, the loop now has nothing left and uv_run() returns in _thread_main. */
     if (!g->threaded) {
@@ -216,6 +219,7 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
     uv_timer_init(g->loop, &g->tick_timer);
     uv_timer_init(g->loop, &g->grace_timer);
     g->tick_timer.data = g->grace_timer.data = g;
+    bufref_attach(&g->out_scratch, &g->out_scratch_refs, value_out_release);
     g->conn_owner = (conn_owner_t){.closed = _conn_closed, .lingering = _conn_lingering, .data = g,
                                    .read_scratch = g->scratch, .read_scratch_size = GROUP_SCRATCH_SIZE,
                                    .out_scratch = &g->out_scratch};

@@ -68,6 +68,7 @@ typedef struct group {
     uint32_t write_timeout_ms;  /* 0: a reader may leave its replies unread forever */
     uint64_t idle_checked;      /* loop time of the last look for idle connections */
     buf_t out_scratch;          /* replies of the connection being served, until sent */
+    buf_refs_t out_scratch_refs; /* the values those replies send from their items */
     conn_owner_t conn_owner;    /* this group, as its connections see it */
     char scratch[GROUP_SCRATCH_SIZE];
 } group_t;

@@ -126,7 +126,7 @@ static void _retrieve(binary_req_t *r, bool touch, uint32_t exptime)
         binary_rsp_t p = {.opcode = r->opcode, .status = BINARY_ST_SUCCESS, .extras = flags, .extlen = 4,
                           .key = with_key ? item_key(it) : NULL, .keylen = with_key ? r->keylen : 0,
                           .value = with_value ? item_value(it) : NULL, .nvalue = with_value ? it->nvalue : 0,
-                          .cas = it->cas};
+                          .cas = it->cas, .value_item = with_value ? it : NULL};
         binary_compose(r, &p);
         cache_release(cache, it);
     } else if (r->quiet) {

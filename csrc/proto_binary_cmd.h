@@ -74,6 +74,7 @@ typedef struct binary_rsp {
     const void *value;
     uint32_t nvalue;
     uint64_t cas;
+    item_t *value_item;   /* the item value is from: sent from it when large (value_out.h); or NULL */
 } binary_rsp_t;
 
 static inline uint32_t binary_get32(const unsigned char *p)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proto_binary.h"
+#include "value_out.h"
 
 static const char *_status_text(binary_status_t st)
 {
@@ -20,7 +21,8 @@ static const char *_status_text(binary_status_t st)
 void binary_compose(binary_req_t *r, const binary_rsp_t *p)
 {
     uint32_t bodylen = (uint32_t)p->extlen + p->keylen + p->nvalue;
-    if (buf_reserve(r->out, BINARY_HEADER_LEN + (size_t)bodylen) != 0) {
+    bool referred = p->value_item != NULL && value_out_refers(r->out, p->nvalue);
+    if (buf_reserve(r->out, BINARY_HEADER_LEN + (size_t)bodylen - (referred ? p->nvalue : 0)) != 0) {
         r->s->state = SESSION_BROKEN;
         return;
     }
@@ -39,7 +41,9 @@ void binary_compose(binary_req_t *r, const binary_rsp_t *p)
         buf_append(r->out, p->extras, p->extlen);
     if (p->keylen)
         buf_append(r->out, p->key, p->keylen);
-    if (p->nvalue)
+    if (referred && value_out(r->out, r->s->engine->cache, NULL, p->value_item) != 0)
+        r->s->state = SESSION_BROKEN;
+    else if (!referred && p->nvalue)
         buf_append(r->out, p->value, p->nvalue);
 }
 

@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "mcnum.h"
 #include "replies.h"
+#include "value_out.h"
 
 /* ---- mg ---- */
 
@@ -106,15 +107,16 @@ static void _mg_locked(store_t *store, void *arg)
     store_count_hit(store, it, g->ttl_set);
     g->outcome = META_HIT;
     cmd_t *c = r->c;
-    if (buf_reserve(c->out, l->n + 2 + (r->value ? it->nvalue + 2 : 0)) != 0) {
+    size_t copied = value_out_refers(c->out, it->nvalue) ? 0 : it->nvalue;
+    if (buf_reserve(c->out, l->n + 2 + (r->value ? copied + 2 : 0)) != 0) {
         c->s->state = SESSION_BROKEN;
         return;
     }
     buf_append(c->out, l->b, l->n);
     buf_append(c->out, "\r\n", 2);
     if (r->value) {
-        buf_append(c->out, item_value(it), it->nvalue);
-        buf_append(c->out, "\r\n", 2);
+        if (value_out(c->out, c->s->engine->cache, store, it) != 0 || buf_append(c->out, "\r\n", 2) != 0)
+            c->s->state = SESSION_BROKEN;
     }
 }
 

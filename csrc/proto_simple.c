@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "replies.h"
+#include "value_out.h"
 
 /* Splits "word rest" at the first space; returns 0 when there is no space. */
 static int _split(const char *s, size_t n, size_t *word_len)
@@ -81,6 +82,14 @@ static int _reply_get(session_t *s, const simple_request_t *req, buf_t *out)
     if (it == NULL)
         return buf_append_lit(out, TEXT_END "\r\n");
     int rc = -1;
+    if (value_out_refers(out, it->nvalue)) {
+        /* "VALUE " key " " value "\r\nEND\r\n" with the value sent from the item. */
+        if (buf_append_lit(out, "VALUE ") == 0 && buf_append(out, item_key(it), it->nkey) == 0 &&
+            buf_append_lit(out, " ") == 0 && value_out(out, s->engine->cache, NULL, it) == 0)
+            rc = buf_append_lit(out, "\r\n" TEXT_END "\r\n");
+        cache_release(s->engine->cache, it);
+        return rc;
+    }
     /* "VALUE " key " " value "\r\nEND\r\n": reserve once, then copy without further checks. */
     size_t need = 6 + it->nkey + 1 + it->nvalue + 7;
     if (buf_reserve(out, need) == 0) {

@@ -6,6 +6,7 @@
 
 #include "mcnum.h"
 #include "replies.h"
+#include "value_out.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -132,9 +133,10 @@ static void _update(cmd_t *c, store_mode_t mode)
 
 /* ---- retrieval ---- */
 
-static int _append_value(buf_t *out, const item_t *it, bool with_cas)
+static int _append_value(buf_t *out, cache_t *cache, item_t *it, bool with_cas)
 {
-    size_t need = 6 + it->nkey + 1 + 10 + 1 + 10 + (with_cas ? 21 : 0) + 2 + it->nvalue + 2;
+    size_t copied = value_out_refers(out, it->nvalue) ? 0 : it->nvalue;
+    size_t need = 6 + it->nkey + 1 + 10 + 1 + 10 + (with_cas ? 21 : 0) + 2 + copied + 2;
     if (buf_reserve(out, need) != 0)
         return -1;
     buf_append_lit(out, "VALUE ");
@@ -148,7 +150,8 @@ static int _append_value(buf_t *out, const item_t *it, bool with_cas)
         buf_append_u64(out, it->cas);
     }
     buf_append_lit(out, "\r\n");
-    buf_append(out, item_value(it), it->nvalue);
+    if (value_out(out, cache, NULL, it) != 0)
+        return -1;
     return buf_append_lit(out, "\r\n");
 }
 
@@ -165,7 +168,7 @@ static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
         return;
     if (out != NULL && text_verbose(s))
         logger_stderr(&s->engine->logger, ">%d sending key %.*s", (int)s->fd, (int)nkey, key);
-    if (out != NULL && _append_value(out, it, s->proto.text.get_with_cas) != 0)
+    if (out != NULL && _append_value(out, store, it, s->proto.text.get_with_cas) != 0)
         s->state = SESSION_BROKEN;
     cache_release(store, it);
 }
@@ -180,7 +183,7 @@ static size_t _get_keys(session_t *s, const char *p, const char *end, buf_t *out
             p++;
         if (p == end)
             break;
-        if (p != start && buf_len(out) >= s->out_high_water && s->state == SESSION_OPEN)
+        if (p != start && buf_pending(out) >= s->out_high_water && s->state == SESSION_OPEN)
             return (size_t)(p - start);
         const char *key = p;
         while (p < end && *p != ' ')

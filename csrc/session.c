@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "bufref.h"
+
 void session_init(session_t *s, engine_t *e, session_step_t step)
 {
     memset(s, 0, sizeof(*s));
@@ -46,7 +48,7 @@ size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out)
     uint8_t ran[SESSION_TIMED_BATCH];
     unsigned nran = 0;
     uint64_t start = latency_now();
-    while (s->state == SESSION_OPEN && done < len && buf_len(out) < s->out_high_water) {
+    while (s->state == SESSION_OPEN && done < len && buf_pending(out) < s->out_high_water) {
         size_t used = s->step(s, in + done, len - done, out);
         if (used == 0 && !s->producing)
             break;

@@ -66,7 +66,8 @@ typedef struct session {
     session_step_t step;       /* the protocol spoken; a step may replace it (memcached's port
                                 * picks text or binary by the first byte) */
     uint32_t scanned;          /* line protocols: leading pending bytes known to hold no line end */
-    uint32_t out_high_water;   /* feed stops executing commands once out holds this many bytes */
+    uint32_t out_high_water;   /* feed stops executing commands once out holds this many bytes,
+                                * counting those it refers to (bufref.h) */
     uint8_t state;             /* session_state_t */
     bool producing;            /* a step has more output to give for input it has not consumed
                                 * (a listing): feed on even without new input */
@@ -86,7 +87,8 @@ void session_init(session_t *s, engine_t *e, session_step_t step);
 
 /* Executes every complete command in in[0..len), appending the replies to out, and returns how many
  * bytes it consumed. The caller keeps the rest and passes it again, with more bytes appended, on
- * the next call. It stops early once out holds s->out_high_water bytes, so that one read of
+ * the next call. It stops early once out owes s->out_high_water bytes (buf_pending: the values
+ * it refers to count, see value_out.h), so that one read of
  * pipelined gets cannot queue unbounded output; while s->producing, the caller calls again once
  * out has drained, even with no new input. Once s->state is not SESSION_OPEN the session
  * consumes nothing more. */

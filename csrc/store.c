@@ -357,6 +357,19 @@ item_t *store_get_touch(store_t *s, const char *key, size_t nkey, uint32_t expti
     return _get(s, key, nkey, true, exptime);
 }
 
+/* Long-lived references (replies being sent) stop here; the rest of the range is left to the
+ * short ones every command takes for a moment, at most a few per thread. */
+#define STORE_HOLD_MAX (UINT16_MAX / 2)
+
+bool store_hold(store_t *s, item_t *it)
+{
+    (void)s;
+    if (it->refs >= STORE_HOLD_MAX)
+        return false;
+    it->refs++;
+    return true;
+}
+
 void store_release(store_t *s, item_t *it)
 {
     if (--it->refs == 0 && !(it->state & ITEM_LINKED))

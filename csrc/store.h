@@ -46,6 +46,9 @@ item_t *store_get(store_t *s, const char *key, size_t nkey);
 /* store_get that also sets the item's expiry (gat/gats). */
 item_t *store_get_touch(store_t *s, const char *key, size_t nkey, uint32_t exptime);
 void store_release(store_t *s, item_t *it);
+/* One more reference to an item already found (release it with store_release), unless it has so
+ * many that another could overflow the count: false then, and the caller copies what it needs. */
+bool store_hold(store_t *s, item_t *it);
 
 /* The live item with that key, or NULL, without a reference and without marking it: valid until
  * the store is next changed. For callers that hold the store (cache_locked). */
