@@ -51,12 +51,20 @@ function distance(a, b) {
 	return row[b.length];
 }
 
+// How far a typed key is from a known name: a name the key abbreviates or extends comes first
+// ('prot' is 'protocol' rather than 'port'), then the fewest edits.
+function nearness(key, name) {
+	const a = key.toLowerCase();
+	const b = name.toLowerCase();
+	return (a.includes(b) || b.includes(a) ? 0 : 1000) + distance(a, b);
+}
+
 // Refuses a key that is not in `known` (an option nobody reads would be silently ignored), naming
 // the closest known one. what: 'option' or 'option of set()', for the message.
 function checkKeys(options, known, what) {
 	for (const key of Object.keys(options)) {
 		if (known.includes(key)) continue;
-		const closest = known.reduce((best, name) => (distance(key, name) < distance(key, best) ? name : best));
+		const closest = known.reduce((best, name) => (nearness(key, name) < nearness(key, best) ? name : best));
 		const err = typeError(`unknown ${what} '${key}': did you mean '${closest}'? (known: ${known.join(', ')})`);
 		err.code = 'ERR_INVALID_ARG_VALUE';
 		throw err;
