@@ -24,7 +24,7 @@ function toBuffer(part) {
 
 class Connection {
 	// owner: {onConnect(conn), onDrop(conn, err), onReply(), onBatchLost(), onBatchesResumed()};
-	// settings: {host, port, protocol (module), encoding, timeout (ms per request, 0: none),
+	// settings: {host, port, protocol (module), encoding, typedValues, timeout (ms per request, 0: none),
 	// connectTimeout (ms, 0: none), batchGets (send a turn's gets as multi-key gets, where the
 	// protocol has them), batchesSuspended (not yet: the server lost a batch lately)}.
 	constructor(owner, settings) {
