@@ -2,9 +2,8 @@
 // protocol, encoding, timeouts, failure handling and pool size — throwing errors that name the option.
 'use strict';
 
-const { argumentError, typeError, rangeError } = require('./errors');
-
 const options = require('./options');
+const { argumentError, typeError, rangeError } = require('./errors');
 
 const PROTOCOLS = {
 	simple: { module: require('./simple_protocol'), port: 11311 },
