@@ -8,16 +8,28 @@ import { AddressInfo } from 'net';
 /** Node-style callback: `err` is null on success. */
 export type Callback<T> = (err: Error | null, result?: T) => void;
 
-/** An Error from the server or the connection: `code` is ERROR, CLIENT_ERROR, SERVER_ERROR,
- * ECONNREFUSED, ECONNRESET, ETIMEDOUT, EPROTO, ESERVERDEAD, ECLOSED, ... */
-export interface SimplecachedError extends Error {
-	code: string;
-	/** The server's error line, for ERROR / CLIENT_ERROR / SERVER_ERROR. */
+/** The codes of a SimplecachedError (README, "Errors"). */
+export type SimplecachedErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ECONNECT' | 'ETIMEDOUT' | 'ESERVERDEAD' |
+	'ECLOSED' | 'ESERVER' | 'EPROTO' | 'ENOTSUP' | 'EDECODE';
+
+/** Every error a Client hands back (argument errors aside: TypeError / RangeError with Node's
+ * ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE or ERR_OUT_OF_RANGE). */
+export declare class SimplecachedError extends Error {
+	constructor(code: SimplecachedErrorCode, message: string, extra?: object);
+	code: SimplecachedErrorCode;
+	/** ESERVER: the server's line (ERROR, CLIENT_ERROR <why>, SERVER_ERROR <why>). */
+	serverMessage?: string;
+	/** The older name of serverMessage. */
 	reply?: string;
 	/** 'host:port' of the server a connection error came from. */
 	server?: string;
 	/** getMulti over many servers: what the servers that did answer returned. */
-	partial?: Record<string, string | Buffer>;
+	partial?: Record<string, unknown>;
+}
+
+/** An error a Server reports (EADDRINUSE, EAUTHFILE, ...). */
+export interface ServerError extends Error {
+	code: string;
 }
 
 // ---------------------------------------------------------------- Server
@@ -167,12 +179,12 @@ export declare class Server extends EventEmitter {
 	snapshot(): Promise<SnapshotSaved>;
 
 	on(event: 'listening' | 'close', listener: () => void): this;
-	on(event: 'error', listener: (err: SimplecachedError) => void): this;
+	on(event: 'error', listener: (err: ServerError) => void): this;
 	once(event: 'listening' | 'close', listener: () => void): this;
 	/** A client sent `shutdown` (enableShutdown); 'close' follows once the server has closed. */
 	on(event: 'shutdown', listener: (info: { graceful: boolean }) => void): this;
 	once(event: 'shutdown', listener: (info: { graceful: boolean }) => void): this;
-	once(event: 'error', listener: (err: SimplecachedError) => void): this;
+	once(event: 'error', listener: (err: ServerError) => void): this;
 }
 
 // ---------------------------------------------------------------- Client
@@ -188,7 +200,8 @@ export interface ServerAddress {
 }
 
 interface CommonClientOptions {
-	/** 'simple' (the seed protocol, the default) or 'memcached'. */
+	/** 'simple' (the seed protocol) or 'memcached'; without it, servers all on port 11211 speak
+	 * memcached and any other the seed protocol. */
 	protocol?: Protocol;
 	/** How values are decoded (default 'utf8'); null returns Buffers. */
 	encoding?: BufferEncoding | null;
@@ -208,10 +221,12 @@ interface CommonClientOptions {
 	poolSize?: number;
 	/** Send the gets of one event-loop turn as multi-key gets (memcached protocol; default true). */
 	batchGets?: boolean;
-	/** Values larger than this fail at once with SERVER_ERROR, unsent (default 1 MiB: the servers' item size limit). */
+	/** Values larger than this fail at once with ESERVER, unsent (default 1 MiB: the servers' item size limit). */
 	maxValueSize?: number;
 	/** Connect with TLS (to a server's tlsPort): true, or options of tls.connect. */
 	tls?: boolean | import('tls').ConnectionOptions;
+	/** Values keep their type through the item's flags, as npm memcached stores them (memcached protocol only). */
+	typedValues?: boolean;
 }
 
 export interface SingleServerOptions extends CommonClientOptions {
@@ -221,7 +236,7 @@ export interface SingleServerOptions extends CommonClientOptions {
 }
 
 export interface ManyServersOptions extends CommonClientOptions {
-	servers: Array<string | ServerAddress>;
+	servers: ReadonlyArray<string | ServerAddress>;
 	port?: undefined;
 	host?: undefined;
 }
@@ -235,8 +250,17 @@ export type CasUnique = string | bigint | number;
 export interface StorageOptions {
 	/** Seconds to live (0: never expires; negative: already expired). */
 	ttl?: number;
-	/** 32-bit flags stored with the item (memcached protocol). */
+	/** memjs's name for ttl; give one or the other. */
+	expires?: number;
+	/** 32-bit flags stored with the item (not with typedValues, which sets them). */
 	flags?: number;
+}
+
+/** The seed protocol stores no expiry and no flags: 0 (nothing) is all it takes. */
+export interface SeedStorageOptions {
+	ttl?: 0;
+	expires?: 0;
+	flags?: 0;
 }
 
 export interface GetsResult<V> {
@@ -252,8 +276,13 @@ export type StatsReply = Record<string, number | string>;
 /** One result, or {'host:port': result} when the Client was given option `servers`. */
 export type PerServer<Many extends boolean, T> = Many extends true ? Record<string, T> : T;
 
-export interface Client<V extends string | Buffer = string, Many extends boolean = false> extends EventEmitter {
-	readonly protocol: Protocol;
+/** What a typedValues Client stores: anything JSON can hold, Buffers and numbers as themselves. */
+export type TypedValue = string | number | boolean | null | Buffer | readonly unknown[] | { readonly [key: string]: unknown };
+
+/** A Client speaking memcached's text protocol: every method. V: what values read back as; In:
+ * what values may be stored (TypedValue with typedValues). */
+export interface Client<V = string, Many extends boolean = false, In = Value> extends EventEmitter {
+	readonly protocol: 'memcached';
 	readonly encoding: BufferEncoding | null;
 	/** 'host:port' of every server. */
 	readonly servers: string[];
@@ -268,22 +297,23 @@ export interface Client<V extends string | Buffer = string, Many extends boolean
 	getMulti(keys: Key[], callback: Callback<Record<string, V>>): void;
 	getMulti(keys: Key[]): Promise<Record<string, V>>;
 
-	set(key: Key, value: Value, callback: Callback<boolean>): void;
-	set(key: Key, value: Value, options: StorageOptions | undefined, callback: Callback<boolean>): void;
-	set(key: Key, value: Value, options?: StorageOptions): Promise<boolean>;
-	add(key: Key, value: Value, callback: Callback<boolean>): void;
-	add(key: Key, value: Value, options: StorageOptions | undefined, callback: Callback<boolean>): void;
-	add(key: Key, value: Value, options?: StorageOptions): Promise<boolean>;
-	replace(key: Key, value: Value, callback: Callback<boolean>): void;
-	replace(key: Key, value: Value, options: StorageOptions | undefined, callback: Callback<boolean>): void;
-	replace(key: Key, value: Value, options?: StorageOptions): Promise<boolean>;
+	/** options: {ttl | expires, flags}, or the ttl in seconds as a number (npm memcached's lifetime). */
+	set(key: Key, value: In, callback: Callback<boolean>): void;
+	set(key: Key, value: In, options: StorageOptions | number | undefined, callback: Callback<boolean>): void;
+	set(key: Key, value: In, options?: StorageOptions | number): Promise<boolean>;
+	add(key: Key, value: In, callback: Callback<boolean>): void;
+	add(key: Key, value: In, options: StorageOptions | number | undefined, callback: Callback<boolean>): void;
+	add(key: Key, value: In, options?: StorageOptions | number): Promise<boolean>;
+	replace(key: Key, value: In, callback: Callback<boolean>): void;
+	replace(key: Key, value: In, options: StorageOptions | number | undefined, callback: Callback<boolean>): void;
+	replace(key: Key, value: In, options?: StorageOptions | number): Promise<boolean>;
 	append(key: Key, value: Value, callback: Callback<boolean>): void;
 	append(key: Key, value: Value): Promise<boolean>;
 	prepend(key: Key, value: Value, callback: Callback<boolean>): void;
 	prepend(key: Key, value: Value): Promise<boolean>;
-	cas(key: Key, value: Value, cas: CasUnique, callback: Callback<boolean>): void;
-	cas(key: Key, value: Value, cas: CasUnique, options: StorageOptions | undefined, callback: Callback<boolean>): void;
-	cas(key: Key, value: Value, cas: CasUnique, options?: StorageOptions): Promise<boolean>;
+	cas(key: Key, value: In, cas: CasUnique, callback: Callback<boolean>): void;
+	cas(key: Key, value: In, cas: CasUnique, options: StorageOptions | number | undefined, callback: Callback<boolean>): void;
+	cas(key: Key, value: In, cas: CasUnique, options?: StorageOptions | number): Promise<boolean>;
 
 	delete(key: Key, callback: Callback<boolean>): void;
 	delete(key: Key): Promise<boolean>;
@@ -321,13 +351,58 @@ export interface Client<V extends string | Buffer = string, Many extends boolean
 	once(event: 'alive', listener: (server: string) => void): this;
 }
 
-type ValueOf<O> = O extends { encoding: null } ? Buffer : string;
-type ManyOf<O> = O extends { servers: Array<string | ServerAddress> } ? true : false;
+/** The memcached Client under its protocol's name. */
+export type MemcachedClient<V = string, Many extends boolean = false, In = Value> = Client<V, Many, In>;
+
+/** A Client speaking the seed protocol: get, set and delete, values without line breaks, no
+ * expiry or flags. Everything else fails with ENOTSUP at run time and is not declared. */
+export interface SeedClient<V = string, Many extends boolean = false> extends EventEmitter {
+	readonly protocol: 'simple';
+	readonly encoding: BufferEncoding | null;
+	readonly servers: string[];
+	readonly port?: number;
+	readonly host?: string;
+
+	get(key: Key, callback: Callback<V | null>): void;
+	get(key: Key): Promise<V | null>;
+	set(key: Key, value: Value, callback: Callback<boolean>): void;
+	set(key: Key, value: Value, options: SeedStorageOptions | 0 | undefined, callback: Callback<boolean>): void;
+	set(key: Key, value: Value, options?: SeedStorageOptions | 0): Promise<boolean>;
+	delete(key: Key, callback: Callback<boolean>): void;
+	delete(key: Key): Promise<boolean>;
+	serverFor(key: Key): string | null;
+	close(callback: Callback<void>): void;
+	close(): Promise<void>;
+
+	on(event: 'connect', listener: () => void): this;
+	on(event: 'error', listener: (err: SimplecachedError) => void): this;
+	on(event: 'dead', listener: (server: string, err: SimplecachedError) => void): this;
+	on(event: 'alive', listener: (server: string) => void): this;
+	once(event: 'connect', listener: () => void): this;
+	once(event: 'error', listener: (err: SimplecachedError) => void): this;
+	once(event: 'dead', listener: (server: string, err: SimplecachedError) => void): this;
+	once(event: 'alive', listener: (server: string) => void): this;
+}
+
+type ValueOf<O> = O extends { typedValues: true } ? unknown : O extends { encoding: null } ? Buffer : string;
+type InputOf<O> = O extends { typedValues: true } ? TypedValue : Value;
+type ManyOf<O> = O extends { servers: ReadonlyArray<string | ServerAddress> } ? true : false;
+type OnMemcachedPort<S> = S extends `${string}:11211` | `${string}:11211:${string}` | { port: 11211 } ? true : false;
+/** The protocol a Client speaks: option protocol, else memcached when every server is on 11211. */
+type ProtocolOf<O> = O extends { protocol: Protocol } ? O['protocol']
+	: O extends { servers: ReadonlyArray<infer S> } ? (false extends OnMemcachedPort<S> ? 'simple' : 'memcached')
+	: O extends { port: 11211 } ? 'memcached' : 'simple';
+type ClientOf<O> = ProtocolOf<O> extends 'memcached' ? Client<ValueOf<O>, ManyOf<O>, InputOf<O>> : SeedClient<ValueOf<O>, ManyOf<O>>;
+
+/** Seed-protocol options: no typedValues (the seed protocol stores no flags). */
+type SeedOptions<O> = O extends { typedValues: true } ? never : O;
+type Checked<O> = ProtocolOf<O> extends 'memcached' ? O : SeedOptions<O>;
 
 export interface ClientConstructor {
 	/** Connects at once; the callback gets an error only when no server could be reached. */
-	new <O extends ClientOptions>(options: O, callback?: Callback<Client<ValueOf<O>, ManyOf<O>>>): Client<ValueOf<O>, ManyOf<O>>;
-	new (port?: number, callback?: Callback<Client<string, false>>): Client<string, false>;
+	new <const O extends ClientOptions>(options: O & Checked<O>, callback?: Callback<ClientOf<O>>): ClientOf<O>;
+	new (port: 11211, callback?: Callback<Client<string, false>>): Client<string, false>;
+	new (port?: number, callback?: Callback<SeedClient<string, false>>): SeedClient<string, false>;
 }
 
 export declare const Client: ClientConstructor;

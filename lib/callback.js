@@ -2,9 +2,11 @@
 // Every public async method goes through here, so both styles behave the same.
 'use strict';
 
+const { typeError } = require('./errors');
+
 function callbackOrPromise(callback, start) {
 	if (callback !== undefined && typeof callback !== 'function') {
-		throw new TypeError('callback must be a function');
+		throw typeError('callback must be a function');
 	}
 	if (callback) {
 		start(callback);

@@ -9,12 +9,14 @@ const Backend = require('./backend');
 const { Continuum } = require('./ketama');
 const { clientSettings } = require('./client_options');
 const { checkKey, checkValue } = require('./keys');
-const { connectionError, protocolError } = require('./errors');
+const { connectionError, serverError, argumentError, SimplecachedError, typeError, rangeError } = require('./errors');
+const { encodeTyped } = require('./typed_values');
 const { callbackOrPromise } = require('./callback');
 
 const MAX_TTL = 2 ** 31 - 1;
 const MAX_FLAGS = 2 ** 32 - 1;
 const STATS_GROUPS = ['settings', 'items', 'slabs'];
+const STORAGE_OPTIONS = ['ttl', 'expires', 'flags'];
 const NO_ARGS = Object.freeze({});   // no arguments besides the key (get, delete; incr by 1)
 // Bytes of keys in one getMulti request to one server: its get line stays far below any server's
 // limit, and a request of this size is a few round trips' worth of work.
@@ -22,7 +24,7 @@ const GET_LINE_BUDGET = 64 * 1024;
 
 function casToken(cas) {
 	const text = typeof cas === 'bigint' || typeof cas === 'number' ? String(cas) : cas;
-	if (typeof text !== 'string' || !/^\d{1,20}$/.test(text)) throw new TypeError('cas must be the unique from gets(): a string, BigInt or integer');
+	if (typeof text !== 'string' || !/^\d{1,20}$/.test(text)) throw typeError('cas must be the unique from gets(): a string, BigInt or integer');
 	return text;
 }
 
@@ -31,11 +33,11 @@ function deltaToken(delta) {
 	if ((typeof delta === 'number' && Number.isSafeInteger(delta) && delta >= 0) || (typeof delta === 'bigint' && delta >= 0n && delta < 2n ** 64n)) {
 		return String(delta);
 	}
-	throw new RangeError('delta must be a non-negative integer below 2^64');
+	throw rangeError('delta must be a non-negative integer below 2^64');
 }
 
 function checkCallback(callback) {
-	if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
+	if (callback !== undefined && typeof callback !== 'function') throw typeError('callback must be a function');
 }
 
 // A refused call answers as the call would have: through its callback on the next tick, or a rejection.
@@ -95,7 +97,7 @@ class Client extends EventEmitter {
 		checkCallback(callback);
 		let groups;
 		try {
-			if (!Array.isArray(keys) || keys.length === 0) throw new TypeError('keys must be a non-empty array');
+			if (!Array.isArray(keys) || keys.length === 0) throw typeError('keys must be a non-empty array');
 			groups = this._groupKeys(keys.map(checkKey), keys);
 			for (const group of groups) group.payload = this._protocol.encode(group.request);
 			if (this.closing) throw connectionError('client is closed', 'ECLOSED');
@@ -105,7 +107,8 @@ class Client extends EventEmitter {
 		return callbackOrPromise(callback, (done) => this._getMulti(groups, done));
 	}
 
-	// true once stored. options: {ttl (seconds), flags} (memcached protocol).
+	// true once stored. options: {ttl (seconds; memjs's `expires` too), flags}, or the ttl as a
+	// number (npm memcached's lifetime) — memcached protocol only: the seed protocol has no expiry.
 	set(key, value, opts, callback) {
 		if (typeof opts === 'function') return this._call('set', key, { value }, opts);
 		return this._call('set', key, { value, opts }, callback);
@@ -232,19 +235,39 @@ class Client extends EventEmitter {
 			request.delta = deltaToken(args.delta);
 		} else if (op === 'touch') {
 			request.ttl = options.integer(args, 'ttl', undefined, -MAX_TTL, MAX_TTL);
-			if (request.ttl === undefined) throw new TypeError('touch needs a ttl in seconds');
+			if (request.ttl === undefined) throw typeError('touch needs a ttl in seconds');
 		} else {
-			request.value = checkValue(args.value);
+			if (this._settings.typedValues && op !== 'append' && op !== 'prepend') {
+				({ value: request.value, flags: request.flags } = encodeTyped(args.value));
+			} else {
+				request.value = checkValue(args.value);
+			}
 			// A value no server with the default item size takes fails here, alone, rather than
 			// after travelling; the server's own answer is the same.
 			const size = Buffer.isBuffer(request.value) ? request.value.length : Buffer.byteLength(request.value, this.encoding || 'utf8');
-			if (size > this._settings.maxValueSize) throw protocolError('SERVER_ERROR object too large for cache');
-			if (args.opts !== undefined && args.opts !== null) {
-				request.ttl = options.integer(args.opts, 'ttl', 0, -MAX_TTL, MAX_TTL);
-				request.flags = options.integer(args.opts, 'flags', 0, 0, MAX_FLAGS);
-			}
+			if (size > this._settings.maxValueSize) throw serverError('SERVER_ERROR object too large for cache');
+			if (args.opts !== undefined && args.opts !== null) this._storageOptions(request, args.opts);
 			if (op === 'cas') request.cas = casToken(args.cas);
 		}
+	}
+
+	// The options of a storage command: {ttl | expires, flags}, or the ttl as a number. Refused
+	// rather than ignored when unknown or when the protocol cannot store them.
+	_storageOptions(request, opts) {
+		const given = typeof opts === 'number' ? { ttl: opts } : opts;
+		if (typeof given !== 'object') throw argumentError(`options of ${request.op}() must be an object or a ttl in seconds`, 'ERR_INVALID_ARG_TYPE');
+		options.checkKeys(given, STORAGE_OPTIONS, `option of ${request.op}()`);
+		if (given.ttl !== undefined && given.expires !== undefined) throw argumentError(`${request.op}(): give ttl or expires, not both`);
+		const ttl = options.integer(given, given.expires !== undefined ? 'expires' : 'ttl', null, -MAX_TTL, MAX_TTL);
+		const flags = options.integer(given, 'flags', null, 0, MAX_FLAGS);
+		// 0 asks for nothing the seed protocol lacks (no expiry, no flags), so code written for
+		// both protocols may pass it.
+		if (this.protocol === 'simple' && (ttl || flags)) {
+			throw connectionError(`${request.op}(): the seed protocol stores no ${ttl ? 'expiry' : 'flags'}; use protocol 'memcached'`, 'ENOTSUP');
+		}
+		if (flags !== null && this._settings.typedValues) throw argumentError(`${request.op}(): option typedValues sets the flags; flags cannot be given too`);
+		request.ttl = ttl === null ? 0 : ttl;
+		if (flags !== null) request.flags = flags;
 	}
 
 	_route(request, payload) {
@@ -302,7 +325,7 @@ class Client extends EventEmitter {
 				if (err) failure = failure || err;
 				else Object.assign(merged, result);
 				if (--waiting > 0) return;
-				if (failure) done(Object.assign(new Error(failure.message), failure, { partial: merged }));
+				if (failure) done(Object.assign(new SimplecachedError(failure.code, failure.message), failure, { partial: merged }));
 				else done(null, merged);
 			};
 			if (backend === null) process.nextTick(() => request.finish(this._noServer()));
@@ -318,7 +341,7 @@ class Client extends EventEmitter {
 		try {
 			if (op === 'flushAll') request.arg = options.integer({ delay: arg }, 'delay', 0, 0, MAX_TTL);
 			if (op === 'stats' && arg !== undefined) {
-				if (!STATS_GROUPS.includes(arg)) throw new RangeError("stats group must be 'settings', 'items' or 'slabs'");
+				if (!STATS_GROUPS.includes(arg)) throw rangeError("stats group must be 'settings', 'items' or 'slabs'");
 				request.arg = arg;
 			}
 			this._protocol.encode(request);

@@ -3,6 +3,7 @@
 'use strict';
 
 const options = require('./options');
+const { argumentError, typeError, rangeError } = require('./errors');
 
 const PROTOCOLS = {
 	simple: { module: require('./simple_protocol'), port: 11311 },
@@ -10,31 +11,37 @@ const PROTOCOLS = {
 };
 
 const DAY_MS = 24 * 3600 * 1000;
+const KNOWN_OPTIONS = ['port', 'host', 'servers', 'protocol', 'encoding', 'typedValues', 'timeout', 'connectTimeout',
+	'reconnect', 'failures', 'retry', 'poolSize', 'remove', 'batchGets', 'tls', 'maxValueSize'];
+const SERVER_KEYS = ['host', 'port', 'weight', 'name'];
+// Without option protocol, servers all on memcached's port speak memcached; any other the seed protocol.
+const MEMCACHED_PORT = PROTOCOLS.memcached.port;
 
 // "host:port", "host:port:weight" or "host:port:weight name" (nutcracker's form), or
 // {host, port, weight, name}; IPv6 hosts go in brackets: "[::1]:11211".
 function parseServer(entry, defaultPort) {
 	if (entry !== null && typeof entry === 'object') {
+		options.checkKeys(entry, SERVER_KEYS, 'key of a servers entry');
 		const host = options.string(entry, 'host', '127.0.0.1');
 		const port = options.integer(entry, 'port', defaultPort, 1, 65535);
 		const weight = options.integer(entry, 'weight', 1, 1, 1e6);
 		const name = entry.name === undefined ? null : options.string(entry, 'name', null);
 		return { host, port, weight, name };
 	}
-	if (typeof entry !== 'string') throw new TypeError('option servers: each server must be a string "host:port[:weight]" or an object {host, port, weight}');
+	if (typeof entry !== 'string') throw typeError('option servers: each server must be a string "host:port[:weight]" or an object {host, port, weight}');
 	const match = /^(\[[^\]]+\]|[^:\s]+)(?::(\d+))?(?::(\d+))?(?:\s+(\S+))?$/.exec(entry.trim());
-	if (!match) throw new TypeError(`option servers: cannot read "${entry}" as host:port[:weight] [name]`);
+	if (!match) throw typeError(`option servers: cannot read "${entry}" as host:port[:weight] [name]`);
 	const host = match[1].replace(/^\[(.*)\]$/, '$1');
 	const port = match[2] === undefined ? defaultPort : Number(match[2]);
 	const weight = match[3] === undefined ? 1 : Number(match[3]);
-	if (port < 1 || port > 65535) throw new RangeError(`option servers: port of "${entry}" must be between 1 and 65535`);
-	if (weight < 1 || weight > 1e6) throw new RangeError(`option servers: weight of "${entry}" must be between 1 and 1000000`);
+	if (port < 1 || port > 65535) throw rangeError(`option servers: port of "${entry}" must be between 1 and 65535`);
+	if (weight < 1 || weight > 1e6) throw rangeError(`option servers: weight of "${entry}" must be between 1 and 1000000`);
 	return { host, port, weight, name: match[4] || null };
 }
 
 function booleanOption(o, name, fallback) {
 	if (o[name] === undefined || o[name] === null) return fallback;
-	if (typeof o[name] !== 'boolean') throw new TypeError(`option ${name} must be true or false`);
+	if (typeof o[name] !== 'boolean') throw typeError(`option ${name} must be true or false`);
 	return o[name];
 }
 
@@ -42,35 +49,40 @@ function booleanOption(o, name, fallback) {
 function tlsOption(value) {
 	if (value === undefined || value === null || value === false) return null;
 	if (value === true) return {};
-	if (typeof value !== 'object') throw new TypeError('option tls must be true or an object of tls.connect options');
+	if (typeof value !== 'object') throw typeError('option tls must be true or an object of tls.connect options');
 	return value;
+}
+
+// [{host, port, weight, name}] from option servers, or from port and host.
+function serverList(o, defaultPort) {
+	if (o.servers === undefined) {
+		return [{ host: options.string(o, 'host', '127.0.0.1'), port: options.integer(o, 'port', defaultPort, 1, 65535), weight: 1, name: null }];
+	}
+	if (o.port !== undefined || o.host !== undefined) throw typeError('give either option servers or port/host, not both');
+	if (!Array.isArray(o.servers) || o.servers.length === 0) throw typeError('option servers must be a non-empty array');
+	const servers = o.servers.map((entry) => parseServer(entry, defaultPort));
+	const labels = new Set(servers.map((s) => `${s.host}:${s.port}`));
+	if (labels.size !== servers.length) throw rangeError('option servers: a server is listed twice');
+	return servers;
 }
 
 // Every option, checked once; the result is what connections and backends read.
 function clientSettings(opts) {
 	const o = options.normalize(opts);
-	const protocolName = options.string(o, 'protocol', 'simple');
-	if (!PROTOCOLS[protocolName]) throw new RangeError(`option protocol must be 'simple' or 'memcached', got ${protocolName}`);
-	const defaultPort = PROTOCOLS[protocolName].port;
-	let servers;
-	if (o.servers !== undefined) {
-		if (o.port !== undefined || o.host !== undefined) throw new TypeError('give either option servers or port/host, not both');
-		if (!Array.isArray(o.servers) || o.servers.length === 0) throw new TypeError('option servers must be a non-empty array');
-		servers = o.servers.map((entry) => parseServer(entry, defaultPort));
-		const labels = new Set(servers.map((s) => `${s.host}:${s.port}`));
-		if (labels.size !== servers.length) throw new RangeError('option servers: a server is listed twice');
-	} else {
-		servers = [{
-			host: options.string(o, 'host', '127.0.0.1'),
-			port: options.integer(o, 'port', defaultPort, 1, 65535),
-			weight: 1,
-			name: null,
-		}];
-	}
+	options.checkKeys(o, KNOWN_OPTIONS, 'Client option');
+	const given = options.string(o, 'protocol', null);
+	if (given !== null && !PROTOCOLS[given]) throw rangeError(`option protocol must be 'simple' or 'memcached', got ${given}`);
+	const servers = serverList(o, PROTOCOLS[given || 'simple'].port);
+	const protocolName = given || (servers.every((s) => s.port === MEMCACHED_PORT) ? 'memcached' : 'simple');
 	const encoding = o.encoding === null ? null : options.string(o, 'encoding', 'utf8');
-	if (encoding !== null && !Buffer.isEncoding(encoding)) throw new RangeError(`option encoding: unknown encoding ${encoding}`);
+	if (encoding !== null && !Buffer.isEncoding(encoding)) throw rangeError(`option encoding: unknown encoding ${encoding}`);
+	const typedValues = booleanOption(o, 'typedValues', false);
+	if (typedValues && protocolName === 'simple') {
+		throw argumentError("option typedValues needs protocol 'memcached': the seed protocol stores no flags");
+	}
 	const settings = {
 		protocolName,
+		typedValues,
 		protocol: PROTOCOLS[protocolName].module,
 		encoding,
 		timeout: options.integer(o, 'timeout', 5000, 0, DAY_MS),

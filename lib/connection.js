@@ -4,7 +4,7 @@
 
 const net = require('net');
 const tls = require('tls');
-const { connectionError } = require('./errors');
+const { connectionError, serverError, socketError } = require('./errors');
 const { GetBatch, batchEnd } = require('./get_batch');
 
 // Past this many answered requests at the head of the FIFO, they are cut off the array.
@@ -24,7 +24,7 @@ function toBuffer(part) {
 
 class Connection {
 	// owner: {onConnect(conn), onDrop(conn, err), onReply(), onBatchLost(), onBatchesResumed()};
-	// settings: {host, port, protocol (module), encoding, timeout (ms per request, 0: none),
+	// settings: {host, port, protocol (module), encoding, typedValues, timeout (ms per request, 0: none),
 	// connectTimeout (ms, 0: none), batchGets (send a turn's gets as multi-key gets, where the
 	// protocol has them), batchesSuspended (not yet: the server lost a batch lately)}.
 	constructor(owner, settings) {
@@ -32,6 +32,7 @@ class Connection {
 		this.label = `${settings.host}:${settings.port}`;
 		this.protocol = settings.protocol;
 		this.encoding = settings.encoding;
+		this.typed = settings.typedValues === true;
 		this.timeout = settings.timeout;
 		this._mayBatch = settings.batchGets !== false && settings.protocol.batchesGets === true;
 		this.batchGets = this._mayBatch && !settings.batchesSuspended;
@@ -61,7 +62,7 @@ class Connection {
 		this._connectTimer = settings.connectTimeout > 0 ? setTimeout(() => this._connectTimedOut(settings.connectTimeout), settings.connectTimeout) : null;
 		this._socket.on(settings.tls ? 'secureConnect' : 'connect', () => this._onConnect());
 		this._socket.on('data', (chunk) => this._onData(chunk));
-		this._socket.on('error', (err) => this._fail(err));
+		this._socket.on('error', (err) => this._fail(socketError(err, this.label, this.connected)));
 		this._socket.on('close', () => this._fail(connectionError(`connection to ${this.label} closed`, 'ECONNRESET')));
 	}
 
@@ -239,7 +240,7 @@ class Connection {
 				return data.length;
 			}
 			try {
-				pos = this.protocol.read(request, data, pos, this.encoding);
+				pos = this.protocol.read(request, data, pos, this.encoding, this.typed);
 			} catch (err) {
 				this.destroy(err);
 				return data.length;
@@ -271,7 +272,7 @@ class Connection {
 		const nl = data.indexOf(10, pos);
 		const line = data.toString('latin1', pos, nl < 0 ? data.length : nl).trim();
 		const err = this.protocol.isErrorLine(Buffer.from(line))
-			? Object.assign(new Error(`${this.label} said ${line}`), { code: line.split(' ')[0], reply: line })
+			? Object.assign(serverError(line), { message: `${this.label} said ${line}` })
 			: connectionError(`unexpected reply from ${this.label}: ${line}`, 'EPROTO');
 		this.destroy(err);
 	}

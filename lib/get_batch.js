@@ -2,6 +2,8 @@
 // multi-key `get k1 k2 ...` and answered from its one reply — one server command and write, not one each.
 'use strict';
 
+const { SimplecachedError } = require('./errors');
+
 // Keys per batch: bounds the command line (250-byte keys: ~25 KB, far below memcached's and our
 // 1 MiB limit for get lines) and how long one reply holds up the replies behind it.
 const BATCH_MAX = 100;
@@ -63,7 +65,9 @@ class GetBatch {
 	finish(err) {
 		if (err && err.reply !== undefined) this.onLost();
 		for (const member of this.members) {
-			if (member.result !== undefined) member.finish(null, member.result);
+			// A value that did not decode (typedValues: bad JSON) fails its own get only.
+			if (member.result instanceof SimplecachedError) member.finish(member.result);
+			else if (member.result !== undefined) member.finish(null, member.result);
 			else member.finish(err, err ? undefined : null);
 		}
 	}

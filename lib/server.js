@@ -30,6 +30,10 @@ const DEFAULTS = {
 	snapshotInterval: 0,
 };
 
+// Every option a Server reads: any other key is refused (a typo would otherwise be ignored).
+const KNOWN_OPTIONS = [...Object.keys(DEFAULTS), 'maxConnections', 'restartFile', 'enableShutdown',
+	'authFile', 'allowUnauthenticatedSeed', 'tls'];
+
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
 // the listeners, the application's own files, and each I/O thread's loop.
 const RESERVED_FDS = 64;
@@ -73,6 +77,7 @@ function port(opts, name) {
 
 function validate(raw) {
 	const opts = options.normalize(raw);
+	options.checkKeys(opts, KNOWN_OPTIONS, 'Server option');
 	const memoryLimit = options.integer(opts, 'memoryLimit', DEFAULTS.memoryLimit, 1024, Number.MAX_SAFE_INTEGER);
 	const validated = {
 		port: port(opts, 'port'),

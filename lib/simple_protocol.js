@@ -2,7 +2,7 @@
 // Same interface as text_protocol: encode(request) -> string or parts, read(request, data, pos) -> pos.
 'use strict';
 
-const { protocolError, connectionError } = require('./errors');
+const { serverError, connectionError } = require('./errors');
 
 const LF = 10;
 const CR = 13;
@@ -10,7 +10,7 @@ const OPS = new Set(['get', 'set', 'delete']);
 
 function encode(request) {
 	const { op, key, value } = request;
-	if (!OPS.has(op)) throw new TypeError(`operation ${op} needs protocol 'memcached'`);
+	if (!OPS.has(op)) throw connectionError(`${op}() needs protocol 'memcached': the seed protocol has only get, set and delete`, 'ENOTSUP');
 	if (op !== 'set') return typeof key === 'string' ? `${op} ${key}\r\n` : [`${op} `, key, '\r\n'];
 	// Seed values run to the end of the line, so they cannot hold a line break.
 	if (value.includes('\n') || value.includes('\r')) {
@@ -64,7 +64,7 @@ function read(request, data, pos, encoding) {
 		const start = pos;
 		pos = nl + 1;
 		if (isErrorLine(data.subarray(start, end))) {
-			request.error = protocolError(data.toString('latin1', start, end));
+			request.error = serverError(data.toString('latin1', start, end));
 			request.complete = true;
 			return pos;
 		}

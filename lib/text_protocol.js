@@ -2,7 +2,8 @@
 // replies (lines and length-prefixed data blocks) incrementally from Buffers, byte by byte.
 'use strict';
 
-const { protocolError, connectionError } = require('./errors');
+const { serverError, connectionError, SimplecachedError } = require('./errors');
+const { decodeTyped } = require('./typed_values');
 
 const CR = 13;
 const LF = 10;
@@ -57,7 +58,7 @@ function isErrorText(line) {
 function failLine(request, data, start, end) {
 	const line = data.toString('latin1', start, end);
 	if (!isErrorText(line)) throw connectionError(`unexpected reply to ${request.op}: ${line}`, 'EPROTO');
-	request.error = protocolError(line);
+	request.error = serverError(line);
 	request.complete = true;
 }
 
@@ -85,22 +86,26 @@ function oneLine(answers) {
 
 // The data block of a VALUE: where the reply goes on once all of it is here, or -1 until then
 // (request.need then says how many bytes from pos it takes).
-function readBlock(request, data, pos, encoding) {
+function readBlock(request, data, pos, encoding, typed) {
 	const end = pos + request.blockBytes;
 	if (data.length < end + 2) {
 		request.need = request.blockBytes + 2;
 		return -1;
 	}
 	if (data[end] !== CR || data[end + 1] !== LF) throw connectionError(`unexpected reply to ${request.op}: data block without CRLF`, 'EPROTO');
-	const value = decode(data, pos, end, encoding);
+	const value = typed ? decodeTyped(data, pos, end, request.blockFlags, encoding) : decode(data, pos, end, encoding);
 	const { op } = request;
+	request.blockBytes = -1;
+	request.need = 0;
+	if (value instanceof SimplecachedError && op !== 'getBatch' && op !== 'getsBatch') {
+		request.error = request.error || value;
+		return end + 2;
+	}
 	if (op === 'get') request.result = value;
 	else if (op === 'gets') request.result = { value, cas: request.blockCas, flags: request.blockFlags };
 	else if (op === 'getMulti') request.result[request.names.get(request.blockKey)] = value;
 	else if (op === 'getBatch') request.blockMember.result = value;
 	else request.blockMember.result = { value, cas: request.blockCas, flags: request.blockFlags };
-	request.blockBytes = -1;
-	request.need = 0;
 	return end + 2;
 }
 
@@ -133,11 +138,11 @@ function readValueHeader(request, data, pos, end) {
 
 // VALUE blocks until END: get → value or null; gets → {value, cas, flags} or null;
 // getMulti → {key: value} of the keys present; a GetBatch → each member's own result.
-function readValues(request, data, pos, encoding) {
+function readValues(request, data, pos, encoding, typed) {
 	if (request.result === undefined) request.result = request.op === 'getMulti' ? {} : null;
 	for (;;) {
 		if (request.blockBytes >= 0) {
-			const next = readBlock(request, data, pos, encoding);
+			const next = readBlock(request, data, pos, encoding, typed);
 			if (next < 0) return pos;
 			pos = next;
 			continue;
@@ -238,8 +243,9 @@ const readers = {
 
 // Reads as much of the request's reply as `data` holds from `pos`; returns where it stopped.
 // Sets request.complete with request.result or request.error once the reply is whole.
-function read(request, data, pos, encoding) {
-	return readers[request.op](request, data, pos, encoding);
+// typed: option typedValues (values decode by their flags, see typed_values.js).
+function read(request, data, pos, encoding, typed) {
+	return readers[request.op](request, data, pos, encoding, typed === true);
 }
 
 // A data block: one string when the value is a string, parts when it is a Buffer.

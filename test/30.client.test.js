@@ -214,7 +214,7 @@ describe('client: requests and replies', () => {
 });
 
 describe('client: server error replies', () => {
-	it('turns SERVER_ERROR into an Error with code SERVER_ERROR, then goes on', async () => {
+	it('turns SERVER_ERROR into an Error with code ESERVER, then goes on', async () => {
 		const server = await startServer({ maxItemSize: 10 });
 		const client = await openClient(server.address().port);
 		try {
@@ -225,7 +225,8 @@ describe('client: server error replies', () => {
 			]);
 			const err = results[0].error;
 			assert.ok(err instanceof Error, 'expected an error');
-			assert.strictEqual(err.code, 'SERVER_ERROR');
+			assert.strictEqual(err.code, 'ESERVER');
+			assert.strictEqual(err.serverMessage, 'SERVER_ERROR object too large for cache');
 			assert.strictEqual(err.message, 'SERVER_ERROR: object too large for cache');
 			assert.deepStrictEqual(results.slice(1), [{ value: true }, { value: 'ok' }]);
 		} finally {
@@ -245,7 +246,7 @@ describe('client: server error replies', () => {
 				}
 				calls.push(settle(client.get('p99')));
 				const results = await Promise.all(calls);
-				assert.strictEqual(results[50].error.code, 'SERVER_ERROR');
+				assert.strictEqual(results[50].error.code, 'ESERVER');
 				assert.strictEqual(results[50].error.message, 'SERVER_ERROR: object too large for cache');
 				assert.ok(results.every((r, i) => i === 50 || r.error === undefined), JSON.stringify(results.filter((r) => r.error)));
 				assert.strictEqual(results[100].value, 'v99');
@@ -258,7 +259,7 @@ describe('client: server error replies', () => {
 		});
 	}
 
-	it('turns ERROR and CLIENT_ERROR lines into Errors with those codes, each for its own request', async () => {
+	it('turns ERROR, CLIENT_ERROR and SERVER_ERROR lines into ESERVER errors holding the line, each for its own request', async () => {
 		const fake = await fakeServer((line, socket) => {
 			if (line === 'get e1') socket.write('ERROR\r\n');
 			else if (line === 'get e2') socket.write('CLIENT_ERROR bad command line format\r\n');
@@ -268,12 +269,15 @@ describe('client: server error replies', () => {
 		const client = await openClient(fake.address().port);
 		try {
 			const results = await Promise.all(['e1', 'ok1', 'e2', 'e3', 'ok2'].map((k) => settle(client.get(k))));
-			assert.strictEqual(results[0].error.code, 'ERROR');
+			assert.strictEqual(results[0].error.code, 'ESERVER');
+			assert.strictEqual(results[0].error.serverMessage, 'ERROR');
 			assert.strictEqual(results[0].error.message, 'server answered ERROR');
 			assert.deepStrictEqual(results[1], { value: null });
-			assert.strictEqual(results[2].error.code, 'CLIENT_ERROR');
+			assert.strictEqual(results[2].error.code, 'ESERVER');
+			assert.strictEqual(results[2].error.serverMessage, 'CLIENT_ERROR bad command line format');
 			assert.strictEqual(results[2].error.message, 'CLIENT_ERROR: bad command line format');
-			assert.strictEqual(results[3].error.code, 'SERVER_ERROR');
+			assert.strictEqual(results[3].error.code, 'ESERVER');
+			assert.strictEqual(results[3].error.serverMessage, 'SERVER_ERROR out of memory');
 			assert.deepStrictEqual(results[4], { value: null });
 		} finally {
 			await client.close();
@@ -424,8 +428,8 @@ describe('client: connections that fail', () => {
 			const second = new Client(server.address().port);
 			const result = await settle(second.get('x'));
 			assert.ok(result.error instanceof Error, 'request on a rejected connection must fail');
-			assert.ok(['ERROR', 'ECONNRESET', 'EPIPE'].includes(result.error.code), result.error.code);
-			if (result.error.code === 'ERROR') assert.strictEqual(result.error.message, 'ERROR: Too many open connections');
+			assert.ok(['ESERVER', 'ECONNRESET'].includes(result.error.code), result.error.code);
+			if (result.error.code === 'ESERVER') assert.strictEqual(result.error.serverMessage, 'ERROR Too many open connections');
 			await second.close();
 			assert.strictEqual(await first.set('x', 'still works'), true);
 		} finally {

@@ -8,7 +8,7 @@ const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { needs } = require('./helpers/references');
 
-// One scripted session; returns what each call resolved to (or the error code it failed with).
+// One scripted session; returns what each call resolved to (or the error code and server line it failed with).
 async function session(port) {
 	const client = new Client({ port, protocol: 'memcached' });
 	const binary = new Client({ port, protocol: 'memcached', encoding: null });
@@ -17,7 +17,7 @@ async function session(port) {
 		try {
 			results[label] = await call();
 		} catch (err) {
-			results[label] = `error ${err.code}`;
+			results[label] = `error ${err.code}${err.serverMessage ? ` ${err.serverMessage}` : ''}`;
 		}
 	};
 	await run('flushAll', () => client.flushAll());
@@ -91,10 +91,10 @@ describe('Client, memcached protocol: same results as against memcached', functi
 		assert.strictEqual(expected['decr past zero'], 0);
 		assert.strictEqual(expected['incr wraps'], '18446744073709551615');
 		assert.strictEqual(expected['incr absent'], null);
-		assert.strictEqual(expected['incr non-numeric'], 'error CLIENT_ERROR');
+		assert.strictEqual(expected['incr non-numeric'], 'error ESERVER CLIENT_ERROR cannot increment or decrement non-numeric value');
 		assert.strictEqual(expected['binary get'], '000d0a20ff');
 		assert.strictEqual(expected.utf8, 'значение ✓');
-		assert.strictEqual(expected['too large'], 'error SERVER_ERROR');
+		assert.strictEqual(expected['too large'], 'error ESERVER SERVER_ERROR object too large for cache');
 		assert.strictEqual(expected.expired, null);
 		assert.strictEqual(expected.pipelined[499], 'v499');
 	});

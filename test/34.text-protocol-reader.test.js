@@ -90,7 +90,8 @@ function read(chunks) {
 		}
 		leftover = pos < data.length ? data.subarray(pos) : null;
 	}
-	const resultOf = (r) => (r.error ? `error ${r.error.code}` : r.result);
+	// A server's error line is named by its first word (ESERVER errors hold the line).
+	const resultOf = (r) => (r.error ? `error ${r.error.code === 'ESERVER' ? r.error.serverMessage.split(' ')[0] : r.error.code}` : r.result);
 	const results = requests.map((r) => (r.members ? r.members.map((m) => (r.complete ? resultOf(m) ?? null : undefined)) : resultOf(r)));
 	return { complete: index === requests.length && leftover === null, results };
 }

@@ -1,7 +1,7 @@
 // tsd checks of index.d.ts: what the public API accepts and returns, and what it must refuse.
 // Run by test/78.types.test.js; nothing here is executed.
 import { expectType, expectError, expectAssignable } from 'tsd';
-import { Server, Client, ServerStats, GetsResult, StatsReply, SimplecachedError } from '../..';
+import { Server, Client, SeedClient, ServerStats, GetsResult, StatsReply, SimplecachedError } from '../..';
 
 // Server
 const server = new Server({ port: 0, memcachedPort: 0, memoryLimit: 1 << 20, threads: 2 }, (err, s) => {
@@ -66,7 +66,7 @@ expectType<Promise<Record<string, Buffer>>>(binary.getMulti(['k']));
 // The seed's form: a port and a callback
 new Client(11311, (err, c) => {
 	expectType<Error | null>(err);
-	expectType<Client<string, false> | undefined>(c);
+	expectType<SeedClient<string, false> | undefined>(c);
 });
 
 // Many servers: per-server stats and versions, failure options, events
