@@ -95,7 +95,8 @@ void session_init(session_t *s, engine_t *e, session_step_t step);
  * the next call. It stops early once out holds s->out_high_water bytes, so that one read of
  * pipelined gets cannot queue unbounded output; while s->producing, the caller calls again once
  * out has drained, even with no new input. Once s->state is not SESSION_OPEN the session
- * consumes nothing more. */
+ * consumes nothing more. It reads no clock: whoever runs sessions keeps the engine's clock ticking
+ * (engine_tick), as a group's timer does. */
 size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
 #endif
