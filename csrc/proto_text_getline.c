@@ -5,6 +5,7 @@
 
 #include "replies.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,20 +18,71 @@
 #define GETLINE_VALUE_OVERHEAD 60
 
 typedef struct text_getline {
-    item_t **held;       /* hits not sent yet, in the order asked */
+    item_t **held;       /* hits not sent yet, in the order asked; an item may recur */
     size_t nheld, cap, sent;
     size_t held_bytes;   /* about what the held hits' replies take */
+    /* The distinct items held, an open-addressed set of nslots (a power of two, at most half
+     * full): the line owns one reference to each, however often it names it, so that no line can
+     * run an item's 16-bit reference count over. */
+    item_t **owned;
+    size_t nslots, nowned;
     size_t keys;         /* keys looked up: a line with none is an ERROR, as a short one is */
     bool committed;      /* hits go out as found: nothing sent can be taken back */
     bool bad_key;        /* a key too long: the line's answer is CLIENT_ERROR */
 } text_getline_t;
 
+static size_t _slot_of(const item_t *it, size_t nslots)
+{
+    return (size_t)(((uintptr_t)it >> 4) * 0x9E3779B97F4A7C15ull) & (nslots - 1);
+}
+
+/* Adds it to the owned set; false if it was there already. -1 when the set cannot grow. */
+static int _own(text_getline_t *g, item_t *it)
+{
+    if ((g->nowned + 1) * 2 > g->nslots) {
+        size_t nslots = g->nslots ? g->nslots * 2 : 128;
+        item_t **slots = calloc(nslots, sizeof(*slots));
+        if (slots == NULL)
+            return -1;
+        for (size_t i = 0; i < g->nslots; i++) {
+            if (g->owned[i] == NULL)
+                continue;
+            size_t j = _slot_of(g->owned[i], nslots);
+            while (slots[j] != NULL)
+                j = (j + 1) & (nslots - 1);
+            slots[j] = g->owned[i];
+        }
+        free(g->owned);
+        g->owned = slots;
+        g->nslots = nslots;
+    }
+    size_t j = _slot_of(it, g->nslots);
+    for (; g->owned[j] != NULL; j = (j + 1) & (g->nslots - 1))
+        if (g->owned[j] == it)
+            return 0;
+    g->owned[j] = it;
+    g->nowned++;
+    return 1;
+}
+
+/* Gives back the line's reference to every item it holds. */
+static void _release_owned(session_t *s, text_getline_t *g)
+{
+    for (size_t i = 0; i < g->nslots && g->nowned > 0; i++) {
+        if (g->owned[i] != NULL) {
+            cache_release(s->engine->cache, g->owned[i]);
+            g->owned[i] = NULL;
+            g->nowned--;
+        }
+    }
+}
+
 static void _end_state(session_t *s)
 {
     text_session_t *t = &s->proto.text;
     text_getline_t *g = t->getline;
-    for (size_t i = g->sent; i < g->nheld; i++)
-        cache_release(s->engine->cache, g->held[i]);
+    _release_owned(s, g);
+    free(g->owned);
     free(g->held);
     free(g);
     t->getline = NULL;
@@ -45,11 +97,10 @@ void text_getline_end(session_t *s)
         _end_state(s);
 }
 
-static void _send(session_t *s, item_t *it, buf_t *out)
+static void _append(session_t *s, const item_t *it, buf_t *out)
 {
     if (text_append_value(out, it, s->proto.text.get_with_cas) != 0)
         s->state = SESSION_BROKEN;
-    cache_release(s->engine->cache, it);
 }
 
 /* Sends held hits, all of them or until out reaches the mark. Returns whether none is left. */
@@ -58,11 +109,21 @@ static bool _send_held(session_t *s, text_getline_t *g, buf_t *out, bool all)
     while (g->sent < g->nheld) {
         if (!all && g->sent > 0 && buf_len(out) >= s->out_high_water)
             return false;
-        _send(s, g->held[g->sent++], out);
+        _append(s, g->held[g->sent++], out);
     }
+    _release_owned(s, g);
     g->nheld = g->sent = 0;
     g->held_bytes = 0;
     return true;
+}
+
+/* No room to hold more: what is held goes out now, as past the bounds, and so does it. */
+static void _commit_with(session_t *s, text_getline_t *g, item_t *it, buf_t *out)
+{
+    g->committed = true;
+    _send_held(s, g, out, true);
+    _append(s, it, out);
+    cache_release(s->engine->cache, it);
 }
 
 static void _hold(session_t *s, text_getline_t *g, item_t *it, buf_t *out)
@@ -71,15 +132,20 @@ static void _hold(session_t *s, text_getline_t *g, item_t *it, buf_t *out)
         size_t cap = g->cap ? g->cap * 2 : 64;
         item_t **grown = realloc(g->held, cap * sizeof(*grown));
         if (grown == NULL) {
-            /* No room to hold more: what is held goes out now, as past the bounds. */
-            g->committed = true;
-            _send_held(s, g, out, true);
-            _send(s, it, out);
+            _commit_with(s, g, it, out);
             return;
         }
         g->held = grown;
         g->cap = cap;
     }
+    int owned = _own(g, it);
+    if (owned < 0) {
+        _commit_with(s, g, it, out);
+        return;
+    }
+    /* Held already: the reference it holds keeps this one alive too. */
+    if (owned == 0)
+        cache_release(s->engine->cache, it);
     g->held[g->nheld++] = it;
     g->held_bytes += it->nkey + it->nvalue + GETLINE_VALUE_OVERHEAD;
     if (g->nheld >= GETLINE_HOLD_ITEMS || g->held_bytes >= GETLINE_HOLD_BYTES) {
@@ -101,9 +167,10 @@ static bool _key(session_t *s, text_getline_t *g, const char *key, size_t nkey, 
         return true;
     if (text_verbose(s))
         logger_stderr(&s->engine->logger, ">%d sending key %.*s", (int)s->fd, (int)nkey, key);
-    if (g->committed)
-        _send(s, it, out);
-    else
+    if (g->committed) {
+        _append(s, it, out);
+        cache_release(s->engine->cache, it);
+    } else
         _hold(s, g, it, out);
     return true;
 }

@@ -17,6 +17,10 @@ describe('C engine, without Node', function () {
 		runCTest('upkeep_test', [path.join(__dirname, 'upkeep_test.c'), ...SOURCES], []);
 	});
 
+	it('passes getline_test: long get lines fed in pieces, an item named 70,000 times, a bad key, a NUL', () => {
+		runCTest('getline_test', [path.join(__dirname, 'getline_test.c'), ...SOURCES], []);
+	});
+
 	it('passes snapshot_test: the restart file round trip, damaged copies and a smaller store', () => {
 		runCTest('snapshot_test', [path.join(__dirname, 'snapshot_test.c'), ...SOURCES], []);
 	});
