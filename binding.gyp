@@ -35,6 +35,7 @@
         "csrc/snapshot_load.c",
         "csrc/proto_text_admin.c",
         "csrc/proto_text_watch.c",
+        "csrc/proto_text_getline.c",
         "csrc/logger.c",
         "csrc/conn.c",
         "csrc/group.c",

@@ -134,6 +134,7 @@ struct Feeder {
     // past the bound breaks the session. Returns whether any input was executed or discarded.
     bool Feed(const char *data, size_t len, buf_t *out)
     {
+        engine_tick(session.engine);  // sessions read no clock; no group's timer may be running
         if (session.state == SESSION_OPEN && len > 0 &&
             (buf_len(&pending) + len > max_pending || buf_append(&pending, data, len) != 0))
             session.state = SESSION_BROKEN;
@@ -281,6 +282,7 @@ private:
         if (!BufferArg(info, 0, &key, &nkey))
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
+        engine_tick(e);
         item_t *it = store_key_valid(key, nkey) ? cache_get(e->cache, key, nkey) : NULL;
         engine_count_get(&e->stats, false, it != NULL);
         if (it == NULL)
@@ -298,6 +300,7 @@ private:
         if (!BufferArg(info, 0, &key, &nkey) || !BufferArg(info, 1, &value, &nvalue))
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
+        engine_tick(e);
         stat_add(&e->stats.cmd_set, 1);
         return Napi::String::New(info.Env(), store_status_name(cache_set(e->cache, key, nkey, value, nvalue, 0, 0)));
     }
@@ -309,6 +312,7 @@ private:
         if (!BufferArg(info, 0, &key, &nkey))
             return info.Env().Undefined();
         engine_t *e = &shared_->engine;
+        engine_tick(e);
         bool deleted = store_key_valid(key, nkey) && cache_delete(e->cache, key, nkey) == STORE_OK;
         stat_add(deleted ? &e->stats.delete_hits : &e->stats.delete_misses, 1);
         return Napi::Boolean::New(info.Env(), deleted);

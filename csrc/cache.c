@@ -9,21 +9,28 @@
 #include "hash.h"
 
 #define CACHE_TRIM_ITEMS 4096 /* items evicted per sweep call while a shard is over a lowered limit */
+#define CACHE_REHASH_STEPS 256 /* doubling steps per sweep call (each moves at most 4 buckets) */
+#define CACHE_LINE 64
 
+/* Each shard's lock on its own cache line, so that threads working on two shards never write the
+ * same line. */
 typedef struct shard {
-    pthread_mutex_t lock;
+    _Alignas(CACHE_LINE) pthread_mutex_t lock;
     store_t *store;
 } shard_t;
 
+/* The lines every request reads (the shards' addresses, the clock) are apart from the one each
+ * store writes (the cas counter): a read on one thread never misses because a set ran on another. */
 struct cache {
     shard_t shards[CACHE_MAX_SHARDS];
-    unsigned nshards;
+    _Alignas(CACHE_LINE) unsigned nshards;
     uint64_t hash_seed;
-    store_cas_t cas;            /* one counter for all shards: cas uniques are unique */
-    _Atomic uint32_t clock;
-    _Atomic unsigned sweep_next;
+    _Atomic uint32_t clock;      /* written once a second at most (cache_set_clock) */
+    _Atomic uint64_t clock_writes;
     _Atomic size_t memory_limit; /* cache_memlimit may change it from any thread */
     size_t max_item_size;
+    _Alignas(CACHE_LINE) store_cas_t cas; /* one counter for all shards: cas uniques are unique */
+    _Alignas(CACHE_LINE) _Atomic unsigned sweep_next;
 };
 
 static shard_t *_shard_of_hash(cache_t *c, uint64_t hash)
@@ -42,9 +49,10 @@ cache_t *cache_create(size_t memory_limit, size_t max_item_size, unsigned nshard
 {
     if (nshards < 1 || nshards > CACHE_MAX_SHARDS)
         return NULL;
-    cache_t *c = calloc(1, sizeof(*c));
+    cache_t *c = aligned_alloc(CACHE_LINE, sizeof(*c));
     if (c == NULL)
         return NULL;
+    memset(c, 0, sizeof(*c));
     c->nshards = nshards;
     c->hash_seed = store_random_seed(c);
     c->memory_limit = memory_limit;
@@ -209,6 +217,7 @@ size_t cache_sweep(cache_t *c, size_t max_buckets)
     shard_t *shard = &c->shards[atomic_fetch_add(&c->sweep_next, 1) % c->nshards];
     pthread_mutex_lock(&shard->lock);
     size_t freed = store_sweep(shard->store, max_buckets);
+    store_rehash(shard->store, CACHE_REHASH_STEPS);
     store_trim(shard->store, CACHE_TRIM_ITEMS);
     pthread_mutex_unlock(&shard->lock);
     return freed;
@@ -216,15 +225,20 @@ size_t cache_sweep(cache_t *c, size_t max_buckets)
 
 void cache_set_clock(cache_t *c, uint32_t now)
 {
-    /* A read first: every feed of every thread calls this, and an exchange would write the shared
-     * line each time; only the first call of a new second writes it. */
+    /* A read first: every group's tick calls this, and only the first call of a new second writes. */
     if (atomic_load_explicit(&c->clock, memory_order_relaxed) == now || atomic_exchange(&c->clock, now) == now)
         return;
+    atomic_fetch_add_explicit(&c->clock_writes, 1, memory_order_relaxed);
     for (unsigned i = 0; i < c->nshards; i++) {
         pthread_mutex_lock(&c->shards[i].lock);
         store_set_clock(c->shards[i].store, now);
         pthread_mutex_unlock(&c->shards[i].lock);
     }
+}
+
+uint64_t cache_clock_writes(const cache_t *c)
+{
+    return atomic_load_explicit(&c->clock_writes, memory_order_relaxed);
 }
 
 uint32_t cache_clock(const cache_t *c)

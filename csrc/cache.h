@@ -42,13 +42,16 @@ size_t cache_footprint(cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 /* Flush every shard at the same cas horizon (at == 0 or past) or at store clock time `at`. */
 void cache_flush(cache_t *c, uint32_t at);
 
-/* Sweeps up to max_buckets buckets, taken from one shard after another, and evicts a bounded
- * number of items from that shard while it is over a lowered limit (cache_set_memory_limit). */
+/* Sweeps up to max_buckets buckets, taken from one shard after another, advances that shard's
+ * table doubling by a bounded number of steps (so an idle shard finishes), and evicts a bounded
+ * number of items from it while it is over a lowered limit (cache_set_memory_limit). */
 size_t cache_sweep(cache_t *c, size_t max_buckets);
 
-/* Advances the clock of every shard; cheap when the second has not changed. Any thread. */
+/* Advances the clock of every shard; cheap when the second has not changed (a read, no write).
+ * Any thread. cache_clock_writes() counts the calls that changed it. */
 void cache_set_clock(cache_t *c, uint32_t now);
 uint32_t cache_clock(const cache_t *c);
+uint64_t cache_clock_writes(const cache_t *c);
 
 /* Sums of every shard's counters. */
 void cache_get_stats(cache_t *c, store_stats_t *out);

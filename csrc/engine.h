@@ -179,7 +179,10 @@ void engine_stats_detach(engine_t *e, engine_stats_t *block);
 /* The totals of every block, as of now; any thread. */
 void engine_stats_sum(engine_t *e, engine_stats_t *out);
 
-/* Advances the store clock to the wall clock. Cheap (a vDSO call); done once per feed. */
+/* Advances the store clock to the wall clock: a vDSO call and a read, and a write of the shared
+ * clock once a second. Whoever runs sessions calls it, off the per-request path: each group's
+ * timer (memcached ticks once a second; we tick every GROUP_TICK_MS, so that an exptime ends
+ * within that of its second), and the in-process calls of the binding. */
 void engine_tick(engine_t *e);
 
 /* Seconds since the engine started, as memcached's "uptime" counts them. */

@@ -60,6 +60,7 @@ static void _close_overdue(group_t *g, uint64_t now)
 static void _tick_cb(uv_timer_t *timer)
 {
     group_t *g = timer->data;
+    engine_tick(g->engine);
     /* With the crawler off the sweep visits nothing, but still evicts down to a lowered limit. */
     bool crawling = !__atomic_load_n(&g->engine->crawler.off, __ATOMIC_RELAXED);
     cache_sweep(g->engine->cache, crawling ? GROUP_SWEEP_BUCKETS : 0);
@@ -225,6 +226,7 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
                                    .out_scratch = &g->out_scratch};
     g->open_handles += 2;
     uv_unref((uv_handle_t *)&g->tick_timer);
+    engine_tick(engine);
     uv_timer_start(&g->tick_timer, _tick_cb, GROUP_TICK_MS, GROUP_TICK_MS);
     if (threaded && (rc = uv_thread_create(&g->thread, _thread_main, g)) != 0) {
         /* No thread: close the handles on this thread, run the loop dry, and give it all back. */

@@ -133,7 +133,7 @@ static void _update(cmd_t *c, store_mode_t mode)
 
 /* ---- retrieval ---- */
 
-static int _append_value(buf_t *out, cache_t *cache, item_t *it, bool with_cas)
+int text_append_value(buf_t *out, cache_t *cache, item_t *it, bool with_cas)
 {
     size_t copied = value_out_refers(out, it->nvalue) ? 0 : it->nvalue;
     size_t need = 6 + it->nkey + 1 + 10 + 1 + 10 + (with_cas ? 21 : 0) + 2 + copied + 2;
@@ -155,22 +155,28 @@ static int _append_value(buf_t *out, cache_t *cache, item_t *it, bool with_cas)
     return buf_append_lit(out, "\r\n");
 }
 
-/* Looks one key up (touching it for gat), counts it, and appends its VALUE block unless out is NULL. */
-static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
+item_t *text_get_lookup(session_t *s, const char *key, size_t nkey, uint32_t exptime)
 {
     cache_t *store = s->engine->cache;
-    item_t *it = s->proto.text.get_touch ? cache_get_touch(store, key, nkey, s->proto.text.get_exptime) : cache_get(store, key, nkey);
+    item_t *it = s->proto.text.get_touch ? cache_get_touch(store, key, nkey, exptime) : cache_get(store, key, nkey);
     engine_count_get(s->stats, s->proto.text.get_touch, it != NULL);
     prefix_record(s->engine->prefixes, key, nkey, PREFIX_GET, it != NULL);
     if (text_watched(s, LOG_FETCHERS))
         text_log_get(s, key, nkey, it);
+    return it;
+}
+
+/* Looks one key up (touching it for gat), counts it, and appends its VALUE block unless out is NULL. */
+static void _get_one(session_t *s, const char *key, size_t nkey, buf_t *out)
+{
+    item_t *it = text_get_lookup(s, key, nkey, s->proto.text.get_exptime);
     if (it == NULL)
         return;
     if (out != NULL && text_verbose(s))
         logger_stderr(&s->engine->logger, ">%d sending key %.*s", (int)s->fd, (int)nkey, key);
-    if (out != NULL && _append_value(out, store, it, s->proto.text.get_with_cas) != 0)
+    if (out != NULL && text_append_value(out, s->engine->cache, it, s->proto.text.get_with_cas) != 0)
         s->state = SESSION_BROKEN;
-    cache_release(store, it);
+    cache_release(s->engine->cache, it);
 }
 
 /* Serves the keys in [p, end) of a get line. Returns the offset of the first key left for later
@@ -503,6 +509,10 @@ size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out)
     }
     case TEXT_DUMPING:
         return text_dump_continue(s, out);
+    case TEXT_GET_STREAM:
+    case TEXT_GET_DISCARD:
+    case TEXT_GET_SEND:
+        return text_getline_step(s, in, len, out);
     case TEXT_GET_MORE:
     case TEXT_LINE:
         break;
@@ -511,9 +521,13 @@ size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out)
     const char *nl = memchr(in + from, '\n', len - from);
     if (nl == NULL) {
         s->scanned = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
-        /* memcached closes a connection whose line has no end in 2 KiB, unless it is a get. */
-        if (t->state == TEXT_LINE && len > TEXT_MAX_LINE && (!_is_get_line(in, len) || len > TEXT_MAX_GET_LINE))
+        /* memcached closes a connection whose line has no end in 2 KiB, unless it is a get (or
+         * gets), whose keys are then served as they arrive. */
+        if (t->state == TEXT_LINE && len > TEXT_MAX_LINE) {
+            if (_is_get_line(in, len))
+                return text_getline_begin(s, in, len, out);
             s->state = SESSION_BROKEN;
+        }
         return 0;
     }
     s->scanned = 0;

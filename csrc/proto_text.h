@@ -8,10 +8,9 @@
 #include "buf.h"
 #include "session.h"
 
-/* A command line with no line end in this many bytes closes the connection, as in memcached... */
+/* A command line with no line end in this many bytes closes the connection, as in memcached,
+ * unless it is a get or gets: its keys are then served as they arrive, whatever the line's length. */
 #define TEXT_MAX_LINE 2048
-/* ...unless it is a get or gets, whose key lists may be long; but never past this. */
-#define TEXT_MAX_GET_LINE (1024 * 1024)
 
 /* The session_step_t of this protocol. */
 size_t proto_text_step(session_t *s, const char *in, size_t len, buf_t *out);

@@ -54,6 +54,7 @@ void proto_text_end(session_t *s)
         t->state = TEXT_LINE;
         s->producing = false;
     }
+    text_getline_end(s);
     text_watch_end(s);
 }
 

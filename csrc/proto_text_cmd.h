@@ -83,6 +83,19 @@ void text_log_too_large(session_t *s, const char *key, size_t nkey, store_mode_t
 void text_log_line(session_t *s, const char *line, size_t n);
 void text_log_reply(cmd_t *c, const char *str, size_t n);
 
+/* Retrieval, shared by short get lines (proto_text.c) and long ones (proto_text_getline.c): a key
+ * looked up (touched for gat, to exptime), counted and logged, which the caller releases; and the
+ * VALUE block of an item appended (-1: out of memory). */
+item_t *text_get_lookup(session_t *s, const char *key, size_t nkey, uint32_t exptime);
+int text_append_value(buf_t *out, cache_t *cache, item_t *it, bool with_cas);
+
+/* A get or gets line with no line end in TEXT_MAX_LINE bytes (proto_text_getline.c): begun on the
+ * input that starts it, then stepped in the TEXT_GET_STREAM/DISCARD/SEND states. Both follow the
+ * session_step_t contract. text_getline_end() frees its state when the session ends. */
+size_t text_getline_begin(session_t *s, const char *in, size_t len, buf_t *out);
+size_t text_getline_step(session_t *s, const char *in, size_t len, buf_t *out);
+void text_getline_end(session_t *s);
+
 /* The whole input of a session that has not authenticated yet (proto_text_auth.c): the
  * session_feed() contract, for one step. */
 size_t proto_text_auth_step(session_t *s, const char *in, size_t len, buf_t *out);

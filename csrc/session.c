@@ -43,7 +43,6 @@ size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out)
 {
     if (s->state != SESSION_OPEN)
         return 0;
-    engine_tick(s->engine);
     size_t done = 0;
     uint8_t ran[SESSION_TIMED_BATCH];
     unsigned nran = 0;

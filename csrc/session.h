@@ -30,15 +30,21 @@ typedef enum text_state {
     TEXT_SWALLOW,   /* discarding the data block of a refused storage command */
     TEXT_GET_MORE,  /* the input continues with more keys of a get paused at the output mark */
     TEXT_DUMPING,   /* sending a key listing; its command line stays unconsumed until it ends */
+    TEXT_GET_STREAM,  /* a get line too long to wait for: its keys are served as they arrive */
+    TEXT_GET_DISCARD, /* the rest of such a line after a bad key (or a NUL) is dropped as it arrives */
+    TEXT_GET_SEND,    /* such a line has ended; its held hits are being sent, then END */
 } text_state_t;
 
 struct dump;
+struct text_getline;
 
 typedef struct text_session {
     union {
         struct dump *dump;     /* TEXT_DUMPING: the listing (dump.h), freed by protocol_end() */
         struct logger_watcher *watcher; /* SESSION_WATCH: its log stream, freed by protocol_end() */
         uint32_t get_exptime;  /* TEXT_GET_MORE: the paused get's new exptime (gat) */
+        struct text_getline *getline; /* TEXT_GET_STREAM/DISCARD/SEND: the long line's state
+                                       * (proto_text_getline.c), freed by protocol_end() */
     };
     uint32_t swallow_left;     /* TEXT_SWALLOW: bytes still to discard; TEXT_DUMPING: the length
                                 * of the listing's command line */
@@ -91,7 +97,8 @@ void session_init(session_t *s, engine_t *e, session_step_t step);
  * it refers to count, see value_out.h), so that one read of
  * pipelined gets cannot queue unbounded output; while s->producing, the caller calls again once
  * out has drained, even with no new input. Once s->state is not SESSION_OPEN the session
- * consumes nothing more. */
+ * consumes nothing more. It reads no clock: whoever runs sessions keeps the engine's clock ticking
+ * (engine_tick), as a group's timer does. */
 size_t session_feed(session_t *s, const char *in, size_t len, buf_t *out);
 
 #endif

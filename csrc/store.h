@@ -112,6 +112,10 @@ void store_flush_before(store_t *s, uint64_t cas);
  * freed. Call it often with a small budget: each call does bounded work. */
 size_t store_sweep(store_t *s, size_t max_buckets);
 
+/* Up to `steps` bounded steps of the table's doubling, which otherwise advances only with
+ * operations: a shard gone idle mid-way finishes from upkeep. Returns whether it still doubles. */
+bool store_rehash(store_t *s, size_t steps);
+
 /* "slabs reassign": evicts the items of the page of class cls that holds fewest, so that the page
  * goes back for any class to take (items a reader holds go when released). -1 when the class has
  * fewer than 2 pages, as memcached refuses to take a class's last page; else the items evicted. */

@@ -13,33 +13,45 @@ static void _sweep_pass_begins(store_t *s)
     memset(s->pass_oldest_atime, 0xff, sizeof(s->pass_oldest_atime));
 }
 
+/* Frees the dead items of one chain; returns how many. */
+static size_t _sweep_chain(store_t *s, item_t **link)
+{
+    size_t freed = 0;
+    while (*link != NULL) {
+        item_t *it = *link;
+        unsigned cls = slab_class_of(s->slab, item_size(it));
+        s->classes[cls].crawler_items_checked++;
+        if (store_dead(s, it)) {
+            s->classes[cls].crawler_reclaimed++;
+            store_unlink_dead(s, link);
+            freed++;
+        } else {
+            if (it->atime < s->pass_oldest_atime[cls])
+                s->pass_oldest_atime[cls] = it->atime;
+            link = &it->hnext;
+        }
+    }
+    return freed;
+}
+
 size_t store_sweep(store_t *s, size_t max_buckets)
 {
     size_t freed = 0;
     size_t buckets = table_buckets(&s->table);
     for (size_t visited = 0; visited < max_buckets && visited < buckets; visited++) {
-        bool pass_begins = s->table.sweep_next == 0;
-        item_t **link = table_sweep_bucket(&s->table);
-        if (link == NULL)
-            break;
-        if (pass_begins)
+        if (s->table.sweep_next == 0)
             _sweep_pass_begins(s);
-        while (*link != NULL) {
-            item_t *it = *link;
-            unsigned cls = slab_class_of(s->slab, item_size(it));
-            s->classes[cls].crawler_items_checked++;
-            if (store_dead(s, it)) {
-                s->classes[cls].crawler_reclaimed++;
-                store_unlink_dead(s, link);
-                freed++;
-            } else {
-                if (it->atime < s->pass_oldest_atime[cls])
-                    s->pass_oldest_atime[cls] = it->atime;
-                link = &it->hnext;
-            }
-        }
+        item_t **heads[2];
+        size_t n = table_sweep_heads(&s->table, heads);
+        for (size_t i = 0; i < n; i++)
+            freed += _sweep_chain(s, heads[i]);
     }
     return freed;
+}
+
+bool store_rehash(store_t *s, size_t steps)
+{
+    return table_rehash(&s->table, steps);
 }
 
 long store_empty_page(store_t *s, unsigned cls)

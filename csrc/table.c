@@ -73,6 +73,13 @@ void table_step(table_t *t)
     }
 }
 
+bool table_rehash(table_t *t, size_t steps)
+{
+    for (size_t i = 0; i < steps && _doubling(t); i++)
+        table_step(t);
+    return _doubling(t);
+}
+
 void table_maybe_grow(table_t *t, size_t items)
 {
     table_half_t *h = &t->halves[0];
@@ -108,14 +115,18 @@ item_t **table_head(table_t *t, uint64_t hash)
     return &h->buckets[hash & h->mask];
 }
 
-item_t **table_sweep_bucket(table_t *t)
+size_t table_sweep_heads(table_t *t, item_t **heads[2])
 {
-    if (_doubling(t))
-        return NULL;
-    table_half_t *h = &t->halves[0];
-    item_t **head = &h->buckets[t->sweep_next];
-    t->sweep_next = (t->sweep_next + 1) & h->mask;
-    return head;
+    /* While doubling the sweep walks the new half; an item not moved yet sits in the old half's
+     * bucket that the new bucket's index names modulo the old size, visited with its lower twin. */
+    table_half_t *h = &t->halves[_doubling(t) ? 1 : 0];
+    size_t b = t->sweep_next & h->mask;
+    size_t n = 0;
+    heads[n++] = &h->buckets[b];
+    if (_doubling(t) && b <= t->halves[0].mask && b >= t->rehash_next)
+        heads[n++] = &t->halves[0].buckets[b];
+    t->sweep_next = (b + 1) & h->mask;
+    return n;
 }
 
 size_t table_slots(const table_t *t)

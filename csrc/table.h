@@ -40,9 +40,13 @@ item_t **table_find(table_t *t, uint64_t hash, const char *key, size_t nkey);
 /* The head of the chain where a new item with this hash goes. */
 item_t **table_head(table_t *t, uint64_t hash);
 
-/* The next bucket's head for a sweep over every bucket in turn, or NULL while doubling (buckets
- * are moving then). */
-item_t **table_sweep_bucket(table_t *t);
+/* The heads of the chains the next step of a sweep over every item visits (1, or 2 while doubling):
+ * the sweep cursor, sweep_next, goes round the buckets of the half items settle in. */
+size_t table_sweep_heads(table_t *t, item_t **heads[2]);
+
+/* Up to `steps` bounded steps of doubling, for upkeep while the table sees no operations. Returns
+ * whether it is still doubling. */
+bool table_rehash(table_t *t, size_t steps);
 
 /* Buckets allocated, both halves while doubling. */
 size_t table_buckets(const table_t *t);

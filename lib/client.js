@@ -289,8 +289,9 @@ class Client extends EventEmitter {
 	}
 
 	// [{backend, request}]: per server, getMulti requests of at most GET_LINE_BUDGET bytes of keys
-	// each, so that no get line passes what a server accepts (simplecached takes 1 MiB, twemproxy
-	// less); request.names maps each key as the server will send it back to the caller's key.
+	// each, so that no get line passes what a server accepts (simplecached and memcached take any
+	// length, twemproxy less); request.names maps each key as the server will send it back to the
+	// caller's key.
 	_groupKeys(checked, given) {
 		const groups = [];
 		const open = new Map();   // backend -> its group being filled

@@ -4,8 +4,8 @@
 
 const { SimplecachedError } = require('./errors');
 
-// Keys per batch: bounds the command line (250-byte keys: ~25 KB, far below memcached's and our
-// 1 MiB limit for get lines) and how long one reply holds up the replies behind it.
+// Keys per batch: bounds the command line (250-byte keys: ~25 KB, which any proxy takes) and how
+// long one reply holds up the replies behind it.
 const BATCH_MAX = 100;
 
 // True when data[start, end) holds the key's bytes. ASCII string keys compare code unit by

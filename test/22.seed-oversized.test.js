@@ -153,7 +153,8 @@ describe('Client: an oversized seed set among 100 pipelined requests fails only 
 
 	function checkResults({ results, order }) {
 		assert.ok(results[BIG].err instanceof Error, 'the oversized set fails');
-		assert.strictEqual(results[BIG].err.code, 'SERVER_ERROR');
+		assert.strictEqual(results[BIG].err.code, 'ESERVER');
+		assert.strictEqual(results[BIG].err.serverMessage, 'SERVER_ERROR object too large for cache');
 		assert.strictEqual(results[BIG].err.message, 'SERVER_ERROR: object too large for cache');
 		results.forEach((r, i) => {
 			if (i === BIG) return;

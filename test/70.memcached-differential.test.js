@@ -6,7 +6,7 @@ const assert = require('assert');
 const net = require('net');
 const { startServer } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
-const { connectSides, exchangeSides: exchange } = require('./helpers/differential');
+const { connectSides, exchangeSides: exchange, normalize } = require('./helpers/differential');
 const { rng, makeRound, line } = require('./helpers/sessions');
 const { needs } = require('./helpers/references');
 
@@ -89,6 +89,52 @@ describe('memcached text protocol: differential test against real memcached', fu
 		pieces.push(line(`gets ${Array.from({ length: 600 }, (_, i) => `big${i % 45}`).join(' ')}`).subarray(0, 0));
 		pieces.push(line(`get ${Array.from({ length: 2000 }, (_, i) => `nokey${i}`).join(' ')} big0`));
 		await exchange(pair, pieces, [0.3], 'big multiget');
+	});
+
+	// 10,000 keys of 250 bytes, every other one stored: a 2.5 MB get line, far past 2 KiB.
+	const LONG_KEYS = Array.from({ length: 10000 }, (_, i) => `${i}:`.padEnd(250, 'q'));
+	const storeLongKeys = async () => {
+		const sets = [];
+		for (let i = 0; i < LONG_KEYS.length; i += 2) sets.push(line(`set ${LONG_KEYS[i]} ${i} 0 ${String(i).length}`), Buffer.from(`${i}\r\n`));
+		await exchange(pair, sets, [0.5], 'store the long keys');
+	};
+
+	it('answers get and gets of 10,000 keys of 250 bytes (a 2.5 MB line, misses included) byte for byte', async () => {
+		pair = await connect();
+		await storeLongKeys();
+		await exchange(pair, [line(`get ${LONG_KEYS.join(' ')}`)], [0.1, 0.3, 0.31, 0.7], '10,000-key get');
+		await exchange(pair, [line(`gets ${LONG_KEYS.join(' ')}`), line('get 0:'.padEnd(254, 'q'))], [0.25, 0.5, 0.999], '10,000-key gets');
+	});
+
+	it('answers a key too long in the middle of a long get line with the error alone, and goes on', async () => {
+		pair = await connect();
+		await storeLongKeys();
+		const keys = [...LONG_KEYS.slice(0, 5000), 'x'.repeat(251), ...LONG_KEYS.slice(5000)];
+		await exchange(pair, [line(`get ${keys.join(' ')}`), line(`get ${LONG_KEYS[0]} ${LONG_KEYS[2]}`)], [0.2, 0.6], 'bad key mid-line');
+		const longLast = [...LONG_KEYS.slice(0, 3000), 'y'.repeat(5000)];
+		await exchange(pair, [line(`gets ${longLast.join(' ')}`), line(`get ${LONG_KEYS[4]}`)], [0.5, 0.9], 'bad key last');
+	});
+
+	it('serves a multi-MB get line fed at awkward boundaries as memcached answers it whole', async () => {
+		pair = await connect();
+		await storeLongKeys();
+		const keys = [];
+		for (let i = 0; i < 16000; i++) keys.push(LONG_KEYS[(i * 7919) % LONG_KEYS.length]);
+		const bytes = Buffer.concat([line(`  gets   ${keys.join('  ')} \0 ignored`), line(`get ${LONG_KEYS[0]}`)]);
+		assert.ok(bytes.length > 4e6);
+		const [mc] = await Promise.all([pair[0].peer.round([bytes])]);
+		const expected = normalize(mc.text, new Map());
+		const sizes = [1, 2, 249, 250, 251, 252, 2049, 4093, 65536];
+		let at = 0;
+		let reply = '';
+		for (let n = 0; at < bytes.length; n++) {
+			const size = sizes[n % sizes.length];
+			reply += server.engine.feed(bytes.subarray(at, at + size), { protocol: 'memcached' }).toString('latin1');
+			at += size;
+		}
+		reply += server.engine.feed(Buffer.from('\r\nversion\r\n'), { protocol: 'memcached' }).toString('latin1');
+		assert.strictEqual(normalize(reply, new Map()), expected);
+		assert.ok(expected.split('VALUE ').length > 8000);
 	});
 
 	it('treats NUL bytes, bare newlines and odd spacing as memcached does', async () => {
