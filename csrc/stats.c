@@ -359,10 +359,14 @@ static void _sizes(engine_t *e, stats_out_t *out)
     _str(out, "sizes_status", "disabled");
 }
 
-/* memcached's "tcp:1.2.3.4:11211" or "tcp6:[::1]:11211"; false for a socket already closed. */
+/* A numeric IP or a Unix socket's path (sun_path's size). */
+#define STATS_ADDRESS_MAX 108
+
+/* memcached's "tcp:1.2.3.4:11211", "tcp6:[::1]:11211" or "unix:/path"; false for a socket already
+ * closed. A Unix-socket client has no address, which memcached shows as "?:<AF 0>". */
 static bool _address(int fd, bool peer, char *text, size_t size)
 {
-    char ip[INET6_ADDRSTRLEN];
+    char ip[STATS_ADDRESS_MAX];
     unsigned port;
     int family;
     if (!served_address(fd, peer, ip, sizeof(ip), &port, &family))
@@ -371,6 +375,10 @@ static bool _address(int fd, bool peer, char *text, size_t size)
         snprintf(text, size, "tcp6:[%s]:%u", ip, port);
     else if (family == AF_INET)
         snprintf(text, size, "tcp:%s:%u", ip, port);
+    else if (family == AF_UNIX && ip[0] != '\0')
+        snprintf(text, size, "unix:%s", ip);
+    else if (family == AF_UNIX)
+        snprintf(text, size, "?:<AF 0>");
     else
         snprintf(text, size, "<AF %d>", family);
     return true;
@@ -391,7 +399,7 @@ static void _conns(engine_t *e, stats_out_t *out)
         uint32_t now = cache_clock(e->cache);
         for (unsigned i = 0; i < n && out->rc == 0; i++) {
             const served_socket_t *sk = &slice[i];
-            char name[32], addr[80], local[80];
+            char name[32], addr[STATS_ADDRESS_MAX + 16], local[STATS_ADDRESS_MAX + 16];
             if (!_address(sk->fd, !sk->listening, addr, sizeof(addr)) ||
                 (!sk->listening && !_address(sk->fd, false, local, sizeof(local))))
                 continue;
