@@ -228,6 +228,8 @@ public:
         shared_->engine.snapshots.shown = opts.Get("snapshots").ToBoolean().Value();
         // enableShutdown: memcached's -A, the "shutdown" command; set before any session exists.
         shared_->engine.shutdown_enabled = opts.Get("enableShutdown").ToBoolean();
+        // sasl: memcached's -S, SASL PLAIN on the binary protocol with auth's users.
+        shared_->engine.sasl = with_auth && opts.Get("sasl").ToBoolean();
         StartFeeder(PROTOCOL_SIMPLE);
         StartFeeder(PROTOCOL_MEMCACHED);
     }

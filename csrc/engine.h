@@ -151,6 +151,8 @@ typedef struct engine {
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
     struct served_server *servers; /* the servers serving it, under stats_lock (served.h) */
+    bool sasl;                 /* memcached's -S: the memcached port speaks binary only, and SASL
+                                * PLAIN against auth's users opens it (set before serving) */
     bool shutdown_enabled;     /* memcached's -A: "shutdown" stops the servers (set before serving) */
     /* "lru tune|mode|temp_ttl": kept for "stats settings"; one CLOCK per class here has no
      * segments to tune. Relaxed atomics, any thread. */

@@ -222,7 +222,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "cas_enabled", "yes");
     _u64(out, "tcp_backlog", sv->tcp_backlog);
     _str(out, "binding_protocol", "auto-negotiate");
-    _str(out, "auth_enabled_sasl", "no");
+    _str(out, "auth_enabled_sasl", e->sasl ? "yes" : "no");
     _str(out, "auth_enabled_ascii", e->auth ? "yes" : "no");
     _u64(out, "item_size_max", cache_max_item_size(e->cache));
     _str(out, "maxconns_fast", "yes");
