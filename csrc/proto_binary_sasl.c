@@ -6,7 +6,6 @@
 #include <strings.h>
 
 #include "cache.h"
-#include "proto_binary.h"
 
 /* memcached refuses a mechanism name longer than this as invalid. */
 #define SASL_MAX_MECH_LEN 32

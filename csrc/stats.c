@@ -5,11 +5,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "served.h"
@@ -384,6 +386,15 @@ static bool _address(int fd, bool peer, char *text, size_t size)
     return true;
 }
 
+/* memcached reads a listener's address into a struct sockaddr_in6, which holds the first 26 bytes
+ * of a Unix socket's path: its "stats conns" shows that much of it, and so does this. */
+static void _listener_path_as_memcached(char *addr)
+{
+    const size_t shown = sizeof(struct sockaddr_in6) - offsetof(struct sockaddr_un, sun_path);
+    if (strncmp(addr, "unix:", 5) == 0 && strlen(addr + 5) > shown)
+        addr[5 + shown] = '\0';
+}
+
 /* "stats conns": per socket by fd, as memcached lists them. The sockets are taken in slices of
  * STATS_CONNS_SLICE under the servers' locks (a bounded copy, no allocation there); addresses are
  * read after, so a socket closed in between is left out, as memcached leaves out closed ones. */
@@ -403,6 +414,8 @@ static void _conns(engine_t *e, stats_out_t *out)
             if (!_address(sk->fd, !sk->listening, addr, sizeof(addr)) ||
                 (!sk->listening && !_address(sk->fd, false, local, sizeof(local))))
                 continue;
+            if (sk->listening)
+                _listener_path_as_memcached(addr);
             snprintf(name, sizeof(name), "%d:addr", sk->fd);
             _str(out, name, addr);
             if (!sk->listening) {
