@@ -164,7 +164,7 @@ function parseOptions(argv) {
 // Listeners on a non-loopback address that anyone who reaches them can use: warn about each.
 function exposureWarnings(server, options) {
 	const warnings = [];
-	const exposed = (address) => address && typeof address === 'object' && !(net.isIPv4(address.address) ? address.address.startsWith('127.') : address.address === '::1');
+	const exposed = (address) => address && !(net.isIPv4(address.address) ? address.address.startsWith('127.') : address.address === '::1');
 	const where = (address) => `${address.address}:${address.port}`;
 	const anyone = 'anyone who can reach it can read and change the cache';
 	const seed = server.address('simple');
@@ -194,7 +194,7 @@ function main() {
 				process.exit(1);
 			}
 			const where = ['simple', 'memcached'].map((protocol) => [protocol, server.address(protocol)])
-				.filter(([, address]) => address && typeof address === 'object')  // a path is listed below
+				.filter(([, address]) => address)
 				.map(([protocol, { address, port }]) => `${address}:${port} (${protocol === 'simple' ? 'simplecached' : 'memcached'} protocol)`);
 			for (const [path, what] of [[opts.server.socketPath, 'memcached'], [opts.server.seedSocketPath, 'simplecached']]) {
 				if (path) where.push(`unix:${path} (${what} protocol)`);

@@ -164,6 +164,7 @@ class Server extends EventEmitter {
 		this._snapshots = this.options.restartFile === null ? null : new Snapshots(this.engine, this.options.restartFile);
 		this._restored = Promise.resolve();
 		this._protocols = [];   // protocol name of each native listener, in order
+		this._local = [];       // ... and whether it is a Unix socket
 		this._closing = null;
 		this._listen(callback);
 	}
@@ -213,7 +214,7 @@ class Server extends EventEmitter {
 			if (callback) callback(connectionError('server closed before it could listen', 'ECLOSED'));
 			return undefined;
 		}
-		// TCP first, so that address(protocol) prefers a TCP listener to a Unix socket's.
+		// TCP first, so that address(protocol) finds a protocol's TCP listener before its Unix socket.
 		const listeners = [['simple', this.options.port], ['memcached', this.options.memcachedPort]]
 			.filter(([, port]) => port !== null)
 			.map(([protocol, port]) => ({ host: address, port, protocol }))
@@ -241,6 +242,7 @@ class Server extends EventEmitter {
 			return fail(listenError);
 		}
 		this._protocols = listeners.map((l) => l.protocol);
+		this._local = listeners.map((l) => l.path !== undefined);
 		const listening = () => {
 			this.listening = true;
 			this.emit('listening');
@@ -287,13 +289,14 @@ class Server extends EventEmitter {
 
 	// {address, family, port} of the listener for a protocol ('simple', 'memcached', 'tls' or
 	// 'metrics'; by default the seed protocol's, or else the memcached one's, or else the TLS one's),
-	// or null. A protocol served only on a Unix socket gives its path, as net.Server does.
+	// or null. Only TCP listeners: the Unix sockets are where the options say.
 	address(protocol) {
 		if (protocol === 'metrics') return this._metrics ? this._metrics.address() : null;
 		if (protocol === 'tls' || (!protocol && !this._nativeServer)) return this._tls ? this._tls.address() : null;
 		if (!this._nativeServer) return null;
 		const index = protocol ? this._protocols.indexOf(protocol) : 0;
-		return index < 0 ? null : this._nativeServer.address(index);
+		if (index < 0 || this._local[index]) return null;
+		return this._nativeServer.address(index);
 	}
 
 	// A client sent "shutdown" (enableShutdown): 'shutdown' ({graceful}), then the server closes as
