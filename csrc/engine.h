@@ -110,6 +110,8 @@ typedef struct engine_served {
     unsigned tcp_port;         /* memcached's port as bound, 0 = none */
     unsigned tcp_backlog;
     char interface[64];        /* its address, "" = none given */
+    char domain_socket[108];   /* memcached's -s: its Unix socket's path, "" = none */
+    unsigned unix_mask;        /* and -a, the socket file's mode (meaningful with a path) */
     char event_library[32];    /* "libuv-<version>", "" = not served */
 } engine_served_t;
 

@@ -295,6 +295,12 @@ static void _describe(net_server_t *s, const net_config_t *config)
     served->tcp_backlog = NET_LISTEN_BACKLOG;
     snprintf(served->event_library, sizeof(served->event_library), "libuv-%s", uv_version_string());
     for (unsigned i = 0; i < s->nlisteners; i++) {
+        if (s->listeners[i].proto == PROTOCOL_MEMCACHED && s->listeners[i].path) {
+            snprintf(served->domain_socket, sizeof(served->domain_socket), "%s", s->listeners[i].path);
+            served->unix_mask = config->listen[i].mode & 0777;
+        }
+    }
+    for (unsigned i = 0; i < s->nlisteners; i++) {
         struct sockaddr_storage addr;
         if (s->listeners[i].proto != PROTOCOL_MEMCACHED || s->listeners[i].path || net_server_address(s, i, &addr) != 0)
             continue;

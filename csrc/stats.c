@@ -211,8 +211,8 @@ static void _settings(engine_t *e, stats_out_t *out)
     _u64(out, "verbosity", __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED));
     _u64(out, "oldest", 0);
     _str(out, "evictions", "on");
-    _str(out, "domain_socket", "NULL");
-    _u64(out, "umask", 700);
+    _str(out, "domain_socket", sv->domain_socket[0] ? sv->domain_socket : "NULL");
+    _stat(out, "umask", "%o", sv->domain_socket[0] ? sv->unix_mask : 0700u);
     _str(out, "shutdown_command", e->shutdown_enabled ? "yes" : "no");
     _str(out, "growth_factor", "1.12");
     _u64(out, "chunk_size", SLAB_BLOCK_MIN);

@@ -187,6 +187,24 @@ describe('Unix socket files', function () {
 		}
 	});
 
+	it('stats settings show domain_socket and umask as memcached -s -a shows them', async function () {
+		needs('memcached').call(this);
+		const reference = await startMemcachedUnix(['-a', '0750']);
+		const file = socketFile('settings');
+		const server = await startServer({ port: false, socketPath: file, socketMode: 0o750 });
+		try {
+			const pick = async (where) => {
+				const text = await exchange(where, ['stats settings\r\n'], (t) => t.endsWith('END\r\n'));
+				return text.split('\r\n').filter((l) => /^STAT (domain_socket|umask) /.test(l)).map((l) => l.replace(where, 'PATH'));
+			};
+			const [theirs, ours] = await Promise.all([pick(reference.path), pick(file)]);
+			assert.deepStrictEqual(theirs, ['STAT domain_socket PATH', 'STAT umask 750']);
+			assert.deepStrictEqual(ours, theirs);
+		} finally {
+			await Promise.all([reference.stop(), server.close()]);
+		}
+	});
+
 	it('stats conns lines match memcached -s for one client', async function () {
 		needs('memcached').call(this);
 		const reference = await startMemcachedUnix();
