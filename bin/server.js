@@ -190,7 +190,8 @@ function main() {
 		if (opts.version) return process.stdout.write(`${pkg.version}\n`);
 		const server = new Server(opts.server, (err) => {
 			if (err) {
-				console.error(`simplecached: cannot listen on ${err.address || opts.server.host || '127.0.0.1'}:${err.port}: ${err.message}`);
+				const where = err.path ? `unix:${err.path}` : `${err.address || opts.server.host || '127.0.0.1'}:${err.port}`;
+				console.error(`simplecached: cannot listen on ${where}: ${err.message}`);
 				process.exit(1);
 			}
 			const where = ['simple', 'memcached'].map((protocol) => [protocol, server.address(protocol)])

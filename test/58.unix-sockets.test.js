@@ -164,6 +164,17 @@ describe('Unix socket files', function () {
 		assert.strictEqual(fs.existsSync(file), false);
 	});
 
+	it('bin/server.js -s on a file that is not a socket: one line naming it, exit 1; a bad -a is a usage error', async () => {
+		const regular = socketFile('cli-regular');
+		fs.writeFileSync(regular, '');
+		const refused = await exitWithin(run([CLI, '-s', regular]), 20000, 'bin/server.js');
+		assert.strictEqual(refused.code, 1);
+		assert.match(refused.stderr, new RegExp(`cannot listen on unix:${regular}: .*EADDRINUSE`));
+		const badMask = await exitWithin(run([CLI, '-s', socketFile('cli-mask'), '-a', '0800']), 20000, 'bin/server.js');
+		assert.notStrictEqual(badMask.code, 0);
+		assert.match(badMask.stderr, /--unix-mask must be octal permissions/);
+	});
+
 	it('memcached tools (memcstat, memccp, memccat --servers=/path) work as against memcached -s', async function () {
 		needs('memcstat', 'memcached').call(this);
 		const reference = await startMemcachedUnix();
