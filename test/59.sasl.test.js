@@ -168,6 +168,43 @@ describe('memjs with username and password (SASL PLAIN)', function () {
 	}
 });
 
+describe('bin/server.js -S', function () {
+	this.timeout(30000);
+	const { CLI, run, exitWithin } = require('./helpers/process');
+	const { waitFor } = require('./helpers/server');
+
+	it('serves SASL PLAIN with -Y\'s users on a Unix socket (-s); -S without -Y is refused', async () => {
+		const socket = path.join(dir, 'cli.sock');
+		const cli = run([CLI, '-S', '-Y', authFile, '-s', socket]);
+		try {
+			await waitFor(() => /listening/.test(cli.out.stdout), { what: 'the banner' });
+			// Every packet until `count` arrived or the server hung up.
+			const exchangeUnix = (bytes, count) => new Promise((resolve, reject) => {
+				const conn = net.connect(socket);
+				let got = Buffer.alloc(0);
+				const done = () => { conn.destroy(); resolve(parse(got).packets.map((p) => [p.opaque, p.status, p.value.toString()])); };
+				conn.on('data', (d) => {
+					got = Buffer.concat([got, d]);
+					if (parse(got).packets.length >= count) done();
+				});
+				conn.on('error', reject);
+				conn.on('close', done);
+				conn.write(bytes);
+			});
+			// A get before auth is refused and the connection closed, as memcached does.
+			assert.deepStrictEqual(await exchangeUnix(Buffer.concat([get('k', 7), noop()]), 2), [[7, 0x20, 'Auth failure.']]);
+			const loggedIn = await exchangeUnix(Buffer.concat([auth(plain(USER, PASSWORD)), set('k', 'v', 3), get('k', 4)]), 3);
+			assert.deepStrictEqual(loggedIn, [[1, 0, 'Authenticated'], [3, 0, ''], [4, 0, 'v']]);
+		} finally {
+			cli.child.kill('SIGTERM');
+			await exitWithin(cli, 20000, 'bin/server.js');
+		}
+		const refused = await exitWithin(run([CLI, '-S']), 20000, 'bin/server.js -S');
+		assert.notStrictEqual(refused.code, 0);
+		assert.match(refused.stderr, /sasl needs .*authFile/);
+	});
+});
+
 describe('sasl option', () => {
 	it('needs authFile, whose users it checks', () => {
 		const { Server } = require('..');
