@@ -208,6 +208,9 @@ static int _parse_address(const char *host, int port, struct sockaddr_storage *a
  * an error; the mode (memcached's -a) is set before listen, so no client connects before it. */
 static int _listen_local(net_server_t *s, net_listener_t *l, const net_listen_t *config)
 {
+    /* libuv would bind a path too long for sun_path cut short, somewhere else. */
+    if (strlen(config->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return UV_ENAMETOOLONG;
     struct stat st;
     if (lstat(config->path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(config->path);

@@ -109,6 +109,10 @@ function validate(raw) {
 		validated.socketPath === null && validated.seedSocketPath === null) {
 		throw new RangeError('options port, memcachedPort, tlsPort, socketPath and seedSocketPath are all off: nothing to listen on');
 	}
+	for (const name of ['socketPath', 'seedSocketPath']) {
+		// sun_path's 108 bytes, with the terminating NUL.
+		if (validated[name] !== null && Buffer.byteLength(validated[name]) > 107) throw new RangeError(`option ${name}: a Unix socket's path can be at most 107 bytes`);
+	}
 	if (validated.socketPath !== null && validated.socketPath === validated.seedSocketPath) {
 		throw new RangeError('options socketPath and seedSocketPath must be different files');
 	}

@@ -130,6 +130,11 @@ describe('Unix socket files', function () {
 		assert.strictEqual(fs.readFileSync(regular, 'utf8'), 'not a socket');
 	});
 
+	it('refuses a path longer than a Unix socket address holds, rather than bind it cut short', () => {
+		const { Server } = require('..');
+		assert.throws(() => new Server({ port: false, socketPath: `/tmp/${'x'.repeat(120)}` }), /socketPath: a Unix socket's path can be at most 107 bytes/);
+	});
+
 	it('a servers entry that is a path connects over the Unix socket, beside TCP ones', async () => {
 		const file = socketFile('ring');
 		const server = await startServer({ port: false, memcachedPort: 0, socketPath: file });
