@@ -19,6 +19,7 @@
         "csrc/proto_simple.c",
         "csrc/proto_binary.c",
         "csrc/proto_binary_compose.c",
+        "csrc/proto_binary_sasl.c",
         "csrc/proto_text.c",
         "csrc/proto_meta.c",
         "csrc/proto_meta_req.c",

@@ -61,6 +61,14 @@ export interface ServerOptions {
 	authFile?: string;
 	/** With authFile, allow the seed protocol (which has no authentication) on `port`. */
 	allowUnauthenticatedSeed?: boolean;
+	/** A Unix domain socket file serving the memcached protocols (memcached's -s). */
+	socketPath?: string;
+	/** A Unix domain socket file serving the seed protocol. */
+	seedSocketPath?: string;
+	/** The socket files' permissions (memcached's -a; default 0o700). */
+	socketMode?: number;
+	/** memcached's -S: binary protocol only, SASL PLAIN against authFile's users. */
+	sasl?: boolean;
 	/** Port of memcached's text protocol over TLS; 0 picks a free one; needs `tls`. */
 	tlsPort?: number | false | null;
 	/** Options of tls.createServer: at least cert and key. */
@@ -89,6 +97,10 @@ export interface ServerSettings {
 	writeTimeout: number;
 	verbose: number;
 	authFile: string | null;
+	socketPath: string | null;
+	seedSocketPath: string | null;
+	socketMode: number;
+	sasl: boolean;
 	tlsPort: number | null;
 	tls: import('tls').TlsOptions | null;
 	metricsPort: number | null;
@@ -193,6 +205,8 @@ export declare class Server extends EventEmitter {
 export interface ServerAddress {
 	host?: string;
 	port?: number;
+	/** A Unix domain socket instead of host and port (a string entry starting with "/" is one too). */
+	path?: string;
 	/** Share of the keys, relative to the other servers' weights (default 1). */
 	weight?: number;
 	/** Hashed instead of the address when given, as nutcracker does with named servers. */
@@ -232,6 +246,8 @@ interface CommonClientOptions {
 export interface SingleServerOptions extends CommonClientOptions {
 	port?: number;
 	host?: string;
+	/** The server's Unix domain socket, instead of port and host. */
+	path?: string;
 	servers?: undefined;
 }
 
@@ -239,6 +255,7 @@ export interface ManyServersOptions extends CommonClientOptions {
 	servers: ReadonlyArray<string | ServerAddress>;
 	port?: undefined;
 	host?: undefined;
+	path?: undefined;
 }
 
 export type ClientOptions = SingleServerOptions | ManyServersOptions;
@@ -284,11 +301,13 @@ export type TypedValue = string | number | boolean | null | Buffer | readonly un
 export interface Client<V = string, Many extends boolean = false, In = Value> extends EventEmitter {
 	readonly protocol: 'memcached';
 	readonly encoding: BufferEncoding | null;
-	/** 'host:port' of every server. */
+	/** 'host:port' of every server (a Unix socket's path for one). */
 	readonly servers: string[];
 	/** With one server given by port/host. */
 	readonly port?: number;
 	readonly host?: string;
+	/** With one server given by path. */
+	readonly path?: string;
 
 	get(key: Key, callback: Callback<V | null>): void;
 	get(key: Key): Promise<V | null>;

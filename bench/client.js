@@ -4,6 +4,7 @@
 
 const { spawn } = require('child_process');
 const net = require('net');
+const os = require('os');
 const path = require('path');
 const { sleep, freePort, canConnect, stopServer } = require('./servers');
 
@@ -22,7 +23,8 @@ const USAGE = `usage: node bench/client.js [options]
   --inflight N       requests in flight from this process (50)
   --warmup SEC       unmeasured mixed load before each measurement (1)
   --clients LIST     comma-separated subset of: bare,simplecached,simplecached-promise,
-                     simplecached-unbatched,simplecached-pool,memcached,memjs
+                     simplecached-unbatched,simplecached-pool,memcached,memjs,bare-unix,simplecached-unix
+                     (the -unix ones connect to simplecached's Unix socket; memcached -s serves no TCP)
   --servers LIST     comma-separated subset of: memcached,simplecached,simplecached-t2
   --json             print one JSON document instead of the table`;
 
@@ -72,9 +74,11 @@ const SERVERS = {
     describe: 'memcached -t 1',
     argv: (port) => ['memcached', '-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0', '-t', '1'],
   },
+  // Also on a Unix socket (-s), for the clients that compare it with TCP loopback.
   simplecached: {
-    describe: 'simplecached --memcached-port',
-    argv: (port) => [process.execPath, 'bin/server.js', '-p', 'off', '--memcached-port', String(port)],
+    describe: 'simplecached --memcached-port -s',
+    argv: (port, socket) => [process.execPath, 'bin/server.js', '-p', 'off', '--memcached-port', String(port), '-s', socket],
+    unix: true,
   },
   // Not run by default: for the pool, whose connections two threads can serve side by side.
   'simplecached-t2': {
@@ -104,7 +108,8 @@ function installCleanup() {
 
 async function startServer(name) {
   const port = await freePort();
-  const [command, ...args] = SERVERS[name].argv(port);
+  const socket = SERVERS[name].unix ? path.join(os.tmpdir(), `simplecached-bench-${process.pid}-${port}.sock`) : null;
+  const [command, ...args] = SERVERS[name].argv(port, socket);
   const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-2000); });
@@ -119,7 +124,7 @@ async function startServer(name) {
     }
     await sleep(50);
   }
-  return { name, port, child };
+  return { name, port, socket, child };
 }
 
 
@@ -154,10 +159,11 @@ function parseStats(text) {
 // Every client is wrapped to the same shape, so the load loop costs each of them the same:
 // get(key, callback(err, value)), set(key, value, callback(err, stored)), close().
 
-function openSimplecached(port, options = {}) {
+function openSimplecached(where, options = {}) {
   const { Client } = require('..');
+  const address = typeof where === 'string' ? { path: where } : { port: where };
   return new Promise((resolve, reject) => {
-    const c = new Client({ port, protocol: 'memcached', ...options }, (err) => (err ? reject(err) : resolve(c)));
+    const c = new Client({ ...address, protocol: 'memcached', ...options }, (err) => (err ? reject(err) : resolve(c)));
   });
 }
 
@@ -275,9 +281,10 @@ class BareClient {
   }
 }
 
-function bareClient(port) {
+// `where`: a port on 127.0.0.1, or a Unix socket's path.
+function bareClient(where) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = typeof where === 'string' ? net.connect(where) : net.connect(where, '127.0.0.1');
     socket.once('connect', () => resolve(new BareClient(socket)));
     socket.once('error', reject);
   });
@@ -292,6 +299,9 @@ const CLIENTS = {
   'simplecached-pool': { label: 'simplecached, pool 4', connect: simplecachedClient({ poolSize: 4 }) },
   memcached: { label: 'npm memcached', connect: memcachedClient },
   memjs: { label: 'memjs (binary)', connect: memjsClient },
+  // The same two over the server's Unix socket, beside their TCP loopback rows.
+  'bare-unix': { label: 'bare, Unix socket', connect: bareClient, unix: true },
+  'simplecached-unix': { label: 'simplecached, Unix', connect: simplecachedClient(), unix: true },
 };
 
 // ---------------------------------------------------------------- load
@@ -435,7 +445,7 @@ function rowFrom(server, clientName, tally, before, after, baseline) {
 async function runClient(server, clientName, options, runIndex) {
   const keys = makeKeys(`r${runIndex}`);
   const baseline = await serverStats(server.port);
-  const client = await CLIENTS[clientName].connect(server.port);
+  const client = await CLIENTS[clientName].connect(CLIENTS[clientName].unix ? server.socket : server.port);
   try {
     const loaded = await preload(client, keys, options.inflight);
     if (loaded.failure) return { server: server.name, client: clientName, failure: `preload: ${loaded.failure}` };
@@ -453,8 +463,8 @@ async function runClient(server, clientName, options, runIndex) {
 }
 
 async function runServer(serverName, options, results) {
-  const clients = options.clients;
   const server = await startServer(serverName);
+  const clients = options.clients.filter((name) => !CLIENTS[name].unix || server.socket);
   try {
     for (const clientName of clients) {
       let row;
@@ -489,6 +499,19 @@ function ratiosFor(rows, serverName, client) {
   };
 }
 
+// A client over the Unix socket against the same client over TCP loopback, on one server.
+function unixVsTcp(rows, serverName, [tcpClient, unixClient]) {
+  const find = (name) => rows.find((r) => r.server === serverName && r.client === name && !r.failure);
+  const tcp = find(tcpClient);
+  const unix = find(unixClient);
+  if (!tcp || !unix) return null;
+  return {
+    server: serverName, client: tcpClient,
+    ops: unix.opsPerSec / tcp.opsPerSec, cpu: unix.cpuMicrosPerOp / tcp.cpuMicrosPerOp,
+    serverCpu: unix.serverCpuMicrosPerOp / tcp.serverCpuMicrosPerOp,
+  };
+}
+
 const pad = (text, width) => String(text).padEnd(width);
 const padLeft = (text, width) => String(text).padStart(width);
 
@@ -515,14 +538,20 @@ function printTable(results) {
     console.log(`${r.server}, ${CLIENTS[r.client].label}: CPU/op ÷ npm memcached = ${formatRatio(r.cpuVsMemcached, TARGET_CPU_RATIO, true)};`
       + ` ops/s ÷ bare socket = ${formatRatio(r.opsVsBare, TARGET_OPS_RATIO, false)}`);
   }
+  for (const r of results.unixRatios) {
+    const show = (value) => (value === null ? 'n/a' : value.toFixed(2));
+    console.log(`${r.server}, Unix socket ÷ TCP loopback, ${r.client}: ops/s ${show(r.ops)}, Node CPU/op ${show(r.cpu)}, server CPU/op ${show(r.serverCpu)}`);
+  }
 }
 
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   installCleanup();
-  const results = { options, rows: [], ratios: [] };
+  const results = { options, rows: [], ratios: [], unixRatios: [] };
   for (const serverName of options.servers) await runServer(serverName, options, results);
   results.ratios = options.servers.flatMap((name) => OURS.filter((c) => options.clients.includes(c)).map((c) => ratiosFor(results.rows, name, c)));
+  results.unixRatios = options.servers.flatMap((name) => [['bare', 'bare-unix'], ['simplecached', 'simplecached-unix']]
+    .map((pair) => unixVsTcp(results.rows, name, pair)).filter(Boolean));
   if (options.json) console.log(JSON.stringify(results, null, 2));
   else printTable(results);
   // A failed row must not pass silently in a script or CI.

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ enum protocol { PROTO_SIMPLE, PROTO_TEXT, PROTO_BINARY };
 struct options {
     const char *host;
     const char *port;
+    const char *socket;     /* a Unix domain socket instead of host and port */
     int conns;
     int pipeline;
     double duration_s;
@@ -55,7 +57,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: loadgen --port N [options]\n"
             "  --host ADDR        server address (127.0.0.1)\n"
-            "  --port N           server port (required)\n"
+            "  --port N           server port (required, unless --socket)\n"
+            "  --socket PATH      a Unix domain socket instead of --host and --port\n"
             "  --conns N          connections (50)\n"
             "  --pipeline N       requests in flight per connection (1)\n"
             "  --duration SEC     measured seconds (5)\n"
@@ -113,7 +116,7 @@ static struct options parse_options(int argc, char **argv)
         {"set-ratio", required_argument, 0, 's'}, {"value-size", required_argument, 0, 'v'},
         {"keys", required_argument, 0, 'k'},     {"protocol", required_argument, 0, 'r'},
         {"multiget", required_argument, 0, 'm'}, {"json", no_argument, 0, 'j'},
-        {"server-pid", required_argument, 0, 'S'},
+        {"server-pid", required_argument, 0, 'S'}, {"socket", required_argument, 0, 'u'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -138,12 +141,14 @@ static struct options parse_options(int argc, char **argv)
             break;
         case 'j': o.json = true; break;
         case 'S': o.server_pid = parse_long("server-pid", optarg, 1, 1L << 30); break;
+        /* Reported as "unix:PATH", memcached's name for such a socket. */
+        case 'u': o.socket = optarg; o.host = "unix"; o.port = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
     }
     if (optind < argc) die_usage("unexpected argument '%s'", argv[optind]);
-    if (!o.port) die_usage("%s", "--port is required");
+    if (!o.port) die_usage("%s", "--port or --socket is required");
     if (o.multiget > 1 && o.protocol == PROTO_SIMPLE)
         die_usage("%s", "--multiget needs --protocol text or binary (the simple protocol gets one key at a time)");
     if (o.multiget > o.keys)
@@ -982,8 +987,29 @@ static void conn_read(struct bench *b, struct conn *c)
 
 /* Blocking connect keeps setup simple (loopback connects are immediate); the socket
  * goes non-blocking afterwards for the event loop. */
+static int connect_local(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        fprintf(stderr, "loadgen: socket path too long: %s\n", path);
+        return -1;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        fprintf(stderr, "loadgen: connect unix:%s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (fd >= 0)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
 static int connect_to(const struct options *o)
 {
+    if (o->socket)
+        return connect_local(o->socket);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res;
     int rc = getaddrinfo(o->host, o->port, &hints, &res);
@@ -1150,14 +1176,16 @@ static void print_json(const struct bench *b, const struct summary *m)
 {
     const struct options *o = &b->opt;
     const struct stats *s = &b->stats;
-    printf("{\"protocol\":\"%s\",\"host\":\"%s\",\"port\":%s,\"conns\":%d,\"pipeline\":%d,"
+    /* With --socket: host "unix:<path>" as memcached names it, and no port. */
+    printf("{\"protocol\":\"%s\",\"host\":\"%s%s\",\"port\":%s,\"conns\":%d,\"pipeline\":%d,"
            "\"duration_s\":%g,\"set_ratio\":%g,\"value_size\":%d,\"keys\":%d,\"multiget\":%d,"
            "\"ops\":%" PRIu64 ",\"ops_per_sec\":%.0f,\"keys_per_sec\":%.0f,"
            "\"gets\":%" PRIu64 ",\"get_keys\":%" PRIu64 ",\"sets\":%" PRIu64 ","
            "\"hits\":%" PRIu64 ",\"hit_ratio\":%s,\"errors\":%" PRIu64 ","
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
            "\"server_cpu_us_per_op\":%s,\"server_cpu_percent\":%s}\n",
-           m->proto, o->host, o->port, o->conns, o->pipeline, o->duration_s, o->set_ratio,
+           m->proto, o->socket ? "unix:" : o->host, o->socket ? o->socket : "", o->socket ? "null" : o->port,
+           o->conns, o->pipeline, o->duration_s, o->set_ratio,
            o->value_size, o->keys, o->multiget, s->ops, m->ops_per_sec, m->keys_per_sec,
            s->gets, s->get_keys, s->sets, s->hits, m->hit_ratio_text, s->errors,
            m->p50, m->p99, m->p999, m->max, m->cpu_per_op_text, m->cpu_percent_text);

@@ -6,6 +6,7 @@
 
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const memory = require('./memory');
 const { sleep, freePort, canConnect, stopServer } = require('./servers');
@@ -68,6 +69,15 @@ const TEXT_THREADS_2 = [
   { label: 'memcached', server: memcachedServer(['-t', '2']), loadgen: { protocol: 'text' } },
 ];
 
+// The memcached protocol on a Unix socket (-s): loadgen connects there instead of to the port.
+// simplecached keeps its TCP port too (-s with --memcached-port); memcached -s serves no TCP.
+const UNIX = { unix: true };
+const simplecachedUnix = () => ({ ...simplecachedServer('text'), ...UNIX, argv: (port, options, socket) => [...simplecachedServer('text').argv(port, options), '-s', socket] });
+const memcachedUnix = () => ({
+  ...UNIX, binary: 'memcached', describe: () => `memcached -u root -s SOCKET -t 1 ${MEMCACHED_THROUGHPUT_LIMITS.join(' ')}`,
+  argv: (port, options, socket) => ['memcached', '-u', 'root', '-s', socket, '-t', '1', ...MEMCACHED_THROUGHPUT_LIMITS],
+});
+
 // One entry per comparison. The ratio reported is targets[0] / targets[1] in ops/s.
 const CASES = [
   {
@@ -100,6 +110,33 @@ const CASES = [
     description: 'memcached text protocol on both, gets of 10 keys, no pipeline',
     loadgen: { ...BASE_LOAD, pipeline: 1, multiget: 10 },
     targets: TEXT_VS_MEMCACHED_TEXT,
+  },
+  {
+    name: 'unix-vs-tcp',
+    description: 'memcached text protocol, simplecached on a Unix socket vs on TCP loopback, no pipeline',
+    loadgen: { ...BASE_LOAD, pipeline: 1 },
+    targets: [
+      { label: 'sc unix', server: simplecachedUnix(), loadgen: { protocol: 'text' } },
+      { label: 'sc tcp', server: simplecachedServer('text'), loadgen: { protocol: 'text' } },
+    ],
+  },
+  {
+    name: 'unix-memcached-unix-vs-tcp',
+    description: 'memcached text protocol, memcached -s (Unix socket) vs memcached on TCP loopback, no pipeline',
+    loadgen: { ...BASE_LOAD, pipeline: 1 },
+    targets: [
+      { label: 'mc unix', server: memcachedUnix(), loadgen: { protocol: 'text' } },
+      { label: 'mc tcp', server: memcachedServer(), loadgen: { protocol: 'text' } },
+    ],
+  },
+  {
+    name: 'unix-vs-memcached',
+    description: 'memcached text protocol on a Unix socket on both, no pipeline',
+    loadgen: { ...BASE_LOAD, pipeline: 1 },
+    targets: [
+      { label: 'simplecached', server: simplecachedUnix(), loadgen: { protocol: 'text' } },
+      { label: 'memcached', server: memcachedUnix(), loadgen: { protocol: 'text' } },
+    ],
   },
   {
     name: 'threads-2-no-pipeline',
@@ -323,12 +360,13 @@ function captureOutput(child) {
 
 async function startServer(target, options) {
   const port = await freePort();
-  const [command, ...args] = target.server.argv(port, options);
+  const socket = target.server.unix ? path.join(os.tmpdir(), `simplecached-bench-${process.pid}-${port}.sock`) : null;
+  const [command, ...args] = target.server.argv(port, options, socket);
   const child = track(spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   const output = captureOutput(child);
   let spawnError = null;
   child.once('error', (err) => { spawnError = err; });
-  const server = { label: target.label, port, child, output, commandLine: [command, ...args].join(' ') };
+  const server = { label: target.label, port, socket, child, output, commandLine: [command, ...args].join(' ') };
 
   // Polling the port rather than waiting for a "listening" line works for any server.
   const deadline = Date.now() + SERVER_READY_TIMEOUT_MS;
@@ -337,7 +375,7 @@ async function startServer(target, options) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${target.label} exited before listening ("${server.commandLine}"):\n${output()}`);
     }
-    if (await canConnect(port)) return server;
+    if (await canConnect(socket || port)) return server;
     await sleep(50);
   }
   throw new Error(`${target.label} did not listen on port ${port} within ${SERVER_READY_TIMEOUT_MS} ms:\n${output()}`);
@@ -345,15 +383,16 @@ async function startServer(target, options) {
 
 // ---------------------------------------------------------------- loadgen
 
-function loadgenArgs(port, loadgen, options) {
-  const args = ['--port', String(port), '--duration', String(options.duration),
+function loadgenArgs(server, loadgen, options) {
+  const where = server.socket ? ['--socket', server.socket] : ['--port', String(server.port)];
+  const args = [...where, '--duration', String(options.duration),
     '--warmup', String(options.warmup), '--json'];
   for (const [name, value] of Object.entries(loadgen)) args.push(`--${name}`, String(value));
   return args;
 }
 
 function runLoadgen(server, loadgen, options) {
-  const args = loadgenArgs(server.port, loadgen, options);
+  const args = loadgenArgs(server, loadgen, options);
   return new Promise((resolve, reject) => {
     const child = track(spawn(LOADGEN_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
@@ -421,6 +460,8 @@ async function runCase(testCase, options) {
     };
   } finally {
     await Promise.all(servers.map(stopServer));
+    // memcached leaves its socket file behind.
+    for (const server of servers) if (server.socket) fs.rmSync(server.socket, { force: true });
   }
 }
 

@@ -20,6 +20,7 @@ function freePort() {
   });
 }
 
+// `port` on 127.0.0.1, or a Unix socket's path (net.connect takes either).
 function canConnect(port) {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');

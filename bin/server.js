@@ -24,6 +24,12 @@ const USAGE = `Usage: simplecached [options]
                              first send "set <any> 0 0 <n>" with data "<user> <password>"
                              (turns the seed port off unless -p and --allow-unauthenticated-seed)
       --allow-unauthenticated-seed  serve the seed protocol (no authentication) beside -Y
+  -S, --enable-sasl          memcached's binary protocol with SASL PLAIN, checked against -Y's users;
+                             the memcached port then speaks binary only (as memcached -S)
+  -s, --unix-socket <file>   serve the memcached protocol on this Unix socket; as memcached -s, no
+                             TCP listener then unless -p or --memcached-port asks for one
+      --seed-unix-socket <file>  serve the simplecached protocol on this Unix socket too
+  -a, --unix-mask <mask>     the Unix sockets' permissions, in octal (default 700)
       --tls-port <n>         TCP port for memcached's text protocol over TLS (needs the two below)
       --tls-cert <file>      TLS certificate chain (PEM)
       --tls-key <file>       TLS private key (PEM)
@@ -51,6 +57,10 @@ const FLAGS = {
 	'max-item-size': { type: 'string', short: 'I' },
 	'auth-file': { type: 'string', short: 'Y' },
 	'allow-unauthenticated-seed': { type: 'boolean' },
+	'enable-sasl': { type: 'boolean', short: 'S' },
+	'unix-socket': { type: 'string', short: 's' },
+	'seed-unix-socket': { type: 'string' },
+	'unix-mask': { type: 'string', short: 'a' },
 	'tls-port': { type: 'string' },
 	'tls-cert': { type: 'string' },
 	'tls-key': { type: 'string' },
@@ -71,6 +81,14 @@ function integerFlag(values, name, scale = 1) {
 	if (text === undefined) return undefined;
 	if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got '${text}'`);
 	return Number(text) * scale;
+}
+
+// memcached's -a: permission bits in octal, e.g. 700 or 0660.
+function maskFlag(values, name) {
+	const text = values[name];
+	if (text === undefined) return undefined;
+	if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) throw new UsageError(`--${name} must be octal permissions like 700 or 0660, got '${text}'`);
+	return parseInt(text, 8);
 }
 
 // Sizes as memcached's -I takes them: 1048576, 1024k, 1m.
@@ -110,12 +128,18 @@ function parseOptions(argv) {
 		throw new UsageError(err.message);
 	}
 	const v = parsed.values;
+	// memcached's -s disables network support: the TCP ports stay off unless asked for by flag.
+	const local = v['unix-socket'] !== undefined || v['seed-unix-socket'] !== undefined;
 	return {
 		help: v.help,
 		version: v.version,
 		server: {
-			port: v.port === 'off' ? false : integerFlag(v, 'port'),
-			memcachedPort: integerFlag(v, 'memcached-port'),
+			port: v.port === 'off' || (local && v.port === undefined) ? false : integerFlag(v, 'port'),
+			memcachedPort: local && v['memcached-port'] === undefined ? false : integerFlag(v, 'memcached-port'),
+			socketPath: v['unix-socket'],
+			seedSocketPath: v['seed-unix-socket'],
+			socketMode: maskFlag(v, 'unix-mask'),
+			sasl: v['enable-sasl'],
 			host: v.host,
 			memoryLimit: integerFlag(v, 'memory-limit', 1024 * 1024),
 			maxConnections: integerFlag(v, 'max-connections'),
@@ -166,12 +190,16 @@ function main() {
 		if (opts.version) return process.stdout.write(`${pkg.version}\n`);
 		const server = new Server(opts.server, (err) => {
 			if (err) {
-				console.error(`simplecached: cannot listen on ${err.address || opts.server.host || '127.0.0.1'}:${err.port}: ${err.message}`);
+				const where = err.path ? `unix:${err.path}` : `${err.address || opts.server.host || '127.0.0.1'}:${err.port}`;
+				console.error(`simplecached: cannot listen on ${where}: ${err.message}`);
 				process.exit(1);
 			}
 			const where = ['simple', 'memcached'].map((protocol) => [protocol, server.address(protocol)])
 				.filter(([, address]) => address)
 				.map(([protocol, { address, port }]) => `${address}:${port} (${protocol === 'simple' ? 'simplecached' : 'memcached'} protocol)`);
+			for (const [path, what] of [[opts.server.socketPath, 'memcached'], [opts.server.seedSocketPath, 'simplecached']]) {
+				if (path) where.push(`unix:${path} (${what} protocol)`);
+			}
 			const tls = server.address('tls');
 			if (tls) where.push(`${tls.address}:${tls.port} (memcached protocol over TLS)`);
 			const metrics = server.address('metrics');

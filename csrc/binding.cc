@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <sys/resource.h>
+#include <sys/un.h>
 
 #include <cmath>
 #include <memory>
@@ -228,6 +229,8 @@ public:
         shared_->engine.snapshots.shown = opts.Get("snapshots").ToBoolean().Value();
         // enableShutdown: memcached's -A, the "shutdown" command; set before any session exists.
         shared_->engine.shutdown_enabled = opts.Get("enableShutdown").ToBoolean();
+        // sasl: memcached's -S, SASL PLAIN on the binary protocol with auth's users.
+        shared_->engine.sasl = with_auth && opts.Get("sasl").ToBoolean();
         StartFeeder(PROTOCOL_SIMPLE);
         StartFeeder(PROTOCOL_MEMCACHED);
     }
@@ -569,12 +572,18 @@ public:
         }
         Napi::Array listeners = list.As<Napi::Array>();
         net_config_t config = {};
-        std::string hosts[NET_MAX_LISTENERS];
+        std::string hosts[NET_MAX_LISTENERS], paths[NET_MAX_LISTENERS];
         for (uint32_t i = 0; i < listeners.Length(); i++) {
             Napi::Object l = listeners.Get(i).As<Napi::Object>();
             hosts[i] = l.Get("host").ToString().Utf8Value();
             config.listen[i].host = hosts[i].c_str();
             config.listen[i].port = (int)SizeOption(l, "port", 0);
+            // {path, mode}: a Unix domain socket instead of host and port.
+            if (l.Get("path").IsString()) {
+                paths[i] = l.Get("path").ToString().Utf8Value();
+                config.listen[i].path = paths[i].c_str();
+                config.listen[i].mode = (unsigned)SizeOption(l, "mode", 0700);
+            }
             if (!ProtocolOption(env, l, &config.listen[i].proto))
                 return;
         }
@@ -632,6 +641,9 @@ private:
             UvError(env, rc, "getsockname").ThrowAsJavaScriptException();
             return env.Undefined();
         }
+        // A Unix-socket listener's address is its path, as net.Server.address() gives it.
+        if (addr.ss_family == AF_UNIX)
+            return Napi::String::New(env, ((struct sockaddr_un *)&addr)->sun_path);
         char ip[64] = "";
         int port;
         const char *family;

@@ -555,7 +555,8 @@ int conn_start(conn_t *c, const conn_owner_t *owner)
     if (e && logger_wants(&e->logger, LOG_CONNEVENTS))
         _log_conn(c, true);
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
-    uv_tcp_nodelay(&c->tcp, 1);
+    if (c->tcp.type == UV_TCP)
+        uv_tcp_nodelay(&c->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb);
     c->reading = rc == 0;
     return rc;

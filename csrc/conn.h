@@ -61,10 +61,15 @@ typedef struct conn_io {
  *   FINISHING -> LINGERING  FIN sent: discard input until the peer closes (see CONN_LINGER_MS) */
 typedef enum conn_stage { CONN_OPEN, CONN_INPUT_ENDED, CONN_CLOSING, CONN_FINISHING, CONN_LINGERING } conn_stage_t;
 
-/* One connection. Every open connection costs this much, so it is kept small (~320 bytes, most of
- * it libuv's uv_tcp_t); its buffers live in conn_io_t, and the group lends it scratch buffers. */
+/* One connection. Every open connection costs this much, so it is kept small (~330 bytes, most of
+ * it libuv's handle); its buffers live in conn_io_t, and the group lends it scratch buffers. */
 typedef struct conn {
-    uv_tcp_t tcp;               /* first, so a uv_handle_t* is a conn_t*; tcp.data is the owner */
+    /* First, so a uv_handle_t* is a conn_t*; tcp.data is the owner. Both are streams that begin
+     * alike, so conn.c uses `tcp` as the stream whichever it is (tcp.type tells). */
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;         /* a Unix domain socket */
+    };
     struct conn *prev, *next;   /* the group's list of connections */
     session_t session;
     conn_io_t *io;              /* NULL while idle */
@@ -90,7 +95,7 @@ static inline size_t conn_pending_output(const conn_t *c)
     return c->io ? buf_pending(&c->io->out) + buf_pending(&c->io->writing) : 0;
 }
 
-/* Starts serving an accepted, initialised tcp handle embedded in c, for owner. Returns 0 or a UV
+/* Starts serving an accepted, initialised tcp or pipe handle embedded in c, for owner. Returns 0 or a UV
  * error; either way the owner hears of c's close (conn_abort() it on error). */
 int conn_start(conn_t *c, const conn_owner_t *owner);
 

@@ -110,6 +110,8 @@ typedef struct engine_served {
     unsigned tcp_port;         /* memcached's port as bound, 0 = none */
     unsigned tcp_backlog;
     char interface[64];        /* its address, "" = none given */
+    char domain_socket[108];   /* memcached's -s: its Unix socket's path, "" = none */
+    unsigned unix_mask;        /* and -a, the socket file's mode (meaningful with a path) */
     char event_library[32];    /* "libuv-<version>", "" = not served */
 } engine_served_t;
 
@@ -151,6 +153,8 @@ typedef struct engine {
     auth_t *auth;              /* NULL: no authentication; else who may open a text session (set
                                 * before any session exists; engine_destroy frees it) */
     struct served_server *servers; /* the servers serving it, under stats_lock (served.h) */
+    bool sasl;                 /* memcached's -S: the memcached port speaks binary only, and SASL
+                                * PLAIN against auth's users opens it (set before serving) */
     bool shutdown_enabled;     /* memcached's -A: "shutdown" stops the servers (set before serving) */
     /* "lru tune|mode|temp_ttl": kept for "stats settings"; one CLOCK per class here has no
      * segments to tune. Relaxed atomics, any thread. */

@@ -152,13 +152,13 @@ static void _close_now(group_t *g)
 static void _adopt_fd(group_t *g, group_handoff_t h)
 {
     conn_t *c = g->closing ? NULL : calloc(1, sizeof(conn_t));
-    if (c == NULL || uv_tcp_init(g->loop, &c->tcp) != 0) {
+    if (c == NULL || (h.local ? uv_pipe_init(g->loop, &c->pipe, 0) : uv_tcp_init(g->loop, &c->tcp)) != 0) {
         free(c);
         close(h.fd);
         g->owner->conn_gone(g->owner_data);
         return;
     }
-    if (uv_tcp_open(&c->tcp, h.fd) != 0) {
+    if ((h.local ? uv_pipe_open(&c->pipe, h.fd) : uv_tcp_open(&c->tcp, h.fd)) != 0) {
         close(h.fd);
         /* Counted as open until its close callback, like every adopted connection. */
     }
@@ -242,7 +242,7 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
     return 0;
 }
 
-int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto)
+int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto, bool local)
 {
     int rc = 0;
     uv_mutex_lock(&g->lock);
@@ -257,7 +257,7 @@ int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto)
         }
     }
     if (rc == 0)
-        g->handoffs[g->nhandoffs++] = (group_handoff_t){fd, proto};
+        g->handoffs[g->nhandoffs++] = (group_handoff_t){fd, proto, local};
     uv_mutex_unlock(&g->lock);
     if (rc == 0)
         uv_async_send(&g->wakeup);

@@ -38,6 +38,7 @@ typedef struct group_owner {
 typedef struct group_handoff {
     uv_os_sock_t fd;
     protocol_t proto;
+    bool local;                 /* a Unix domain socket, served by a uv_pipe_t */
 } group_handoff_t;
 
 typedef struct group {
@@ -80,11 +81,12 @@ typedef struct group {
 int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine_t *engine, uv_loop_t *node_loop,
                 bool threaded, unsigned idle_timeout, unsigned write_timeout);
 
-/* On the group's loop: serves an accepted tcp handle embedded in a calloc'ed conn. */
+/* On the group's loop: serves an accepted tcp or pipe handle embedded in a calloc'ed conn. */
 void group_adopt(group_t *g, conn_t *c, protocol_t proto);
 
-/* From Node's loop: hands an accepted socket to a threaded group (which then owns it). */
-int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto);
+/* From Node's loop: hands an accepted socket (a Unix domain one if local) to a threaded group,
+ * which then owns it. */
+int group_hand_over(group_t *g, uv_os_sock_t fd, protocol_t proto, bool local);
 
 /* Starts closing: connections send what they owe (within GROUP_CLOSE_GRACE_MS), every handle
  * closes; then the owner hears closed() on Node's loop, or thread_ended() from a threaded group. */

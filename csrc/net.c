@@ -3,10 +3,13 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "replies.h"
@@ -39,7 +42,10 @@ static void _part_done(net_server_t *s)
 
 static void _listener_close_cb(uv_handle_t *h)
 {
-    _part_done(((net_listener_t *)h)->server);
+    net_listener_t *l = (net_listener_t *)h;
+    free(l->path);
+    l->path = NULL;
+    _part_done(l->server);
 }
 
 static void _shutdown_close_cb(uv_handle_t *h)
@@ -95,25 +101,28 @@ static void _joined_cb(uv_async_t *async)
 
 /* Past max_connections the client is told why, best effort (the TLS listener sends the same line),
  * and closed without being read. */
-static void _reject(net_server_t *s, uv_tcp_t *tcp)
+static void _reject(net_server_t *s, uv_stream_t *tcp)
 {
     static const char too_many[] = TEXT_TOO_MANY_CONNECTIONS "\r\n";
     uv_buf_t msg = uv_buf_init((char *)too_many, sizeof(too_many) - 1);
-    uv_try_write((uv_stream_t *)tcp, &msg, 1);
+    uv_try_write(tcp, &msg, 1);
     stat_add(&s->engine->stats.rejected_connections, 1);
     uv_close((uv_handle_t *)tcp, _rejected_close_cb);
 }
 
-/* Accepts one connection into `tcp` (owned by the caller until then); false if it was closed. */
-static bool _accept(net_server_t *s, net_listener_t *l, uv_tcp_t *tcp)
+/* Accepts one connection into c's handle, a pipe for a Unix-socket listener (c is owned by the
+ * caller until then); false if it was closed. */
+static bool _accept(net_server_t *s, net_listener_t *l, conn_t *c)
 {
-    if (uv_tcp_init(s->loop, tcp) != 0) {
-        free(tcp);
+    int rc = l->path ? uv_pipe_init(s->loop, &c->pipe, 0) : uv_tcp_init(s->loop, &c->tcp);
+    if (rc != 0) {
+        free(c);
         return false;
     }
+    uv_stream_t *tcp = (uv_stream_t *)&c->tcp;
     s->open_handles++;
     tcp->data = s;
-    if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)tcp) != 0) {
+    if (uv_accept((uv_stream_t *)&l->tcp, tcp) != 0) {
         uv_close((uv_handle_t *)tcp, _rejected_close_cb);
         return false;
     }
@@ -128,14 +137,14 @@ static bool _accept(net_server_t *s, net_listener_t *l, uv_tcp_t *tcp)
 
 /* Threaded: the socket leaves Node's loop as a duplicate descriptor (the temporary handle closes
  * the original) and goes to the next thread, which wraps it in a handle on its own loop. */
-static void _hand_over(net_server_t *s, net_listener_t *l, uv_tcp_t *tcp)
+static void _hand_over(net_server_t *s, net_listener_t *l, uv_stream_t *tcp)
 {
     uv_os_fd_t fd;
     int copy = uv_fileno((uv_handle_t *)tcp, &fd) == 0 ? dup(fd) : -1;
     s->open_handles++;
     uv_close((uv_handle_t *)tcp, _rejected_close_cb);
     group_t *g = &s->groups[s->next_group++ % s->ngroups];
-    if (copy < 0 || group_hand_over(g, copy, l->proto) != 0) {
+    if (copy < 0 || group_hand_over(g, copy, l->proto, l->path != NULL) != 0) {
         if (copy >= 0)
             close(copy);
         _conn_gone(s);
@@ -148,12 +157,12 @@ static void _connection_cb(uv_stream_t *stream, int status)
     net_server_t *s = l->server;
     if (status < 0 || s->closing)
         return;
-    /* A conn embeds its tcp handle first, so one allocation serves either path. */
+    /* A conn embeds its handle first, so one allocation serves either path. */
     conn_t *c = calloc(1, sizeof(conn_t));
-    if (c == NULL || !_accept(s, l, &c->tcp))
+    if (c == NULL || !_accept(s, l, c))
         return;
     if (s->threaded)
-        _hand_over(s, l, &c->tcp);
+        _hand_over(s, l, (uv_stream_t *)&c->tcp);
     else
         group_adopt(&s->groups[0], c, l->proto);
 }
@@ -195,8 +204,37 @@ static int _parse_address(const char *host, int port, struct sockaddr_storage *a
     return uv_ip4_addr(host, port, (struct sockaddr_in *)addr);
 }
 
+/* memcached's -s: a socket file left by an earlier run is replaced, anything else at the path is
+ * an error; the mode (memcached's -a) is set before listen, so no client connects before it. */
+static int _listen_local(net_server_t *s, net_listener_t *l, const net_listen_t *config)
+{
+    /* libuv would bind a path too long for sun_path cut short, somewhere else. */
+    if (strlen(config->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return UV_ENAMETOOLONG;
+    struct stat st;
+    if (lstat(config->path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(config->path);
+    int rc = uv_pipe_init(s->loop, &l->pipe, 0);
+    if (rc != 0)
+        return rc;
+    l->server = s;
+    l->proto = config->proto;
+    s->nlisteners++;
+    s->open_handles++;
+    if ((rc = uv_pipe_bind(&l->pipe, config->path)) != 0)
+        return rc;
+    /* Bound: from here the file is this listener's, removed when it closes. */
+    if ((l->path = strdup(config->path)) == NULL)
+        return UV_ENOMEM;
+    if (chmod(config->path, config->mode & 0777) != 0)
+        return uv_translate_sys_error(errno);
+    return uv_listen((uv_stream_t *)&l->pipe, NET_LISTEN_BACKLOG, _connection_cb);
+}
+
 static int _listen(net_server_t *s, const net_listen_t *config)
 {
+    if (config->path)
+        return _listen_local(s, &s->listeners[s->nlisteners], config);
     struct sockaddr_storage addr;
     int rc = _parse_address(config->host, config->port, &addr);
     if (rc != 0)
@@ -260,8 +298,14 @@ static void _describe(net_server_t *s, const net_config_t *config)
     served->tcp_backlog = NET_LISTEN_BACKLOG;
     snprintf(served->event_library, sizeof(served->event_library), "libuv-%s", uv_version_string());
     for (unsigned i = 0; i < s->nlisteners; i++) {
+        if (s->listeners[i].proto == PROTOCOL_MEMCACHED && s->listeners[i].path) {
+            snprintf(served->domain_socket, sizeof(served->domain_socket), "%s", s->listeners[i].path);
+            served->unix_mask = config->listen[i].mode & 0777;
+        }
+    }
+    for (unsigned i = 0; i < s->nlisteners; i++) {
         struct sockaddr_storage addr;
-        if (s->listeners[i].proto != PROTOCOL_MEMCACHED || net_server_address(s, i, &addr) != 0)
+        if (s->listeners[i].proto != PROTOCOL_MEMCACHED || s->listeners[i].path || net_server_address(s, i, &addr) != 0)
             continue;
         served->tcp_port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                             : ((struct sockaddr_in *)&addr)->sin_port);
@@ -313,8 +357,16 @@ int net_server_address(net_server_t *s, unsigned i, struct sockaddr_storage *add
 {
     if (i >= s->nlisteners)
         return UV_EINVAL;
+    net_listener_t *l = &s->listeners[i];
+    if (l->path) {
+        struct sockaddr_un *un = (struct sockaddr_un *)addr;
+        memset(un, 0, sizeof(*un));
+        un->sun_family = AF_UNIX;
+        snprintf(un->sun_path, sizeof(un->sun_path), "%s", l->path);
+        return 0;
+    }
     int len = sizeof(*addr);
-    return uv_tcp_getsockname(&s->listeners[i].tcp, (struct sockaddr *)addr, &len);
+    return uv_tcp_getsockname(&l->tcp, (struct sockaddr *)addr, &len);
 }
 
 void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
@@ -330,8 +382,12 @@ void net_server_close(net_server_t *s, net_closed_cb cb, void *ctx)
     s->registered = false;
     if (s->shutdown_open)
         uv_close((uv_handle_t *)&s->shutdown_async, _shutdown_close_cb);
-    for (unsigned i = 0; i < s->nlisteners; i++)
+    for (unsigned i = 0; i < s->nlisteners; i++) {
+        /* Unlike memcached, which leaves its socket file behind: no one can connect to it now. */
+        if (s->listeners[i].path)
+            unlink(s->listeners[i].path);
         uv_close((uv_handle_t *)&s->listeners[i].tcp, _listener_close_cb);
+    }
     for (unsigned i = 0; i < s->ngroups; i++)
         group_close(&s->groups[i]);
 }

@@ -1,4 +1,4 @@
-/* net: TCP listeners on Node's loop feeding groups of connections — on Node's loop itself, or on
+/* net: TCP and Unix-socket listeners on Node's loop feeding groups of connections — on Node's loop itself, or on
  * native I/O threads that get accepted sockets round-robin. Closing closes everything it opened. */
 #ifndef SC_NET_H
 #define SC_NET_H
@@ -18,6 +18,8 @@ typedef void (*net_closed_cb)(void *ctx);
 typedef struct net_listen {
     const char *host;           /* numeric IPv4 or IPv6 address */
     int port;                   /* 0 picks a free port */
+    const char *path;           /* non-NULL: a Unix domain socket here instead of host and port */
+    unsigned mode;              /* the socket file's permission bits (memcached's -a), e.g. 0700 */
     protocol_t proto;
 } net_listen_t;
 
@@ -34,9 +36,13 @@ typedef struct net_config {
 } net_config_t;
 
 typedef struct net_listener {
-    uv_tcp_t tcp;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;         /* when path is set */
+    };
     struct net_server *server;
     protocol_t proto;
+    char *path;                 /* the socket file this listener bound, removed when it closes */
 } net_listener_t;
 
 typedef struct net_server {
@@ -73,7 +79,8 @@ typedef struct net_server {
 int net_server_start(uv_loop_t *loop, engine_t *engine, const net_config_t *config, net_server_t **out,
                      unsigned *failed);
 
-/* The bound address of listener i, e.g. to learn the port picked for port 0. */
+/* The bound address of listener i, e.g. to learn the port picked for port 0 (AF_UNIX for a Unix
+ * domain socket, its path in sun_path). */
 int net_server_address(net_server_t *s, unsigned i, struct sockaddr_storage *addr);
 
 /* Stops accepting, lets every connection send its queued replies, closes every handle, joins every

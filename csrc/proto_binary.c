@@ -2,6 +2,7 @@
  * memcached 1.6.18's proto_bin.c in every status, body and quiet rule (packets: proto_binary_compose.c). */
 #include "proto_binary.h"
 #include "proto_binary_cmd.h"
+#include "proto_binary_sasl.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -396,18 +397,10 @@ static bool _dispatch(binary_req_t *r)
     case BINARY_OP_STAT:
         return _stat(r);
     case BINARY_OP_SASL_LIST_MECHS:
-        if (!_no_body(r))
-            return false;
-        binary_error(r, BINARY_ST_UNKNOWN_COMMAND, NULL);
-        return true;
+        return binary_sasl_list_mechs(r);
     case BINARY_OP_SASL_AUTH:
     case BINARY_OP_SASL_STEP:
-        /* Without SASL memcached refuses these as unknown, discarding the rest of the body. */
-        if (r->extlen != 0 || r->keylen == 0)
-            return false;
-        binary_error(r, BINARY_ST_UNKNOWN_COMMAND, NULL);
-        _swallow(r, r->bodylen - r->keylen);
-        return true;
+        return binary_sasl_auth(r, _swallow);
     default:
         /* memcached discards a whole body's length after the extras and key it has already read. */
         binary_error(r, BINARY_ST_UNKNOWN_COMMAND, NULL);
@@ -452,6 +445,12 @@ size_t proto_binary_step(session_t *s, const char *in, size_t len, buf_t *out)
     }
     r.cmd = _fold_quiet(r.opcode, &r.quiet);
     s->command = _latency_command(&r);
+    /* With SASL, before the key-length check as in memcached: answered, then the connection closes. */
+    if (!binary_sasl_allows(&r)) {
+        binary_error(&r, BINARY_ST_AUTH_ERROR, NULL);
+        s->state = SESSION_BROKEN;
+        return head;
+    }
     /* The header allows 16-bit keys; memcached's items hold 250 bytes. */
     if (r.keylen > STORE_KEY_MAX || !_dispatch(&r)) {
         _protocol_error(&r);

@@ -35,6 +35,8 @@ enum binary_opcode {
     X(EINVAL, 0x04, "Invalid arguments")                                        \
     X(NOT_STORED, 0x05, "Not stored.")                                          \
     X(DELTA_BADVAL, 0x06, "Non-numeric server-side value for incr or decr")     \
+    X(AUTH_ERROR, 0x20, "Auth failure.")                                        \
+    X(AUTH_CONTINUE, 0x21, "")                                                  \
     X(UNKNOWN_COMMAND, 0x81, "Unknown command")                                 \
     X(ENOMEM, 0x82, "Out of memory")
 

@@ -10,7 +10,9 @@
 
 static size_t _negotiate(session_t *s, const char *in, size_t len, buf_t *out)
 {
-    if (s->engine->auth == NULL && (unsigned char)in[0] == BINARY_MAGIC_REQUEST) {
+    /* memcached -S serves binary only: text gets no answer, and is cut off once a header's worth
+     * has arrived without the magic. */
+    if (s->engine->sasl || (s->engine->auth == NULL && (unsigned char)in[0] == BINARY_MAGIC_REQUEST)) {
         memset(&s->proto, 0, sizeof(s->proto));
         s->step = proto_binary_step;
     } else {

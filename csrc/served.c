@@ -5,7 +5,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 const char *served_state_name(unsigned state)
 {
@@ -106,6 +109,7 @@ bool served_address(int fd, bool peer, char *ip, size_t n, unsigned *port, int *
 {
     struct sockaddr_storage addr;
     socklen_t len = sizeof(addr);
+    memset(&addr, 0, sizeof(addr));  /* an unnamed Unix-socket peer fills in only its family */
     if ((peer ? getpeername(fd, (struct sockaddr *)&addr, &len) : getsockname(fd, (struct sockaddr *)&addr, &len)) != 0)
         return false;
     *family = addr.ss_family;
@@ -120,6 +124,8 @@ bool served_address(int fd, bool peer, char *ip, size_t n, unsigned *port, int *
         const struct sockaddr_in *a4 = (const struct sockaddr_in *)&addr;
         inet_ntop(AF_INET, &a4->sin_addr, ip, (socklen_t)n);
         *port = ntohs(a4->sin_port);
+    } else if (addr.ss_family == AF_UNIX && n > 0) {
+        snprintf(ip, n, "%s", ((const struct sockaddr_un *)&addr)->sun_path);
     }
     return true;
 }

@@ -61,6 +61,8 @@ typedef struct simple_session {
 
 typedef struct binary_session {
     uint32_t swallow_left;     /* bytes of a refused command's body still to discard */
+    bool authenticated : 1;    /* SASL (engine->sasl): the last auth or step succeeded */
+    bool sasl_started : 1;     /* SASL: an auth asked for the PLAIN message, which a step brings */
 } binary_session_t;
 
 /* One client's protocol state. Every open connection holds one, so it is packed: 56 bytes. The

@@ -5,11 +5,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "served.h"
@@ -209,8 +211,8 @@ static void _settings(engine_t *e, stats_out_t *out)
     _u64(out, "verbosity", __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED));
     _u64(out, "oldest", 0);
     _str(out, "evictions", "on");
-    _str(out, "domain_socket", "NULL");
-    _u64(out, "umask", 700);
+    _str(out, "domain_socket", sv->domain_socket[0] ? sv->domain_socket : "NULL");
+    _stat(out, "umask", "%o", sv->domain_socket[0] ? sv->unix_mask : 0700u);
     _str(out, "shutdown_command", e->shutdown_enabled ? "yes" : "no");
     _str(out, "growth_factor", "1.12");
     _u64(out, "chunk_size", SLAB_BLOCK_MIN);
@@ -222,7 +224,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "cas_enabled", "yes");
     _u64(out, "tcp_backlog", sv->tcp_backlog);
     _str(out, "binding_protocol", "auto-negotiate");
-    _str(out, "auth_enabled_sasl", "no");
+    _str(out, "auth_enabled_sasl", e->sasl ? "yes" : "no");
     _str(out, "auth_enabled_ascii", e->auth ? "yes" : "no");
     _u64(out, "item_size_max", cache_max_item_size(e->cache));
     _str(out, "maxconns_fast", "yes");
@@ -359,10 +361,14 @@ static void _sizes(engine_t *e, stats_out_t *out)
     _str(out, "sizes_status", "disabled");
 }
 
-/* memcached's "tcp:1.2.3.4:11211" or "tcp6:[::1]:11211"; false for a socket already closed. */
+/* A numeric IP or a Unix socket's path (sun_path's size). */
+#define STATS_ADDRESS_MAX 108
+
+/* memcached's "tcp:1.2.3.4:11211", "tcp6:[::1]:11211" or "unix:/path"; false for a socket already
+ * closed. A Unix-socket client has no address, which memcached shows as "?:<AF 0>". */
 static bool _address(int fd, bool peer, char *text, size_t size)
 {
-    char ip[INET6_ADDRSTRLEN];
+    char ip[STATS_ADDRESS_MAX];
     unsigned port;
     int family;
     if (!served_address(fd, peer, ip, sizeof(ip), &port, &family))
@@ -371,9 +377,22 @@ static bool _address(int fd, bool peer, char *text, size_t size)
         snprintf(text, size, "tcp6:[%s]:%u", ip, port);
     else if (family == AF_INET)
         snprintf(text, size, "tcp:%s:%u", ip, port);
+    else if (family == AF_UNIX && ip[0] != '\0')
+        snprintf(text, size, "unix:%s", ip);
+    else if (family == AF_UNIX)
+        snprintf(text, size, "?:<AF 0>");
     else
         snprintf(text, size, "<AF %d>", family);
     return true;
+}
+
+/* memcached reads a listener's address into a struct sockaddr_in6, which holds the first 26 bytes
+ * of a Unix socket's path: its "stats conns" shows that much of it, and so does this. */
+static void _listener_path_as_memcached(char *addr)
+{
+    const size_t shown = sizeof(struct sockaddr_in6) - offsetof(struct sockaddr_un, sun_path);
+    if (strncmp(addr, "unix:", 5) == 0 && strlen(addr + 5) > shown)
+        addr[5 + shown] = '\0';
 }
 
 /* "stats conns": per socket by fd, as memcached lists them. The sockets are taken in slices of
@@ -391,10 +410,12 @@ static void _conns(engine_t *e, stats_out_t *out)
         uint32_t now = cache_clock(e->cache);
         for (unsigned i = 0; i < n && out->rc == 0; i++) {
             const served_socket_t *sk = &slice[i];
-            char name[32], addr[80], local[80];
+            char name[32], addr[STATS_ADDRESS_MAX + 16], local[STATS_ADDRESS_MAX + 16];
             if (!_address(sk->fd, !sk->listening, addr, sizeof(addr)) ||
                 (!sk->listening && !_address(sk->fd, false, local, sizeof(local))))
                 continue;
+            if (sk->listening)
+                _listener_path_as_memcached(addr);
             snprintf(name, sizeof(name), "%d:addr", sk->fd);
             _str(out, name, addr);
             if (!sk->listening) {

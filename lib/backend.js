@@ -3,19 +3,21 @@
 'use strict';
 
 const Connection = require('./connection');
+const { serverLabel } = require('./client_options');
 const { connectionError } = require('./errors');
 
 class Backend {
-	// address: {host, port, weight, name}; settings: the client's checked options; owner: told
+	// address: {host, port, path, weight, name} (path: a Unix socket instead of host and port); settings: the client's checked options; owner: told
 	// of what happens to the server, as {onFirstOutcome(backend, err|null) (the first connection
 	// attempt's result, once), onConnectionError(backend, err), onDead(backend, err, wasDead),
 	// onAlive(backend)}.
 	constructor(address, settings, owner) {
 		this.host = address.host;
 		this.port = address.port;
+		this.path = address.path;
 		this.weight = address.weight;
 		this.name = address.name;
-		this.label = `${address.host}:${address.port}`;
+		this.label = serverLabel(address);
 		this.settings = settings;
 		this.owner = owner;
 		this.closing = false;
@@ -91,7 +93,7 @@ class Backend {
 	}
 
 	_open() {
-		return new Connection(this, { host: this.host, port: this.port, ...this.settings, batchesSuspended: this.batchesSuspended });
+		return new Connection(this, { host: this.host, port: this.port, path: this.path, ...this.settings, batchesSuspended: this.batchesSuspended });
 	}
 
 	onConnect() {

@@ -7,7 +7,7 @@ const options = require('./options');
 const Request = require('./request');
 const Backend = require('./backend');
 const { Continuum } = require('./ketama');
-const { clientSettings } = require('./client_options');
+const { clientSettings, serverLabel } = require('./client_options');
 const { checkKey, checkValue } = require('./keys');
 const { connectionError, serverError, argumentError, SimplecachedError, typeError, rangeError } = require('./errors');
 const { encodeTyped } = require('./typed_values');
@@ -60,8 +60,9 @@ class Client extends EventEmitter {
 		if (!many) {
 			this.port = servers[0].port;
 			this.host = servers[0].host;
+			this.path = servers[0].path;
 		}
-		this.servers = servers.map((s) => `${s.host}:${s.port}`);
+		this.servers = servers.map(serverLabel);
 		this.closing = false;
 		this._many = many;
 		this._settings = settings;

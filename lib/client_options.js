@@ -11,22 +11,28 @@ const PROTOCOLS = {
 };
 
 const DAY_MS = 24 * 3600 * 1000;
-const KNOWN_OPTIONS = ['port', 'host', 'servers', 'protocol', 'encoding', 'typedValues', 'timeout', 'connectTimeout',
+const KNOWN_OPTIONS = ['port', 'host', 'path', 'servers', 'protocol', 'encoding', 'typedValues', 'timeout', 'connectTimeout',
 	'reconnect', 'failures', 'retry', 'poolSize', 'remove', 'batchGets', 'tls', 'maxValueSize'];
-const SERVER_KEYS = ['host', 'port', 'weight', 'name'];
+const SERVER_KEYS = ['host', 'port', 'path', 'weight', 'name'];
 // Without option protocol, servers all on memcached's port speak memcached; any other the seed protocol.
 const MEMCACHED_PORT = PROTOCOLS.memcached.port;
 
 // "host:port", "host:port:weight" or "host:port:weight name" (nutcracker's form), or
-// {host, port, weight, name}; IPv6 hosts go in brackets: "[::1]:11211".
+// {host, port, weight, name}; IPv6 hosts go in brackets: "[::1]:11211". A path (starting with
+// "/", as twemproxy and libmemcached take it, "/path[:weight] [name]" or {path}) is a Unix socket.
 function parseServer(entry, defaultPort) {
+	if (typeof entry === 'string' && entry.trim().startsWith('/')) return parsePath(entry);
 	if (entry !== null && typeof entry === 'object') {
 		options.checkKeys(entry, SERVER_KEYS, 'key of a servers entry');
+		if (entry.path !== undefined) {
+			if (entry.host !== undefined || entry.port !== undefined) throw typeError('option servers: give a server either path or host/port, not both');
+			return { host: null, port: null, path: options.string(entry, 'path', null), weight: options.integer(entry, 'weight', 1, 1, 1e6), name: entry.name === undefined ? null : options.string(entry, 'name', null) };
+		}
 		const host = options.string(entry, 'host', '127.0.0.1');
 		const port = options.integer(entry, 'port', defaultPort, 1, 65535);
 		const weight = options.integer(entry, 'weight', 1, 1, 1e6);
 		const name = entry.name === undefined ? null : options.string(entry, 'name', null);
-		return { host, port, weight, name };
+		return { host, port, path: null, weight, name };
 	}
 	if (typeof entry !== 'string') throw typeError('option servers: each server must be a string "host:port[:weight]" or an object {host, port, weight}');
 	const match = /^(\[[^\]]+\]|[^:\s]+)(?::(\d+))?(?::(\d+))?(?:\s+(\S+))?$/.exec(entry.trim());
@@ -36,7 +42,20 @@ function parseServer(entry, defaultPort) {
 	const weight = match[3] === undefined ? 1 : Number(match[3]);
 	if (port < 1 || port > 65535) throw rangeError(`option servers: port of "${entry}" must be between 1 and 65535`);
 	if (weight < 1 || weight > 1e6) throw rangeError(`option servers: weight of "${entry}" must be between 1 and 1000000`);
-	return { host, port, weight, name: match[4] || null };
+	return { host, port, path: null, weight, name: match[4] || null };
+}
+
+function parsePath(entry) {
+	const match = /^(\/[^\s:]*)(?::(\d+))?(?:\s+(\S+))?$/.exec(entry.trim());
+	if (!match) throw typeError(`option servers: cannot read "${entry}" as /path[:weight] [name]`);
+	const weight = match[2] === undefined ? 1 : Number(match[2]);
+	if (weight < 1 || weight > 1e6) throw rangeError(`option servers: weight of "${entry}" must be between 1 and 1000000`);
+	return { host: null, port: null, path: match[1], weight, name: match[3] || null };
+}
+
+// How a server is named in errors, stats and `servers`: host:port, or a Unix socket's path.
+function serverLabel({ host, port, path }) {
+	return path || `${host}:${port}`;
 }
 
 function booleanOption(o, name, fallback) {
@@ -53,15 +72,20 @@ function tlsOption(value) {
 	return value;
 }
 
-// [{host, port, weight, name}] from option servers, or from port and host.
+// [{host, port, path, weight, name}] from option servers, or from path, or from port and host.
 function serverList(o, defaultPort) {
-	if (o.servers === undefined) {
-		return [{ host: options.string(o, 'host', '127.0.0.1'), port: options.integer(o, 'port', defaultPort, 1, 65535), weight: 1, name: null }];
+	if (o.servers === undefined && o.path !== undefined) {
+		// path: the server's Unix domain socket (its socketPath / memcached -s).
+		if (o.port !== undefined || o.host !== undefined) throw typeError('give either option path or port/host, not both');
+		return [{ host: null, port: null, path: options.string(o, 'path', null), weight: 1, name: null }];
 	}
-	if (o.port !== undefined || o.host !== undefined) throw typeError('give either option servers or port/host, not both');
+	if (o.servers === undefined) {
+		return [{ host: options.string(o, 'host', '127.0.0.1'), port: options.integer(o, 'port', defaultPort, 1, 65535), path: null, weight: 1, name: null }];
+	}
+	if (o.port !== undefined || o.host !== undefined || o.path !== undefined) throw typeError('give either option servers or port/host/path, not both');
 	if (!Array.isArray(o.servers) || o.servers.length === 0) throw typeError('option servers must be a non-empty array');
 	const servers = o.servers.map((entry) => parseServer(entry, defaultPort));
-	const labels = new Set(servers.map((s) => `${s.host}:${s.port}`));
+	const labels = new Set(servers.map(serverLabel));
 	if (labels.size !== servers.length) throw rangeError('option servers: a server is listed twice');
 	return servers;
 }
@@ -100,4 +124,4 @@ function clientSettings(opts) {
 	return { servers, many: o.servers !== undefined, settings };
 }
 
-module.exports = { clientSettings, parseServer, PROTOCOLS };
+module.exports = { clientSettings, parseServer, serverLabel, PROTOCOLS };

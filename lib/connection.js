@@ -24,12 +24,13 @@ function toBuffer(part) {
 
 class Connection {
 	// owner: {onConnect(conn), onDrop(conn, err), onReply(), onBatchLost(), onBatchesResumed()};
-	// settings: {host, port, protocol (module), encoding, typedValues, timeout (ms per request, 0: none),
+	// settings: {host, port, path (a Unix socket instead), protocol (module), encoding, typedValues,
+	// timeout (ms per request, 0: none),
 	// connectTimeout (ms, 0: none), batchGets (send a turn's gets as multi-key gets, where the
 	// protocol has them), batchesSuspended (not yet: the server lost a batch lately)}.
 	constructor(owner, settings) {
 		this.owner = owner;
-		this.label = `${settings.host}:${settings.port}`;
+		this.label = settings.path || `${settings.host}:${settings.port}`;
 		this.protocol = settings.protocol;
 		this.encoding = settings.encoding;
 		this.typed = settings.typedValues === true;
@@ -56,7 +57,7 @@ class Connection {
 		this._batchLostBound = () => this.owner.onBatchLost();
 		this._timerBound = () => this._onTimer();
 		// With tls, the connection is up once the handshake is done, not when TCP connects.
-		const where = { port: settings.port, host: settings.host };
+		const where = settings.path ? { path: settings.path } : { port: settings.port, host: settings.host };
 		this._socket = settings.tls ? tls.connect({ ...settings.tls, ...where }) : net.connect(where);
 		this._socket.setNoDelay(true);
 		this._connectTimer = settings.connectTimeout > 0 ? setTimeout(() => this._connectTimedOut(settings.connectTimeout), settings.connectTimeout) : null;

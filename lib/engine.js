@@ -22,6 +22,8 @@ class Engine {
 			memoryLimit: options.memoryLimit, maxItemSize: options.maxItemSize, shards: options.shards,
 			auth: options.auth || undefined, snapshots: Boolean(options.restartFile),
 			enableShutdown: options.enableShutdown === true,
+			// sasl: memcached's -S; the memcached protocol is then binary, opened by SASL PLAIN with auth's users.
+			sasl: options.sasl === true,
 		});
 	}
 

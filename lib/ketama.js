@@ -15,9 +15,10 @@ const md5 = typeof crypto.hash === 'function'
 	: (data) => crypto.createHash('md5').update(data).digest();
 
 // The string whose md5 places a server's points: its configured name, else `host` on port 11211,
-// else `host:port` — what twemproxy's conf parser stores as the server's name.
-function ketamaName({ host, port, name }) {
+// else `host:port` — what twemproxy's conf parser stores as the server's name; a Unix socket's path.
+function ketamaName({ host, port, path, name }) {
 	if (name) return name;
+	if (path) return path;
 	return port === DEFAULT_PORT ? host : `${host}:${port}`;
 }
 

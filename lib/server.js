@@ -28,11 +28,12 @@ const DEFAULTS = {
 	tlsPort: null,
 	metricsPort: null,
 	snapshotInterval: 0,
+	socketMode: 0o700,
 };
 
 // Every option a Server reads: any other key is refused (a typo would otherwise be ignored).
 const KNOWN_OPTIONS = [...Object.keys(DEFAULTS), 'maxConnections', 'restartFile', 'enableShutdown',
-	'authFile', 'allowUnauthenticatedSeed', 'tls'];
+	'authFile', 'allowUnauthenticatedSeed', 'tls', 'socketPath', 'seedSocketPath', 'sasl'];
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
 // the listeners, the application's own files, and each I/O thread's loop.
@@ -95,6 +96,13 @@ function validate(raw) {
 		restartFile: options.string(opts, 'restartFile', null),
 		snapshotInterval: options.integer(opts, 'snapshotInterval', DEFAULTS.snapshotInterval, 0, MAX_TIMEOUT),
 		enableShutdown: options.boolean(opts, 'enableShutdown', false),
+		// socketPath / seedSocketPath: the memcached / seed protocol on a Unix domain socket too,
+		// its file's permissions socketMode (memcached's -a, 0o700 by default).
+		socketPath: options.string(opts, 'socketPath', null),
+		seedSocketPath: options.string(opts, 'seedSocketPath', null),
+		socketMode: options.integer(opts, 'socketMode', DEFAULTS.socketMode, 0, 0o777),
+		// sasl: the binary protocol asks for SASL PLAIN with authFile's users (memcached's -S).
+		sasl: options.boolean(opts, 'sasl', false),
 		verbose: options.integer(opts, 'verbose', DEFAULTS.verbose, 0, 2),
 	};
 	if (validated.snapshotInterval > 0 && validated.restartFile === null) {
@@ -102,8 +110,16 @@ function validate(raw) {
 	}
 	validated.maxConnections = maxConnections(opts, validated.threads);
 	Object.assign(validated, validateSecurity(opts, validated));
-	if (validated.port === null && validated.memcachedPort === null && validated.tlsPort === null) {
-		throw new RangeError('options port, memcachedPort and tlsPort are all off: nothing to listen on');
+	if (validated.port === null && validated.memcachedPort === null && validated.tlsPort === null &&
+		validated.socketPath === null && validated.seedSocketPath === null) {
+		throw new RangeError('options port, memcachedPort, tlsPort, socketPath and seedSocketPath are all off: nothing to listen on');
+	}
+	for (const name of ['socketPath', 'seedSocketPath']) {
+		// sun_path's 108 bytes, with the terminating NUL.
+		if (validated[name] !== null && Buffer.byteLength(validated[name]) > 107) throw new RangeError(`option ${name}: a Unix socket's path can be at most 107 bytes`);
+	}
+	if (validated.socketPath !== null && validated.socketPath === validated.seedSocketPath) {
+		throw new RangeError('options socketPath and seedSocketPath must be different files');
 	}
 	return validated;
 }
@@ -115,6 +131,10 @@ function validate(raw) {
 function validateSecurity(opts, validated) {
 	const authFile = options.string(opts, 'authFile', null);
 	const out = { authFile, tlsPort: port(opts, 'tlsPort'), tls: null };
+	if (validated.sasl && authFile === null) throw new RangeError('option sasl needs option authFile (its users)');
+	if (authFile !== null && validated.seedSocketPath !== null && opts.allowUnauthenticatedSeed !== true) {
+		throw new RangeError('option authFile: the simplecached protocol (option seedSocketPath) has no authentication; leave it out or set allowUnauthenticatedSeed: true');
+	}
 	if (authFile !== null && validated.port !== null) {
 		if (opts.port === undefined) validated.port = null;
 		else if (opts.allowUnauthenticatedSeed !== true) {
@@ -153,6 +173,7 @@ class Server extends EventEmitter {
 		this._snapshots = this.options.restartFile === null ? null : new Snapshots(this.engine, this.options.restartFile);
 		this._restored = Promise.resolve();
 		this._protocols = [];   // protocol name of each native listener, in order
+		this._local = [];       // ... and whether it is a Unix socket
 		this._closing = null;
 		this._listen(callback);
 	}
@@ -202,9 +223,13 @@ class Server extends EventEmitter {
 			if (callback) callback(connectionError('server closed before it could listen', 'ECLOSED'));
 			return undefined;
 		}
+		// TCP first, so that address(protocol) finds a protocol's TCP listener before its Unix socket.
 		const listeners = [['simple', this.options.port], ['memcached', this.options.memcachedPort]]
 			.filter(([, port]) => port !== null)
-			.map(([protocol, port]) => ({ host: address, port, protocol }));
+			.map(([protocol, port]) => ({ host: address, port, protocol }))
+			.concat([['simple', this.options.seedSocketPath], ['memcached', this.options.socketPath]]
+				.filter(([, path]) => path !== null)
+				.map(([protocol, path]) => ({ host: address, path, mode: this.options.socketMode, protocol })));
 		try {
 			if (listeners.length > 0) {
 				this._nativeServer = new native.NativeServer(nativeEngine(this.engine), {
@@ -219,11 +244,14 @@ class Server extends EventEmitter {
 				});
 			}
 		} catch (listenError) {
-			listenError.address = address;
-			listenError.port = listeners[listenError.listener || 0].port;
+			const failed = listeners[listenError.listener || 0];
+			listenError.address = failed.path || address;
+			listenError.port = failed.port;
+			if (failed.path) listenError.path = failed.path;
 			return fail(listenError);
 		}
 		this._protocols = listeners.map((l) => l.protocol);
+		this._local = listeners.map((l) => l.path !== undefined);
 		const listening = () => {
 			this.listening = true;
 			this.emit('listening');
@@ -270,13 +298,14 @@ class Server extends EventEmitter {
 
 	// {address, family, port} of the listener for a protocol ('simple', 'memcached', 'tls' or
 	// 'metrics'; by default the seed protocol's, or else the memcached one's, or else the TLS one's),
-	// or null.
+	// or null. Only TCP listeners: the Unix sockets are where the options say.
 	address(protocol) {
 		if (protocol === 'metrics') return this._metrics ? this._metrics.address() : null;
 		if (protocol === 'tls' || (!protocol && !this._nativeServer)) return this._tls ? this._tls.address() : null;
 		if (!this._nativeServer) return null;
 		const index = protocol ? this._protocols.indexOf(protocol) : 0;
-		return index < 0 ? null : this._nativeServer.address(index);
+		if (index < 0 || this._local[index]) return null;
+		return this._nativeServer.address(index);
 	}
 
 	// A client sent "shutdown" (enableShutdown): 'shutdown' ({graceful}), then the server closes as

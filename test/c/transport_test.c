@@ -279,7 +279,7 @@ static void test_group(bool threaded)
         _peer_open(&peers[i], client, 4096);
         _peer_read(&peers[i]);
         if (threaded) {
-            CHECK(group_hand_over(g, server, PROTOCOL_MEMCACHED) == 0, "group_hand_over");
+            CHECK(group_hand_over(g, server, PROTOCOL_MEMCACHED, false) == 0, "group_hand_over");
         } else {
             conn_t *c = calloc(1, sizeof(conn_t));
             CHECK(c != NULL && uv_tcp_init(&loop, &c->tcp) == 0 && uv_tcp_open(&c->tcp, server) == 0, "adopt tcp");

@@ -17,6 +17,9 @@ const REFERENCES = {
 	nutcracker: { pkg: 'nutcracker', probe: ['nutcracker', ['-V']] },
 	memccapable: { pkg: 'libmemcached-tools', probe: ['memccapable', ['--help']] },
 	memcdump: { pkg: 'libmemcached-tools', probe: ['memcdump', ['--help']] },
+	memcstat: { pkg: 'libmemcached-tools', probe: ['memcstat', ['--help']] },
+	// Cyrus SASL's saslpasswd2, to give a real memcached -S its users (a sasldb).
+	saslpasswd2: { pkg: 'sasl2-bin', probe: ['test', ['-x', '/usr/sbin/saslpasswd2']] },
 	// Debian's memcached ships memcached-tool, a Perl script.
 	'memcached-tool': { pkg: 'memcached', probe: ['perl', ['-c', '/usr/share/memcached/scripts/memcached-tool']] },
 	openssl: { pkg: 'openssl', probe: ['openssl', ['version']] },
