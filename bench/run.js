@@ -1,5 +1,5 @@
 // bench/run.js - `npm run bench`: simplecached and memcached side by side under the same C load generator.
-// Builds bench/loadgen.c, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
+// Builds bench/loadgen/, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
 // then the memory cases (bench/memory.js): server RSS per idle connection and per item, one fresh server per run;
 // then the Node clients side by side (bench/client.js).
 'use strict';
