@@ -21,6 +21,11 @@
 #define MAX_EVENTS 256
 #define IOV_BATCH 64
 #define BIN_HEADER 24
+#define BIN_RESPONSE 0x81
+#define BIN_GET 0x00
+#define BIN_SET 0x01
+#define BIN_GETKQ 0x0d
+#define BIN_GET_EXTRAS 4   /* a hit's flags */
 #define COPY_BELOW 4096     /* smaller values are copied into the reply: cheaper than an iovec each */
 
 enum protocol { PROTO_SIMPLE, PROTO_TEXT, PROTO_BINARY };
@@ -156,10 +161,10 @@ static void reply_text_value(struct conn *c, const char *key, size_t nkey)
 
 static void reply_binary(struct conn *c, unsigned opcode, const char *key, size_t nkey, bool with_value)
 {
-    char h[BIN_HEADER + 4] = {0};
-    size_t extras = with_value ? 4 : 0;
+    char h[BIN_HEADER + BIN_GET_EXTRAS] = {0};
+    size_t extras = with_value ? BIN_GET_EXTRAS : 0;
     uint32_t body = (uint32_t)(extras + nkey + (with_value ? value_size : 0));
-    h[0] = (char)0x81;
+    h[0] = (char)BIN_RESPONSE;
     h[1] = (char)opcode;
     h[2] = (char)(nkey >> 8);
     h[3] = (char)nkey;
@@ -223,11 +228,11 @@ static void simple_line(struct conn *c, const char *line, size_t n)
         out_text(c, "ERROR\r\n");
 }
 
+static size_t drop_line(struct conn *c, const char *in, size_t len);
+
 /* Gathers a request line in c->head and answers it once whole; for the seed protocol a set's
  * value is dropped as it arrives instead. Returns the bytes used, or (size_t)-1 for a line past
  * HEAD_MAX. */
-static size_t drop_line(struct conn *c, const char *in, size_t len);
-
 static size_t feed_line(struct conn *c, const char *in, size_t len)
 {
     if (protocol == PROTO_SIMPLE && c->nhead == 0 && len >= 4 && memcmp(in, "set ", 4) == 0) {
@@ -306,7 +311,7 @@ static size_t feed_binary(struct conn *c, const char *in, size_t len)
         return used;
     unsigned opcode = (unsigned char)c->head[1];
     size_t body = be32(c->head + 8);
-    if (opcode == 0x01) {
+    if (opcode == BIN_SET) {
         reply_binary(c, opcode, NULL, 0, false);
         c->nhead = 0;
         c->skip = body;
@@ -319,9 +324,9 @@ static size_t feed_binary(struct conn *c, const char *in, size_t len)
         return used;
     size_t nkey = (size_t)((unsigned char)c->head[2] << 8 | (unsigned char)c->head[3]);
     const char *key = c->head + BIN_HEADER + (unsigned char)c->head[4];
-    if (opcode == 0x00)
+    if (opcode == BIN_GET)
         reply_binary(c, opcode, NULL, 0, true);
-    else if (opcode == 0x0d)
+    else if (opcode == BIN_GETKQ)
         reply_binary(c, opcode, key, nkey, true);
     else
         reply_binary(c, opcode, NULL, 0, false);
@@ -414,7 +419,8 @@ static int listen_on(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 1024) < 0) {

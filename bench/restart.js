@@ -8,8 +8,9 @@ const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const { Engine } = require('../lib/engine');
 const { freePort, canConnect, stopServer, sleep } = require('./servers');
+const { buildProgram, programPath } = require('./build');
 
-const LOADGEN = path.join(__dirname, 'build', 'loadgen');
+const LOADGEN = programPath('loadgen');
 const ROOT = path.join(__dirname, '..');
 
 function option(name, fallback) {
@@ -76,6 +77,7 @@ async function duringSnapshots(dir, duration, rounds) {
 }
 
 async function main() {
+	buildProgram('loadgen');   // before the save and load figures, so a compile error does not wait for them
 	const duration = option('--duration', 5);
 	const rounds = option('--rounds', 1);
 	const dir = fs.mkdtempSync(path.join(process.env.BENCH_RESTART_DIR || os.tmpdir(), 'simplecached-bench-restart-'));

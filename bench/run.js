@@ -1,5 +1,5 @@
 // bench/run.js - `npm run bench`: simplecached and memcached side by side under the same C load generator.
-// Builds bench/loadgen.c, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
+// Builds bench/loadgen/, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
 // then the memory cases (bench/memory.js): server RSS per idle connection and per item, one fresh server per run;
 // then the Node clients side by side (bench/client.js).
 'use strict';
@@ -9,11 +9,11 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const memory = require('./memory');
+const { buildProgram, programPath } = require('./build');
 const { sleep, freePort, canConnect, stopServer } = require('./servers');
 
 const REPO_ROOT = path.resolve(__dirname, '..');
-const LOADGEN_SOURCE = path.join(__dirname, 'loadgen.c');
-const LOADGEN_BINARY = path.join(__dirname, 'build', 'loadgen');
+const LOADGEN_BINARY = programPath('loadgen');
 const SERVER_READY_TIMEOUT_MS = 15000;
 const DEFAULT_SERVER_CMD = `${process.execPath} bin/server.js --port {port}`;
 // Seed port off, so the text-protocol cases measure a server that serves nothing else.
@@ -321,19 +321,6 @@ function commandExists(name) {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 }
 
-function isNewer(a, b) {
-  return fs.statSync(a).mtimeMs > fs.statSync(b).mtimeMs;
-}
-
-function buildLoadgen() {
-  if (fs.existsSync(LOADGEN_BINARY) && !isNewer(LOADGEN_SOURCE, LOADGEN_BINARY)) return;
-  fs.mkdirSync(path.dirname(LOADGEN_BINARY), { recursive: true });
-  const args = ['-O2', '-std=c11', '-Wall', '-Wextra', '-o', LOADGEN_BINARY, LOADGEN_SOURCE];
-  log(`bench: building loadgen: cc ${args.join(' ')}`);
-  const result = spawnSync('cc', args, { stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('could not compile bench/loadgen.c (is a C compiler installed as cc?)');
-}
-
 function ensureBinary(name) {
   if (commandExists(name)) return;
   log(`bench: ${name} not found on PATH; install it with: apt-get install -y ${name}`);
@@ -614,7 +601,6 @@ function runClients(options) {
 
 function runRestart(options) {
   log(`\n== ${RESTART_CASE.name}: ${RESTART_CASE.description}`);
-  buildLoadgen();
   const args = [path.join(__dirname, 'restart.js'), '--duration', String(options.duration), '--rounds', String(options.rounds)];
   const child = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (child.status !== 0) throw new Error(`bench/restart.js failed (exit ${child.status})`);
@@ -665,7 +651,7 @@ function listCases(cases, memoryCases, clients, restart, values, options) {
 
 // Checked before any case runs, so a missing prerequisite does not surface after minutes of work.
 function prepare(cases, memoryCases) {
-  if (cases.length > 0) buildLoadgen();
+  if (cases.length > 0) buildProgram('loadgen');
   const all = [...cases, ...memoryCases];
   const binaries = new Set(all.flatMap((c) => c.targets.map((t) => t.server.binary).filter(Boolean)));
   for (const binary of binaries) ensureBinary(binary);

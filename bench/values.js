@@ -2,13 +2,12 @@
 // per cell simplecached, memcached -t 1 and the floor (bench/floor.c) in one run: ops/s and server CPU µs/op.
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const { freePort, canConnect, stopServer, sleep } = require('./servers');
+const { buildProgram } = require('./build');
 
 const ROOT = path.join(__dirname, '..');
-const BUILD = path.join(__dirname, 'build');
 const READY_TIMEOUT_MS = 15000;
 
 const SIZES = [32, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20];
@@ -85,17 +84,6 @@ function usageError(message) {
 const log = (message) => process.stderr.write(`${message}\n`);
 
 // ---------------------------------------------------------------- programs and servers
-
-// bench/<name>.c built into bench/build/<name> when the source is newer.
-function build(name) {
-	const source = path.join(__dirname, `${name}.c`);
-	const binary = path.join(BUILD, name);
-	if (fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs) return binary;
-	fs.mkdirSync(BUILD, { recursive: true });
-	const result = spawnSync('cc', ['-O2', '-std=c11', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
-	if (result.status !== 0) throw new Error(`could not compile bench/${name}.c`);
-	return binary;
-}
 
 // The three servers of a cell, each an argv for a port.
 function cellServers(cell, floorBinary) {
@@ -221,8 +209,8 @@ function printReport(results, options) {
 
 async function main() {
 	const options = parseOptions(process.argv.slice(2));
-	const loadgen = build('loadgen');
-	const floor = build('floor');
+	const loadgen = buildProgram('loadgen');
+	const floor = buildProgram('floor');
 	const children = new Set();
 	process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
 	for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
