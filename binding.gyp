@@ -37,7 +37,11 @@
         "csrc/conn.c",
         "csrc/group.c",
         "csrc/net.c",
-        "csrc/binding.cc"
+        "csrc/binding.cc",
+        "csrc/binding_engine.cc",
+        "csrc/binding_session.cc",
+        "csrc/binding_server.cc",
+        "csrc/binding_snapshot.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
