@@ -81,6 +81,86 @@ bool BufferArg(const Napi::CallbackInfo &info, size_t i, const char **data, size
     return true;
 }
 
+// ---- arguments and results of the Engine's item operations ----
+
+bool KeyArg(const Napi::CallbackInfo &info, size_t i, Key *k)
+{
+    Napi::Env env = info.Env();
+    napi_value v = info.Length() > i ? (napi_value)info[i] : nullptr;
+    if (v != nullptr && napi_get_value_string_utf8(env, v, k->text, sizeof(k->text), &k->len) == napi_ok) {
+        k->data = k->text;
+    } else if (v != nullptr && info[i].IsBuffer()) {
+        Napi::Buffer<char> b = info[i].As<Napi::Buffer<char>>();
+        k->data = b.Data();
+        k->len = b.Length();
+    } else {
+        Napi::TypeError::New(env, "key must be a string or a Buffer").ThrowAsJavaScriptException();
+        return false;
+    }
+    if (k->len > STORE_KEY_MAX || !store_key_valid(k->data, k->len)) {
+        Napi::RangeError::New(env, "key must be 1 to 250 bytes, without spaces or control characters")
+            .ThrowAsJavaScriptException();
+        return false;
+    }
+    return true;
+}
+
+bool ValueArg(const Napi::CallbackInfo &info, size_t i, ValueBytes *v)
+{
+    Napi::Env env = info.Env();
+    napi_value js = info.Length() > i ? (napi_value)info[i] : nullptr;
+    if (js != nullptr && napi_get_value_string_utf8(env, js, v->room, sizeof(v->room), &v->len) == napi_ok) {
+        v->data = v->room;
+        if (v->len == sizeof(v->room) - 1) {  // perhaps cut short: take it whole
+            v->big = info[i].As<Napi::String>().Utf8Value();
+            v->data = v->big.data();
+            v->len = v->big.size();
+        }
+        return true;
+    }
+    if (js != nullptr && info[i].IsBuffer()) {
+        Napi::Buffer<char> b = info[i].As<Napi::Buffer<char>>();
+        v->data = b.Data();
+        v->len = b.Length();
+        return true;
+    }
+    Napi::TypeError::New(env, "value must be a string or a Buffer").ThrowAsJavaScriptException();
+    return false;
+}
+
+// A number (lib/ checked its range) or a BigInt, as a uint64.
+uint64_t U64Arg(const Napi::CallbackInfo &info, size_t i)
+{
+    if (info.Length() <= i)
+        return 0;
+    if (info[i].IsBigInt()) {
+        bool lossless;
+        return info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+    }
+    return info[i].IsNumber() ? (uint64_t)info[i].As<Napi::Number>().Int64Value() : 0;
+}
+
+int64_t I64Arg(const Napi::CallbackInfo &info, size_t i)
+{
+    return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().Int64Value() : 0;
+}
+
+// The item's value as a string (UTF-8) or a new Buffer.
+Napi::Value ItemValue(Napi::Env env, const item_t *it, bool as_string)
+{
+    if (as_string)
+        return Napi::String::New(env, item_value(it), it->nvalue);
+    return Napi::Buffer<char>::Copy(env, item_value(it), it->nvalue);
+}
+
+// A number up to 2^53, past it a BigInt: as the Client returns incr's value and takes a cas.
+Napi::Value U64Value(Napi::Env env, uint64_t n)
+{
+    if (n <= (1ull << 53))
+        return Napi::Number::New(env, (double)n);
+    return Napi::BigInt::New(env, n);
+}
+
 }  // namespace binding
 
 namespace {
@@ -104,6 +184,10 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     exports.Set("Engine", engine_class);
     exports.Set("NativeServer", NativeServerClass(env));
     exports.Set("openFilesLimit", Napi::Function::New(env, OpenFilesLimit));
+    // Stores alive in the process (every thread's), for the tests of their release.
+    exports.Set("liveStores", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+        return Napi::Number::New(info.Env(), (double)LiveStores());
+    }));
     exports.Set("Session", SessionClass(env));
     // What lib/'s JavaScript transport must do alike with the native one, defined once in C.
     Napi::Object constants = Napi::Object::New(env);
@@ -114,6 +198,11 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     set_errors.Set("TOO_LARGE", Napi::String::New(env, TEXT_TOO_LARGE));
     set_errors.Set("NO_MEMORY", Napi::String::New(env, TEXT_NO_MEMORY_STORING));
     constants.Set("SET_ERRORS", set_errors);
+    // incr/decr's failures, likewise.
+    Napi::Object arith_errors = Napi::Object::New(env);
+    arith_errors.Set("NON_NUMERIC", Napi::String::New(env, TEXT_NON_NUMERIC));
+    arith_errors.Set("NO_MEMORY", Napi::String::New(env, TEXT_NO_MEMORY));
+    constants.Set("ARITH_ERRORS", arith_errors);
     exports.Set("constants", constants);
     return exports;
 }

@@ -16,23 +16,31 @@ extern "C" {
 #include "stats.h"
 #include "net.h"
 #include "replies.h"
+#include "flight.h"
 }
 
 namespace binding {
 
-// The C engine outlives whichever of its users goes last: the Engine wrapper (finalized by GC or
-// at environment teardown) or any server still draining connections.
+// The C engine outlives whichever of its users goes last: every Engine wrapper on it, in any
+// thread (finalized by close(), GC or environment teardown), and any server still draining
+// connections. A handle names it by registry slot and generation, never by address, so a handle to
+// a freed store finds nothing (binding_shared.cc).
 struct SharedEngine {
     engine_t engine;
-    unsigned refs = 1;
-    void Unref()
-    {
-        if (--refs == 0) {
-            engine_destroy(&engine);
-            delete this;
-        }
-    }
+    flight_t *flight = nullptr;  // getOrSet's leases
+    uint64_t handle = 0;         // slot | generation << HANDLE_SLOT_BITS
+    unsigned refs = 1;           // under the registry's lock
+
+    // A new store, registered with one reference; null when out of memory.
+    static SharedEngine *Create(const engine_config_t *config);
+    // One more reference to the store a handle names; null when it is gone or was never one.
+    static SharedEngine *Attach(uint64_t handle);
+    void Ref();
+    void Unref();
 };
+
+// Stores alive in this process (any thread), for tests of their release.
+size_t LiveStores();
 
 Napi::Error UvError(Napi::Env env, int rc, const char *syscall);
 size_t SizeOption(Napi::Object opts, const char *name, size_t fallback);
@@ -42,6 +50,31 @@ bool ProtocolOption(Napi::Env env, Napi::Object opts, protocol_t *out);
 bool AuthArg(Napi::Env env, Napi::Value v, auth_t *auth);
 // Keys and values arrive as Buffers (lib/ converts strings once, at the edge).
 bool BufferArg(const Napi::CallbackInfo &info, size_t i, const char **data, size_t *len);
+
+// A key as a string or Buffer, checked as every protocol checks one (KeyArg throws otherwise).
+struct Key {
+    char text[STORE_KEY_MAX + 2];
+    const char *data;
+    size_t len;
+};
+bool KeyArg(const Napi::CallbackInfo &info, size_t i, Key *k);
+
+// A value as a Buffer, or a string taken as UTF-8 (into stack room when it is short).
+struct ValueBytes {
+    char room[4096];
+    std::string big;
+    const char *data;
+    size_t len;
+};
+bool ValueArg(const Napi::CallbackInfo &info, size_t i, ValueBytes *v);
+
+// A number (lib/ checked its range) or a BigInt as a uint64; a number as an int64; 0 when absent.
+uint64_t U64Arg(const Napi::CallbackInfo &info, size_t i);
+int64_t I64Arg(const Napi::CallbackInfo &info, size_t i);
+// An item's value as a string (UTF-8) or a new Buffer.
+Napi::Value ItemValue(Napi::Env env, const item_t *it, bool as_string);
+// A number up to 2^53, past it a BigInt: as the Client returns incr's value.
+Napi::Value U64Value(Napi::Env env, uint64_t n);
 
 // One protocol session and the input it has not executed yet: what Engine.feed() and a
 // JavaScript transport's Session both feed through. Pending input is bounded as on a socket.

@@ -3,6 +3,8 @@
 #include "binding.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 namespace binding {
 namespace {
@@ -13,17 +15,46 @@ public:
     {
         return DefineClass(env, "Engine",
                            {InstanceMethod("feed", &Engine::Feed), InstanceMethod("get", &Engine::Get),
-                            InstanceMethod("set", &Engine::Set), InstanceMethod("delete", &Engine::Delete),
+                            InstanceMethod("delete", &Engine::Delete),
                             InstanceMethod("stats", &Engine::Stats), InstanceMethod("latency", &Engine::Latency),
                             InstanceMethod("snapshot", &Engine::Snapshot),
                             InstanceMethod("setAuth", &Engine::SetAuth),
-                            InstanceMethod("countRejected", &Engine::CountRejected)});
+                            InstanceMethod("countRejected", &Engine::CountRejected),
+                            InstanceMethod("gets", &Engine::Gets), InstanceMethod("has", &Engine::Has),
+                            InstanceMethod("store", &Engine::Store), InstanceMethod("arith", &Engine::Arith),
+                            InstanceMethod("touch", &Engine::Touch), InstanceMethod("flush", &Engine::Flush),
+                            InstanceMethod("getOrSet", &Engine::GetOrSet), InstanceMethod("handle", &Engine::Handle),
+                            InstanceMethod("close", &Engine::Close),
+                            InstanceAccessor("attached", &Engine::Attached, nullptr)});
     }
 
     explicit Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info)
     {
         Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>()
                                                                       : Napi::Object::New(info.Env());
+        // attach: a handle from another Engine's handle(), in any thread: the same store, one more reference.
+        Napi::Value handle = opts.Get("attach");
+        if (handle.IsBigInt()) {
+            bool lossless;
+            shared_ = SharedEngine::Attach(handle.As<Napi::BigInt>().Uint64Value(&lossless));
+            if (shared_ == nullptr) {
+                CodedError(info.Env(), "ERR_ENGINE_GONE", "this handle's store has been freed (or is no handle)");
+                return;
+            }
+            if (!AttachStats())
+                return;
+        } else if (!CreateStore(info.Env(), opts)) {
+            return;
+        }
+    }
+
+    ~Engine() override { Release(); }
+
+    SharedEngine *Shared() { return shared_; }
+
+private:
+    bool CreateStore(Napi::Env env, Napi::Object opts)
+    {
         engine_config_t config = {};
         config.memory_limit = SizeOption(opts, "memoryLimit", 64u << 20);
         config.max_item_size = SizeOption(opts, "maxItemSize", 1u << 20);
@@ -31,36 +62,94 @@ public:
         config.limit_growth = ENGINE_LIMIT_GROWTH;  // what cache_memlimit may raise the limit to
         Napi::Value auth = opts.Get("auth");
         bool with_auth = !auth.IsUndefined() && !auth.IsNull();
-        shared_ = new SharedEngine();
-        if (engine_init(&shared_->engine, &config) != 0 || (with_auth && (shared_->engine.auth = auth_create()) == nullptr)) {
-            Napi::Error::New(info.Env(), "out of memory creating the store").ThrowAsJavaScriptException();
-            return;
+        shared_ = SharedEngine::Create(&config);
+        if (shared_ == nullptr || (with_auth && (shared_->engine.auth = auth_create()) == nullptr)) {
+            Napi::Error::New(env, "out of memory creating the store").ThrowAsJavaScriptException();
+            return false;
         }
-        if (with_auth && !AuthArg(info.Env(), auth, shared_->engine.auth))
-            return;
+        stats_ = &shared_->engine.stats;
+        if (with_auth && !AuthArg(env, auth, shared_->engine.auth))
+            return false;
         shared_->engine.snapshots.shown = opts.Get("snapshots").ToBoolean().Value();
         // enableShutdown: memcached's -A, the "shutdown" command; set before any session exists.
         shared_->engine.shutdown_enabled = opts.Get("enableShutdown").ToBoolean();
-        StartFeeder(PROTOCOL_SIMPLE);
-        StartFeeder(PROTOCOL_MEMCACHED);
+        return true;
     }
 
-    ~Engine() override
+    // The creating thread counts in the engine's own block; an attached Engine, which may run in
+    // any thread, counts in a block of its own, added into the totals as an I/O thread's is.
+    bool AttachStats()
     {
+        own_stats_ = static_cast<engine_stats_t *>(calloc(1, sizeof(engine_stats_t)));
+        if (own_stats_ == nullptr || engine_stats_attach(&shared_->engine, own_stats_) != 0) {
+            free(own_stats_);
+            own_stats_ = nullptr;
+            CodedError(Env(), "ERR_ENGINE_ATTACH", "too many Engines attached to this store");
+            return false;
+        }
+        stats_ = own_stats_;
+        return true;
+    }
+
+    // Gives this wrapper's reference back (close(), or finalization by GC or at the end of its
+    // thread); the store is freed with its last reference. Idempotent.
+    void Release()
+    {
+        if (shared_ == nullptr)
+            return;
         for (Feeder &feeder : feeders_)
             feeder.Stop();
-        shared_->Unref();
+        if (own_stats_ != nullptr) {
+            engine_stats_detach(&shared_->engine, own_stats_);
+            free(own_stats_);
+            own_stats_ = nullptr;
+        }
+        SharedEngine *shared = shared_;
+        shared_ = nullptr;
+        stats_ = nullptr;
+        shared->Unref();
     }
 
-    SharedEngine *Shared() { return shared_; }
+    void CodedError(Napi::Env env, const char *code, const char *message)
+    {
+        Napi::Error err = Napi::Error::New(env, message);
+        err.Set("code", Napi::String::New(env, code));
+        err.ThrowAsJavaScriptException();
+    }
 
-private:
+    // Every operation starts here: a closed Engine throws ERR_ENGINE_CLOSED, never touches memory.
+    engine_t *Open(Napi::Env env)
+    {
+        if (shared_ == nullptr) {
+            CodedError(env, "ERR_ENGINE_CLOSED", "this Engine is closed");
+            return nullptr;
+        }
+        return &shared_->engine;
+    }
+
+    Napi::Value Close(const Napi::CallbackInfo &info)
+    {
+        Release();
+        return info.Env().Undefined();
+    }
+
+    Napi::Value Attached(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), own_stats_ != nullptr); }
+
+    // handle(): a BigInt naming this store, for Engine.attach() in any thread of the process.
+    Napi::Value Handle(const Napi::CallbackInfo &info)
+    {
+        if (Open(info.Env()) == nullptr)
+            return info.Env().Undefined();
+        return Napi::BigInt::New(info.Env(), shared_->handle);
+    }
+
     // In-process callers hold the store already: their sessions need no credentials, and take
     // every reply at once (no output mark).
     void StartFeeder(protocol_t proto)
     {
         feeders_[proto].Start(&shared_->engine, proto, UINT32_MAX);
         feeders_[proto].session.proto.text.authenticated = true;
+        feeders_[proto].session.stats = stats_;
     }
 
     // feed(buffer, {protocol}) runs protocol bytes through this engine's own session for that
@@ -70,8 +159,13 @@ private:
     {
         const char *data;
         size_t len;
-        if (!BufferArg(info, 0, &data, &len))
+        if (Open(info.Env()) == nullptr || !BufferArg(info, 0, &data, &len))
             return info.Env().Undefined();
+        if (!started_) {
+            StartFeeder(PROTOCOL_SIMPLE);
+            StartFeeder(PROTOCOL_MEMCACHED);
+            started_ = true;
+        }
         protocol_t proto = PROTOCOL_SIMPLE;
         if (info.Length() > 1 && info[1].IsObject() && !ProtocolOption(info.Env(), info[1].As<Napi::Object>(), &proto))
             return info.Env().Undefined();
@@ -88,50 +182,240 @@ private:
         return result;
     }
 
+    // ---- the item operations: the C store's own, as the protocols call them, minus the parsing ----
+
+    // get(key, asString) -> value or null; counts as memcached's get does.
     Napi::Value Get(const Napi::CallbackInfo &info)
     {
-        const char *key;
-        size_t nkey;
-        if (!BufferArg(info, 0, &key, &nkey))
-            return info.Env().Undefined();
-        engine_t *e = &shared_->engine;
-        item_t *it = store_key_valid(key, nkey) ? cache_get(e->cache, key, nkey) : NULL;
-        engine_count_get(&e->stats, false, it != NULL);
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 0, &k))
+            return env.Undefined();
+        engine_tick(e);
+        item_t *it = cache_get(e->cache, k.data, k.len);
+        engine_count_get(stats_, false, it != NULL);
         if (it == NULL)
-            return info.Env().Null();
-        Napi::Value value = Napi::Buffer<char>::Copy(info.Env(), item_value(it), it->nvalue);
+            return env.Null();
+        Napi::Value value = ItemValue(env, it, info.Length() > 1 && info[1].ToBoolean());
         cache_release(e->cache, it);
         return value;
     }
 
-    // Returns the store's status name: "OK", "TOO_LARGE" or "NO_MEMORY" (lib/ turns it into an error).
-    Napi::Value Set(const Napi::CallbackInfo &info)
+    // gets(key, asString) -> {value, flags, cas (BigInt)} or null.
+    Napi::Value Gets(const Napi::CallbackInfo &info)
     {
-        const char *key, *value;
-        size_t nkey, nvalue;
-        if (!BufferArg(info, 0, &key, &nkey) || !BufferArg(info, 1, &value, &nvalue))
-            return info.Env().Undefined();
-        engine_t *e = &shared_->engine;
-        stat_add(&e->stats.cmd_set, 1);
-        return Napi::String::New(info.Env(), store_status_name(cache_set(e->cache, key, nkey, value, nvalue, 0, 0)));
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 0, &k))
+            return env.Undefined();
+        engine_tick(e);
+        item_t *it = cache_get(e->cache, k.data, k.len);
+        engine_count_get(stats_, false, it != NULL);
+        if (it == NULL)
+            return env.Null();
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("value", ItemValue(env, it, info.Length() > 1 && info[1].ToBoolean()));
+        out.Set("flags", Napi::Number::New(env, item_flags(it)));
+        out.Set("cas", Napi::BigInt::New(env, it->cas));
+        cache_release(e->cache, it);
+        return out;
     }
 
+    // has(key): whether a live item is there, without copying it out or counting a get.
+    Napi::Value Has(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 0, &k))
+            return env.Undefined();
+        engine_tick(e);
+        item_t *it = cache_get(e->cache, k.data, k.len);
+        if (it != NULL)
+            cache_release(e->cache, it);
+        return Napi::Boolean::New(env, it != NULL);
+    }
+
+    // What a protocol's storage command does once it has parsed the line: the too-large check (a
+    // failed set also drops the old value), the write, and the counters. Returns the status.
+    store_status_t Write(engine_t *e, store_write_t *w)
+    {
+        stat_add(&stats_->cmd_set, 1);
+        if (cache_too_large(e->cache, w->nkey, w->flags, w->nvalue)) {
+            stat_add(&stats_->store_too_large, 1);
+            if (w->mode == STORE_MODE_SET)
+                cache_delete(e->cache, w->key, w->nkey);
+            return w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND ? STORE_NOT_STORED : STORE_TOO_LARGE;
+        }
+        store_status_t st = cache_write(e->cache, w, NULL);
+        if (w->mode == STORE_MODE_CAS)
+            engine_count_cas(stats_, st);
+        if (st == STORE_TOO_LARGE && (w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND))
+            return STORE_NOT_STORED;  // memcached fails to allocate it and stores nothing
+        if (st == STORE_TOO_LARGE || st == STORE_NO_MEMORY)
+            stat_add(&stats_->store_no_memory, 1);
+        return st == STORE_TOO_LARGE ? STORE_NO_MEMORY : st;
+    }
+
+    // store(mode, key, value, flags, ttl, cas) -> the status name ("OK", "NOT_STORED", "EXISTS",
+    // "NOT_FOUND", "TOO_LARGE", "NO_MEMORY"); mode is a store_mode_t, ttl memcached's exptime.
+    Napi::Value Store(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        Key k;
+        ValueBytes v;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 1, &k) || !ValueArg(info, 2, &v))
+            return env.Undefined();
+        uint32_t mode = info[0].As<Napi::Number>().Uint32Value();
+        if (mode > STORE_MODE_CAS) {
+            Napi::RangeError::New(env, "unknown store mode").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        engine_tick(e);
+        store_write_t w = {(store_mode_t)mode, k.data, k.len, v.data, v.len, (uint32_t)U64Arg(info, 3),
+                           engine_exptime(e, I64Arg(info, 4)), U64Arg(info, 5)};
+        return Napi::String::New(env, store_status_name(Write(e, &w)));
+    }
+
+    // delete(key, cas = 0) -> "OK", "NOT_FOUND" or "EXISTS" (the item's cas differs).
     Napi::Value Delete(const Napi::CallbackInfo &info)
     {
-        const char *key;
-        size_t nkey;
-        if (!BufferArg(info, 0, &key, &nkey))
-            return info.Env().Undefined();
-        engine_t *e = &shared_->engine;
-        bool deleted = store_key_valid(key, nkey) && cache_delete(e->cache, key, nkey) == STORE_OK;
-        stat_add(deleted ? &e->stats.delete_hits : &e->stats.delete_misses, 1);
-        return Napi::Boolean::New(info.Env(), deleted);
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 0, &k))
+            return env.Undefined();
+        engine_tick(e);
+        store_status_t st = cache_delete_cas(e->cache, k.data, k.len, U64Arg(info, 1));
+        stat_add(st == STORE_OK ? &stats_->delete_hits : &stats_->delete_misses, 1);
+        return Napi::String::New(env, store_status_name(st));
+    }
+
+    // arith(incr, key, delta) -> the new value, null when absent, or "NON_NUMERIC"/"NO_MEMORY".
+    Napi::Value Arith(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 1, &k))
+            return env.Undefined();
+        bool incr = info[0].ToBoolean();
+        uint64_t value;
+        engine_tick(e);
+        switch (cache_arith(e->cache, k.data, k.len, incr, U64Arg(info, 2), &value)) {
+        case STORE_OK:
+            stat_add(incr ? &stats_->incr_hits : &stats_->decr_hits, 1);
+            return U64Value(env, value);
+        case STORE_NOT_FOUND:
+            stat_add(incr ? &stats_->incr_misses : &stats_->decr_misses, 1);
+            return env.Null();
+        case STORE_NON_NUMERIC:
+            return Napi::String::New(env, "NON_NUMERIC");
+        default:
+            return Napi::String::New(env, "NO_MEMORY");
+        }
+    }
+
+    // touch(key, ttl) -> whether the item was there.
+    Napi::Value Touch(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 0, &k))
+            return env.Undefined();
+        engine_tick(e);
+        bool hit = cache_touch(e->cache, k.data, k.len, engine_exptime(e, I64Arg(info, 1))) == STORE_OK;
+        engine_count_get(stats_, true, hit);
+        return Napi::Boolean::New(env, hit);
+    }
+
+    // flush(delay): memcached's flush_all [delay], taking effect a second before the delay ends.
+    Napi::Value Flush(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        engine_t *e = Open(env);
+        if (e == nullptr)
+            return env.Undefined();
+        engine_tick(e);
+        stat_add(&stats_->cmd_flush, 1);
+        int64_t delay = I64Arg(info, 0);
+        cache_flush(e->cache, delay > 0 ? engine_exptime(e, delay) - 1 : 0);
+        return env.Undefined();
+    }
+
+    // getOrSet(key, ttl, compute, asString, waitMs) -> the value present, else compute(key)'s
+    // result, stored with ttl unless null or undefined (lib/ normalizes what it returns). One
+    // thread computes a missing key at a time (flight.h); the others wait up to waitMs for it, then
+    // read its value. The lease is ended however compute returns: a throw, or the thread's end.
+    Napi::Value GetOrSet(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 0, &k))
+            return env.Undefined();
+        if (info.Length() < 3 || !info[2].IsFunction()) {
+            Napi::TypeError::New(env, "compute must be a function").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        bool as_string = info.Length() > 3 && info[3].ToBoolean();
+        unsigned wait_ms = (unsigned)I64Arg(info, 4);
+        flight_status_t flight = FLIGHT_BUSY;
+        for (int round = 0; round < 3; round++) {
+            engine_tick(e);
+            item_t *it = cache_get(e->cache, k.data, k.len);
+            engine_count_get(stats_, false, it != NULL);
+            if (it != NULL) {
+                Napi::Value value = ItemValue(env, it, as_string);
+                cache_release(e->cache, it);
+                return value;
+            }
+            flight = flight_begin(shared_->flight, k.data, k.len, wait_ms);
+            if (flight != FLIGHT_LANDED)
+                break;  // owned, or busy: compute (FLIGHT_LANDED without a value: its compute failed)
+        }
+        std::string key(k.data, k.len);  // compute may run anything, even close() on this Engine
+        SharedEngine *shared = shared_;
+        shared->Ref();
+        Napi::Value result = info[2].As<Napi::Function>().Call({Napi::String::New(env, key)});
+        if (!env.IsExceptionPending() && (result.IsNumber() || result.IsBoolean()))
+            result = result.ToString();  // stored as the Client stores them
+        bool stored_ok = !env.IsExceptionPending() && shared_ != nullptr &&
+                         (result.IsString() || result.IsBuffer());
+        if (stored_ok) {
+            ValueBytes v;
+            if (result.IsBuffer()) {
+                Napi::Buffer<char> b = result.As<Napi::Buffer<char>>();
+                v.data = b.Data();
+                v.len = b.Length();
+            } else {
+                v.big = result.As<Napi::String>().Utf8Value();
+                v.data = v.big.data();
+                v.len = v.big.size();
+            }
+            engine_tick(e);
+            store_write_t w = {STORE_MODE_SET, key.data(), key.size(), v.data, v.len, 0,
+                               engine_exptime(e, I64Arg(info, 1)), 0};
+            Write(e, &w);
+        }
+        if (flight == FLIGHT_OWNED)
+            flight_end(shared->flight, key.data(), key.size());
+        shared->Unref();
+        if (env.IsExceptionPending())
+            return env.Undefined();
+        return result;
     }
 
     // setAuth([[user, password], ...]) replaces the credentials of an engine created with auth.
     Napi::Value SetAuth(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
+        if (Open(env) == nullptr)
+            return env.Undefined();
         if (shared_->engine.auth == nullptr)
             Napi::Error::New(env, "this engine was created without authentication").ThrowAsJavaScriptException();
         else
@@ -142,7 +426,9 @@ private:
     // A listener in JavaScript (TLS) refused a connection past maxConnections: rejected_connections.
     Napi::Value CountRejected(const Napi::CallbackInfo &info)
     {
-        stat_add(&shared_->engine.stats.rejected_connections, 1);
+        if (Open(info.Env()) == nullptr)
+            return info.Env().Undefined();
+        stat_add(&stats_->rejected_connections, 1);
         return info.Env().Undefined();
     }
 
@@ -151,6 +437,8 @@ private:
     Napi::Value Stats(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
+        if (Open(env) == nullptr)
+            return env.Undefined();
         std::string group = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
         Napi::Object out = Napi::Object::New(env);
         StatsTarget target{env, out};
@@ -168,6 +456,8 @@ private:
             Napi::TypeError::New(env, "snapshot(path, kind, callback)").ThrowAsJavaScriptException();
             return env.Undefined();
         }
+        if (Open(env) == nullptr)
+            return env.Undefined();
         std::string kind = info[1].As<Napi::String>().Utf8Value();
         QueueSnapshot(info[2].As<Napi::Function>(), shared_, info[0].As<Napi::String>().Utf8Value(),
                       kind == "idle" ? SnapshotKind::SAVE_IDLE : kind == "save" ? SnapshotKind::SAVE : SnapshotKind::LOAD);
@@ -179,6 +469,8 @@ private:
     Napi::Value Latency(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
+        if (Open(env) == nullptr)
+            return env.Undefined();
         engine_stats_t st;  // about 3 KB, most of it the histograms
         engine_stats_sum(&shared_->engine, &st);
         Napi::Array bounds = Napi::Array::New(env, LATENCY_NBOUNDS);
@@ -215,8 +507,11 @@ private:
         }
     };
 
-    SharedEngine *shared_ = nullptr;
+    SharedEngine *shared_ = nullptr;  // null once closed
+    engine_stats_t *stats_ = nullptr; // where this Engine's operations count
+    engine_stats_t *own_stats_ = nullptr;  // an attached Engine's block
     Feeder feeders_[2] = {};  // indexed by protocol_t; zeroed, so Stop() is safe before Start()
+    bool started_ = false;    // feeders start at the first feed()
 };
 
 }  // namespace

@@ -93,7 +93,7 @@ public:
         state_->server = server;
         state_->shared = shared;
         state_->wrapper = this;
-        shared->refs++;
+        shared->Ref();
         Ref();
         napi_add_async_cleanup_hook(env, CleanupHook, state_, &state_->cleanup);
     }

@@ -36,7 +36,7 @@ public:
         if (!ProtocolOption(env, info[1].As<Napi::Object>(), &proto))
             return;
         shared_ = EngineShared(info[0]);
-        shared_->refs++;
+        shared_->Ref();
         engine_t *e = &shared_->engine;
         feeder_.Start(e, proto, SESSION_OUTPUT_HIGH_WATER);
         stat_add(&e->stats.curr_connections, 1);

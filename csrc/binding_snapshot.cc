@@ -16,7 +16,7 @@ public:
     SnapshotWorker(Napi::Function callback, SharedEngine *shared, std::string path, Kind kind)
         : Napi::AsyncWorker(callback), shared_(shared), path_(std::move(path)), kind_(kind)
     {
-        shared_->refs++;
+        shared_->Ref();
     }
 
     ~SnapshotWorker() override { shared_->Unref(); }

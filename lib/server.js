@@ -132,6 +132,17 @@ function validateSecurity(opts, validated) {
 	return out;
 }
 
+// An Engine to serve, made in this thread: a Server counts on Node's loop in the engine's own
+// counters, which only its creating thread writes (an attached Engine counts in a block of its own).
+function givenEngine(opts, validated) {
+	const engine = opts !== null && typeof opts === 'object' ? opts.engine : undefined;
+	if (engine === undefined || engine === null) return null;
+	if (!(engine instanceof Engine)) throw new TypeError('option engine must be an Engine');
+	if (engine.attached) throw new RangeError('option engine: serve an Engine from the thread that created it, not one from Engine.attach()');
+	if (validated.authFile !== null) throw new RangeError('option engine: an auth file needs the Server to create its engine');
+	return engine;
+}
+
 class Server extends EventEmitter {
 	// new Server(options | port, callback(err, server)): starts listening at once.
 	constructor(opts, callback) {
@@ -140,7 +151,9 @@ class Server extends EventEmitter {
 		this.options = validate(opts);
 		// The credentials go to the engine only, not into this.options.
 		const credentials = this.options.authFile === null ? null : auth.load(this.options.authFile);
-		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options), auth: credentials });
+		// engine: serve an existing Engine (its memory options are its own) instead of a new one.
+		const given = givenEngine(opts, this.options);
+		this.engine = given || new Engine({ ...this.options, shards: shardsFor(this.options), auth: credentials });
 		this.listening = false;
 		this._nativeServer = null;
 		this._tls = null;
