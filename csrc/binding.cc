@@ -148,9 +148,27 @@ int64_t I64Arg(const Napi::CallbackInfo &info, size_t i)
 // The item's value as a string (UTF-8) or a new Buffer.
 Napi::Value ItemValue(Napi::Env env, const item_t *it, bool as_string)
 {
+    napi_value v = nullptr;
     if (as_string)
-        return Napi::String::New(env, item_value(it), it->nvalue);
-    return Napi::Buffer<char>::Copy(env, item_value(it), it->nvalue);
+        napi_create_string_utf8(env, item_value(it), it->nvalue, &v);
+    else
+        napi_create_buffer_copy(env, it->nvalue, item_value(it), nullptr, &v);
+    return Napi::Value(env, v);
+}
+
+Napi::Value Latin1(Napi::Env env, const char *text)
+{
+    napi_value v = nullptr;
+    napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &v);
+    return Napi::Value(env, v);
+}
+
+bool FlagArg(const Napi::CallbackInfo &info, size_t i)
+{
+    bool flag = false;
+    if (info.Length() > i)
+        napi_get_value_bool(info.Env(), info[i], &flag);
+    return flag;
 }
 
 // A number up to 2^53, past it a BigInt: as the Client returns incr's value and takes a cas.

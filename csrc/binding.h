@@ -71,8 +71,13 @@ bool ValueArg(const Napi::CallbackInfo &info, size_t i, ValueBytes *v);
 // A number (lib/ checked its range) or a BigInt as a uint64; a number as an int64; 0 when absent.
 uint64_t U64Arg(const Napi::CallbackInfo &info, size_t i);
 int64_t I64Arg(const Napi::CallbackInfo &info, size_t i);
+// What the item operations return, made with N-API's own calls: in a worker being terminated they
+// fail, and node-addon-api's wrappers would then abort the process; these return undefined.
 // An item's value as a string (UTF-8) or a new Buffer.
 Napi::Value ItemValue(Napi::Env env, const item_t *it, bool as_string);
+Napi::Value Latin1(Napi::Env env, const char *text);
+// A boolean argument (false when absent or not a boolean).
+bool FlagArg(const Napi::CallbackInfo &info, size_t i);
 // A number up to 2^53, past it a BigInt: as the Client returns incr's value.
 Napi::Value U64Value(Napi::Env env, uint64_t n);
 

@@ -197,7 +197,7 @@ private:
         engine_count_get(stats_, false, it != NULL);
         if (it == NULL)
             return env.Null();
-        Napi::Value value = ItemValue(env, it, info.Length() > 1 && info[1].ToBoolean());
+        Napi::Value value = ItemValue(env, it, FlagArg(info, 1));
         cache_release(e->cache, it);
         return value;
     }
@@ -215,12 +215,18 @@ private:
         engine_count_get(stats_, false, it != NULL);
         if (it == NULL)
             return env.Null();
-        Napi::Object out = Napi::Object::New(env);
-        out.Set("value", ItemValue(env, it, info.Length() > 1 && info[1].ToBoolean()));
-        out.Set("flags", Napi::Number::New(env, item_flags(it)));
-        out.Set("cas", Napi::BigInt::New(env, it->cas));
+        napi_value out = nullptr, flags = nullptr, cas = nullptr;
+        napi_create_object(env, &out);
+        napi_create_uint32(env, item_flags(it), &flags);
+        napi_create_bigint_uint64(env, it->cas, &cas);
+        napi_value value = ItemValue(env, it, FlagArg(info, 1));
         cache_release(e->cache, it);
-        return out;
+        if (out == nullptr || value == nullptr || flags == nullptr || cas == nullptr ||
+            napi_set_named_property(env, out, "value", value) != napi_ok ||
+            napi_set_named_property(env, out, "flags", flags) != napi_ok ||
+            napi_set_named_property(env, out, "cas", cas) != napi_ok)
+            return env.Undefined();
+        return Napi::Value(env, out);
     }
 
     // has(key): whether a live item is there, without copying it out or counting a get.
@@ -247,7 +253,7 @@ private:
             stat_add(&stats_->store_too_large, 1);
             if (w->mode == STORE_MODE_SET)
                 cache_delete(e->cache, w->key, w->nkey);
-            return w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND ? STORE_NOT_STORED : STORE_TOO_LARGE;
+            return STORE_TOO_LARGE;
         }
         store_status_t st = cache_write(e->cache, w, NULL);
         if (w->mode == STORE_MODE_CAS)
@@ -277,7 +283,7 @@ private:
         engine_tick(e);
         store_write_t w = {(store_mode_t)mode, k.data, k.len, v.data, v.len, (uint32_t)U64Arg(info, 3),
                            engine_exptime(e, I64Arg(info, 4)), U64Arg(info, 5)};
-        return Napi::String::New(env, store_status_name(Write(e, &w)));
+        return Latin1(env, store_status_name(Write(e, &w)));
     }
 
     // delete(key, cas = 0) -> "OK", "NOT_FOUND" or "EXISTS" (the item's cas differs).
@@ -291,7 +297,7 @@ private:
         engine_tick(e);
         store_status_t st = cache_delete_cas(e->cache, k.data, k.len, U64Arg(info, 1));
         stat_add(st == STORE_OK ? &stats_->delete_hits : &stats_->delete_misses, 1);
-        return Napi::String::New(env, store_status_name(st));
+        return Latin1(env, store_status_name(st));
     }
 
     // arith(incr, key, delta) -> the new value, null when absent, or "NON_NUMERIC"/"NO_MEMORY".
@@ -302,7 +308,7 @@ private:
         engine_t *e = Open(env);
         if (e == nullptr || !KeyArg(info, 1, &k))
             return env.Undefined();
-        bool incr = info[0].ToBoolean();
+        bool incr = FlagArg(info, 0);
         uint64_t value;
         engine_tick(e);
         switch (cache_arith(e->cache, k.data, k.len, incr, U64Arg(info, 2), &value)) {
@@ -313,9 +319,9 @@ private:
             stat_add(incr ? &stats_->incr_misses : &stats_->decr_misses, 1);
             return env.Null();
         case STORE_NON_NUMERIC:
-            return Napi::String::New(env, "NON_NUMERIC");
+            return Latin1(env, "NON_NUMERIC");
         default:
-            return Napi::String::New(env, "NO_MEMORY");
+            return Latin1(env, "NO_MEMORY");
         }
     }
 
@@ -362,7 +368,7 @@ private:
             Napi::TypeError::New(env, "compute must be a function").ThrowAsJavaScriptException();
             return env.Undefined();
         }
-        bool as_string = info.Length() > 3 && info[3].ToBoolean();
+        bool as_string = FlagArg(info, 3);
         unsigned wait_ms = (unsigned)I64Arg(info, 4);
         flight_status_t flight = FLIGHT_BUSY;
         for (int round = 0; round < 3; round++) {
@@ -381,10 +387,13 @@ private:
         std::string key(k.data, k.len);  // compute may run anything, even close() on this Engine
         SharedEngine *shared = shared_;
         shared->Ref();
-        Napi::Value result = info[2].As<Napi::Function>().Call({Napi::String::New(env, key)});
-        if (!env.IsExceptionPending() && (result.IsNumber() || result.IsBoolean()))
+        napi_value arg = nullptr, returned = nullptr;
+        if (napi_create_string_utf8(env, key.data(), key.size(), &arg) == napi_ok)
+            napi_call_function(env, env.Undefined(), info[2], 1, &arg, &returned);
+        Napi::Value result(env, returned);
+        if (returned != nullptr && (result.IsNumber() || result.IsBoolean()))
             result = result.ToString();  // stored as the Client stores them
-        bool stored_ok = !env.IsExceptionPending() && shared_ != nullptr &&
+        bool stored_ok = returned != nullptr && !env.IsExceptionPending() && shared_ != nullptr &&
                          (result.IsString() || result.IsBuffer());
         if (stored_ok) {
             ValueBytes v;
@@ -405,7 +414,7 @@ private:
         if (flight == FLIGHT_OWNED)
             flight_end(shared->flight, key.data(), key.size());
         shared->Unref();
-        if (env.IsExceptionPending())
+        if (returned == nullptr || env.IsExceptionPending())
             return env.Undefined();
         return result;
     }
