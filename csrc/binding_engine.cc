@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace binding {
@@ -20,7 +21,7 @@ public:
                             InstanceMethod("snapshot", &Engine::Snapshot),
                             InstanceMethod("setAuth", &Engine::SetAuth),
                             InstanceMethod("countRejected", &Engine::CountRejected),
-                            InstanceMethod("gets", &Engine::Gets), InstanceMethod("has", &Engine::Has),
+                            InstanceMethod("gets", &Engine::Gets), InstanceMethod("getInto", &Engine::GetInto), InstanceMethod("has", &Engine::Has),
                             InstanceMethod("store", &Engine::Store), InstanceMethod("arith", &Engine::Arith),
                             InstanceMethod("touch", &Engine::Touch), InstanceMethod("flush", &Engine::Flush),
                             InstanceMethod("getOrSet", &Engine::GetOrSet), InstanceMethod("handle", &Engine::Handle),
@@ -200,6 +201,38 @@ private:
         Napi::Value value = ItemValue(env, it, FlagArg(info, 1));
         cache_release(e->cache, it);
         return value;
+    }
+
+    // getInto(key, scratch) -> null, the value's length once copied into scratch (a Buffer that lib/
+    // reuses: a pooled Buffer made in JavaScript costs far less than one made here), or a new
+    // Buffer when it does not fit. One lookup either way.
+    Napi::Value GetInto(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        Key k;
+        engine_t *e = Open(env);
+        if (e == nullptr || !KeyArg(info, 0, &k))
+            return env.Undefined();
+        void *room = nullptr;
+        size_t size = 0;
+        if (info.Length() < 2 || napi_get_buffer_info(env, info[1], &room, &size) != napi_ok) {
+            Napi::TypeError::New(env, "getInto(key, scratch Buffer)").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        engine_tick(e);
+        item_t *it = cache_get(e->cache, k.data, k.len);
+        engine_count_get(stats_, false, it != NULL);
+        if (it == NULL)
+            return env.Null();
+        napi_value out = nullptr;
+        if (it->nvalue <= size) {
+            memcpy(room, item_value(it), it->nvalue);
+            napi_create_uint32(env, it->nvalue, &out);
+        } else {
+            out = ItemValue(env, it, false);
+        }
+        cache_release(e->cache, it);
+        return Napi::Value(env, out);
     }
 
     // gets(key, asString) -> {value, flags, cas (BigInt)} or null.

@@ -15,6 +15,10 @@ const ENCODING = Symbol('encoding');
 const SET_ERRORS = native.constants.SET_ERRORS;
 const ARITH_ERRORS = native.constants.ARITH_ERRORS;
 
+// Where get copies a value before it becomes a Buffer of its own (from Node's pool when small):
+// one per thread, as each thread loads its own copy of this module.
+const SCRATCH = Buffer.alloc(64 * 1024);
+
 // store_mode_t (csrc/store_types.h).
 const MODE = { set: 0, add: 1, replace: 2, append: 3, prepend: 4, cas: 5 };
 const INT32_MIN = -(2 ** 31);
@@ -117,9 +121,13 @@ class Engine {
 	// The value (a Buffer, or a string with an encoding), or null when the key is absent.
 	get(key, opts) {
 		const encoding = opts === undefined ? this[ENCODING] : checkEncoding(opts.encoding);
-		if (encoding === null || encoding === 'utf8') return this[NATIVE].get(key, encoding === 'utf8');
-		const value = this[NATIVE].get(key, false);
-		return value === null ? null : value.toString(encoding);
+		if (encoding === 'utf8') return this[NATIVE].get(key, true);
+		const value = this[NATIVE].getInto(key, SCRATCH);
+		if (typeof value !== 'number') return value === null || encoding === null ? value : value.toString(encoding);
+		if (encoding !== null) return SCRATCH.toString(encoding, 0, value);
+		const out = Buffer.allocUnsafe(value);
+		SCRATCH.copy(out, 0, 0, value);
+		return out;
 	}
 
 	// {value, flags, cas (a BigInt for cas())}, or null.
