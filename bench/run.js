@@ -1,7 +1,8 @@
 // bench/run.js - `npm run bench`: simplecached and memcached side by side under the same C load generator.
 // Builds bench/loadgen.c, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
 // then the memory cases (bench/memory.js): server RSS per idle connection and per item, one fresh server per run;
-// then the Node clients side by side (bench/client.js).
+// then the Node clients side by side (bench/client.js); then restart (bench/restart.js) and the
+// in-process Engine (bench/engine.js).
 'use strict';
 
 const { spawn, spawnSync } = require('child_process');
@@ -163,6 +164,13 @@ const CLIENT_CASE = {
 const RESTART_CASE = {
   name: 'restart',
   description: 'restart file: save and load of 1M x 100 B and 100k x 10 KiB items (MB/s); ops/s and p99 while saving every second vs not',
+};
+
+// The in-process Engine against lru-cache, a Map and our Client, and shared by worker threads:
+// bench/engine.js, in a process of its own.
+const ENGINE_CASE = {
+  name: 'engine',
+  description: 'in-process Engine vs lru-cache, Map and Client: ns/op of get hit/miss and set (32 B, 1 KiB), from 2 workers at once; RSS of one shared store vs 4 lru-caches',
 };
 
 // ---------------------------------------------------------------- options
@@ -417,7 +425,7 @@ async function runCase(testCase, options) {
 // Names first: descriptions share words ("text", "pipeline") across cases, so matching
 // both would make --only text select every case. Descriptions are the fallback.
 function selectCases(options) {
-  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE, RESTART_CASE];
+  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE, RESTART_CASE, ENGINE_CASE];
   if (!options.only) return all;
   const byName = all.filter((c) => c.name.includes(options.only));
   const selected = byName.length > 0 ? byName : all.filter((c) => c.description.includes(options.only));
@@ -569,6 +577,13 @@ function runRestart(options) {
   if (child.status !== 0) throw new Error(`bench/restart.js failed (exit ${child.status})`);
 }
 
+function runEngine(options) {
+  log(`\n== ${ENGINE_CASE.name}: ${ENGINE_CASE.description}`);
+  const args = [path.join(__dirname, 'engine.js'), '--duration', String(options.duration)];
+  const child = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (child.status !== 0) throw new Error(`bench/engine.js failed (exit ${child.status})`);
+}
+
 function printReport(caseResults, memoryResults, clientResults, options) {
   if (options.json) {
     const doc = {
@@ -584,7 +599,7 @@ function printReport(caseResults, memoryResults, clientResults, options) {
 
 // ---------------------------------------------------------------- main
 
-function listCases(cases, memoryCases, clients, restart, options) {
+function listCases(cases, memoryCases, clients, restart, engine, options) {
   for (const c of cases) {
     console.log(`${c.name}: ${c.description}`);
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
@@ -595,6 +610,7 @@ function listCases(cases, memoryCases, clients, restart, options) {
   }
   if (clients) console.log(`${CLIENT_CASE.name}: ${CLIENT_CASE.description}`);
   if (restart) console.log(`${RESTART_CASE.name}: ${RESTART_CASE.description}`);
+  if (engine) console.log(`${ENGINE_CASE.name}: ${ENGINE_CASE.description}`);
 }
 
 // Checked before any case runs, so a missing prerequisite does not surface after minutes of work.
@@ -614,8 +630,9 @@ async function main() {
   const memoryCases = selected.filter((c) => MEMORY_CASES.includes(c));
   const clients = selected.includes(CLIENT_CASE);
   const restart = selected.includes(RESTART_CASE);
+  const engine = selected.includes(ENGINE_CASE);
   if (options.list) {
-    listCases(cases, memoryCases, clients, restart, options);
+    listCases(cases, memoryCases, clients, restart, engine, options);
     return;
   }
   installExitHandlers();
@@ -633,6 +650,7 @@ async function main() {
     if (clients) runClients(options);
   }
   if (restart && !options.json) runRestart(options);
+  if (engine && !options.json) runEngine(options);
 }
 
 main().catch((err) => {
