@@ -41,10 +41,16 @@
         "csrc/conn.c",
         "csrc/group.c",
         "csrc/net.c",
-        "csrc/binding.cc"
+        "csrc/flight.c",
+        "csrc/binding.cc",
+        "csrc/binding_shared.cc",
+        "csrc/binding_engine.cc",
+        "csrc/binding_session.cc",
+        "csrc/binding_server.cc",
+        "csrc/binding_snapshot.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags_c": ["-std=c11", "-D_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17"],

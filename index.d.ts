@@ -75,6 +75,8 @@ export interface ServerOptions {
 	tls?: import('tls').TlsOptions;
 	/** HTTP port serving /metrics in Prometheus's text format; 0 picks a free one (default off). */
 	metricsPort?: number | false | null;
+	/** An Engine to serve (made in this thread) instead of a new one; the memory options are its own. */
+	engine?: Engine<string | Buffer>;
 	/** Saved to on close() and loaded from at start, so that a restart keeps the cache. */
 	restartFile?: string;
 	/** With restartFile: seconds between background saves while serving (default 0: only on close). */
@@ -131,14 +133,72 @@ export interface ServerStats {
 
 export type Protocol = 'simple' | 'memcached';
 
-/** The store a Server serves, in-process, without a socket. */
-export interface Engine {
+export interface EngineOptions {
+	/** Bytes of items (64 MiB). */
+	memoryLimit?: number;
+	/** Largest item, as memcached measures it (1 MiB). */
+	maxItemSize?: number;
+	/** Locks over the store (1 to 64): more let threads work side by side. */
+	shards?: number;
+	/** What get returns: Buffers (null, the default) or strings of this encoding. */
+	encoding?: BufferEncoding | 'buffer' | null;
+}
+
+export interface EngineStoreOptions {
+	/** memcached's exptime: seconds up to 30 days, a unix time past that, negative: expired, 0: never. */
+	ttl?: number;
+	flags?: number;
+}
+
+export interface EngineItem<V> {
+	value: V;
+	flags: number;
+	cas: bigint;
+}
+
+export interface EngineGetOptions {
+	encoding?: BufferEncoding | 'buffer' | null;
+}
+
+/** The cache in-process: the C store with memcached's rules, shared by every thread of the
+ * process (handle() / Engine.attach()), and what a Server serves. Every call is synchronous.
+ * V: what get returns (Buffers, or strings with an encoding). */
+export interface Engine<V extends string | Buffer = Buffer> {
+	/** A BigInt naming this store, to post to a worker. */
+	handle(): bigint;
+	/** Gives this Engine's reference back; later calls throw ERR_ENGINE_CLOSED. */
+	close(): void;
+	/** Whether this Engine came from Engine.attach(). */
+	readonly attached: boolean;
+
 	/** The value, or null when absent. */
-	get(key: string | Buffer): Buffer | null;
+	get(key: Key): V | null;
+	get(key: Key, options: { encoding: BufferEncoding }): string | null;
+	get(key: Key, options: { encoding: null | 'buffer' }): Buffer | null;
+	/** The item with its flags and cas unique (for cas()), or null. */
+	gets(key: Key, options?: EngineGetOptions): EngineItem<V> | null;
+	getMulti(keys: Key[], options?: EngineGetOptions): Record<string, V>;
+	has(key: Key): boolean;
 	/** Stores the value; throws (code SERVER_ERROR) when it does not fit. */
-	set(key: string | Buffer, value: string | Buffer | number | boolean): true;
-	/** true if deleted, false if absent. */
-	delete(key: string | Buffer): boolean;
+	set(key: Key, value: Value, options?: EngineStoreOptions): true;
+	/** true once stored, false when not (add: present; the others: absent). */
+	add(key: Key, value: Value, options?: EngineStoreOptions): boolean;
+	replace(key: Key, value: Value, options?: EngineStoreOptions): boolean;
+	append(key: Key, value: Value, options?: EngineStoreOptions): boolean;
+	prepend(key: Key, value: Value, options?: EngineStoreOptions): boolean;
+	/** false when the item changed since gets() returned `cas`, or is gone. */
+	cas(key: Key, value: Value, cas: CasUnique, options?: EngineStoreOptions): boolean;
+	/** true if deleted, false if absent (or, with options.cas, changed since). */
+	delete(key: Key, options?: { cas?: CasUnique }): boolean;
+	/** The new value (a BigInt past 2^53), or null when absent; throws CLIENT_ERROR for a non-number. */
+	incr(key: Key, delta?: number | bigint): number | bigint | null;
+	decr(key: Key, delta?: number | bigint): number | bigint | null;
+	touch(key: Key, ttl: number): boolean;
+	flush(delay?: number): true;
+	/** The value, or compute(key)'s, stored with ttl; one thread computes a missing key at a time,
+	 * the others wait for it (up to options.wait ms, 5000). */
+	getOrSet(key: Key, ttl: number, compute: (key: string) => Value | null | undefined,
+		options?: { wait?: number; encoding?: BufferEncoding | 'buffer' | null }): V | null | undefined;
 	/** The whole protocol engine: request bytes in, reply bytes out. */
 	feed(data: string | Buffer, options?: { protocol?: Protocol }): Buffer;
 	/** A memcached `stats` group's pairs under their names ('' or none: `stats` itself), numbers
@@ -153,6 +213,18 @@ export interface Engine {
 	load(path: string, callback: Callback<SnapshotLoaded>): void;
 	load(path: string): Promise<SnapshotLoaded>;
 }
+
+export interface EngineConstructor {
+	new (options?: EngineOptions & { encoding?: null | 'buffer' }): Engine<Buffer>;
+	new (options: EngineOptions & { encoding: BufferEncoding }): Engine<string>;
+	/** An Engine over the store another Engine's handle() names, in any thread; throws
+	 * ERR_ENGINE_GONE once that store is freed. */
+	attach(handle: bigint, options?: { encoding?: null | 'buffer' }): Engine<Buffer>;
+	attach(handle: bigint, options: { encoding: BufferEncoding }): Engine<string>;
+	readonly prototype: Engine<string | Buffer>;
+}
+
+export declare const Engine: EngineConstructor;
 
 export interface SnapshotSaved {
 	items: number;

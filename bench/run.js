@@ -1,7 +1,8 @@
 // bench/run.js - `npm run bench`: simplecached and memcached side by side under the same C load generator.
 // Builds bench/loadgen/, starts both servers for each case, alternates loadgen rounds between them, prints a comparison;
 // then the memory cases (bench/memory.js): server RSS per idle connection and per item, one fresh server per run;
-// then the Node clients side by side (bench/client.js).
+// then the Node clients side by side (bench/client.js); then restart (bench/restart.js) and the
+// in-process Engine (bench/engine.js).
 'use strict';
 
 const { spawn, spawnSync } = require('child_process');
@@ -207,6 +208,13 @@ const RESTART_CASE = {
 const VALUES_CASE = {
   name: 'values',
   description: 'value sizes 32 B-1 MiB x seed/text/binary + multi-get of 100: ops/s and server CPU µs/op, simplecached vs memcached -t 1 vs a read/write-only floor',
+};
+
+// The in-process Engine against lru-cache, a Map and our Client, and shared by worker threads:
+// bench/engine.js, in a process of its own.
+const ENGINE_CASE = {
+  name: 'engine',
+  description: 'in-process Engine vs lru-cache, Map and Client: ns/op of get hit/miss and set (32 B, 1 KiB), from 2 workers at once; RSS of one shared store vs 4 lru-caches',
 };
 
 // ---------------------------------------------------------------- options
@@ -455,7 +463,7 @@ async function runCase(testCase, options) {
 // Names first: descriptions share words ("text", "pipeline") across cases, so matching
 // both would make --only text select every case. Descriptions are the fallback.
 function selectCases(options) {
-  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE, RESTART_CASE, VALUES_CASE];
+  const all = [...CASES, ...MEMORY_CASES, CLIENT_CASE, RESTART_CASE, VALUES_CASE, ENGINE_CASE];
   if (!options.only) return all;
   const byName = all.filter((c) => c.name.includes(options.only));
   const selected = byName.length > 0 ? byName : all.filter((c) => c.description.includes(options.only));
@@ -620,6 +628,13 @@ function runValues(options) {
   return options.json ? JSON.parse(child.stdout) : null;
 }
 
+function runEngine(options) {
+  log(`\n== ${ENGINE_CASE.name}: ${ENGINE_CASE.description}`);
+  const args = [path.join(__dirname, 'engine.js'), '--duration', String(options.duration)];
+  const child = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (child.status !== 0) throw new Error(`bench/engine.js failed (exit ${child.status})`);
+}
+
 function printReport(caseResults, memoryResults, clientResults, options, valuesResults = null) {
   if (options.json) {
     const doc = {
@@ -635,7 +650,8 @@ function printReport(caseResults, memoryResults, clientResults, options, valuesR
 
 // ---------------------------------------------------------------- main
 
-function listCases(cases, memoryCases, clients, restart, values, options) {
+// scripts: which of the cases run by scripts of their own were selected.
+function listCases(cases, memoryCases, scripts, options) {
   for (const c of cases) {
     console.log(`${c.name}: ${c.description}`);
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  loadgen ${JSON.stringify({ ...c.loadgen, ...t.loadgen })}`);
@@ -644,9 +660,9 @@ function listCases(cases, memoryCases, clients, restart, values, options) {
     console.log(`${c.name}: ${c.description} (memory, target ≤ ${c.goal} B/${c.unit})`);
     for (const t of c.targets) console.log(`    ${t.label}: ${t.server.describe(options)}  load ${JSON.stringify(c.load)}`);
   }
-  if (clients) console.log(`${CLIENT_CASE.name}: ${CLIENT_CASE.description}`);
-  if (restart) console.log(`${RESTART_CASE.name}: ${RESTART_CASE.description}`);
-  if (values) console.log(`${VALUES_CASE.name}: ${VALUES_CASE.description}`);
+  for (const c of [CLIENT_CASE, RESTART_CASE, VALUES_CASE, ENGINE_CASE]) {
+    if (scripts[c.name]) console.log(`${c.name}: ${c.description}`);
+  }
 }
 
 // Checked before any case runs, so a missing prerequisite does not surface after minutes of work.
@@ -667,8 +683,9 @@ async function main() {
   const clients = selected.includes(CLIENT_CASE);
   const restart = selected.includes(RESTART_CASE);
   const values = selected.includes(VALUES_CASE);
+  const engine = selected.includes(ENGINE_CASE);
   if (options.list) {
-    listCases(cases, memoryCases, clients, restart, values, options);
+    listCases(cases, memoryCases, { clients, restart, values, engine }, options);
     return;
   }
   installExitHandlers();
@@ -688,6 +705,7 @@ async function main() {
   }
   if (restart && !options.json) runRestart(options);
   if (values && !options.json) runValues(options);
+  if (engine && !options.json) runEngine(options);
 }
 
 main().catch((err) => {

@@ -39,12 +39,21 @@ typedef struct item {
 
 static inline const char *item_key(const item_t *it) { return it->data; }
 
-static inline size_t item_flags_size(const item_t *it) { return (it->state & ITEM_HAS_FLAGS) ? 4 : 0; }
+/* The marks change under the shard's lock while threads holding only a reference read the bits
+ * fixed at store time (ITEM_HAS_FLAGS): relaxed atomics, plain loads and stores on the machines we
+ * build for, make that well defined. Writers still hold the lock, so a load and a store suffice. */
+static inline uint8_t item_state(const item_t *it) { return __atomic_load_n(&it->state, __ATOMIC_RELAXED); }
+
+static inline void item_set_state(item_t *it, uint8_t state) { __atomic_store_n(&it->state, state, __ATOMIC_RELAXED); }
+static inline void item_mark(item_t *it, uint8_t bits) { item_set_state(it, (uint8_t)(item_state(it) | bits)); }
+static inline void item_unmark(item_t *it, uint8_t bits) { item_set_state(it, (uint8_t)(item_state(it) & ~bits)); }
+
+static inline size_t item_flags_size(const item_t *it) { return (item_state(it) & ITEM_HAS_FLAGS) ? 4 : 0; }
 
 static inline uint32_t item_flags(const item_t *it)
 {
     uint32_t flags = 0;
-    if (it->state & ITEM_HAS_FLAGS)
+    if (item_state(it) & ITEM_HAS_FLAGS)
         memcpy(&flags, it->data + it->nkey, sizeof(flags));
     return flags;
 }

@@ -100,7 +100,7 @@ static void _mg_locked(store_t *store, void *arg)
     }
     if (won) {
         meta_put_flag(l, 'W');
-        it->state |= ITEM_TOKEN_SENT;
+        item_mark(it, ITEM_TOKEN_SENT);
     }
     if (r->locked && !r->no_update)
         store_bump(store, it);
@@ -184,7 +184,7 @@ static void _ms_locked(store_t *store, void *arg)
     }
     item_t *it = store_find(store, w.key, w.nkey);
     if (it != NULL)
-        it->state |= marks;
+        item_mark(it, marks);
 }
 
 static void _ms_count(session_t *s, const meta_set_t *m)
@@ -330,7 +330,7 @@ static void _md_locked(store_t *store, void *arg)
         /* Invalidated, not removed: served as stale until replaced, and the next mg wins a token. */
         if (r->new_ttl)
             it->exptime = r->exptime;
-        it->state = (uint8_t)((it->state | ITEM_STALE) & ~ITEM_TOKEN_SENT);
+        item_set_state(it, (uint8_t)((item_state(it) | ITEM_STALE) & ~ITEM_TOKEN_SENT));
         store_recas(store, it);
         d->outcome = META_HIT;
     } else {

@@ -26,7 +26,7 @@ static uint64_t _next_cas(store_t *s)
 /* A use: the clock hand spares the item on its next visit. */
 static void _mark_used(item_t *it)
 {
-    it->state |= ITEM_USED;
+    item_mark(it, ITEM_USED);
 }
 
 static void _item_free(store_t *s, item_t *it)
@@ -44,7 +44,7 @@ void store_unlink(store_t *s, item_t **link)
     item_t *it = *link;
     *link = it->hnext;
     it->hnext = NULL;
-    it->state &= (uint8_t)~ITEM_LINKED;
+    item_unmark(it, ITEM_LINKED);
     s->stats.items--;
     if (it->refs == 0)
         _item_free(s, it);
@@ -89,7 +89,7 @@ bool store_hand_step(store_t *s, size_t *chances)
     bool dead = store_dead(s, it);
     store_class_stats_t *cs = store_class_of(s, it);
     if (!dead && (it->state & ITEM_USED) && *chances < EVICT_CHANCES_MAX) {
-        it->state &= (uint8_t)~ITEM_USED;
+        item_unmark(it, ITEM_USED);
         cs->moves_to_warm++;
         (*chances)++;
         return true;
@@ -172,7 +172,7 @@ static void _link(store_t *s, item_t *it, uint64_t hash)
     /* Insert where the old item was (or at the chain head): the chain stays intact either way. */
     it->hnext = *link;
     *link = it;
-    it->state |= ITEM_LINKED;
+    item_mark(it, ITEM_LINKED);
     s->stats.items++;
     s->stats.total_items++;
     table_maybe_grow(&s->table, s->stats.items);
@@ -280,7 +280,7 @@ store_status_t store_restore(store_t *s, const store_write_t *w, uint64_t cas, u
     item_t *it = *link;
     it->cas = cas;
     it->atime = atime < s->now ? atime : s->now;
-    it->state |= marks & STORE_RESTORED_MARKS;
+    item_mark(it, marks & STORE_RESTORED_MARKS);
     return STORE_OK;
 }
 
@@ -329,7 +329,7 @@ item_t *store_find(store_t *s, const char *key, size_t nkey)
 void store_bump(store_t *s, item_t *it)
 {
     _mark_used(it);
-    it->state |= ITEM_FETCHED;
+    item_mark(it, ITEM_FETCHED);
     it->atime = s->now;
 }
 

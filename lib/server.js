@@ -33,7 +33,7 @@ const DEFAULTS = {
 
 // Every option a Server reads: any other key is refused (a typo would otherwise be ignored).
 const KNOWN_OPTIONS = [...Object.keys(DEFAULTS), 'maxConnections', 'restartFile', 'enableShutdown',
-	'authFile', 'allowUnauthenticatedSeed', 'tls', 'socketPath', 'seedSocketPath', 'sasl'];
+	'authFile', 'allowUnauthenticatedSeed', 'tls', 'socketPath', 'seedSocketPath', 'sasl', 'engine'];
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
 // the listeners, the application's own files, and each I/O thread's loop.
@@ -157,6 +157,17 @@ function validateSecurity(opts, validated) {
 	return out;
 }
 
+// An Engine to serve, made in this thread: a Server counts on Node's loop in the engine's own
+// counters, which only its creating thread writes (an attached Engine counts in a block of its own).
+function givenEngine(opts, validated) {
+	const engine = opts !== null && typeof opts === 'object' ? opts.engine : undefined;
+	if (engine === undefined || engine === null) return null;
+	if (!(engine instanceof Engine)) throw new TypeError('option engine must be an Engine');
+	if (engine.attached) throw new RangeError('option engine: serve an Engine from the thread that created it, not one from Engine.attach()');
+	if (validated.authFile !== null) throw new RangeError('option engine: an auth file needs the Server to create its engine');
+	return engine;
+}
+
 class Server extends EventEmitter {
 	// new Server(options | port, callback(err, server)): starts listening at once.
 	constructor(opts, callback) {
@@ -165,7 +176,9 @@ class Server extends EventEmitter {
 		this.options = validate(opts);
 		// The credentials go to the engine only, not into this.options.
 		const credentials = this.options.authFile === null ? null : auth.load(this.options.authFile);
-		this.engine = new Engine({ ...this.options, shards: shardsFor(this.options), auth: credentials });
+		// engine: serve an existing Engine (its memory options are its own) instead of a new one.
+		const given = givenEngine(opts, this.options);
+		this.engine = given || new Engine({ ...this.options, shards: shardsFor(this.options), auth: credentials });
 		this.listening = false;
 		this._nativeServer = null;
 		this._tls = null;

@@ -27,6 +27,12 @@ describe('types: index.d.ts matches the run-time API', () => {
 		assert.deepStrictEqual(declaredMethods('export declare class Server'), runtimeMethods(Server));
 	});
 
+	it('declares exactly the public methods that Engine has at run time (its accessor aside)', () => {
+		const { Engine } = require('..');
+		const methods = runtimeMethods(Engine).filter((n) => typeof Object.getOwnPropertyDescriptor(Engine.prototype, n).value === 'function');
+		assert.deepStrictEqual(declaredMethods('export interface Engine<'), methods);
+	});
+
 	it('is the package\'s declared typings file', () => {
 		const pkg = require('../package.json');
 		assert.strictEqual(pkg.types, 'index.d.ts');

@@ -65,6 +65,7 @@ const EXAMPLES = {
 	quickStart: 'new Server({ port: 0, memcachedPort: 0 }',
 	hashing: "servers: ['127.0.0.1:11211', '127.0.0.1:11212:2'",
 	nutcracker: 'new Client({ port: 22121',
+	workers: 'Engine.attach(workerData.cache',
 };
 
 // Starts the CLI with the README's flags (fixed ports made free ones), waits for its banner, stops it.
@@ -94,6 +95,11 @@ function anchor(heading) {
 
 describe('README', function () {
 	this.timeout(60000);
+
+	it('runs the worker_threads Engine example and prints what its comments say', async () => {
+		const lines = await runExample(blockWith('js', EXAMPLES.workers), {});
+		assert.deepStrictEqual(lines, ['42', 'hello from a worker', 'hello from a worker']);
+	});
 
 	it('runs the quick-start example and prints what its comments say', async () => {
 		const lines = await runExample(blockWith('js', EXAMPLES.quickStart), {});

@@ -30,6 +30,6 @@ echo "tsan.sh: canary race reported as it should be; running the thread tests"
 
 # npx dies under TSan: run mocha's script directly, without .mocharc.json's list of every test.
 # By default the tests where threads meet: I/O threads, saves beside the loop, the latency
-# histograms of several threads, watchers woken across loops.
-[ $# -gt 0 ] || set -- test/90.threads.test.js test/52.restart.test.js test/47.metrics.test.js test/49.watch-logs.test.js
+# histograms of several threads, watchers woken across loops, one Engine shared by worker threads.
+[ $# -gt 0 ] || set -- test/90.threads.test.js test/91.engine-shared.test.js test/52.restart.test.js test/47.metrics.test.js test/49.watch-logs.test.js
 "${norandom[@]}" node node_modules/mocha/bin/mocha.js --no-config --timeout 120000 --reporter spec "$@"
