@@ -73,6 +73,7 @@ typedef struct conn {
     uint8_t shown;              /* what "stats conns" shows (served_state_t); atomic, set by conn.c */
     uint8_t stage;              /* conn_stage_t */
     bool in_scratch : 1;        /* the read in progress lands in the owner's scratch buffer */
+    bool in_item : 1;           /* the read in progress lands in the item of the value arriving */
     bool reading : 1;           /* uv_read_start is in effect */
     bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
     bool ran_cmd : 1;           /* a command has been executed (memcached's conn_new_cmd until then) */

@@ -24,7 +24,7 @@ typedef struct meta_get {
 /* Creates the empty item "mg <key> N<ttl>" asks for on a miss. */
 static item_t *_vivify(store_t *store, meta_req_t *r)
 {
-    store_write_t w = {STORE_MODE_SET, r->key, r->nkey, "", 0, 0, 0, 0};
+    store_write_t w = {STORE_MODE_SET, r->key, r->nkey, "", 0, 0, 0, 0, NULL};
     return store_write(store, &w, NULL) == STORE_OK ? store_find(store, r->key, r->nkey) : NULL;
 }
 
@@ -173,6 +173,8 @@ static void _ms_locked(store_t *store, void *arg)
         w.mode = STORE_MODE_SET;
     } else if (old != NULL && (w.mode == STORE_MODE_APPEND || w.mode == STORE_MODE_PREPEND) && w.cas != 0 && w.cas != old->cas) {
         m->status = STORE_EXISTS;
+        if (w.reserved)
+            store_release(store, w.reserved);
         return;
     }
     m->status = store_write(store, &w, &m->cas);
@@ -180,7 +182,7 @@ static void _ms_locked(store_t *store, void *arg)
         m->cas = 0;
         return;
     }
-    item_t *it = store_find(store, w.key, w.nkey);
+    item_t *it = store_find(store, r->key, r->nkey);
     if (it != NULL)
         it->state |= marks;
 }
@@ -191,8 +193,31 @@ static void _ms_count(session_t *s, const meta_set_t *m)
         engine_count_cas(s->stats, m->status);
 }
 
+/* The flags an ms reply echoes, in the line's order, kept past the line: 'O' with its token's
+ * length and bytes (at most META_MAX_OPAQUE: _ms_mode refuses longer), 'k', 'c'. */
+typedef struct ms_echo {
+    size_t n;
+    char b[META_MAX_TOKENS * (META_MAX_OPAQUE + 2)];
+} ms_echo_t;
+
+static void _ms_echo_keep(ms_echo_t *e, const cmd_t *c)
+{
+    e->n = 0;
+    for (size_t i = 2; i + 1 < c->nt; i++) {
+        const token_t *t = &c->t[i];
+        if (t->p[0] == 'O' && t->n <= META_MAX_OPAQUE) {
+            e->b[e->n++] = 'O';
+            e->b[e->n++] = (char)t->n;
+            memcpy(e->b + e->n, t->p, t->n);
+            e->n += t->n;
+        } else if (t->p[0] == 'k' || t->p[0] == 'c') {
+            e->b[e->n++] = t->p[0];
+        }
+    }
+}
+
 /* The data block has arrived and ends in "\r\n": store it and reply. */
-static void _ms_store(meta_req_t *r, meta_set_t *m)
+static void _ms_store(meta_req_t *r, meta_set_t *m, const ms_echo_t *e)
 {
     cmd_t *c = r->c;
     session_t *s = c->s;
@@ -220,14 +245,16 @@ static void _ms_store(meta_req_t *r, meta_set_t *m)
         return;
     default: meta_put(&l, "NS", 2); break;
     }
-    for (size_t i = 2; i + 1 < c->nt; i++) {
-        const token_t *t = &c->t[i];
-        if (t->p[0] == 'O')
-            meta_put_opaque(r, &l, t);
-        else if (t->p[0] == 'k')
+    for (size_t i = 0; i < e->n; i++) {
+        if (e->b[i] == 'O') {
+            token_t t = {e->b + i + 2, (size_t)(unsigned char)e->b[i + 1]};
+            meta_put_opaque(r, &l, &t);
+            i += 1 + t.n;
+        } else if (e->b[i] == 'k') {
             meta_put_key(&l, r->key, r->nkey, r->key_binary);
-        else if (t->p[0] == 'c')
+        } else {
             meta_put_u64(&l, 'c', m->cas);
+        }
     }
     meta_send(c, &l, r->quiet && m->status == STORE_OK);
 }
@@ -266,6 +293,56 @@ static void _ms_refuse(cmd_t *c, const char *errstr, uint32_t swallow)
     c->s->proto.text.swallow_left = swallow;
 }
 
+/* An ms whose data block is still arriving into its reserved item: what its commit needs. */
+typedef struct ms_pending {
+    meta_req_t r;         /* r.c is set again at the commit */
+    ms_echo_t echo;
+    store_mode_t mode;
+    uint32_t exptime;
+} ms_pending_t;
+
+static void _ms_commit(session_t *s, session_value_t *v, buf_t *out)
+{
+    ms_pending_t *p = (ms_pending_t *)v->cmd;
+    cmd_t c = {.s = s, .out = out};
+    p->r.c = &c;
+    stat_add(&s->stats->cmd_set, 1);
+    if (v->trailer[0] != '\r' || v->trailer[1] != '\n') {
+        cache_release(s->engine->cache, v->item);
+        meta_error(&c, TEXT_BAD_DATA_CHUNK);
+        return;
+    }
+    meta_set_t m = {&p->r, {.mode = p->mode, .exptime = p->exptime, .cas = p->r.cas}, STORE_OK, 0};
+    store_write_reserved(&m.w, v->item);
+    m.w.key = p->r.key; /* the same bytes, still there once the write has given the item up */
+    _ms_store(&p->r, &m, &p->echo);
+}
+
+/* The data block is still to come: read into an item reserved now (see proto_text.c's). */
+static void _ms_receive(meta_req_t *r, store_mode_t mode, uint32_t exptime, uint32_t vlen)
+{
+    cmd_t *c = r->c;
+    session_t *s = c->s;
+    store_status_t st;
+    item_t *it = cache_reserve(s->engine->cache, r->key, r->nkey, r->client_flags, vlen, &st);
+    if (it == NULL) {
+        stat_add(&s->stats->store_no_memory, 1);
+        cache_delete(s->engine->cache, r->key, r->nkey);
+        _ms_refuse(c, TEXT_NO_MEMORY_STORING, vlen + 2);
+        return;
+    }
+    ms_pending_t *p = session_value_begin(s, it, 2, _ms_commit, sizeof(*p));
+    if (p == NULL) {
+        s->state = SESSION_BROKEN;
+        return;
+    }
+    p->r = *r;
+    p->r.c = NULL;
+    _ms_echo_keep(&p->echo, c);
+    p->mode = mode;
+    p->exptime = exptime;
+}
+
 static void _ms(cmd_t *c)
 {
     meta_req_t r = {.c = c};
@@ -291,9 +368,9 @@ static void _ms(cmd_t *c)
         _ms_refuse(c, TEXT_TOO_LARGE, need);
         return;
     }
-    /* The line stays unconsumed until its data block is complete, then both go at once. */
+    uint32_t exptime = r.new_ttl ? r.exptime : 0;
     if (c->nafter < need) {
-        c->need_more = true;
+        _ms_receive(&r, mode, exptime, (uint32_t)vlen);
         return;
     }
     c->used_after = need;
@@ -302,9 +379,10 @@ static void _ms(cmd_t *c)
         meta_error(c, TEXT_BAD_DATA_CHUNK);
         return;
     }
-    uint32_t exptime = r.new_ttl ? r.exptime : 0;
-    meta_set_t m = {&r, {mode, r.key, r.nkey, c->after, (size_t)vlen, r.client_flags, exptime, r.cas}, STORE_OK, 0};
-    _ms_store(&r, &m);
+    meta_set_t m = {&r, {mode, r.key, r.nkey, c->after, (size_t)vlen, r.client_flags, exptime, r.cas, NULL}, STORE_OK, 0};
+    ms_echo_t echo;
+    _ms_echo_keep(&echo, c);
+    _ms_store(&r, &m, &echo);
 }
 
 /* ---- md ---- */
@@ -391,7 +469,7 @@ static item_t *_ma_apply(store_t *store, meta_arith_t *a)
     store_status_t st;
     if (it == NULL && r->vivify) {
         char digits[20];
-        store_write_t w = {STORE_MODE_ADD, r->key, r->nkey, digits, buf_format_u64(digits, r->initial), 0, 0, 0};
+        store_write_t w = {STORE_MODE_ADD, r->key, r->nkey, digits, buf_format_u64(digits, r->initial), 0, 0, 0, NULL};
         a->value = r->initial;
         a->created = store_write(store, &w, NULL) == STORE_OK;
         a->errstr = META_NO_MEMORY_NEW_ITEM;
