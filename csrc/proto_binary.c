@@ -95,22 +95,12 @@ static void _store_commit(session_t *s, session_value_t *v, buf_t *out)
     _store_write(&p->r, &w);
 }
 
-/* The value is still to come: read into an item reserved now, as memcached allocates it at the
- * header; one refused for want of memory is answered now and discarded as it comes. */
-static void _receive(binary_req_t *r, store_mode_t mode, uint32_t flags, uint32_t exptime, uint32_t vlen)
+/* The value is still to come: the session reads it into the item, then runs _store_commit. */
+static void _receive(binary_req_t *r, item_t *it, store_mode_t mode, uint32_t exptime)
 {
-    session_t *s = r->s;
-    cache_t *cache = s->engine->cache;
-    store_status_t st;
-    item_t *it = cache_reserve(cache, r->key, r->keylen, flags, vlen, &st);
-    if (it == NULL) {
-        _write_failed(r, STORE_MODE_SET, STORE_NO_MEMORY);
-        _swallow(r, vlen);
-        return;
-    }
-    binary_pending_t *p = session_value_begin(s, it, 0, _store_commit, sizeof(*p));
+    binary_pending_t *p = session_value_begin(r->s, it, 0, _store_commit, sizeof(*p));
     if (p == NULL) {
-        s->state = SESSION_BROKEN;
+        r->s->state = SESSION_BROKEN;
         return;
     }
     p->r = *r;
@@ -139,12 +129,24 @@ static void _store(binary_req_t *r, store_mode_t mode, uint32_t flags, uint32_t 
     if (r->cas != 0 && (mode == STORE_MODE_SET || mode == STORE_MODE_ADD || mode == STORE_MODE_REPLACE))
         mode = STORE_MODE_CAS;
     uint32_t when = engine_exptime(s->engine, exptime);
+    /* The item is reserved at the header, as memcached allocates it, whether the value came with
+     * it or comes later; refused, it is answered now and the value discarded as it comes. */
+    store_status_t st;
+    item_t *it = cache_reserve(cache, r->key, r->keylen, flags, vlen, &st);
+    if (it == NULL) {
+        _write_failed(r, STORE_MODE_SET, st);
+        _swallow(r, vlen);
+        return;
+    }
     if (r->nrest < vlen) {
-        _receive(r, mode, flags, when, vlen);
+        _receive(r, it, mode, when);
         return;
     }
     r->consumed += vlen;
-    store_write_t w = {mode, r->key, r->keylen, r->rest, vlen, flags, when, r->cas, NULL};
+    memcpy((char *)item_value(it), r->rest, vlen);
+    store_write_t w = {.mode = mode, .exptime = when, .cas = r->cas};
+    store_write_reserved(&w, it);
+    w.key = r->key; /* the same bytes, still there once the write has given the item up */
     _store_write(r, &w);
 }
 

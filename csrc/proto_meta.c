@@ -301,46 +301,27 @@ typedef struct ms_pending {
     uint32_t exptime;
 } ms_pending_t;
 
-static void _ms_commit(session_t *s, session_value_t *v, buf_t *out)
+/* Commits the reserved item holding the data block ("\r\n" after it, or not: ok) and replies. */
+static void _ms_finish(cmd_t *c, ms_pending_t *p, item_t *it, bool ok)
 {
-    ms_pending_t *p = (ms_pending_t *)v->cmd;
-    cmd_t c = {.s = s, .out = out};
-    p->r.c = &c;
+    session_t *s = c->s;
+    p->r.c = c;
     stat_add(&s->stats->cmd_set, 1);
-    if (v->trailer[0] != '\r' || v->trailer[1] != '\n') {
-        cache_release(s->engine->cache, v->item);
-        meta_error(&c, TEXT_BAD_DATA_CHUNK);
+    if (!ok) {
+        cache_release(s->engine->cache, it);
+        meta_error(c, TEXT_BAD_DATA_CHUNK);
         return;
     }
     meta_set_t m = {&p->r, {.mode = p->mode, .exptime = p->exptime, .cas = p->r.cas}, STORE_OK, 0};
-    store_write_reserved(&m.w, v->item);
+    store_write_reserved(&m.w, it);
     m.w.key = p->r.key; /* the same bytes, still there once the write has given the item up */
     _ms_store(&p->r, &m, &p->echo);
 }
 
-/* The data block is still to come: read into an item reserved now (see proto_text.c's). */
-static void _ms_receive(meta_req_t *r, store_mode_t mode, uint32_t exptime, uint32_t vlen)
+static void _ms_commit(session_t *s, session_value_t *v, buf_t *out)
 {
-    cmd_t *c = r->c;
-    session_t *s = c->s;
-    store_status_t st;
-    item_t *it = cache_reserve(s->engine->cache, r->key, r->nkey, r->client_flags, vlen, &st);
-    if (it == NULL) {
-        stat_add(&s->stats->store_no_memory, 1);
-        cache_delete(s->engine->cache, r->key, r->nkey);
-        _ms_refuse(c, TEXT_NO_MEMORY_STORING, vlen + 2);
-        return;
-    }
-    ms_pending_t *p = session_value_begin(s, it, 2, _ms_commit, sizeof(*p));
-    if (p == NULL) {
-        s->state = SESSION_BROKEN;
-        return;
-    }
-    p->r = *r;
-    p->r.c = NULL;
-    _ms_echo_keep(&p->echo, c);
-    p->mode = mode;
-    p->exptime = exptime;
+    cmd_t c = {.s = s, .out = out};
+    _ms_finish(&c, (ms_pending_t *)v->cmd, v->item, v->trailer[0] == '\r' && v->trailer[1] == '\n');
 }
 
 static void _ms(cmd_t *c)
@@ -368,21 +349,31 @@ static void _ms(cmd_t *c)
         _ms_refuse(c, TEXT_TOO_LARGE, need);
         return;
     }
-    uint32_t exptime = r.new_ttl ? r.exptime : 0;
+    /* The item is reserved at the line, as memcached allocates it (see proto_text.c's _reserve). */
+    store_status_t st;
+    item_t *it = cache_reserve(cache, r.key, r.nkey, r.client_flags, (size_t)vlen, &st);
+    if (it == NULL) {
+        stat_add(&s->stats->store_no_memory, 1);
+        cache_delete(cache, r.key, r.nkey);
+        _ms_refuse(c, TEXT_NO_MEMORY_STORING, need);
+        return;
+    }
+    ms_pending_t p = {.r = r, .mode = mode, .exptime = r.new_ttl ? r.exptime : 0};
+    _ms_echo_keep(&p.echo, c);
     if (c->nafter < need) {
-        _ms_receive(&r, mode, exptime, (uint32_t)vlen);
+        /* Only the line is consumed: the session places the bytes after it, then runs _ms_commit. */
+        ms_pending_t *kept = session_value_begin(s, it, 2, _ms_commit, sizeof(*kept));
+        if (kept == NULL) {
+            s->state = SESSION_BROKEN;
+            return;
+        }
+        *kept = p;
+        kept->r.c = NULL;
         return;
     }
     c->used_after = need;
-    stat_add(&s->stats->cmd_set, 1);
-    if (c->after[vlen] != '\r' || c->after[vlen + 1] != '\n') {
-        meta_error(c, TEXT_BAD_DATA_CHUNK);
-        return;
-    }
-    meta_set_t m = {&r, {mode, r.key, r.nkey, c->after, (size_t)vlen, r.client_flags, exptime, r.cas, NULL}, STORE_OK, 0};
-    ms_echo_t echo;
-    _ms_echo_keep(&echo, c);
-    _ms_store(&r, &m, &echo);
+    memcpy((char *)item_value(it), c->after, (size_t)vlen);
+    _ms_finish(c, &p, it, c->after[vlen] == '\r' && c->after[vlen + 1] == '\n');
 }
 
 /* ---- md ---- */

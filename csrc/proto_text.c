@@ -101,46 +101,56 @@ typedef struct text_pending {
     bool noreply;
 } text_pending_t;
 
-static void _commit(session_t *s, session_value_t *v, buf_t *out)
+/* Commits the reserved item holding the data block ("\r\n" after it, or not: ok) and replies. */
+static void _commit_item(cmd_t *c, const text_pending_t *p, item_t *it, bool ok)
 {
-    const text_pending_t *p = (const text_pending_t *)v->cmd;
-    cmd_t c = {.s = s, .out = out, .noreply = p->noreply};
     store_write_t w = {.mode = p->mode, .exptime = p->exptime, .cas = p->cas};
-    store_write_reserved(&w, v->item);
+    store_write_reserved(&w, it);
     /* The write gives the item up (and another thread may then evict it): the logs after it read
      * the key from here. */
     char key[STORE_KEY_MAX];
     memcpy(key, w.key, w.nkey);
     w.key = key;
-    _complete_data(&c, &w, v->trailer[0] == '\r' && v->trailer[1] == '\n');
+    _complete_data(c, &w, ok);
 }
 
-/* The data block is still to come: it is read into an item reserved now, as memcached allocates
- * it at the line; one refused for want of memory is answered now and discarded as it comes. */
-static void _receive(cmd_t *c, store_mode_t mode, const token_t *key, uint32_t flags, uint32_t exptime,
-                     uint64_t cas, size_t vlen)
+static void _commit(session_t *s, session_value_t *v, buf_t *out)
+{
+    const text_pending_t *p = (const text_pending_t *)v->cmd;
+    cmd_t c = {.s = s, .out = out, .noreply = p->noreply};
+    _commit_item(&c, p, v->item, v->trailer[0] == '\r' && v->trailer[1] == '\n');
+}
+
+/* The item for the data block, reserved at the line as memcached allocates it, so that a value is
+ * stored the same way whether it came with its line or later. Refused for want of memory: answered
+ * now, the block discarded as it comes, and a set drops the old value (memcached's stale data
+ * rule); NULL then. */
+static item_t *_reserve(cmd_t *c, store_mode_t mode, const token_t *key, uint32_t flags, size_t vlen)
 {
     session_t *s = c->s;
     cache_t *cache = s->engine->cache;
     store_status_t st;
     item_t *it = cache_reserve(cache, key->p, key->n, flags, vlen, &st);
-    if (it == NULL) {
-        stat_add(&s->stats->store_no_memory, 1);
-        REPLY(c, TEXT_NO_MEMORY_STORING);
-        s->proto.text.state = TEXT_SWALLOW;
-        s->proto.text.swallow_left = (uint32_t)vlen + 2;
-        if (mode == STORE_MODE_SET)
-            cache_delete(cache, key->p, key->n);
-        return;
-    }
-    text_pending_t *p = session_value_begin(s, it, 2, _commit, sizeof(*p));
+    if (it != NULL)
+        return it;
+    stat_add(&s->stats->store_no_memory, 1);
+    REPLY(c, TEXT_NO_MEMORY_STORING);
+    s->proto.text.state = TEXT_SWALLOW;
+    s->proto.text.swallow_left = (uint32_t)vlen + 2;
+    if (mode == STORE_MODE_SET)
+        cache_delete(cache, key->p, key->n);
+    return NULL;
+}
+
+/* The data block is still to come: the session reads it into the item, then runs _commit. */
+static void _receive(cmd_t *c, const text_pending_t *pending, item_t *it)
+{
+    text_pending_t *p = session_value_begin(c->s, it, 2, _commit, sizeof(*p));
     if (p == NULL) {
-        s->state = SESSION_BROKEN;
+        c->s->state = SESSION_BROKEN;
         return;
     }
-    *p = (text_pending_t){mode, exptime, cas, c->noreply};
-    /* Only the line is consumed: the session places the bytes after it, these and the rest. */
-    c->used_after = 0;
+    *p = *pending;
 }
 
 static void _update(cmd_t *c, store_mode_t mode)
@@ -173,16 +183,20 @@ static void _update(cmd_t *c, store_mode_t mode)
             cache_delete(s->engine->cache, key->p, key->n);
         return;
     }
-    uint32_t when = engine_exptime(s->engine, exptime);
+    item_t *it = _reserve(c, mode, key, flags, (size_t)vlen);
+    if (it == NULL)
+        return;
+    text_pending_t p = {mode, engine_exptime(s->engine, exptime), cas, c->noreply};
+    /* Only the line is consumed now: the session places the bytes after it in the item. */
     if (c->nafter < (size_t)vlen + 2) {
-        _receive(c, mode, key, flags, when, cas, (size_t)vlen);
+        _receive(c, &p, it);
         return;
     }
-    /* The whole data block came with its line: stored from the input, one lock taken. */
+    /* The whole data block came with its line: copied from the input, no session state. */
     c->used_after = (size_t)vlen + 2;
     const char *v = c->after;
-    store_write_t w = {mode, key->p, key->n, v, (size_t)vlen, flags, when, cas, NULL};
-    _complete_data(c, &w, v[vlen] == '\r' && v[vlen + 1] == '\n');
+    memcpy((char *)item_value(it), v, (size_t)vlen);
+    _commit_item(c, &p, it, v[vlen] == '\r' && v[vlen + 1] == '\n');
 }
 
 /* ---- retrieval ---- */
