@@ -231,19 +231,26 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     (void)suggested;
     conn_t *c = (conn_t *)h;
     bool idle = c->io == NULL || buf_len(&c->io->in) == 0;
-    size_t due;
+    size_t due = 0;
     char *room = idle && c->stage == CONN_OPEN ? session_value_room(&c->session, &due) : NULL;
-    if (room != NULL) {
-        /* The rest of a value goes straight into its item, and only it: the next command's bytes
-         * come with the next read. */
+    if (room != NULL && due > CONN_VALUE_TAIL) {
+        /* The bulk of a value goes straight into its item. Its last bytes are left to an ordinary
+         * read, which brings the trailer and the next command with them. */
         c->in_item = true;
         c->in_scratch = false;
+        c->big_values = true;
+        due -= CONN_VALUE_TAIL;
         *out = uv_buf_init(room, (unsigned int)(due < UINT_MAX ? due : UINT_MAX));
         return;
     }
     if (idle) {
+        /* Once values have come past a read, a read with nothing pending takes CONN_READ_SIZE, as
+         * memcached's does, so that at most that much of the next one is copied. */
+        size_t size = conn_owner(c)->read_scratch_size;
+        if (c->big_values && size > CONN_READ_SIZE)
+            size = CONN_READ_SIZE;
         c->in_scratch = true;
-        *out = uv_buf_init(conn_owner(c)->read_scratch, (unsigned int)conn_owner(c)->read_scratch_size);
+        *out = uv_buf_init(conn_owner(c)->read_scratch, (unsigned int)size);
         return;
     }
     c->in_scratch = false;

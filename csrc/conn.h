@@ -19,6 +19,9 @@ struct conn;
 /* Free room offered to a read that continues an incomplete command. (A read with nothing pending
  * goes to the owner's shared scratch buffer instead.) */
 #define CONN_READ_SIZE (16 * 1024)
+/* Bytes of a value left to an ordinary read instead of one straight into its item: a copy this
+ * small saves the read that would bring the value's trailer alone. */
+#define CONN_VALUE_TAIL 256
 /* The owner's reply scratch grows to the largest batch of replies; past this it is given back. */
 #define CONN_OUT_SCRATCH_KEEP (256 * 1024)
 
@@ -74,6 +77,7 @@ typedef struct conn {
     uint8_t stage;              /* conn_stage_t */
     bool in_scratch : 1;        /* the read in progress lands in the owner's scratch buffer */
     bool in_item : 1;           /* the read in progress lands in the item of the value arriving */
+    bool big_values : 1;        /* values have come past a read: reads with nothing pending are smaller */
     bool reading : 1;           /* uv_read_start is in effect */
     bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
     bool ran_cmd : 1;           /* a command has been executed (memcached's conn_new_cmd until then) */
