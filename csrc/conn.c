@@ -238,14 +238,14 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
          * read, which brings the trailer and the next command with them. */
         c->in_item = true;
         c->in_scratch = false;
-        c->big_values = true;
+        c->big_values |= c->session.proto.value->item->nvalue > CONN_BIG_VALUE;
         due -= CONN_VALUE_TAIL;
         *out = uv_buf_init(room, (unsigned int)(due < UINT_MAX ? due : UINT_MAX));
         return;
     }
     if (idle) {
-        /* Once values have come past a read, a read with nothing pending takes CONN_READ_SIZE, as
-         * memcached's does, so that at most that much of the next one is copied. */
+        /* Once values past CONN_BIG_VALUE have come, a read with nothing pending takes
+         * CONN_READ_SIZE, as memcached's does, so that at most that much of the next is copied. */
         size_t size = conn_owner(c)->read_scratch_size;
         if (c->big_values && size > CONN_READ_SIZE)
             size = CONN_READ_SIZE;
