@@ -233,9 +233,10 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     bool idle = c->io == NULL || buf_len(&c->io->in) == 0;
     size_t due = 0;
     char *room = idle && c->stage == CONN_OPEN ? session_value_room(&c->session, &due) : NULL;
-    if (room != NULL && due > CONN_VALUE_TAIL) {
+    if (room != NULL && due > CONN_READ_SIZE) {
         /* The bulk of a value goes straight into its item. Its last bytes are left to an ordinary
-         * read, which brings the trailer and the next command with them. */
+         * read, which brings the trailer and the next command with them; so is a rest no larger
+         * than an ordinary read, which copying costs less than a read more. */
         c->in_item = true;
         c->in_scratch = false;
         c->big_values |= c->session.proto.value->item->nvalue > CONN_BIG_VALUE;
