@@ -317,7 +317,7 @@ private:
         }
         engine_tick(e);
         store_write_t w = {(store_mode_t)mode, k.data, k.len, v.data, v.len, (uint32_t)U64Arg(info, 3),
-                           engine_exptime(e, I64Arg(info, 4)), U64Arg(info, 5)};
+                           engine_exptime(e, I64Arg(info, 4)), U64Arg(info, 5), nullptr};
         return Latin1(env, store_status_name(Write(e, &w)));
     }
 
@@ -443,7 +443,7 @@ private:
             }
             engine_tick(e);
             store_write_t w = {STORE_MODE_SET, key.data(), key.size(), v.data, v.len, 0,
-                               engine_exptime(e, I64Arg(info, 1)), 0};
+                               engine_exptime(e, I64Arg(info, 1)), 0, nullptr};
             Write(e, &w);
         }
         if (flight == FLIGHT_OWNED)

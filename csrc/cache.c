@@ -154,6 +154,14 @@ store_status_t cache_write(cache_t *c, const store_write_t *w, uint64_t *cas_out
     return st;
 }
 
+item_t *cache_reserve(cache_t *c, const char *key, size_t nkey, uint32_t flags, size_t nvalue,
+                      store_status_t *status)
+{
+    item_t *it;
+    WITH_SHARD(c, key, nkey, it = store_reserve(store, key, nkey, flags, nvalue, status));
+    return it;
+}
+
 store_status_t cache_set(cache_t *c, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime)
 {

@@ -25,7 +25,13 @@ void cache_release(cache_t *c, item_t *it);
 /* store_hold in the item's shard: it is referenced already (by the caller). */
 bool cache_hold(cache_t *c, item_t *it);
 
+/* As store_write; a reserved item (w->reserved) is committed in its key's shard. */
 store_status_t cache_write(cache_t *c, const store_write_t *w, uint64_t *cas_out);
+
+/* store_reserve in the key's shard, whose lock is not held while the value arrives. Commit the item
+ * with cache_write (store_write_reserved) or abandon it with cache_release. */
+item_t *cache_reserve(cache_t *c, const char *key, size_t nkey, uint32_t flags, size_t nvalue,
+                      store_status_t *status);
 store_status_t cache_set(cache_t *c, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime);
 store_status_t cache_arith(cache_t *c, const char *key, size_t nkey, bool incr, uint64_t delta, uint64_t *result);

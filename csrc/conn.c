@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,8 @@ static void _show(conn_t *c)
         shown = SERVED_CLOSING;
     else if (conn_pending_output(c) > 0)
         shown = SERVED_MWRITE;
+    else if (c->session.receiving)
+        shown = SERVED_NREAD;
     else if (pending > 0 && (uint8_t)buf_head(&c->io->in)[0] == 0x80)
         shown = pending >= 24 ? SERVED_NREAD : SERVED_READ;
     else if (pending > 0)
@@ -238,9 +241,28 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
     conn_t *c = (conn_t *)h;
-    if (c->io == NULL || buf_len(&c->io->in) == 0) {
+    bool idle = c->io == NULL || buf_len(&c->io->in) == 0;
+    size_t due = 0;
+    char *room = idle && c->stage == CONN_OPEN ? session_value_room(&c->session, &due) : NULL;
+    if (room != NULL && due > CONN_READ_SIZE) {
+        /* The bulk of a value goes straight into its item. Its last bytes are left to an ordinary
+         * read, which brings the trailer and the next command with them; so is a rest no larger
+         * than an ordinary read, which copying costs less than a read more. */
+        c->in_item = true;
+        c->in_scratch = false;
+        c->big_values |= c->session.proto.value->item->nvalue > CONN_BIG_VALUE;
+        due -= CONN_VALUE_TAIL;
+        *out = uv_buf_init(room, (unsigned int)(due < UINT_MAX ? due : UINT_MAX));
+        return;
+    }
+    if (idle) {
+        /* Once values past CONN_BIG_VALUE have come, a read with nothing pending takes
+         * CONN_READ_SIZE, as memcached's does, so that at most that much of the next is copied. */
+        size_t size = conn_owner(c)->read_scratch_size;
+        if (c->big_values && size > CONN_READ_SIZE)
+            size = CONN_READ_SIZE;
         c->in_scratch = true;
-        *out = uv_buf_init(conn_owner(c)->read_scratch, (unsigned int)conn_owner(c)->read_scratch_size);
+        *out = uv_buf_init(conn_owner(c)->read_scratch, (unsigned int)size);
         return;
     }
     c->in_scratch = false;
@@ -449,12 +471,26 @@ static int _take_scratch(conn_t *c, size_t n)
     return io ? buf_append(&io->in, data + used, n - used) : -1;
 }
 
+/* n bytes of a value were read straight into its item: the session counts them, and commits the
+ * value if that completed it (a binary value; a text one waits for its "\r\n"). */
+static void _take_value(conn_t *c, size_t n)
+{
+    buf_t *scratch = conn_owner(c)->out_scratch;
+    buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : scratch;
+    session_value_landed(&c->session, n, out);
+    c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+    if (out == scratch)
+        _send_scratch(c, out);
+}
+
 static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
 {
     (void)unused;
     conn_t *c = (conn_t *)stream;
     bool scratch = c->in_scratch;
+    bool in_item = c->in_item;
     c->in_scratch = false;
+    c->in_item = false;
     if (c->stage == CONN_LINGERING) {
         /* Only the peer's close matters now; what it still sends is dropped. */
         if (nread < 0)
@@ -474,11 +510,13 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
     stat_add(&c->session.stats->bytes_read, (uint64_t)nread);
     if (c->watch) {
         /* A watcher is read only to see its peer close. */
-        if (!scratch)
+        if (!scratch && !in_item)
             buf_consume(&c->io->in, buf_len(&c->io->in));
         return;
     }
-    if (!scratch)
+    if (in_item)
+        _take_value(c, (size_t)nread);
+    else if (!scratch)
         c->io->in.end += (size_t)nread;
     else if (_take_scratch(c, (size_t)nread) != 0) {
         conn_abort(c);

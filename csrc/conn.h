@@ -21,6 +21,13 @@ struct conn;
 /* Free room offered to a read that continues an incomplete command. (A read with nothing pending
  * goes to the owner's shared scratch buffer instead.) */
 #define CONN_READ_SIZE (16 * 1024)
+/* Bytes of a value left to an ordinary read instead of one straight into its item: a copy this
+ * small saves the read that would bring the value's trailer alone. */
+#define CONN_VALUE_TAIL 256
+/* A value this large is copied from a read in part only: a connection that sends one then reads
+ * CONN_READ_SIZE at a time when idle, not the whole scratch (a smaller value is copied whole, which
+ * costs less than a read more). */
+#define CONN_BIG_VALUE (32 * 1024)
 /* The owner's reply scratch grows to the largest batch of replies; past this it is given back. */
 #define CONN_OUT_SCRATCH_KEEP (256 * 1024)
 
@@ -82,6 +89,8 @@ typedef struct conn {
     uint8_t shown;              /* what "stats conns" shows (served_state_t); atomic, set by conn.c */
     uint8_t stage;              /* conn_stage_t */
     bool in_scratch : 1;        /* the read in progress lands in the owner's scratch buffer */
+    bool in_item : 1;           /* the read in progress lands in the item of the value arriving */
+    bool big_values : 1;        /* a value past CONN_BIG_VALUE has come: idle reads are smaller */
     bool reading : 1;           /* uv_read_start is in effect */
     bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
     bool ran_cmd : 1;           /* a command has been executed (memcached's conn_new_cmd until then) */

@@ -60,6 +60,59 @@ static void _write_failed(binary_req_t *r, store_mode_t mode, store_status_t st)
     }
 }
 
+/* Stores a value that has arrived (in the input, or in its reserved item: w->reserved) and replies. */
+static void _store_write(binary_req_t *r, const store_write_t *w)
+{
+    session_t *s = r->s;
+    stat_add(&s->stats->cmd_set, 1);
+    uint64_t cas = 0;
+    store_status_t st = cache_write(s->engine->cache, w, &cas);
+    if (w->mode == STORE_MODE_CAS)
+        engine_count_cas(s->stats, st);
+    if (st == STORE_OK)
+        binary_success(r, NULL, 0, cas);
+    else
+        _write_failed(r, w->mode, st);
+}
+
+/* A storage request whose value is still arriving into its reserved item: what its commit needs.
+ * The key is kept apart, since the write gives the item up before the reply is composed. */
+typedef struct binary_pending {
+    binary_req_t r;
+    store_mode_t mode;
+    uint32_t exptime;
+    char key[STORE_KEY_MAX];
+} binary_pending_t;
+
+static void _store_commit(session_t *s, session_value_t *v, buf_t *out)
+{
+    binary_pending_t *p = (binary_pending_t *)v->cmd;
+    p->r.s = s;
+    p->r.out = out;
+    p->r.key = p->key;
+    store_write_t w = {.mode = p->mode, .exptime = p->exptime, .cas = p->r.cas};
+    store_write_reserved(&w, v->item);
+    w.key = p->key;
+    _store_write(&p->r, &w);
+}
+
+/* The value is still to come: the session reads it into the item, then runs _store_commit. */
+static void _receive(binary_req_t *r, item_t *it, store_mode_t mode, uint32_t exptime)
+{
+    binary_pending_t *p = session_value_begin(r->s, it, 0, _store_commit, sizeof(*p));
+    if (p == NULL) {
+        r->s->state = SESSION_BROKEN;
+        return;
+    }
+    p->r = *r;
+    p->r.extras = NULL;
+    p->r.rest = NULL;
+    p->mode = mode;
+    p->exptime = exptime;
+    memcpy(p->key, r->key, r->keylen);
+    /* Only the header, extras and key are consumed: the session places the value bytes. */
+}
+
 /* set/add/replace/append/prepend of a value of vlen bytes following the key. A cas other than 0
  * turns set, add and replace into a cas; append and prepend then check it too. */
 static void _store(binary_req_t *r, store_mode_t mode, uint32_t flags, uint32_t exptime, uint32_t vlen)
@@ -74,23 +127,28 @@ static void _store(binary_req_t *r, store_mode_t mode, uint32_t flags, uint32_t 
             cache_delete(cache, r->key, r->keylen);
         return;
     }
+    if (r->cas != 0 && (mode == STORE_MODE_SET || mode == STORE_MODE_ADD || mode == STORE_MODE_REPLACE))
+        mode = STORE_MODE_CAS;
+    uint32_t when = engine_exptime(s->engine, exptime);
+    /* The item is reserved at the header, as memcached allocates it, whether the value came with
+     * it or comes later; refused, it is answered now and the value discarded as it comes. */
+    store_status_t st;
+    item_t *it = cache_reserve(cache, r->key, r->keylen, flags, vlen, &st);
+    if (it == NULL) {
+        _write_failed(r, STORE_MODE_SET, st);
+        _swallow(r, vlen);
+        return;
+    }
     if (r->nrest < vlen) {
-        r->need_more = true;
+        _receive(r, it, mode, when);
         return;
     }
     r->consumed += vlen;
-    stat_add(&s->stats->cmd_set, 1);
-    if (r->cas != 0 && (mode == STORE_MODE_SET || mode == STORE_MODE_ADD || mode == STORE_MODE_REPLACE))
-        mode = STORE_MODE_CAS;
-    store_write_t w = {mode, r->key, r->keylen, r->rest, vlen, flags, engine_exptime(s->engine, exptime), r->cas};
-    uint64_t cas = 0;
-    store_status_t st = cache_write(cache, &w, &cas);
-    if (mode == STORE_MODE_CAS)
-        engine_count_cas(s->stats, st);
-    if (st == STORE_OK)
-        binary_success(r, NULL, 0, cas);
-    else
-        _write_failed(r, mode, st);
+    memcpy((char *)item_value(it), r->rest, vlen);
+    store_write_t w = {.mode = mode, .exptime = when, .cas = r->cas};
+    store_write_reserved(&w, it);
+    w.key = r->key; /* the same bytes, still there once the write has given the item up */
+    _store_write(r, &w);
 }
 
 static bool _update(binary_req_t *r, store_mode_t mode)
@@ -174,7 +232,7 @@ static void _arith_create(binary_req_t *r, bool incr, uint64_t initial, uint32_t
     }
     char digits[20];
     size_t n = buf_format_u64(digits, initial);
-    store_write_t w = {STORE_MODE_ADD, r->key, r->keylen, digits, n, 0, engine_exptime(s->engine, exptime), 0};
+    store_write_t w = {STORE_MODE_ADD, r->key, r->keylen, digits, n, 0, engine_exptime(s->engine, exptime), 0, NULL};
     uint64_t cas = 0;
     store_status_t st = cache_write(s->engine->cache, &w, &cas);
     if (st == STORE_OK) {

@@ -25,7 +25,7 @@ typedef struct meta_get {
 /* Creates the empty item "mg <key> N<ttl>" asks for on a miss. */
 static item_t *_vivify(store_t *store, meta_req_t *r)
 {
-    store_write_t w = {STORE_MODE_SET, r->key, r->nkey, "", 0, 0, 0, 0};
+    store_write_t w = {STORE_MODE_SET, r->key, r->nkey, "", 0, 0, 0, 0, NULL};
     return store_write(store, &w, NULL) == STORE_OK ? store_find(store, r->key, r->nkey) : NULL;
 }
 
@@ -175,6 +175,8 @@ static void _ms_locked(store_t *store, void *arg)
         w.mode = STORE_MODE_SET;
     } else if (old != NULL && (w.mode == STORE_MODE_APPEND || w.mode == STORE_MODE_PREPEND) && w.cas != 0 && w.cas != old->cas) {
         m->status = STORE_EXISTS;
+        if (w.reserved)
+            store_release(store, w.reserved);
         return;
     }
     m->status = store_write(store, &w, &m->cas);
@@ -182,7 +184,7 @@ static void _ms_locked(store_t *store, void *arg)
         m->cas = 0;
         return;
     }
-    item_t *it = store_find(store, w.key, w.nkey);
+    item_t *it = store_find(store, r->key, r->nkey);
     if (it != NULL)
         item_mark(it, marks);
 }
@@ -193,8 +195,31 @@ static void _ms_count(session_t *s, const meta_set_t *m)
         engine_count_cas(s->stats, m->status);
 }
 
+/* The flags an ms reply echoes, in the line's order, kept past the line: 'O' with its token's
+ * length and bytes (at most META_MAX_OPAQUE: _ms_mode refuses longer), 'k', 'c'. */
+typedef struct ms_echo {
+    size_t n;
+    char b[META_MAX_TOKENS * (META_MAX_OPAQUE + 2)];
+} ms_echo_t;
+
+static void _ms_echo_keep(ms_echo_t *e, const cmd_t *c)
+{
+    e->n = 0;
+    for (size_t i = 2; i + 1 < c->nt; i++) {
+        const token_t *t = &c->t[i];
+        if (t->p[0] == 'O' && t->n <= META_MAX_OPAQUE) {
+            e->b[e->n++] = 'O';
+            e->b[e->n++] = (char)t->n;
+            memcpy(e->b + e->n, t->p, t->n);
+            e->n += t->n;
+        } else if (t->p[0] == 'k' || t->p[0] == 'c') {
+            e->b[e->n++] = t->p[0];
+        }
+    }
+}
+
 /* The data block has arrived and ends in "\r\n": store it and reply. */
-static void _ms_store(meta_req_t *r, meta_set_t *m)
+static void _ms_store(meta_req_t *r, meta_set_t *m, const ms_echo_t *e)
 {
     cmd_t *c = r->c;
     session_t *s = c->s;
@@ -222,14 +247,16 @@ static void _ms_store(meta_req_t *r, meta_set_t *m)
         return;
     default: meta_put(&l, "NS", 2); break;
     }
-    for (size_t i = 2; i + 1 < c->nt; i++) {
-        const token_t *t = &c->t[i];
-        if (t->p[0] == 'O')
-            meta_put_opaque(r, &l, t);
-        else if (t->p[0] == 'k')
+    for (size_t i = 0; i < e->n; i++) {
+        if (e->b[i] == 'O') {
+            token_t t = {e->b + i + 2, (size_t)(unsigned char)e->b[i + 1]};
+            meta_put_opaque(r, &l, &t);
+            i += 1 + t.n;
+        } else if (e->b[i] == 'k') {
             meta_put_key(&l, r->key, r->nkey, r->key_binary);
-        else if (t->p[0] == 'c')
+        } else {
             meta_put_u64(&l, 'c', m->cas);
+        }
     }
     meta_send(c, &l, r->quiet && m->status == STORE_OK);
 }
@@ -268,6 +295,37 @@ static void _ms_refuse(cmd_t *c, const char *errstr, uint32_t swallow)
     c->s->proto.text.swallow_left = swallow;
 }
 
+/* An ms whose data block is still arriving into its reserved item: what its commit needs. */
+typedef struct ms_pending {
+    meta_req_t r;         /* r.c is set again at the commit */
+    ms_echo_t echo;
+    store_mode_t mode;
+    uint32_t exptime;
+} ms_pending_t;
+
+/* Commits the reserved item holding the data block ("\r\n" after it, or not: ok) and replies. */
+static void _ms_finish(cmd_t *c, ms_pending_t *p, item_t *it, bool ok)
+{
+    session_t *s = c->s;
+    p->r.c = c;
+    stat_add(&s->stats->cmd_set, 1);
+    if (!ok) {
+        cache_release(s->engine->cache, it);
+        meta_error(c, TEXT_BAD_DATA_CHUNK);
+        return;
+    }
+    meta_set_t m = {&p->r, {.mode = p->mode, .exptime = p->exptime, .cas = p->r.cas}, STORE_OK, 0};
+    store_write_reserved(&m.w, it);
+    m.w.key = p->r.key; /* the same bytes, still there once the write has given the item up */
+    _ms_store(&p->r, &m, &p->echo);
+}
+
+static void _ms_commit(session_t *s, session_value_t *v, buf_t *out)
+{
+    cmd_t c = {.s = s, .out = out};
+    _ms_finish(&c, (ms_pending_t *)v->cmd, v->item, v->trailer[0] == '\r' && v->trailer[1] == '\n');
+}
+
 static void _ms(cmd_t *c)
 {
     meta_req_t r = {.c = c};
@@ -293,20 +351,31 @@ static void _ms(cmd_t *c)
         _ms_refuse(c, TEXT_TOO_LARGE, need);
         return;
     }
-    /* The line stays unconsumed until its data block is complete, then both go at once. */
+    /* The item is reserved at the line, as memcached allocates it (see proto_text.c's _reserve). */
+    store_status_t st;
+    item_t *it = cache_reserve(cache, r.key, r.nkey, r.client_flags, (size_t)vlen, &st);
+    if (it == NULL) {
+        stat_add(&s->stats->store_no_memory, 1);
+        cache_delete(cache, r.key, r.nkey);
+        _ms_refuse(c, TEXT_NO_MEMORY_STORING, need);
+        return;
+    }
+    ms_pending_t p = {.r = r, .mode = mode, .exptime = r.new_ttl ? r.exptime : 0};
+    _ms_echo_keep(&p.echo, c);
     if (c->nafter < need) {
-        c->need_more = true;
+        /* Only the line is consumed: the session places the bytes after it, then runs _ms_commit. */
+        ms_pending_t *kept = session_value_begin(s, it, 2, _ms_commit, sizeof(*kept));
+        if (kept == NULL) {
+            s->state = SESSION_BROKEN;
+            return;
+        }
+        *kept = p;
+        kept->r.c = NULL;
         return;
     }
     c->used_after = need;
-    stat_add(&s->stats->cmd_set, 1);
-    if (c->after[vlen] != '\r' || c->after[vlen + 1] != '\n') {
-        meta_error(c, TEXT_BAD_DATA_CHUNK);
-        return;
-    }
-    uint32_t exptime = r.new_ttl ? r.exptime : 0;
-    meta_set_t m = {&r, {mode, r.key, r.nkey, c->after, (size_t)vlen, r.client_flags, exptime, r.cas}, STORE_OK, 0};
-    _ms_store(&r, &m);
+    memcpy((char *)item_value(it), c->after, (size_t)vlen);
+    _ms_finish(c, &p, it, c->after[vlen] == '\r' && c->after[vlen + 1] == '\n');
 }
 
 /* ---- md ---- */
@@ -393,7 +462,7 @@ static item_t *_ma_apply(store_t *store, meta_arith_t *a)
     store_status_t st;
     if (it == NULL && r->vivify) {
         char digits[20];
-        store_write_t w = {STORE_MODE_ADD, r->key, r->nkey, digits, buf_format_u64(digits, r->initial), 0, 0, 0};
+        store_write_t w = {STORE_MODE_ADD, r->key, r->nkey, digits, buf_format_u64(digits, r->initial), 0, 0, 0, NULL};
         a->value = r->initial;
         a->created = store_write(store, &w, NULL) == STORE_OK;
         a->errstr = META_NO_MEMORY_NEW_ITEM;

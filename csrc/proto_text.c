@@ -47,13 +47,16 @@ static bool _key_ok(cmd_t *c, const token_t *key)
 
 /* ---- storage commands: the line now, the data block once it has arrived ---- */
 
-/* The storage command's data block (value + "\r\n") has arrived: w->value points at it. */
-static void _complete_data(cmd_t *c, const store_write_t *w)
+/* The storage command's data block has arrived, its "\r\n" (ok) or not: w->value points at the
+ * value, in the input or in the item reserved for it (w->reserved, committed or given up here). */
+static void _complete_data(cmd_t *c, const store_write_t *w, bool ok)
 {
     session_t *s = c->s;
     stat_add(&s->stats->cmd_set, 1);
     prefix_record(s->engine->prefixes, w->key, w->nkey, PREFIX_SET, false);
-    if (w->value[w->nvalue] != '\r' || w->value[w->nvalue + 1] != '\n') {
+    if (!ok) {
+        if (w->reserved)
+            cache_release(s->engine->cache, w->reserved);
         REPLY(c, TEXT_BAD_DATA_CHUNK);
         return;
     }
@@ -91,6 +94,66 @@ static void _complete_data(cmd_t *c, const store_write_t *w)
     }
 }
 
+/* What a storage command's commit needs of its line once the data block has come in. */
+typedef struct text_pending {
+    store_mode_t mode;
+    uint32_t exptime;   /* store clock */
+    uint64_t cas;
+    bool noreply;
+} text_pending_t;
+
+/* Commits the reserved item holding the data block ("\r\n" after it, or not: ok) and replies. */
+static void _commit_item(cmd_t *c, const text_pending_t *p, item_t *it, bool ok)
+{
+    store_write_t w = {.mode = p->mode, .exptime = p->exptime, .cas = p->cas};
+    store_write_reserved(&w, it);
+    /* The write gives the item up (and another thread may then evict it): the logs after it read
+     * the key from here. */
+    char key[STORE_KEY_MAX];
+    memcpy(key, w.key, w.nkey);
+    w.key = key;
+    _complete_data(c, &w, ok);
+}
+
+static void _commit(session_t *s, session_value_t *v, buf_t *out)
+{
+    const text_pending_t *p = (const text_pending_t *)v->cmd;
+    cmd_t c = {.s = s, .out = out, .noreply = p->noreply};
+    _commit_item(&c, p, v->item, v->trailer[0] == '\r' && v->trailer[1] == '\n');
+}
+
+/* The item for the data block, reserved at the line as memcached allocates it, so that a value is
+ * stored the same way whether it came with its line or later. Refused for want of memory: answered
+ * now, the block discarded as it comes, and a set drops the old value (memcached's stale data
+ * rule); NULL then. */
+static item_t *_reserve(cmd_t *c, store_mode_t mode, const token_t *key, uint32_t flags, size_t vlen)
+{
+    session_t *s = c->s;
+    cache_t *cache = s->engine->cache;
+    store_status_t st;
+    item_t *it = cache_reserve(cache, key->p, key->n, flags, vlen, &st);
+    if (it != NULL)
+        return it;
+    stat_add(&s->stats->store_no_memory, 1);
+    REPLY(c, TEXT_NO_MEMORY_STORING);
+    s->proto.text.state = TEXT_SWALLOW;
+    s->proto.text.swallow_left = (uint32_t)vlen + 2;
+    if (mode == STORE_MODE_SET)
+        cache_delete(cache, key->p, key->n);
+    return NULL;
+}
+
+/* The data block is still to come: the session reads it into the item, then runs _commit. */
+static void _receive(cmd_t *c, const text_pending_t *pending, item_t *it)
+{
+    text_pending_t *p = session_value_begin(c->s, it, 2, _commit, sizeof(*p));
+    if (p == NULL) {
+        c->s->state = SESSION_BROKEN;
+        return;
+    }
+    *p = *pending;
+}
+
 static void _update(cmd_t *c, store_mode_t mode)
 {
     session_t *s = c->s;
@@ -121,14 +184,20 @@ static void _update(cmd_t *c, store_mode_t mode)
             cache_delete(s->engine->cache, key->p, key->n);
         return;
     }
-    /* The line stays unconsumed until its data block is complete, then both go at once. */
+    item_t *it = _reserve(c, mode, key, flags, (size_t)vlen);
+    if (it == NULL)
+        return;
+    text_pending_t p = {mode, engine_exptime(s->engine, exptime), cas, c->noreply};
+    /* Only the line is consumed now: the session places the bytes after it in the item. */
     if (c->nafter < (size_t)vlen + 2) {
-        c->need_more = true;
+        _receive(c, &p, it);
         return;
     }
+    /* The whole data block came with its line: copied from the input, no session state. */
     c->used_after = (size_t)vlen + 2;
-    store_write_t w = {mode, key->p, key->n, c->after, (size_t)vlen, flags, engine_exptime(s->engine, exptime), cas};
-    _complete_data(c, &w);
+    const char *v = c->after;
+    memcpy((char *)item_value(it), v, (size_t)vlen);
+    _commit_item(c, &p, it, v[vlen] == '\r' && v[vlen + 1] == '\n');
 }
 
 /* ---- retrieval ---- */

@@ -23,6 +23,7 @@ static size_t _negotiate(session_t *s, const char *in, size_t len, buf_t *out)
 
 void protocol_end(session_t *s)
 {
+    session_value_drop(s);
     if (s->step == proto_text_step)
         proto_text_end(s);
 }

@@ -146,7 +146,6 @@ static item_t *_item_new(store_t *s, const char *key, size_t nkey, uint32_t flag
     memcpy(it->data, key, nkey);
     it->nkey = (uint8_t)nkey;
     it->nvalue = (uint32_t)nvalue;
-    it->cas = _next_cas(s);
     it->atime = s->now;
     /* Where the hand passed lately it comes back late; where it comes soon the mark buys a revolution. */
     it->state = slab_behind_hand(s->slab, it) ? 0 : ITEM_USED;
@@ -178,10 +177,32 @@ static void _link(store_t *s, item_t *it, uint64_t hash)
     table_maybe_grow(&s->table, s->stats.items);
 }
 
+/* Links a new item as a write's outcome: the unique is given now, as memcached gives it when it
+ * stores, so a reservation given up takes no unique. */
+static void _link_new(store_t *s, item_t *it, uint64_t hash, uint64_t *cas_out)
+{
+    it->cas = _next_cas(s);
+    _link(s, it, hash);
+    if (cas_out)
+        *cas_out = it->cas;
+}
+
+/* Links a reserved item that a whole-value write commits; the writer's reference stays. */
+static store_status_t _write_reserved(store_t *s, const store_write_t *w, uint64_t hash, uint64_t *cas_out)
+{
+    item_t *it = w->reserved;
+    it->exptime = w->exptime;
+    it->atime = s->now;
+    _link_new(s, it, hash, cas_out);
+    return STORE_OK;
+}
+
 /* Allocates, fills and links the item a write asks for; `old` is the live item it replaces, or NULL. */
 static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t hash, item_t *old, uint64_t *cas_out)
 {
     bool concat = w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND;
+    if (w->reserved != NULL && !concat)
+        return _write_reserved(s, w, hash, cas_out);
     size_t nvalue = w->nvalue + (concat ? old->nvalue : 0);
     uint32_t flags = concat ? item_flags(old) : w->flags;
     size_t size = store_item_size(w->nkey, flags, nvalue);
@@ -208,13 +229,43 @@ static store_status_t _write_new(store_t *s, const store_write_t *w, uint64_t ha
     } else {
         memcpy(value, added, w->nvalue);
     }
-    _link(s, it, hash);
-    if (cas_out)
-        *cas_out = it->cas;
+    _link_new(s, it, hash, cas_out);
     return STORE_OK;
 }
 
+item_t *store_reserve(store_t *s, const char *key, size_t nkey, uint32_t flags, size_t nvalue,
+                      store_status_t *status)
+{
+    size_t size = store_item_size(nkey, flags, nvalue);
+    if (nvalue > s->max_item_size || !slab_fits(s->slab, size)) {
+        *status = STORE_TOO_LARGE;
+        return NULL;
+    }
+    item_t *it = _item_new(s, key, nkey, flags, nvalue);
+    if (it == NULL) {
+        /* memcached counts a storage command in its class once the data is in (the commit),
+         * and an allocation that failed as outofmemory. */
+        store_class_for(s, size)->outofmemory++;
+        *status = STORE_NO_MEMORY;
+        return NULL;
+    }
+    it->refs = 1;
+    *status = STORE_OK;
+    return it;
+}
+
+static store_status_t _write(store_t *s, const store_write_t *w, uint64_t *cas_out);
+
 store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out)
+{
+    store_status_t st = _write(s, w, cas_out);
+    /* A linked reservation only loses the writer's reference; any other is freed. */
+    if (w->reserved != NULL)
+        store_release(s, w->reserved);
+    return st;
+}
+
+static store_status_t _write(store_t *s, const store_write_t *w, uint64_t *cas_out)
 {
     table_step(&s->table);
     uint64_t hash = table_hash(&s->table, w->key, w->nkey);
@@ -271,7 +322,10 @@ store_status_t store_restore(store_t *s, const store_write_t *w, uint64_t cas, u
 {
     table_step(&s->table);
     uint64_t hash = table_hash(&s->table, w->key, w->nkey);
-    store_status_t st = _write_new(s, w, hash, NULL, NULL);
+    store_write_t plain = *w; /* a set, whatever w says: restoring replaces nothing */
+    plain.mode = STORE_MODE_SET;
+    plain.reserved = NULL;
+    store_status_t st = _write_new(s, &plain, hash, NULL, NULL);
     if (st != STORE_OK)
         return st;
     item_t **link = _find_live(s, hash, w->key, w->nkey);
@@ -292,7 +346,7 @@ size_t store_footprint(const store_t *s, size_t nkey, uint32_t flags, size_t nva
 store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime)
 {
-    store_write_t w = {STORE_MODE_SET, key, nkey, value, nvalue, flags, exptime, 0};
+    store_write_t w = {STORE_MODE_SET, key, nkey, value, nvalue, flags, exptime, 0, NULL};
     return store_write(s, &w, NULL);
 }
 
@@ -450,7 +504,7 @@ store_status_t store_arith_cas(store_t *s, const char *key, size_t nkey, bool in
         it->atime = s->now;
         return STORE_OK;
     }
-    store_write_t w = {STORE_MODE_SET, key, nkey, text, n, item_flags(it), it->exptime, 0};
+    store_write_t w = {STORE_MODE_SET, key, nkey, text, n, item_flags(it), it->exptime, 0, NULL};
     return _write_new(s, &w, hash, NULL, cas);
 }
 

@@ -66,6 +66,26 @@ void store_recas(store_t *s, item_t *it);
  * big item needs, plus a few spared recently used items. */
 store_status_t store_write(store_t *s, const store_write_t *w, uint64_t *cas_out);
 
+/* An unlinked item for a value still to arrive (memcached's item_alloc at the command line): key
+ * and flags filled in, nvalue bytes of value to be written by the caller, held by the caller's
+ * reference. Its memory is charged now, evicting as a write would (items, bytes, malloced and the
+ * clock hand see it as an item a reader holds). NULL with *status STORE_TOO_LARGE (a value over
+ * max_item_size, or an item no page holds) or STORE_NO_MEMORY. Commit it with store_write (set
+ * w->reserved: store_write_reserved) or abandon it with store_release, which frees it. */
+item_t *store_reserve(store_t *s, const char *key, size_t nkey, uint32_t flags, size_t nvalue,
+                      store_status_t *status);
+
+/* Points w's key, flags and value at a reserved item and marks w as committing it. */
+static inline void store_write_reserved(store_write_t *w, item_t *it)
+{
+    w->key = item_key(it);
+    w->nkey = it->nkey;
+    w->flags = item_flags(it);
+    w->value = item_value(it);
+    w->nvalue = it->nvalue;
+    w->reserved = it;
+}
+
 /* Plain set: store_write with STORE_MODE_SET. */
 store_status_t store_set(store_t *s, const char *key, size_t nkey, const char *value, size_t nvalue,
                          uint32_t flags, uint32_t exptime);

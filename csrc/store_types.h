@@ -45,6 +45,10 @@ typedef struct store_write {
     uint32_t flags;
     uint32_t exptime;  /* store clock; 0 = never */
     uint64_t cas;      /* for STORE_MODE_CAS: the unique the client last saw */
+    struct item *reserved; /* store_reserve()'s item, whose key, flags and value the fields above
+                            * point into (store_write_reserved): linked as it is, or read by an
+                            * append/prepend, and given up by the write whatever its outcome.
+                            * NULL: the value is copied from `value` into a new item. */
 } store_write_t;
 
 /* What the store itself keeps (protocol counters live in the engine), defined once and expanded

@@ -80,7 +80,7 @@ static void test_cache_against_model(unsigned shards)
             model_len[i] = -1;
             break;
         case 3: { /* append one byte when it still fits the model's buffer */
-            store_write_t w = {STORE_MODE_APPEND, key, nkey, "z", 1, 0, 0, 0};
+            store_write_t w = {STORE_MODE_APPEND, key, nkey, "z", 1, 0, 0, 0, NULL};
             store_status_t st = cache_write(c, &w, NULL);
             if (model_len[i] < 0) {
                 CHECK(st == STORE_NOT_STORED, "append to absent %s", key);

@@ -26,7 +26,7 @@ static void _fill(engine_t *e)
         size_t nvalue = (size_t)(i * 7) % sizeof(value);
         memset(value, 'a' + i % 26, nvalue);
         store_write_t w = {STORE_MODE_SET, key, (size_t)nkey, value, nvalue, (uint32_t)(i % 3 ? i : 0),
-                           i % 5 == 0 ? engine_exptime(e, 3600) : 0, 0};
+                           i % 5 == 0 ? engine_exptime(e, 3600) : 0, 0, NULL};
         CHECK(cache_write(e->cache, &w, NULL) == STORE_OK, "set %s", key);
     }
 }
@@ -65,7 +65,7 @@ static void test_round_trip(const char *path)
     CHECK(r.items == NITEMS && r.dropped == 0 && r.expired == 0, "loaded %llu", (unsigned long long)r.items);
     _same(&a, &b);
     /* A later unique is above every restored one. */
-    store_write_t w = {STORE_MODE_SET, "fresh", 5, "v", 1, 0, 0, 0};
+    store_write_t w = {STORE_MODE_SET, "fresh", 5, "v", 1, 0, 0, 0, NULL};
     uint64_t cas = 0, highest = 0;
     CHECK(cache_write(b.cache, &w, &cas) == STORE_OK, "fresh set");
     for (int i = 0; i < NITEMS; i++) {

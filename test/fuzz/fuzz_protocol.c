@@ -27,6 +27,8 @@
 #define CONFIG_SHARDS 0x02        /* four shards, with the large limit only (see _engine_config) */
 #define CONFIG_LOW_WATER 0x04     /* the cut run has a 64-byte output mark: gets pause and resume */
 #define CONFIG_BYTEWISE 0x08      /* the cut run feeds one byte at a time */
+#define CONFIG_DIRECT 0x10        /* the cut run reads a value's bytes straight into its item, as
+                                   * conn.c does (session_value_room/landed), when none are pending */
 #define MAX_CUTS 8
 #define LOW_WATER_MARK 64
 #define DRAIN_STEPS_MAX 100000
@@ -50,6 +52,7 @@ typedef struct run {
     store_stats_t stats;     /* the store as the session left it */
     session_state_t state;
     bool broke_on_long_line; /* closed on a line with no end within TEXT_MAX_LINE */
+    bool direct;             /* values go straight into their item where they can (CONFIG_DIRECT) */
 } run_t;
 
 static void _die(const char *what)
@@ -95,6 +98,20 @@ static void _feed(session_t *s, buf_t *pending, const char *bytes, size_t n, run
 {
     if (s->state != SESSION_OPEN || n == 0)
         return;
+    if (r->direct) {
+        size_t room;
+        char *to = buf_len(pending) == 0 ? session_value_room(s, &room) : NULL;
+        if (to != NULL) {
+            size_t landed = n < room ? n : room;
+            memcpy(to, bytes, landed);
+            session_value_landed(s, landed, &r->out);
+            if (buf_len(&r->out) > 0 && buf_append(&r->replies, buf_head(&r->out), buf_len(&r->out)) != 0)
+                _die("out of memory");
+            buf_consume(&r->out, buf_len(&r->out));
+            _feed(s, pending, bytes + landed, n - landed, r);
+            return;
+        }
+    }
     if (buf_append(pending, bytes, n) != 0)
         _die("out of memory");
     while (buf_len(pending) > 0 && s->state == SESSION_OPEN) {
@@ -153,6 +170,7 @@ static void _run(const fuzz_case_t *fc, bool cut, run_t *r)
     /* The output mark only bounds what one feed queues: it must not change a reply either. */
     if (cut && (fc->config & CONFIG_LOW_WATER))
         s.out_high_water = LOW_WATER_MARK;
+    r->direct = cut && (fc->config & CONFIG_DIRECT);
     buf_t pending;
     buf_init(&pending);
     size_t pos = 0;

@@ -71,6 +71,16 @@ function textInputs() {
 		`mg a ${'v '.repeat(20)}\r\nmg ${'k'.repeat(251)} v\r\nmg a O${'o'.repeat(40)}\r\nmg a \x80\r\nmg a v v\r\nms big 600\r\n${'x'.repeat(600)}\r\n`,
 	];
 	meta.forEach((body, i) => inputs.push(protocolInput(i % 16, [[body.length >> 1, 1]], body)));
+	// Values cut inside their data block, read straight into their item (0x10) or copied, byte by
+	// byte (0x08), under the small limit (0x01: the reservation evicts, or is refused).
+	const values = [
+		`set v 1 0 1000\r\n${value(1000, 'v')}\r\nappend v 0 0 400\r\n${value(400, 'a')}\r\nget v\r\n`,
+		`ms m 700 T0 F2 c k O7\r\n${value(700, 'm')}\r\nms m 3 MP q\r\npre\r\nms m 5\r\nabcdefg\r\nmg m v\r\n`,
+		`set a 0 0 300\r\n${value(300, 'a')}\r\nset b 0 0 400\r\n${value(400, 'b')}\r\nset c 0 0 450\r\n${value(450, 'c')}\r\nget a b c\r\nstats\r\n`,
+	];
+	for (const body of values) {
+		for (const config of [0x10, 0x18, 0x11, 0x19, 0x14]) inputs.push(protocolInput(config, [[40, 0], [body.length >> 1, 1]], body));
+	}
 	return inputs;
 }
 
@@ -144,6 +154,10 @@ function binaryInputs() {
 		const body = Buffer.concat(list);
 		inputs.push(protocolInput(i, [[r.int(body.length), 0], [r.int(body.length), r.int(3)]], body.toString('latin1')));
 	}
+	// Values cut inside, read straight into their item (0x10), byte by byte (0x08), under the small limit (0x01).
+	const values = Buffer.concat([set('v', Buffer.alloc(700, 'v'), { flags: 3 }), request(OP.APPENDQ, { key: 'v', value: Buffer.alloc(300, 'a') }),
+		set('w', Buffer.alloc(450, 'w'), { op: OP.SETQ }), get(OP.GETK, 'v'), get(OP.GET, 'w'), request(OP.NOOP)]);
+	for (const config of [0x10, 0x18, 0x11, 0x19]) inputs.push(protocolInput(config, [[30, 0], [values.length >> 1, 1]], values.toString('latin1')));
 	return inputs;
 }
 
