@@ -13,18 +13,20 @@ describe('cli: flags', () => {
 			const result = await exitWithin(run([CLI, flag]), 30000, `simplecached ${flag}`);
 			assert.strictEqual(result.code, 0, flag);
 			assert.match(result.stdout, /^Usage: simplecached \[options\]/);
-			for (const option of ['-p, --port', '-l, --host', '-m, --memory-limit', '-c, --max-connections', '-I, --max-item-size', '-h, --help', '--version']) {
+			for (const option of ['-p, --port', '--memcached-port', '-l, --listen', '-m, --memory-limit', '-c, --conn-limit', '-I, --max-item-size', '-h, --help', '-V, --version', 'seed (simplecached) protocol', '11311', '11211']) {
 				assert.ok(result.stdout.includes(option), `usage lacks ${option}`);
 			}
 			assert.strictEqual(result.stderr, '');
 		}
 	});
 
-	it('prints the package version for --version and exits 0', async () => {
-		const result = await exitWithin(run([CLI, '--version']), 30000, 'simplecached --version');
-		assert.strictEqual(result.code, 0);
-		assert.strictEqual(result.stdout, `${pkg.version}\n`);
-		assert.strictEqual(result.stderr, '');
+	it('prints its version and the memcached protocol version for --version and -V, and exits 0', async () => {
+		for (const flag of ['--version', '-V']) {
+			const result = await exitWithin(run([CLI, flag]), 30000, `simplecached ${flag}`);
+			assert.strictEqual(result.code, 0);
+			assert.strictEqual(result.stdout, `simplecached ${pkg.version} (memcached 1.6.18 protocol)\n`);
+			assert.strictEqual(result.stderr, '');
+		}
 	});
 
 	const bad = [
@@ -34,19 +36,20 @@ describe('cli: flags', () => {
 		[['-p', 'abc'], /port.*abc/],
 		[['-p', '70000'], /port/],
 		[['-p', '1.5'], /port/],
-		[['-m', '0'], /memoryLimit|memory-limit/],
+		[['-m', '0'], /^simplecached: -m\/--memory-limit must be at least 1 \(MiB\), got 0 \(see --help\)\n$/],
+		[['-m', '-1'], /^simplecached: -m\/--memory-limit must be a whole number \(MiB\), got '-1' \(see --help\)\n$/],
 		[['-m', 'lots'], /memory-limit.*lots/],
-		[['-c', '0'], /maxConnections|max-connections/],
+		[['-c', '0'], /-c\/--conn-limit must be at least 1/],
 		[['-c', '-3'], /max-connections|-3/],
 		[['-I', '5g'], /max-item-size.*5g/],
-		[['-I', '0'], /maxItemSize|max-item-size/],
+		[['-I', '0'], /-I\/--max-item-size must be at least 1k/],
 		[['-p', '0', 'extra'], /extra/],
 	];
 	for (const [args, message] of bad) {
-		it(`exits 2 with a message on stderr for ${args.join(' ')}`, async () => {
+		it(`exits 64 (memcached's EX_USAGE) with one line on stderr for ${args.join(' ')}`, async () => {
 			const result = await exitWithin(run([CLI, ...args]), 30000, `simplecached ${args.join(' ')}`);
-			assert.strictEqual(result.code, 2, `exit code for ${args.join(' ')}; stderr: ${result.stderr}`);
-			assert.match(result.stderr, /^simplecached: /);
+			assert.strictEqual(result.code, 64, `exit code for ${args.join(' ')}; stderr: ${result.stderr}`);
+			assert.match(result.stderr, /^simplecached: [^\n]* \(see --help\)\n$/);
 			assert.match(result.stderr, message);
 			assert.strictEqual(result.stdout, '');
 		});
