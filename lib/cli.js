@@ -129,10 +129,10 @@ async function main(argv, io = { stdout: process.stdout, stderr: process.stderr,
 		return io.exit(1);
 	}
 	server.on('warning', (err) => io.stderr.write(`simplecached: ${err.message}\n`));
+	// Signals first: whoever waits for the banner may signal at once.
+	handleSignals(server, say, writeFiles(parsed, server, fail));
 	say(banner(server));
 	exposureWarnings(server, parsed.server).forEach(warn);
-	const cleanup = writeFiles(parsed, server, fail);
-	handleSignals(server, say, cleanup);
 	return server;
 }
 
