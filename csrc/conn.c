@@ -457,6 +457,22 @@ void conn_shutdown(conn_t *c)
         _process(c);
 }
 
+void conn_stop(conn_t *c)
+{
+    bool idle = c->stage == CONN_OPEN && !_write_in_flight(c) && conn_pending_output(c) == 0 &&
+                (c->io == NULL || buf_len(&c->io->in) == 0) && !c->session.producing &&
+                (c->session.state == SESSION_OPEN || c->session.state == SESSION_WATCH);
+    if (!idle) {
+        conn_shutdown(c);
+        return;
+    }
+    /* Nothing is owed, so lingering for the peer's close (up to CONN_LINGER_MS) protects nothing:
+     * a plain close sends FIN now. A command still in the kernel's queue, unread, was never taken
+     * and gets a reset, as a connection refused would. */
+    _conn_advance(c, CONN_CLOSING);
+    conn_abort(c);
+}
+
 /* Bytes read into the shared scratch are executed from there; only an incomplete command (or
  * what the output mark left unexecuted) is copied into the connection's own buffer. */
 static int _take_scratch(conn_t *c, size_t n)

@@ -112,6 +112,10 @@ int conn_start(conn_t *c, const conn_owner_t *owner);
  * Idempotent. */
 void conn_shutdown(conn_t *c);
 
+/* The server is closing: an idle connection (nothing received waiting, nothing owed, no command
+ * producing) closes at once; one with work in flight is answered first, as conn_shutdown(). */
+void conn_stop(conn_t *c);
+
 /* Closes at once, dropping queued output. Idempotent. */
 void conn_abort(conn_t *c);
 

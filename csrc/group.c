@@ -140,7 +140,7 @@ static void _close_now(group_t *g)
         uv_close((uv_handle_t *)&g->wakeup, _handle_close_cb);
     for (conn_t *c = g->conns, *next; c != NULL; c = next) {
         next = c->next;
-        conn_shutdown(c);
+        conn_stop(c);
     }
     if (g->nconns == 0)
         uv_close((uv_handle_t *)&g->grace_timer, _handle_close_cb);

@@ -2,6 +2,7 @@
  * Lines end in "\r\n" or "\n"; whatever is not a valid command gets ERROR and the session goes on. */
 #include "proto_simple.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "replies.h"
@@ -52,6 +53,116 @@ static void _parse_line(const char *line, size_t n, simple_request_t *req)
     }
     req->key = args;
     req->nkey = nargs;
+}
+
+/* The seed-port guard: a memcached client pointed at this port must not have its commands read as
+ * seed commands (memcached's "set k 0 0 1" + data block would store "0 0 1" under k). What only a
+ * memcached client sends gets one CLIENT_ERROR naming the port that speaks memcached, then the
+ * connection closes (its stream of data blocks cannot be resynchronised). A real seed client never
+ * sends any of it, so its replies stay the seed spec's, byte for byte. */
+typedef enum guard_verdict { GUARD_SEED, GUARD_MEMCACHED, GUARD_WAIT } guard_verdict_t;
+
+/* Command words of memcached's text and meta protocols that the seed protocol does not have. */
+static const char *const MEMCACHED_ONLY[] = {
+    "gets", "add", "replace", "append", "prepend", "cas", "incr", "decr", "touch", "gat", "gats",
+    "stats", "version", "flush_all", "verbosity", "mg", "ms", "md", "mn", "ma", "me", "watch",
+    "lru_crawler", "lru", "slabs", "cache_memlimit", "shutdown", "misbehave", "debugtime", NULL,
+};
+
+/* line: a whole line with its end ("\n" or "\r\n"). */
+static bool _memcached_word(const char *line, size_t n)
+{
+    n--;
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    const char *space = memchr(line, ' ', n);
+    size_t word = space ? (size_t)(space - line) : n;
+    for (const char *const *w = MEMCACHED_ONLY; *w != NULL; w++)
+        if (strlen(*w) == word && memcmp(*w, line, word) == 0)
+            return true;
+    return false;
+}
+
+/* Reads one decimal field of at most 10 digits (an optional '-' when signed) ending at a space
+ * or at end; returns its end, or NULL. */
+static const char *_number(const char *p, const char *end, bool is_signed, size_t *value)
+{
+    if (is_signed && p < end && *p == '-')
+        p++;
+    size_t v = 0, digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 10; p++, digits++)
+        v = v * 10 + (size_t)(*p - '0');
+    if (digits == 0 || (p < end && *p != ' '))
+        return NULL;
+    *value = v;
+    return p;
+}
+
+/* A seed value that reads as memcached's "<flags> <exptime> <bytes>[ noreply]": *bytes is set. */
+static bool _storage_tail(const char *v, size_t n, size_t *bytes)
+{
+    const char *end = v + n, *p = v;
+    size_t ignored;
+    if ((p = _number(p, end, false, &ignored)) == NULL || p == end)
+        return false;
+    if ((p = _number(p + 1, end, true, &ignored)) == NULL || p == end)
+        return false;
+    if ((p = _number(p + 1, end, false, bytes)) == NULL)
+        return false;
+    return p == end || ((size_t)(end - p) == 8 && memcmp(p, " noreply", 8) == 0);
+}
+
+/* A complete first line of rest that is a valid seed command (what a pipelining seed client sends
+ * after its set). */
+static bool _seed_line(const char *rest, size_t nrest)
+{
+    const char *nl = memchr(rest, '\n', nrest);
+    if (nl == NULL)
+        return false;
+    size_t n = (size_t)(nl - rest);
+    if (n > 0 && rest[n - 1] == '\r')
+        n--;
+    simple_request_t next;
+    _parse_line(rest, n, &next);
+    return next.cmd != SIMPLE_INVALID;
+}
+
+/* A seed "set <key> <value>" whose value reads as "<flags> <exptime> <bytes>" is memcached's set
+ * only when the bytes already received after it are its data block: <bytes> bytes then "\r\n",
+ * which are not themselves a seed command. A memcached client writes its data block together
+ * with its command line, so it is there (or its first bytes are: then wait for the rest); a
+ * seed client sends nothing more before it has its reply, or sends further commands. */
+static guard_verdict_t _guard_set(const simple_request_t *req, const char *rest, size_t nrest,
+                                  size_t max_item_size)
+{
+    size_t bytes;
+    if (nrest == 0 || !_storage_tail(req->value, req->nvalue, &bytes) || bytes > max_item_size)
+        return GUARD_SEED;
+    if (nrest < bytes + 2)
+        return memchr(rest, '\n', nrest) == NULL ? GUARD_WAIT : GUARD_SEED;
+    if (rest[bytes] != '\r' || rest[bytes + 1] != '\n' || _seed_line(rest, nrest))
+        return GUARD_SEED;
+    return GUARD_MEMCACHED;
+}
+
+static size_t _guard_refuse(session_t *s, size_t consumed, buf_t *out)
+{
+    s->command = LATENCY_OTHER;
+    unsigned port = __atomic_load_n(&s->engine->served.tcp_port, __ATOMIC_RELAXED);
+    int rc = buf_append_lit(out, "CLIENT_ERROR this port speaks the simplecached seed protocol (set/get/delete <key>); ");
+    if (rc == 0 && port != 0) {
+        rc = buf_append_lit(out, "memcached's protocol is on port ");
+        if (rc == 0)
+            rc = buf_append_u64(out, port);
+        if (rc == 0)
+            rc = buf_append_lit(out, "\r\n");
+    } else if (rc == 0) {
+        rc = buf_append_lit(out, "memcached's protocol is not served (--memcached-port)\r\n");
+    }
+    /* Closing ends the exchange whether or not the line could be queued. */
+    (void)rc;
+    s->state = SESSION_BROKEN;
+    return consumed;
 }
 
 parse_status_t proto_simple_parse(const char *in, size_t len, size_t max_line, uint32_t *scanned,
@@ -188,6 +299,9 @@ size_t proto_simple_step(session_t *s, const char *in, size_t len, buf_t *out)
 {
     if (s->proto.simple.discarding)
         return _discard(s, in, len);
+    /* memcached's binary protocol (its magic byte opens every request): no line end may ever come. */
+    if (s->scanned == 0 && len > 0 && (unsigned char)in[0] == 0x80)
+        return _guard_refuse(s, len, out);
     simple_request_t req;
     size_t used;
     size_t max_line = proto_simple_max_line(s->engine->max_item_size);
@@ -196,6 +310,15 @@ size_t proto_simple_step(session_t *s, const char *in, size_t len, buf_t *out)
         return 0;
     if (st == PARSE_OVERSIZE)
         return _oversize(s, in, len, used, out);
+    if (req.cmd == SIMPLE_INVALID && _memcached_word(in, used))
+        return _guard_refuse(s, used, out);
+    if (req.cmd == SIMPLE_SET) {
+        guard_verdict_t verdict = _guard_set(&req, in + used, len - used, s->engine->max_item_size);
+        if (verdict == GUARD_WAIT)
+            return 0;
+        if (verdict == GUARD_MEMCACHED)
+            return _guard_refuse(s, len, out);
+    }
     if (proto_simple_execute(s, &req, out) != 0)
         s->state = SESSION_BROKEN;
     return used;

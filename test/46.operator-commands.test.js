@@ -207,7 +207,7 @@ async function cliWithShutdown() {
 	child.stderr.on('data', (d) => { out += d; });
 	const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, out })));
 	process.once('exit', () => child.kill('SIGKILL'));
-	await waitFor(() => out.includes('listening on'), { what: 'bin/server.js -A listening' });
+	await waitFor(() => /^simplecached \S+: /m.test(out), { what: 'bin/server.js -A listening' });
 	return { port, exited };
 }
 

@@ -209,7 +209,7 @@ describe('metrics: the command line', function () {
 	it('--metrics-port serves /metrics, named in the banner, and the process still exits 0 on SIGTERM with a scraper connected', async function () {
 		const cli = await startCli(['-p', '0', '--metrics-port', '0']);
 		try {
-			const [, metricsPort] = /http:\/\/127\.0\.0\.1:(\d+)\/metrics \(Prometheus\)/.exec(cli.out.stdout) || [];
+			const [, metricsPort] = /Prometheus metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(cli.out.stdout) || [];
 			assert.ok(metricsPort, cli.out.stdout);
 			const reply = 'STORED\r\nVALUE a b\r\nEND\r\n';
 			assert.strictEqual(await exchange(cli.port, ['set a b\r\nget a\r\n'], reply), reply);

@@ -114,4 +114,35 @@ describe('signals under load', function () {
 			server.child.kill('SIGKILL');
 		}
 	});
+
+	// An idle client that keeps its half of the connection open (allowHalfOpen) used to hold the
+	// exit for the 2 s linger (CONN_LINGER_MS); idle connections now close at once, and only a
+	// connection with work in flight is waited for (and answered).
+	for (const threads of ['1', '2']) {
+		it(`SIGINT with --threads ${threads}: idle clients do not delay the exit (busy ones are waited for: above)`, async () => {
+			const server = await startCli(['-p', 'off', '--memcached-port', '0', '-t', threads]);
+			try {
+				const idle = await Promise.all(Array.from({ length: 3 }, () => new Promise((resolve) => {
+					const socket = net.connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(socket));
+					socket.on('error', () => {});
+				})));
+				const idleEnded = idle.map((socket) => new Promise((resolve) => socket.on('end', resolve)));
+				// Each idle client is known to the server (and has been answered) before the signal.
+				for (const socket of idle) {
+					socket.write('mn\r\n');
+					await new Promise((resolve) => socket.once('data', resolve));
+				}
+				const signalled = Date.now();
+				server.child.kill('SIGINT');
+				const result = await exitWithin(server, 30000, 'server after SIGINT');
+				const took = Date.now() - signalled;
+				assert.strictEqual(result.code, 0, result.stderr);
+				await Promise.all(idleEnded);
+				// The linger it used to wait for is 2000 ms; a loaded machine takes well under that to exit.
+				assert.ok(took < 1500, `SIGINT took ${took} ms with idle clients`);
+			} finally {
+				server.child.kill('SIGKILL');
+			}
+		});
+	}
 });

@@ -17,7 +17,7 @@ function tmpFile(name) {
 }
 
 // The port of the memcached protocol named in the CLI's banner.
-const memcachedPortOf = (cli) => Number(/:(\d+) \(memcached protocol\)/.exec(cli.out.stdout)[1]);
+const memcachedPortOf = (cli) => Number(/memcached on [^\s,]+:(\d+)/.exec(cli.out.stdout)[1]);
 
 async function stopCli(cli, signal = 'SIGTERM') {
 	cli.child.kill(signal);

@@ -297,8 +297,8 @@ describe('authentication: the auth file, the seed port and clients', function ()
 			await both.close();
 		}
 		const cli = await exitWithin(run([CLI, '-p', '0', '--memcached-port', '0', '-Y', file]), 30000, 'simplecached -p 0 -Y');
-		assert.strictEqual(cli.code, 2);
-		assert.match(cli.stderr, /has no authentication/);
+		assert.strictEqual(cli.code, 64);
+		assert.strictEqual(cli.stderr, 'simplecached: -Y: the seed protocol (-p) has no authentication; drop -p (or give -p off), or add --allow-unauthenticated-seed (see --help)\n');
 	});
 
 	it('reloads the file on reloadAuth() and on SIGHUP, keeping the old users when the new file is bad', async () => {

@@ -104,9 +104,9 @@ describe('security defaults', function () {
 		fs.writeFileSync(file, 'alice:secret\n');
 		const cases = [
 			[['-l', '127.0.0.1', '-p', '0', '--memcached-port', '0'], []],
-			[['-l', '0.0.0.0', '-p', '0', '--memcached-port', '0'], [/simplecached protocol on 0\.0\.0\.0:\d+ has no authentication/, /memcached protocol on 0\.0\.0\.0:\d+ has no authentication/]],
+			[['-l', '0.0.0.0', '-p', '0', '--memcached-port', '0'], [/seed protocol on 0\.0\.0\.0:\d+ has no authentication/, /memcached protocol on 0\.0\.0\.0:\d+ has no authentication/]],
 			[['-l', '0.0.0.0', '--memcached-port', '0', '-Y', file], [/memcached protocol on 0\.0\.0\.0:\d+ sends passwords and data unencrypted/]],
-			[['-l', '0.0.0.0', '-p', '0', '--memcached-port', '0', '-Y', file, '--allow-unauthenticated-seed'], [/simplecached protocol .* has no authentication/, /unencrypted/]],
+			[['-l', '0.0.0.0', '-p', '0', '--memcached-port', '0', '-Y', file, '--allow-unauthenticated-seed'], [/seed protocol .* has no authentication/, /unencrypted/]],
 		];
 		for (const [args, expected] of cases) {
 			// The warnings are written as the listeners open; stopCli() collects stderr to the exit.

@@ -156,7 +156,7 @@ describe('Unix socket files', function () {
 		const file = socketFile('cli');
 		const cli = run([CLI, '-s', file, '-a', '0770']);
 		try {
-			await waitFor(() => /listening/.test(cli.out.stdout), { what: 'the banner' });
+			await waitFor(() => /^simplecached \S+: /m.test(cli.out.stdout), { what: 'the banner' });
 			assert.match(cli.out.stdout, new RegExp(`unix:${file}`));
 			assert.strictEqual(fs.statSync(file).mode & 0o777, 0o770);
 			const conns = await exchange(file, ['stats conns\r\n'], (t) => t.endsWith('END\r\n'));

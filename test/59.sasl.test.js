@@ -177,7 +177,7 @@ describe('bin/server.js -S', function () {
 		const socket = path.join(dir, 'cli.sock');
 		const cli = run([CLI, '-S', '-Y', authFile, '-s', socket]);
 		try {
-			await waitFor(() => /listening/.test(cli.out.stdout), { what: 'the banner' });
+			await waitFor(() => /^simplecached \S+: /m.test(cli.out.stdout), { what: 'the banner' });
 			// Every packet until `count` arrived or the server hung up.
 			const exchangeUnix = (bytes, count) => new Promise((resolve, reject) => {
 				const conn = net.connect(socket);

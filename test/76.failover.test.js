@@ -17,7 +17,7 @@ const CONNECTION_ERRORS = ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ESERVERDEAD']
 // A simplecached process serving memcached's protocol on `port` (the same port after a restart).
 async function startProcess(port) {
 	const proc = run([CLI, '-p', 'off', '--memcached-port', String(port)]);
-	await waitFor(() => proc.child.exitCode === null && proc.out.stdout.includes('listening'), { what: `simplecached on ${port}` });
+	await waitFor(() => proc.child.exitCode === null && /^simplecached \S+: /m.test(proc.out.stdout), { what: `simplecached on ${port}` });
 	return proc;
 }
 

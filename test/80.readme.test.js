@@ -69,8 +69,9 @@ const EXAMPLES = {
 };
 
 // Starts the CLI with the README's flags (fixed ports made free ones), waits for its banner, stops it.
-async function startsWith(args) {
+async function startsWith(args, banner) {
 	const server = await startCli(args.map((a) => (/^\d{4,5}$/.test(a) ? '0' : a)), 10000);
+	if (banner) assert.match(server.banner, banner);
 	server.child.kill('SIGTERM');
 	const result = await exitWithin(server, 10000, `simplecached ${args.join(' ')}`);
 	assert.strictEqual(result.code, 0, result.stderr);
@@ -79,7 +80,8 @@ async function startsWith(args) {
 // What each shell command of the README must satisfy; a command none of these knows fails the test.
 const SHELL = [
 	[/^npm install simplecached$/, () => 'not run: installs from the registry (npm run test:package installs the packed tarball)'],
-	[/^npm install && node bin\/server\.js$/, () => startsWith(['-p', '11311'])],
+	// The defaults, as free ports: the seed protocol and memcached's, both named in the banner.
+	[/^npm install && node bin\/server\.js$/, () => startsWith(['-p', '11311', '--memcached-port', '11211'], /: seed protocol on 127\.0\.0\.1:\d+, memcached on 127\.0\.0\.1:\d+$/)],
 	[/^npm install && npm test$/, () => assert.strictEqual(PACKAGE.scripts.test, 'mocha')],
 	[/^npm run (\S+)/, (m) => assert.ok(PACKAGE.scripts[m[1]], `package.json has no script ${m[1]}`)],
 	[/^sudo apt-get install -y /, (m, line) => assert.strictEqual(line, INSTALL_ALL, 'the references of test/helpers/references.js')],

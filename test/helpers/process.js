@@ -11,8 +11,11 @@ const CLI = path.join(ROOT, 'bin', 'server.js');
 
 // Spawns a Node process; collects its output. exited resolves with {code, signal, stdout, stderr}.
 // options.wrapper: a command that execs Node in its place, e.g. ['prlimit', '--nofile=200:200'].
+// The CLI's memcached port defaults to 11211; tests use free ports only, so a CLI run that names
+// no --memcached-port gets "--memcached-port off" first (a later flag of its own still wins).
 function run(args, { wrapper = [], ...options } = {}) {
-	const [command, ...argv] = [...wrapper, process.execPath, ...args];
+	const cli = args[0] === CLI && !args.some((a) => a.startsWith('--memcached-port'));
+	const [command, ...argv] = [...wrapper, process.execPath, ...(cli ? [CLI, '--memcached-port', 'off', ...args.slice(1)] : args)];
 	const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
 	const out = { stdout: '', stderr: '' };
 	child.stdout.setEncoding('utf8');
@@ -44,8 +47,9 @@ async function exitWithin(proc, timeoutMs, what = 'process') {
 // Starts `node bin/server.js ...args` and resolves once it prints its banner, with {port, ...proc}.
 async function startCli(args, timeoutMs = 30000, options = {}) {
 	const proc = run([CLI, ...args], options);
-	// The first address is the seed protocol's; more may follow on the same line.
-	const banner = /^simplecached (\S+) listening on (\S+?):(\d+)\b/m;
+	// "simplecached <version>: seed protocol on <address>:<port>, memcached on ..." — the first
+	// listener's address and port (IPv6 addresses in brackets).
+	const banner = /^simplecached (\S+): (?:seed protocol|memcached(?: over TLS)?) on \[?([^\s\]]+?)\]?:(\d+)\b(.*)$/m;
 	const found = await new Promise((resolve, reject) => {
 		const timer = setTimeout(() => { proc.child.kill('SIGKILL'); reject(new Error(`no banner within ${timeoutMs} ms: ${proc.out.stderr}`)); }, timeoutMs);
 		const check = () => {
@@ -58,7 +62,11 @@ async function startCli(args, timeoutMs = 30000, options = {}) {
 		proc.child.stdout.on('data', check);
 		proc.exited.then((r) => { clearTimeout(timer); reject(new Error(`exited before listening: ${JSON.stringify(r)}`)); });
 	});
-	return { ...proc, version: found[1], address: found[2], port: Number(found[3]) };
+	const ports = {};
+	for (const [, name, port] of found[0].matchAll(/(seed protocol|memcached over TLS|memcached) on \S+:(\d+)/g)) {
+		ports[{ 'seed protocol': 'seed', memcached: 'memcached', 'memcached over TLS': 'tls' }[name]] = Number(port);
+	}
+	return { ...proc, version: found[1], address: found[2], port: Number(found[3]), ports, banner: found[0] };
 }
 
 function vmRss(pid) {
