@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
 
 #include "served.h"
 #include "value_out.h"
@@ -457,18 +461,35 @@ void conn_shutdown(conn_t *c)
         _process(c);
 }
 
+/* Whether the kernel holds nothing for this socket either way: no input unread and every reply
+ * byte acknowledged by the peer. A close with input unread sends a reset, and a reset throws away
+ * the replies the kernel has not sent yet, so only such a socket may be closed without lingering.
+ * Where the queues cannot be asked (not Linux), it is never taken as quiet. */
+static bool _kernel_quiet(conn_t *c)
+{
+#if defined(SIOCOUTQ) && defined(FIONREAD)
+    uv_os_fd_t fd;
+    int unread = 0, unacked = 0;
+    return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &unread) == 0 && unread == 0 &&
+           ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0;
+#else
+    (void)c;
+    return false;
+#endif
+}
+
 void conn_stop(conn_t *c)
 {
     bool idle = c->stage == CONN_OPEN && !_write_in_flight(c) && conn_pending_output(c) == 0 &&
                 (c->io == NULL || buf_len(&c->io->in) == 0) && !c->session.producing &&
-                (c->session.state == SESSION_OPEN || c->session.state == SESSION_WATCH);
+                (c->session.state == SESSION_OPEN || c->session.state == SESSION_WATCH) && _kernel_quiet(c);
     if (!idle) {
         conn_shutdown(c);
         return;
     }
-    /* Nothing is owed, so lingering for the peer's close (up to CONN_LINGER_MS) protects nothing:
-     * a plain close sends FIN now. A command still in the kernel's queue, unread, was never taken
-     * and gets a reset, as a connection refused would. */
+    /* Nothing is owed, not even in the kernel, so lingering for the peer's close (up to
+     * CONN_LINGER_MS) protects nothing: close now. A command arriving in the meantime was never
+     * taken and gets a reset, as a connection refused would. */
     _conn_advance(c, CONN_CLOSING);
     conn_abort(c);
 }
