@@ -63,6 +63,20 @@ int64_t I64Of(napi_env env, napi_value v)
     return n;
 }
 
+// A value's bytes as a string: UTF-8, decoded, unless every byte is ASCII, which needs no decoding.
+napi_value StringOf(napi_env env, const char *bytes, size_t n)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= (unsigned char)bytes[i];
+    napi_value out = nullptr;
+    if (any < 0x80)
+        napi_create_string_latin1(env, bytes, n, &out);
+    else
+        napi_create_string_utf8(env, bytes, n, &out);
+    return out;
+}
+
 napi_value StatusName(napi_env env, store_status_t status)
 {
     napi_value name = nullptr;
@@ -100,15 +114,15 @@ napi_value FastGet(napi_env env, napi_callback_info info)
     else if (found.held != nullptr)
         out = HeldValue(env, call.ops, found.held, as_string);
     else if (as_string)
-        napi_create_string_utf8(env, room, found.nvalue, &out);
+        out = StringOf(env, room, found.nvalue);
     else
         napi_create_buffer_copy(env, found.nvalue, room, nullptr, &out);
     return out;
 }
 
-// getInto(key, scratch) -> null, the value's length once copied into scratch (a Buffer lib/
-// reuses: a pooled Buffer made in JavaScript costs far less than one made here), or a new Buffer
-// when it does not fit. The copy into scratch is made under the shard lock.
+// getInto(key, pool, offset) -> null, the value's length once copied into pool at offset (a Buffer
+// lib/ hands out views of: a Buffer made in JavaScript costs far less than one made here), or a
+// new Buffer when it does not fit there. The copy into the pool is made under the shard lock.
 napi_value FastGetInto(napi_env env, napi_callback_info info)
 {
     Call call;
@@ -117,12 +131,14 @@ napi_value FastGetInto(napi_env env, napi_callback_info info)
         return nullptr;
     void *room = nullptr;
     size_t size = 0;
-    if (napi_get_buffer_info(env, call.argv[1], &room, &size) != napi_ok) {
-        napi_throw_type_error(env, nullptr, "getInto(key, scratch Buffer)");
+    uint32_t offset = 0;
+    if (napi_get_buffer_info(env, call.argv[1], &room, &size) != napi_ok ||
+        napi_get_value_uint32(env, call.argv[2], &offset) != napi_ok || offset > size) {
+        napi_throw_type_error(env, nullptr, "getInto(key, pool Buffer, offset within it)");
         return nullptr;
     }
     lookup_t found;
-    lookup_get(call.engine->cache, k.data, k.len, static_cast<char *>(room), size, &found);
+    lookup_get(call.engine->cache, k.data, k.len, static_cast<char *>(room) + offset, size - offset, &found);
     engine_count_get(call.ops->stats, false, found.hit);
     napi_value out = nullptr;
     if (!found.hit)

@@ -15,9 +15,23 @@ const ENCODING = Symbol('encoding');
 const SET_ERRORS = native.constants.SET_ERRORS;
 const ARITH_ERRORS = native.constants.ARITH_ERRORS;
 
-// Where get copies a value before it becomes a Buffer of its own (from Node's pool when small):
-// one per thread, as each thread loads its own copy of this module.
-const SCRATCH = Buffer.alloc(64 * 1024);
+// Where get copies a value: straight into a pool whose views it returns, as Node's own Buffer
+// pool does (a Buffer kept keeps its pool's memory), a fresh pool once less than POOL_ROOM is left
+// (so that values up to POOL_ROOM always land in one). One per thread, as each thread loads its
+// own copy of this module. A value that does not fit comes back as a Buffer of its own.
+const POOL_SIZE = 16 * 1024;
+const POOL_ROOM = 4 * 1024;
+let pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+let poolUsed = 0;
+
+// The value's length once it lies at pool[poolUsed...], or null, or a Buffer of its own.
+function getIntoPool(native, key) {
+	if (POOL_SIZE - poolUsed < POOL_ROOM) {
+		pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+		poolUsed = 0;
+	}
+	return native.getInto(key, pool, poolUsed);
+}
 
 // store_mode_t (csrc/store_types.h).
 const MODE = { set: 0, add: 1, replace: 2, append: 3, prepend: 4, cas: 5 };
@@ -124,11 +138,11 @@ class Engine {
 	get(key, opts) {
 		const encoding = opts === undefined ? this[ENCODING] : checkEncoding(opts.encoding);
 		if (encoding === 'utf8') return this[NATIVE].get(key, true);
-		const value = this[NATIVE].getInto(key, SCRATCH);
+		const value = getIntoPool(this[NATIVE], key);
 		if (typeof value !== 'number') return value === null || encoding === null ? value : value.toString(encoding);
-		if (encoding !== null) return SCRATCH.toString(encoding, 0, value);
-		const out = Buffer.allocUnsafe(value);
-		SCRATCH.copy(out, 0, 0, value);
+		if (encoding !== null) return pool.toString(encoding, poolUsed, poolUsed + value);
+		const out = Buffer.from(pool.buffer, poolUsed, value);
+		poolUsed += (value + 7) & ~7; // aligned, as Node's pool keeps its views
 		return out;
 	}
 
