@@ -3,6 +3,8 @@
 // TLS), each in its binding_*.cc; here the module and the helpers they share.
 #include "binding.h"
 
+#include <cstring>
+
 #include <sys/resource.h>
 
 #include <cmath>
@@ -241,6 +243,11 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     arith_errors.Set("NON_NUMERIC", Napi::String::New(env, TEXT_NON_NUMERIC));
     arith_errors.Set("NO_MEMORY", Napi::String::New(env, TEXT_NO_MEMORY));
     constants.Set("ARITH_ERRORS", arith_errors);
+    // The names of store_status_t by number, which Engine's store and delete return.
+    Napi::Array statuses = Napi::Array::New(env);
+    for (uint32_t i = 0; strcmp(store_status_name((store_status_t)i), "UNKNOWN") != 0; i++)
+        statuses.Set(i, Napi::String::New(env, store_status_name((store_status_t)i)));
+    constants.Set("STORE_STATUSES", statuses);
     exports.Set("constants", constants);
     return exports;
 }

@@ -45,8 +45,11 @@ bool BoolValue(napi_env env, napi_value v)
 }
 
 // A number (lib/ checked its range) or a BigInt as a uint64; anything else 0.
-uint64_t U64Of(napi_env env, napi_value v)
+uint64_t U64Of(napi_env env, const Call &call, size_t i)
 {
+    if (i >= call.argc)
+        return 0;
+    napi_value v = call.argv[i];
     int64_t n = 0;
     if (napi_get_value_int64(env, v, &n) == napi_ok)
         return (uint64_t)n;
@@ -56,10 +59,11 @@ uint64_t U64Of(napi_env env, napi_value v)
     return big;
 }
 
-int64_t I64Of(napi_env env, napi_value v)
+int64_t I64Of(napi_env env, const Call &call, size_t i)
 {
     int64_t n = 0;
-    napi_get_value_int64(env, v, &n);
+    if (i < call.argc)
+        napi_get_value_int64(env, call.argv[i], &n);
     return n;
 }
 
@@ -77,11 +81,12 @@ napi_value StringOf(napi_env env, const char *bytes, size_t n)
     return out;
 }
 
-napi_value StatusName(napi_env env, store_status_t status)
+// A store_status_t as a number: lib/ names it (constants.STORE_STATUSES), sparing a string per call.
+napi_value StatusNumber(napi_env env, store_status_t status)
 {
-    napi_value name = nullptr;
-    napi_create_string_latin1(env, store_status_name(status), NAPI_AUTO_LENGTH, &name);
-    return name;
+    napi_value out = nullptr;
+    napi_create_uint32(env, (uint32_t)status, &out);
+    return out;
 }
 
 // A held item's value made into a JavaScript value, then released. The store is referenced
@@ -120,8 +125,8 @@ napi_value FastGet(napi_env env, napi_callback_info info)
     return out;
 }
 
-// getInto(key, pool, offset) -> null, the value's length once copied into pool at offset (a Buffer
-// lib/ hands out views of: a Buffer made in JavaScript costs far less than one made here), or a
+// getInto(key, pool, offset) -> null, the value's length once copied into pool at offset (an
+// ArrayBuffer lib/ hands out Buffer views of: a Buffer made in JavaScript costs far less than one made here), or a
 // new Buffer when it does not fit there. The copy into the pool is made under the shard lock.
 napi_value FastGetInto(napi_env env, napi_callback_info info)
 {
@@ -132,9 +137,9 @@ napi_value FastGetInto(napi_env env, napi_callback_info info)
     void *room = nullptr;
     size_t size = 0;
     uint32_t offset = 0;
-    if (napi_get_buffer_info(env, call.argv[1], &room, &size) != napi_ok ||
+    if (napi_get_arraybuffer_info(env, call.argv[1], &room, &size) != napi_ok ||
         napi_get_value_uint32(env, call.argv[2], &offset) != napi_ok || offset > size) {
-        napi_throw_type_error(env, nullptr, "getInto(key, pool Buffer, offset within it)");
+        napi_throw_type_error(env, nullptr, "getInto(key, pool ArrayBuffer, offset within it)");
         return nullptr;
     }
     lookup_t found;
@@ -163,8 +168,8 @@ napi_value FastHas(napi_env env, napi_callback_info info)
     return out;
 }
 
-// store(mode, key, value, flags, ttl, cas) -> the status name ("OK", "NOT_STORED", "EXISTS",
-// "NOT_FOUND", "TOO_LARGE", "NO_MEMORY"); mode is a store_mode_t, ttl memcached's exptime.
+// store(mode, key, value, flags, ttl, cas) -> the store_status_t (OK, NOT_STORED, EXISTS, NOT_FOUND,
+// TOO_LARGE, NO_MEMORY); mode is a store_mode_t, ttl memcached's exptime.
 napi_value FastStore(napi_env env, napi_callback_info info)
 {
     Call call;
@@ -177,21 +182,21 @@ napi_value FastStore(napi_env env, napi_callback_info info)
         napi_throw_range_error(env, nullptr, "unknown store mode");
         return nullptr;
     }
-    store_write_t w = {(store_mode_t)mode, k.data, k.len, v.data, v.len, (uint32_t)U64Of(env, call.argv[3]),
-                       engine_exptime(call.engine, I64Of(env, call.argv[4])), U64Of(env, call.argv[5]), nullptr};
-    return StatusName(env, EngineWrite(call.engine, call.ops->stats, &w));
+    store_write_t w = {(store_mode_t)mode, k.data, k.len, v.data, v.len, (uint32_t)U64Of(env, call, 3),
+                       engine_exptime(call.engine, I64Of(env, call, 4)), U64Of(env, call, 5), nullptr};
+    return StatusNumber(env, EngineWrite(call.engine, call.ops->stats, &w));
 }
 
-// delete(key, cas = 0) -> "OK", "NOT_FOUND" or "EXISTS" (the item's cas differs).
+// delete(key, cas = 0) -> the store_status_t: OK, NOT_FOUND or EXISTS (the item's cas differs).
 napi_value FastDelete(napi_env env, napi_callback_info info)
 {
     Call call;
     Key k;
     if (!Begin(env, info, &call) || !KeyValue(env, call.argv[0], &k))
         return nullptr;
-    store_status_t st = cache_delete_cas(call.engine->cache, k.data, k.len, U64Of(env, call.argv[1]));
+    store_status_t st = cache_delete_cas(call.engine->cache, k.data, k.len, U64Of(env, call, 1));
     stat_add(st == STORE_OK ? &call.ops->stats->delete_hits : &call.ops->stats->delete_misses, 1);
-    return StatusName(env, st);
+    return StatusNumber(env, st);
 }
 
 void OpsFinalize(napi_env, void *data, void *)

@@ -14,6 +14,8 @@ const ENCODING = Symbol('encoding');
 // Engine.set's failures as the protocols word them: 'TOO_LARGE' and 'NO_MEMORY' to their reply lines.
 const SET_ERRORS = native.constants.SET_ERRORS;
 const ARITH_ERRORS = native.constants.ARITH_ERRORS;
+// store_status_t's names by number: what the native store and delete return.
+const STATUS = native.constants.STORE_STATUSES;
 
 // Where get copies a value: straight into a pool whose views it returns, as Node's own Buffer
 // pool does (a Buffer kept keeps its pool's memory), a fresh pool once less than POOL_ROOM is left
@@ -22,15 +24,17 @@ const ARITH_ERRORS = native.constants.ARITH_ERRORS;
 const POOL_SIZE = 16 * 1024;
 const POOL_ROOM = 4 * 1024;
 let pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+let poolMemory = pool.buffer; // kept: reading .buffer is a call into V8's runtime
 let poolUsed = 0;
 
 // The value's length once it lies at pool[poolUsed...], or null, or a Buffer of its own.
 function getIntoPool(native, key) {
 	if (POOL_SIZE - poolUsed < POOL_ROOM) {
 		pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+		poolMemory = pool.buffer;
 		poolUsed = 0;
 	}
-	return native.getInto(key, pool, poolUsed);
+	return native.getInto(key, poolMemory, poolUsed);
 }
 
 // store_mode_t (csrc/store_types.h).
@@ -81,7 +85,8 @@ function checkValue(value) {
 	throw new TypeError('value must be a string, a Buffer, a number or a boolean');
 }
 
-function stored(status) {
+function stored(code) {
+	const status = STATUS[code];
 	if (status === 'OK') return true;
 	if (status === 'TOO_LARGE' || status === 'NO_MEMORY') throw protocolError(SET_ERRORS[status]);
 	return false;
@@ -141,7 +146,7 @@ class Engine {
 		const value = getIntoPool(this[NATIVE], key);
 		if (typeof value !== 'number') return value === null || encoding === null ? value : value.toString(encoding);
 		if (encoding !== null) return pool.toString(encoding, poolUsed, poolUsed + value);
-		const out = Buffer.from(pool.buffer, poolUsed, value);
+		const out = Buffer.from(poolMemory, poolUsed, value);
 		poolUsed += (value + 7) & ~7; // aligned, as Node's pool keeps its views
 		return out;
 	}
@@ -208,7 +213,7 @@ class Engine {
 	// true if deleted, false if absent (or, with opts.cas, if the item changed since).
 	delete(key, opts) {
 		const cas = opts && opts.cas !== undefined ? checkU64(opts.cas, 'cas') : 0;
-		return this[NATIVE].delete(key, cas) === 'OK';
+		return STATUS[this[NATIVE].delete(key, cas)] === 'OK';
 	}
 
 	// The new value (a Number, or a BigInt past 2^53), or null when absent; memcached's 64-bit
