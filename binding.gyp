@@ -42,9 +42,11 @@
         "csrc/group.c",
         "csrc/net.c",
         "csrc/flight.c",
+        "csrc/lookup.c",
         "csrc/binding.cc",
         "csrc/binding_shared.cc",
         "csrc/binding_engine.cc",
+        "csrc/binding_engine_fast.cc",
         "csrc/binding_session.cc",
         "csrc/binding_server.cc",
         "csrc/binding_snapshot.cc"

@@ -3,6 +3,8 @@
 // TLS), each in its binding_*.cc; here the module and the helpers they share.
 #include "binding.h"
 
+#include <cstring>
+
 #include <sys/resource.h>
 
 #include <cmath>
@@ -85,21 +87,35 @@ bool BufferArg(const Napi::CallbackInfo &info, size_t i, const char **data, size
 
 bool KeyArg(const Napi::CallbackInfo &info, size_t i, Key *k)
 {
-    Napi::Env env = info.Env();
-    napi_value v = info.Length() > i ? (napi_value)info[i] : nullptr;
-    if (v != nullptr && napi_get_value_string_utf8(env, v, k->text, sizeof(k->text), &k->len) == napi_ok) {
+    return KeyValue(info.Env(), info.Length() > i ? (napi_value)info[i] : info.Env().Undefined(), k);
+}
+
+// How long a string is in UTF-8 once copying it into room stopped this close to the end: a copy
+// never splits a character, so it may have been cut short by up to 3 bytes.
+static bool MaybeCut(napi_env env, napi_value v, size_t copied, size_t room, size_t *whole)
+{
+    *whole = copied;
+    return copied + 4 >= room && napi_get_value_string_utf8(env, v, nullptr, 0, whole) == napi_ok && *whole > copied;
+}
+
+bool KeyValue(napi_env env, napi_value v, Key *k)
+{
+    bool is_buffer = false;
+    size_t whole = 0;
+    if (napi_get_value_string_utf8(env, v, k->text, sizeof(k->text), &k->len) == napi_ok) {
         k->data = k->text;
-    } else if (v != nullptr && info[i].IsBuffer()) {
-        Napi::Buffer<char> b = info[i].As<Napi::Buffer<char>>();
-        k->data = b.Data();
-        k->len = b.Length();
+        if (MaybeCut(env, v, k->len, sizeof(k->text), &whole))
+            k->len = whole;  // too long: refused below
+    } else if (napi_is_buffer(env, v, &is_buffer) == napi_ok && is_buffer) {
+        void *data = nullptr;
+        napi_get_buffer_info(env, v, &data, &k->len);
+        k->data = static_cast<const char *>(data);
     } else {
-        Napi::TypeError::New(env, "key must be a string or a Buffer").ThrowAsJavaScriptException();
+        napi_throw_type_error(env, nullptr, "key must be a string or a Buffer");
         return false;
     }
     if (k->len > STORE_KEY_MAX || !store_key_valid(k->data, k->len)) {
-        Napi::RangeError::New(env, "key must be 1 to 250 bytes, without spaces or control characters")
-            .ThrowAsJavaScriptException();
+        napi_throw_range_error(env, nullptr, "key must be 1 to 250 bytes, without spaces or control characters");
         return false;
     }
     return true;
@@ -107,24 +123,30 @@ bool KeyArg(const Napi::CallbackInfo &info, size_t i, Key *k)
 
 bool ValueArg(const Napi::CallbackInfo &info, size_t i, ValueBytes *v)
 {
-    Napi::Env env = info.Env();
-    napi_value js = info.Length() > i ? (napi_value)info[i] : nullptr;
-    if (js != nullptr && napi_get_value_string_utf8(env, js, v->room, sizeof(v->room), &v->len) == napi_ok) {
+    return ValueBytesOf(info.Env(), info.Length() > i ? (napi_value)info[i] : info.Env().Undefined(), v);
+}
+
+bool ValueBytesOf(napi_env env, napi_value js, ValueBytes *v)
+{
+    bool is_buffer = false;
+    size_t whole = 0;
+    if (napi_get_value_string_utf8(env, js, v->room, sizeof(v->room), &v->len) == napi_ok) {
         v->data = v->room;
-        if (v->len == sizeof(v->room) - 1) {  // perhaps cut short: take it whole
-            v->big = info[i].As<Napi::String>().Utf8Value();
+        if (MaybeCut(env, js, v->len, sizeof(v->room), &whole)) {  // take it whole
+            v->big.resize(whole + 1);
+            napi_get_value_string_utf8(env, js, &v->big[0], whole + 1, &v->len);
+            v->big.resize(v->len);
             v->data = v->big.data();
-            v->len = v->big.size();
         }
         return true;
     }
-    if (js != nullptr && info[i].IsBuffer()) {
-        Napi::Buffer<char> b = info[i].As<Napi::Buffer<char>>();
-        v->data = b.Data();
-        v->len = b.Length();
+    if (napi_is_buffer(env, js, &is_buffer) == napi_ok && is_buffer) {
+        void *data = nullptr;
+        napi_get_buffer_info(env, js, &data, &v->len);
+        v->data = static_cast<const char *>(data);
         return true;
     }
-    Napi::TypeError::New(env, "value must be a string or a Buffer").ThrowAsJavaScriptException();
+    napi_throw_type_error(env, nullptr, "value must be a string or a Buffer");
     return false;
 }
 
@@ -221,6 +243,11 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     arith_errors.Set("NON_NUMERIC", Napi::String::New(env, TEXT_NON_NUMERIC));
     arith_errors.Set("NO_MEMORY", Napi::String::New(env, TEXT_NO_MEMORY));
     constants.Set("ARITH_ERRORS", arith_errors);
+    // The names of store_status_t by number, which Engine's store and delete return.
+    Napi::Array statuses = Napi::Array::New(env);
+    for (uint32_t i = 0; strcmp(store_status_name((store_status_t)i), "UNKNOWN") != 0; i++)
+        statuses.Set(i, Napi::String::New(env, store_status_name((store_status_t)i)));
+    constants.Set("STORE_STATUSES", statuses);
     exports.Set("constants", constants);
     return exports;
 }

@@ -58,6 +58,7 @@ struct Key {
     size_t len;
 };
 bool KeyArg(const Napi::CallbackInfo &info, size_t i, Key *k);
+bool KeyValue(napi_env env, napi_value v, Key *k);
 
 // A value as a Buffer, or a string taken as UTF-8 (into stack room when it is short).
 struct ValueBytes {
@@ -67,6 +68,7 @@ struct ValueBytes {
     size_t len;
 };
 bool ValueArg(const Napi::CallbackInfo &info, size_t i, ValueBytes *v);
+bool ValueBytesOf(napi_env env, napi_value js, ValueBytes *v);
 
 // A number (lib/ checked its range) or a BigInt as a uint64; a number as an int64; 0 when absent.
 uint64_t U64Arg(const Napi::CallbackInfo &info, size_t i);
@@ -123,6 +125,18 @@ struct Feeder {
 Napi::Function EngineClass(Napi::Env env);
 Napi::Function SessionClass(Napi::Env env);
 Napi::Function NativeServerClass(Napi::Env env);
+// What the hot operations of one Engine wrapper share (binding_engine_fast.cc): its store, or null
+// once it is closed, and where it counts. Freed with the last of the wrapper and those functions.
+struct EngineOps {
+    SharedEngine *shared;
+    engine_stats_t *stats;
+    unsigned refs;  // the wrapper's and one per function; all in the wrapper's thread
+};
+// Defines get, getInto, has, store and delete on the wrapper object self, as functions over ops.
+bool DefineFastOps(napi_env env, napi_value self, EngineOps *ops);
+void EngineOpsUnref(EngineOps *ops);
+// A storage command once parsed, as the protocols run it: size check, write, counters.
+store_status_t EngineWrite(engine_t *e, engine_stats_t *stats, store_write_t *w);
 // The store under an Engine wrapper (the caller checked it is one).
 SharedEngine *EngineShared(Napi::Value engine);
 // A save or load of a snapshot file in the background (binding_snapshot.cc).

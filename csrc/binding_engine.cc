@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 
 namespace binding {
@@ -15,14 +16,11 @@ public:
     static Napi::Function Init(Napi::Env env)
     {
         return DefineClass(env, "Engine",
-                           {InstanceMethod("feed", &Engine::Feed), InstanceMethod("get", &Engine::Get),
-                            InstanceMethod("delete", &Engine::Delete),
-                            InstanceMethod("stats", &Engine::Stats), InstanceMethod("latency", &Engine::Latency),
+                           {InstanceMethod("feed", &Engine::Feed), InstanceMethod("stats", &Engine::Stats), InstanceMethod("latency", &Engine::Latency),
                             InstanceMethod("snapshot", &Engine::Snapshot),
                             InstanceMethod("setAuth", &Engine::SetAuth),
                             InstanceMethod("countRejected", &Engine::CountRejected),
-                            InstanceMethod("gets", &Engine::Gets), InstanceMethod("getInto", &Engine::GetInto), InstanceMethod("has", &Engine::Has),
-                            InstanceMethod("store", &Engine::Store), InstanceMethod("arith", &Engine::Arith),
+                            InstanceMethod("gets", &Engine::Gets), InstanceMethod("arith", &Engine::Arith),
                             InstanceMethod("touch", &Engine::Touch), InstanceMethod("flush", &Engine::Flush),
                             InstanceMethod("getOrSet", &Engine::GetOrSet), InstanceMethod("handle", &Engine::Handle),
                             InstanceMethod("close", &Engine::Close),
@@ -47,9 +45,20 @@ public:
         } else if (!CreateStore(info.Env(), opts)) {
             return;
         }
+        // get, getInto, has, store and delete: own functions of this object (binding_engine_fast.cc).
+        ops_ = new (std::nothrow) EngineOps{shared_, stats_, 1};
+        if (ops_ == nullptr || !DefineFastOps(info.Env(), info.This(), ops_)) {
+            Release();
+            Napi::Error::New(info.Env(), "out of memory creating the Engine").ThrowAsJavaScriptException();
+        }
     }
 
-    ~Engine() override { Release(); }
+    ~Engine() override
+    {
+        Release();
+        if (ops_ != nullptr)
+            EngineOpsUnref(ops_);
+    }
 
     SharedEngine *Shared() { return shared_; }
 
@@ -102,6 +111,10 @@ private:
             return;
         for (Feeder &feeder : feeders_)
             feeder.Stop();
+        if (ops_ != nullptr) {
+            ops_->shared = nullptr;
+            ops_->stats = nullptr;
+        }
         if (own_stats_ != nullptr) {
             engine_stats_detach(&shared_->engine, own_stats_);
             free(own_stats_);
@@ -187,56 +200,6 @@ private:
 
     // ---- the item operations: the C store's own, as the protocols call them, minus the parsing ----
 
-    // get(key, asString) -> value or null; counts as memcached's get does.
-    Napi::Value Get(const Napi::CallbackInfo &info)
-    {
-        Napi::Env env = info.Env();
-        Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 0, &k))
-            return env.Undefined();
-        engine_tick(e);
-        item_t *it = cache_get(e->cache, k.data, k.len);
-        engine_count_get(stats_, false, it != NULL);
-        if (it == NULL)
-            return env.Null();
-        Napi::Value value = ItemValue(env, it, FlagArg(info, 1));
-        cache_release(e->cache, it);
-        return value;
-    }
-
-    // getInto(key, scratch) -> null, the value's length once copied into scratch (a Buffer that lib/
-    // reuses: a pooled Buffer made in JavaScript costs far less than one made here), or a new
-    // Buffer when it does not fit. One lookup either way.
-    Napi::Value GetInto(const Napi::CallbackInfo &info)
-    {
-        Napi::Env env = info.Env();
-        Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 0, &k))
-            return env.Undefined();
-        void *room = nullptr;
-        size_t size = 0;
-        if (info.Length() < 2 || napi_get_buffer_info(env, info[1], &room, &size) != napi_ok) {
-            Napi::TypeError::New(env, "getInto(key, scratch Buffer)").ThrowAsJavaScriptException();
-            return env.Undefined();
-        }
-        engine_tick(e);
-        item_t *it = cache_get(e->cache, k.data, k.len);
-        engine_count_get(stats_, false, it != NULL);
-        if (it == NULL)
-            return env.Null();
-        napi_value out = nullptr;
-        if (it->nvalue <= size) {
-            memcpy(room, item_value(it), it->nvalue);
-            napi_create_uint32(env, it->nvalue, &out);
-        } else {
-            out = ItemValue(env, it, false);
-        }
-        cache_release(e->cache, it);
-        return Napi::Value(env, out);
-    }
-
     // gets(key, asString) -> {value, flags, cas (BigInt)} or null.
     Napi::Value Gets(const Napi::CallbackInfo &info)
     {
@@ -262,77 +225,6 @@ private:
             napi_set_named_property(env, out, "cas", cas) != napi_ok)
             return env.Undefined();
         return Napi::Value(env, out);
-    }
-
-    // has(key): whether a live item is there, without copying it out or counting a get.
-    Napi::Value Has(const Napi::CallbackInfo &info)
-    {
-        Napi::Env env = info.Env();
-        Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 0, &k))
-            return env.Undefined();
-        engine_tick(e);
-        item_t *it = cache_get(e->cache, k.data, k.len);
-        if (it != NULL)
-            cache_release(e->cache, it);
-        return Napi::Boolean::New(env, it != NULL);
-    }
-
-    // What a protocol's storage command does once it has parsed the line: the too-large check (a
-    // failed set also drops the old value), the write, and the counters. Returns the status.
-    store_status_t Write(engine_t *e, store_write_t *w)
-    {
-        stat_add(&stats_->cmd_set, 1);
-        if (cache_too_large(e->cache, w->nkey, w->flags, w->nvalue)) {
-            stat_add(&stats_->store_too_large, 1);
-            if (w->mode == STORE_MODE_SET)
-                cache_delete(e->cache, w->key, w->nkey);
-            return STORE_TOO_LARGE;
-        }
-        store_status_t st = cache_write(e->cache, w, NULL);
-        if (w->mode == STORE_MODE_CAS)
-            engine_count_cas(stats_, st);
-        if (st == STORE_TOO_LARGE && (w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND))
-            return STORE_NOT_STORED;  // memcached fails to allocate it and stores nothing
-        if (st == STORE_TOO_LARGE || st == STORE_NO_MEMORY)
-            stat_add(&stats_->store_no_memory, 1);
-        return st == STORE_TOO_LARGE ? STORE_NO_MEMORY : st;
-    }
-
-    // store(mode, key, value, flags, ttl, cas) -> the status name ("OK", "NOT_STORED", "EXISTS",
-    // "NOT_FOUND", "TOO_LARGE", "NO_MEMORY"); mode is a store_mode_t, ttl memcached's exptime.
-    Napi::Value Store(const Napi::CallbackInfo &info)
-    {
-        Napi::Env env = info.Env();
-        Key k;
-        ValueBytes v;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 1, &k) || !ValueArg(info, 2, &v))
-            return env.Undefined();
-        uint32_t mode = info[0].As<Napi::Number>().Uint32Value();
-        if (mode > STORE_MODE_CAS) {
-            Napi::RangeError::New(env, "unknown store mode").ThrowAsJavaScriptException();
-            return env.Undefined();
-        }
-        engine_tick(e);
-        store_write_t w = {(store_mode_t)mode, k.data, k.len, v.data, v.len, (uint32_t)U64Arg(info, 3),
-                           engine_exptime(e, I64Arg(info, 4)), U64Arg(info, 5), nullptr};
-        return Latin1(env, store_status_name(Write(e, &w)));
-    }
-
-    // delete(key, cas = 0) -> "OK", "NOT_FOUND" or "EXISTS" (the item's cas differs).
-    Napi::Value Delete(const Napi::CallbackInfo &info)
-    {
-        Napi::Env env = info.Env();
-        Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 0, &k))
-            return env.Undefined();
-        engine_tick(e);
-        store_status_t st = cache_delete_cas(e->cache, k.data, k.len, U64Arg(info, 1));
-        stat_add(st == STORE_OK ? &stats_->delete_hits : &stats_->delete_misses, 1);
-        return Latin1(env, store_status_name(st));
     }
 
     // arith(incr, key, delta) -> the new value, null when absent, or "NON_NUMERIC"/"NO_MEMORY".
@@ -444,7 +336,7 @@ private:
             engine_tick(e);
             store_write_t w = {STORE_MODE_SET, key.data(), key.size(), v.data, v.len, 0,
                                engine_exptime(e, I64Arg(info, 1)), 0, nullptr};
-            Write(e, &w);
+            EngineWrite(e, stats_, &w);
         }
         if (flight == FLIGHT_OWNED)
             flight_end(shared->flight, key.data(), key.size());
@@ -556,6 +448,7 @@ private:
     engine_stats_t *own_stats_ = nullptr;  // an attached Engine's block
     Feeder feeders_[2] = {};  // indexed by protocol_t; zeroed, so Stop() is safe before Start()
     bool started_ = false;    // feeders start at the first feed()
+    EngineOps *ops_ = nullptr;  // shared with the hot functions, which may outlive this wrapper
 };
 
 }  // namespace

@@ -14,10 +14,28 @@ const ENCODING = Symbol('encoding');
 // Engine.set's failures as the protocols word them: 'TOO_LARGE' and 'NO_MEMORY' to their reply lines.
 const SET_ERRORS = native.constants.SET_ERRORS;
 const ARITH_ERRORS = native.constants.ARITH_ERRORS;
+// store_status_t's names by number: what the native store and delete return.
+const STATUS = native.constants.STORE_STATUSES;
 
-// Where get copies a value before it becomes a Buffer of its own (from Node's pool when small):
-// one per thread, as each thread loads its own copy of this module.
-const SCRATCH = Buffer.alloc(64 * 1024);
+// Where get copies a value: straight into a pool whose views it returns, as Node's own Buffer
+// pool does (a Buffer kept keeps its pool's memory), a fresh pool once less than POOL_ROOM is left
+// (so that values up to POOL_ROOM always land in one). One per thread, as each thread loads its
+// own copy of this module. A value that does not fit comes back as a Buffer of its own.
+const POOL_SIZE = 16 * 1024;
+const POOL_ROOM = 4 * 1024;
+let pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+let poolMemory = pool.buffer; // kept: reading .buffer is a call into V8's runtime
+let poolUsed = 0;
+
+// The value's length once it lies at pool[poolUsed...], or null, or a Buffer of its own.
+function getIntoPool(native, key) {
+	if (POOL_SIZE - poolUsed < POOL_ROOM) {
+		pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+		poolMemory = pool.buffer;
+		poolUsed = 0;
+	}
+	return native.getInto(key, poolMemory, poolUsed);
+}
 
 // store_mode_t (csrc/store_types.h).
 const MODE = { set: 0, add: 1, replace: 2, append: 3, prepend: 4, cas: 5 };
@@ -67,7 +85,8 @@ function checkValue(value) {
 	throw new TypeError('value must be a string, a Buffer, a number or a boolean');
 }
 
-function stored(status) {
+function stored(code) {
+	const status = STATUS[code];
 	if (status === 'OK') return true;
 	if (status === 'TOO_LARGE' || status === 'NO_MEMORY') throw protocolError(SET_ERRORS[status]);
 	return false;
@@ -124,11 +143,11 @@ class Engine {
 	get(key, opts) {
 		const encoding = opts === undefined ? this[ENCODING] : checkEncoding(opts.encoding);
 		if (encoding === 'utf8') return this[NATIVE].get(key, true);
-		const value = this[NATIVE].getInto(key, SCRATCH);
+		const value = getIntoPool(this[NATIVE], key);
 		if (typeof value !== 'number') return value === null || encoding === null ? value : value.toString(encoding);
-		if (encoding !== null) return SCRATCH.toString(encoding, 0, value);
-		const out = Buffer.allocUnsafe(value);
-		SCRATCH.copy(out, 0, 0, value);
+		if (encoding !== null) return pool.toString(encoding, poolUsed, poolUsed + value);
+		const out = Buffer.from(poolMemory, poolUsed, value);
+		poolUsed += (value + 7) & ~7; // aligned, as Node's pool keeps its views
 		return out;
 	}
 
@@ -194,7 +213,7 @@ class Engine {
 	// true if deleted, false if absent (or, with opts.cas, if the item changed since).
 	delete(key, opts) {
 		const cas = opts && opts.cas !== undefined ? checkU64(opts.cas, 'cas') : 0;
-		return this[NATIVE].delete(key, cas) === 'OK';
+		return STATUS[this[NATIVE].delete(key, cas)] === 'OK';
 	}
 
 	// The new value (a Number, or a BigInt past 2^53), or null when absent; memcached's 64-bit

@@ -72,6 +72,17 @@ describe('engine: the same store as the server', () => {
 		assert.throws(() => engine.set('k', {}), TypeError);
 	});
 
+	// A string is copied into a fixed room first; a copy never splits a character, so a multi-byte
+	// character at its end once cut such strings short instead of showing them too long.
+	it('takes a string key or value ending in a multi-byte character near its room whole', () => {
+		const value = `${'a'.repeat(4094)}\u00e9`; // 4096 bytes
+		assert.strictEqual(engine.set('e-cut', value), true);
+		assert.strictEqual(engine.get('e-cut').toString(), value);
+		const key = `${'a'.repeat(249)}\u20ac`; // 252 bytes
+		assert.throws(() => engine.set(key, 'v'), RangeError);
+		assert.strictEqual(engine.has('a'.repeat(249)), false);
+	});
+
 	// As over the protocol: the limit is on memcached's item size, and a failed set drops the old value.
 	it('throws an Error with code SERVER_ERROR for an item over maxItemSize, and drops the old value as memcached does', async () => {
 		const small = await startServer({ maxItemSize: 1024 });
