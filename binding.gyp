@@ -52,7 +52,8 @@
         "csrc/binding_snapshot.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
+                  "SIMPLECACHED_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags_c": ["-std=c11", "-D_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17"],

@@ -168,6 +168,9 @@ typedef struct engine {
 
 #define ENGINE_LIMIT_GROWTH 4    /* what the addon's engines let cache_memlimit raise the limit to */
 #define ENGINE_VERSION "1.6.18"  /* the memcached version whose behaviour we match */
+#ifndef SIMPLECACHED_VERSION
+#define SIMPLECACHED_VERSION "unknown" /* package.json's, defined by binding.gyp */
+#endif
 #define ENGINE_THIRTY_DAYS (60 * 60 * 24 * 30)
 
 int engine_init(engine_t *e, const engine_config_t *config);

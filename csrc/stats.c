@@ -115,6 +115,8 @@ static void _general(engine_t *e, stats_out_t *out)
     _u64(out, "uptime", engine_uptime(e));
     _stat(out, "time", "%lld", (long long)time(NULL));
     _str(out, "version", ENGINE_VERSION);
+    /* Which server answers: "version" is the memcached protocol's, as clients expect. */
+    _str(out, "simplecached_version", SIMPLECACHED_VERSION);
     _str(out, "libevent", e->served.event_library[0] ? e->served.event_library : "none");
     _stat(out, "pointer_size", "%d", (int)(8 * sizeof(void *)));
     _stat(out, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec, (long)usage.ru_utime.tv_usec);

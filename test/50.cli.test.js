@@ -190,6 +190,9 @@ describe('cli: memcached habits', () => {
 			assert.match(settings, /STAT idle_timeout 7\r\n/);
 			assert.match(settings, /STAT item_size_max 1048576\r\n/);
 			assert.match(settings, /STAT verbosity 2\r\n/);
+			// "version" stays memcached's protocol version; simplecached_version tells which server answers.
+			const general = await exchange(server.ports.memcached, ['stats\r\n'], (t) => t.endsWith('END\r\n'));
+			assert.match(general, new RegExp(`STAT version 1\\.6\\.18\r\nSTAT simplecached_version ${pkg.version.replace(/\./g, '\\.')}\r\n`));
 		} finally {
 			server.child.kill('SIGTERM');
 		}
