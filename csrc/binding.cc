@@ -228,6 +228,13 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports)
     exports.Set("liveStores", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
         return Napi::Number::New(info.Env(), (double)LiveStores());
     }));
+    // The users of one store, by its handle: what its tests wait on, unlike liveStores() untouched by
+    // other stores that the garbage collector frees meanwhile.
+    exports.Set("storeUsers", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+        bool lossless = false;
+        uint64_t handle = info.Length() > 0 && info[0].IsBigInt() ? info[0].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+        return Napi::Number::New(info.Env(), (double)StoreUsers(handle));
+    }));
     exports.Set("Session", SessionClass(env));
     // What lib/'s JavaScript transport must do alike with the native one, defined once in C.
     Napi::Object constants = Napi::Object::New(env);

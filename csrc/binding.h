@@ -41,6 +41,8 @@ struct SharedEngine {
 
 // Stores alive in this process (any thread), for tests of their release.
 size_t LiveStores();
+// The users (references) of the store a handle names: 0 once it is freed. For tests.
+unsigned StoreUsers(uint64_t handle);
 
 Napi::Error UvError(Napi::Env env, int rc, const char *syscall);
 size_t SizeOption(Napi::Object opts, const char *name, size_t fallback);

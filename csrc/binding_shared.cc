@@ -96,6 +96,16 @@ void SharedEngine::Unref()
     delete this;
 }
 
+unsigned StoreUsers(uint64_t handle)
+{
+    std::lock_guard<std::mutex> guard(registry_lock);
+    uint64_t slot = handle & HANDLE_SLOT_MASK;
+    if (slot >= registry.size() || registry[slot].shared == nullptr ||
+        registry[slot].generation != handle >> HANDLE_SLOT_BITS)
+        return 0;
+    return registry[slot].shared->refs;
+}
+
 size_t LiveStores()
 {
     std::lock_guard<std::mutex> guard(registry_lock);

@@ -322,4 +322,4 @@ function nativeEngine(engine) {
 	return engine[NATIVE];
 }
 
-module.exports = { Engine, nativeEngine, liveStores: native.liveStores };
+module.exports = { Engine, nativeEngine, liveStores: native.liveStores, storeUsers: native.storeUsers };
