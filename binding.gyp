@@ -39,6 +39,8 @@
         "csrc/proto_text_getline.c",
         "csrc/logger.c",
         "csrc/conn.c",
+        "csrc/conn_ring.c",
+        "csrc/ring.c",
         "csrc/group.c",
         "csrc/net.c",
         "csrc/flight.c",

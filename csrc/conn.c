@@ -14,6 +14,7 @@
 #include <linux/sockios.h>
 #endif
 
+#include "conn_ring.h"
 #include "served.h"
 #include "value_out.h"
 
@@ -36,6 +37,8 @@ static void _out_free(buf_t *b)
 
 static void _io_free(conn_io_t *io)
 {
+    if (io->iov != io->iov_local)
+        free(io->iov);
     buf_free(&io->in);
     _out_free(&io->out);
     _out_free(&io->writing);
@@ -47,6 +50,11 @@ static void _watch_closed_cb(uv_handle_t *h);
 static void _close_cb(uv_handle_t *h)
 {
     conn_t *c = (conn_t *)h;
+    /* The kernel may still read the output of a send on the ring: wait for its completion. */
+    if (c->ring_sending) {
+        c->ring_closed = true;
+        return;
+    }
     /* The watcher's async goes first, so that the owner hears of c only once nothing refers to it. */
     if (c->watch) {
         if (!uv_is_closing((uv_handle_t *)&c->watch->async))
@@ -136,6 +144,8 @@ void conn_abort(conn_t *c)
         logger_watcher_detach(c->session.proto.text.watcher);
     if (c->stage < CONN_FINISHING)
         _log_closed(c);
+    if (c->ring_sending)
+        conn_ring_cancel(conn_owner(c)->ring, c);
     uv_close((uv_handle_t *)&c->tcp, _close_cb);
 }
 
@@ -278,9 +288,6 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(buf_tail(&c->io->in), (unsigned int)buf_space(&c->io->in));
 }
 
-/* Chunks of an output listed at once; a longer one is listed into an allocated array. */
-#define CONN_IOV_LOCAL 16
-
 /* b's whole stream as libuv buffers: in local, or in an array the caller frees when it is not
  * local. NULL when out of memory. */
 static uv_buf_t *_iov(const buf_t *b, uv_buf_t *local, unsigned *count)
@@ -330,10 +337,12 @@ static int _write_now(conn_t *c, buf_t *b)
 }
 
 /* Sends replies composed in the owner's scratch; only what the socket does not take now is copied
- * into the connection's own output. The scratch is left empty for the next connection. */
+ * into the connection's own output. The scratch is left empty for the next connection. With a
+ * ring, every reply is moved to the connection's output and goes in the turn's batch of sends. */
 static void _send_scratch(conn_t *c, buf_t *scratch)
 {
-    if (buf_pending(scratch) > 0 && _write_now(c, scratch) == 0 && buf_pending(scratch) > 0) {
+    bool batched = conn_owner(c)->ring != NULL;
+    if (buf_pending(scratch) > 0 && (batched || (_write_now(c, scratch) == 0 && buf_pending(scratch) > 0))) {
         conn_io_t *io = _io(c);
         if (io == NULL || bufref_move(&io->out, scratch) != 0)
             conn_abort(c);
@@ -582,6 +591,70 @@ static void _write_cb(uv_write_t *req, int status)
     _process(c);
 }
 
+/* Gives back a write's bytes and the items it sent from, once the kernel is done with them. */
+static void _writing_done(conn_io_t *io)
+{
+    bufref_drop(&io->writing);
+    buf_free(&io->writing);
+    if (io->iov != io->iov_local)
+        free(io->iov);
+    io->iov = NULL;
+}
+
+/* Puts what io->writing still holds on the owner's ring, as one sendmsg. */
+static void _ring_send(conn_t *c)
+{
+    conn_io_t *io = c->io;
+    size_t n = bufref_nchunks(&io->writing);
+    if (io->iov != io->iov_local)
+        free(io->iov);
+    io->iov = n <= CONN_IOV_LOCAL ? io->iov_local : malloc(n * sizeof(struct iovec));
+    buf_chunk_t local[CONN_IOV_LOCAL];
+    buf_chunk_t *chunks = n <= CONN_IOV_LOCAL ? local : malloc(n * sizeof(buf_chunk_t));
+    bool listed = io->iov != NULL && chunks != NULL;
+    if (listed) {
+        bufref_chunks(&io->writing, chunks, n);
+        for (size_t i = 0; i < n; i++)
+            io->iov[i] = (struct iovec){.iov_base = (void *)chunks[i].p, .iov_len = chunks[i].n};
+        io->msg = (struct msghdr){.msg_iov = io->iov, .msg_iovlen = n};
+    }
+    if (chunks != local)
+        free(chunks);
+    if (!listed || !conn_ring_queue(conn_owner(c)->ring, c->fd, &io->msg, c)) {
+        _writing_done(io);
+        conn_abort(c);
+        return;
+    }
+    c->ring_sending = true;
+}
+
+void conn_ring_sent(void *conn, int result)
+{
+    conn_t *c = conn;
+    conn_io_t *io = c->io;
+    c->ring_sending = false;
+    if (c->ring_closed) {
+        _writing_done(io);
+        _close_cb((uv_handle_t *)&c->tcp);
+        return;
+    }
+    if (result < 0) {
+        _writing_done(io);
+        _log_failure(c, true, result);
+        conn_abort(c);
+        return;
+    }
+    stat_add(&c->session.stats->bytes_written, (uint64_t)result);
+    c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+    bufref_consume(&io->writing, (size_t)result);
+    if (buf_pending(&io->writing) > 0) {
+        _ring_send(c);
+        return;
+    }
+    _writing_done(io);
+    _process(c);
+}
+
 /* Sends the connection's queued output: as much as the socket takes now, the rest as one queued
  * write. At most one write is in flight; replies produced meanwhile wait in io->out. */
 static void _flush(conn_t *c)
@@ -589,7 +662,7 @@ static void _flush(conn_t *c)
     if (_write_in_flight(c) || c->stage >= CONN_FINISHING || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     conn_io_t *io = c->io;
-    if (io && buf_pending(&io->out) > 0 && _write_now(c, &io->out) != 0)
+    if (io && buf_pending(&io->out) > 0 && conn_owner(c)->ring == NULL && _write_now(c, &io->out) != 0)
         return;
     if (io == NULL || buf_pending(&io->out) == 0) {
         if (c->stage == CONN_CLOSING) {
@@ -605,6 +678,10 @@ static void _flush(conn_t *c)
     io->writing = io->out;
     buf_init(&io->out);
     io->out.refs = spare;
+    if (conn_owner(c)->ring) {
+        _ring_send(c);
+        return;
+    }
     io->req.data = c;
     /* libuv keeps its own copy of the buffers' list; the bytes stay put until _write_cb. */
     uv_buf_t local[CONN_IOV_LOCAL];

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -13,6 +14,7 @@
 #include "session.h"
 
 struct conn;
+struct conn_ring;
 
 /* Unsent output past which a connection is not read (nor its buffered input executed) until its
  * writes drain. A single reply may pass it; the next command then waits. Values sent from their
@@ -28,6 +30,8 @@ struct conn;
  * CONN_READ_SIZE at a time when idle, not the whole scratch (a smaller value is copied whole, which
  * costs less than a read more). */
 #define CONN_BIG_VALUE (32 * 1024)
+/* Chunks of an output listed in place; a longer one is listed into an allocated array. */
+#define CONN_IOV_LOCAL 16
 /* The owner's reply scratch grows to the largest batch of replies; past this it is given back. */
 #define CONN_OUT_SCRATCH_KEEP (256 * 1024)
 
@@ -45,6 +49,8 @@ typedef struct conn_owner {
     size_t read_scratch_size;
     /* The loop's reply buffer: replies of the connection being served, until sent. */
     buf_t *out_scratch;
+    /* The loop's io_uring, which carries every send (see conn_ring.h); NULL: libuv writes. */
+    struct conn_ring *ring;
 } conn_owner_t;
 
 /* What a connection holds only while it has work in progress: input that is not a complete
@@ -57,6 +63,10 @@ typedef struct conn_io {
     buf_refs_t refs[2];         /* the values out and writing send from their items (the two
                                  * swap as out becomes writing) */
     uv_write_t req;
+    /* The send in flight on the ring: its message and list of chunks (in iov_local, or allocated). */
+    struct msghdr msg;
+    struct iovec *iov;
+    struct iovec iov_local[CONN_IOV_LOCAL];
 } conn_io_t;
 
 /* Where a connection is in its life. It only moves forward (conn.c's _conn_advance() is the one
@@ -94,6 +104,8 @@ typedef struct conn {
     bool reading : 1;           /* uv_read_start is in effect */
     bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
     bool ran_cmd : 1;           /* a command has been executed (memcached's conn_new_cmd until then) */
+    bool ring_sending : 1;      /* a send of io->writing is on the owner's ring */
+    bool ring_closed : 1;       /* the handle closed while that send was out: finish on its completion */
 } conn_t;
 
 static inline const conn_owner_t *conn_owner(const conn_t *c) { return (const conn_owner_t *)c->tcp.data; }
@@ -118,6 +130,10 @@ void conn_stop(conn_t *c);
 
 /* Closes at once, dropping queued output. Idempotent. */
 void conn_abort(conn_t *c);
+
+/* The ring's send for a connection ended: result bytes were sent, or a negative errno (the
+ * conn_ring's `sent`). */
+void conn_ring_sent(void *conn, int result);
 
 /* How long a connection that has sent its last reply waits for the peer to close before the
  * server closes it anyway (group.c enforces it). Closing while the peer's bytes sit unread would

@@ -27,6 +27,32 @@ static void _handle_close_cb(uv_handle_t *h)
     _handle_closed(h->data);
 }
 
+static void _ring_closed(conn_ring_t *cr, void *data)
+{
+    (void)cr;
+    _handle_closed(data);
+}
+
+/* On the loop's thread: batch the loop's sends on an io_uring where there is one. */
+static void _ring_start(group_t *g)
+{
+    if (conn_ring_start(&g->ring, g->loop, conn_ring_sent) != 0)
+        return;
+    g->conn_owner.ring = &g->ring;
+    g->open_handles++;
+}
+
+/* Once every connection has closed: none has a send left on the ring. */
+static void _last_handles_close(group_t *g)
+{
+    if (!uv_is_closing((uv_handle_t *)&g->grace_timer))
+        uv_close((uv_handle_t *)&g->grace_timer, _handle_close_cb);
+    if (g->conn_owner.ring) {
+        g->conn_owner.ring = NULL;
+        conn_ring_close(&g->ring, _ring_closed, g);
+    }
+}
+
 /* Closes connections that lingered too long and, once a second, idle ones (no command for the idle
  * timeout and no reply owed: memcached's idle_timeout likewise spares connections that are sending)
  * and stalled ones (replies owed, none taken by the peer for the write timeout: a reader that never
@@ -117,8 +143,8 @@ static void _conn_closed(conn_t *c, void *data)
     protocol_end(&c->session);
     free(c);
     g->owner->conn_gone(g->owner_data);
-    if (g->closing && g->nconns == 0 && !uv_is_closing((uv_handle_t *)&g->grace_timer))
-        uv_close((uv_handle_t *)&g->grace_timer, _handle_close_cb);
+    if (g->closing && g->nconns == 0)
+        _last_handles_close(g);
     _handle_closed(g);
 }
 
@@ -143,7 +169,7 @@ static void _close_now(group_t *g)
         conn_stop(c);
     }
     if (g->nconns == 0)
-        uv_close((uv_handle_t *)&g->grace_timer, _handle_close_cb);
+        _last_handles_close(g);
     else
         uv_timer_start(&g->grace_timer, _grace_expired_cb, GROUP_CLOSE_GRACE_MS, 0);
 }
@@ -185,6 +211,7 @@ static void _wakeup_cb(uv_async_t *async)
 static void _thread_main(void *arg)
 {
     group_t *g = arg;
+    _ring_start(g);
     uv_run(g->loop, UV_RUN_DEFAULT);
     uv_loop_close(g->loop);
     __atomic_store_n(&g->finished, 1, __ATOMIC_RELEASE);
@@ -228,6 +255,8 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
     uv_unref((uv_handle_t *)&g->tick_timer);
     engine_tick(engine);
     uv_timer_start(&g->tick_timer, _tick_cb, GROUP_TICK_MS, GROUP_TICK_MS);
+    if (!threaded)
+        _ring_start(g);
     if (threaded && (rc = uv_thread_create(&g->thread, _thread_main, g)) != 0) {
         /* No thread: close the handles on this thread, run the loop dry, and give it all back. */
         uv_close((uv_handle_t *)&g->wakeup, NULL);

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "conn.h"
+#include "conn_ring.h"
 #include "engine.h"
 #include "protocols.h"
 
@@ -71,6 +72,7 @@ typedef struct group {
     buf_t out_scratch;          /* replies of the connection being served, until sent */
     buf_refs_t out_scratch_refs; /* the values those replies send from their items */
     conn_owner_t conn_owner;    /* this group, as its connections see it */
+    conn_ring_t ring;           /* the loop's sends, when io_uring is there (conn_owner.ring) */
     char scratch[GROUP_SCRATCH_SIZE];
 } group_t;
 

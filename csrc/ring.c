@@ -1,0 +1,227 @@
+/* ring: io_uring set up and driven through its three system calls and its shared memory. The
+ * queues are single-producer single-consumer between this thread and the kernel: only the tails we
+ * publish and the heads we read need ordering (release on publish, acquire on read). */
+#include "ring.h"
+
+#if defined(__linux__)
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct ring {
+    int fd;
+    int wakeup_fd;
+    void *sq_map, *cq_map;
+    size_t sq_map_size, cq_map_size;
+    struct io_uring_sqe *sqes;
+    size_t sqes_size;
+    unsigned *sq_head, *sq_tail, sq_mask, sq_entries;
+    unsigned *cq_head, *cq_tail, cq_mask;
+    struct io_uring_cqe *cqes;
+    unsigned tail;               /* our copy of the submission tail, published at ring_submit() */
+    unsigned submitted;          /* up to where the kernel has been handed the queue */
+};
+
+static int _setup(unsigned entries, struct io_uring_params *p)
+{
+    /* Deferred task work (Linux 6.1) runs completions only when we ask, in a batch: without it the
+     * kernel runs each as it comes, interrupting the loop. Older kernels get the plain ring. */
+    static const unsigned flag_sets[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        0,
+    };
+    int fd = -1;
+    for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]) && fd < 0; i++) {
+        memset(p, 0, sizeof(*p));
+        p->flags = flag_sets[i];
+        fd = (int)syscall(__NR_io_uring_setup, entries, p);
+        if (fd < 0 && errno != EINVAL)
+            break;
+    }
+    return fd;
+}
+
+static int _map(ring_t *r, const struct io_uring_params *p)
+{
+    r->sq_map_size = p->sq_off.array + p->sq_entries * sizeof(unsigned);
+    r->cq_map_size = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
+    bool single = (p->features & IORING_FEAT_SINGLE_MMAP) != 0;
+    if (single && r->cq_map_size > r->sq_map_size)
+        r->sq_map_size = r->cq_map_size;
+    r->sq_map = mmap(NULL, r->sq_map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+    if (r->sq_map == MAP_FAILED) {
+        r->sq_map = NULL;
+        return -1;
+    }
+    r->cq_map = single ? r->sq_map : mmap(NULL, r->cq_map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd,
+                                         IORING_OFF_CQ_RING);
+    if (r->cq_map == MAP_FAILED) {
+        r->cq_map = NULL;
+        return -1;
+    }
+    r->sqes_size = p->sq_entries * sizeof(struct io_uring_sqe);
+    r->sqes = mmap(NULL, r->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+    if (r->sqes == MAP_FAILED) {
+        r->sqes = NULL;
+        return -1;
+    }
+    char *sq = r->sq_map, *cq = r->cq_map;
+    r->sq_head = (unsigned *)(sq + p->sq_off.head);
+    r->sq_tail = (unsigned *)(sq + p->sq_off.tail);
+    r->sq_mask = *(unsigned *)(sq + p->sq_off.ring_mask);
+    r->sq_entries = p->sq_entries;
+    r->cq_head = (unsigned *)(cq + p->cq_off.head);
+    r->cq_tail = (unsigned *)(cq + p->cq_off.tail);
+    r->cq_mask = *(unsigned *)(cq + p->cq_off.ring_mask);
+    r->cqes = (struct io_uring_cqe *)(cq + p->cq_off.cqes);
+    /* Slot i always names submission i: the indirection array is set once. */
+    unsigned *array = (unsigned *)(sq + p->sq_off.array);
+    for (unsigned i = 0; i < p->sq_entries; i++)
+        array[i] = i;
+    r->tail = r->submitted = *r->sq_tail;
+    return 0;
+}
+
+ring_t *ring_create(unsigned entries)
+{
+    ring_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->wakeup_fd = -1;
+    struct io_uring_params p;
+    r->fd = _setup(entries, &p);
+    int err = errno;
+    if (r->fd >= 0 && _map(r, &p) == 0 && (r->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0 &&
+        syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_EVENTFD, &r->wakeup_fd, 1) == 0)
+        return r;
+    if (r->fd >= 0)
+        err = errno;
+    ring_destroy(r);
+    errno = err;
+    return NULL;
+}
+
+void ring_destroy(ring_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->sqes)
+        munmap(r->sqes, r->sqes_size);
+    if (r->cq_map && r->cq_map != r->sq_map)
+        munmap(r->cq_map, r->cq_map_size);
+    if (r->sq_map)
+        munmap(r->sq_map, r->sq_map_size);
+    if (r->wakeup_fd >= 0)
+        close(r->wakeup_fd);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r);
+}
+
+int ring_wakeup_fd(const ring_t *r)
+{
+    return r->wakeup_fd;
+}
+
+void ring_clear_wakeup(ring_t *r)
+{
+    eventfd_t ignored;
+    (void)eventfd_read(r->wakeup_fd, &ignored);
+}
+
+static struct io_uring_sqe *_next_sqe(ring_t *r)
+{
+    if (r->tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE) >= r->sq_entries)
+        return NULL;
+    struct io_uring_sqe *sqe = &r->sqes[r->tail & r->sq_mask];
+    memset(sqe, 0, sizeof(*sqe));
+    return sqe;
+}
+
+static void _push(ring_t *r)
+{
+    r->tail++;
+    __atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
+}
+
+bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag)
+{
+    struct io_uring_sqe *sqe = _next_sqe(r);
+    if (sqe == NULL)
+        return false;
+    sqe->opcode = IORING_OP_SENDMSG;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)msg;
+    sqe->len = 1;
+    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->user_data = tag;
+    _push(r);
+    return true;
+}
+
+bool ring_cancel(ring_t *r, uint64_t tag)
+{
+    struct io_uring_sqe *sqe = _next_sqe(r);
+    if (sqe == NULL)
+        return false;
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->fd = -1;
+    sqe->addr = tag;
+    sqe->user_data = RING_TAG_NONE;
+    _push(r);
+    return true;
+}
+
+unsigned ring_queued(const ring_t *r)
+{
+    return r->tail - r->submitted;
+}
+
+int ring_submit(ring_t *r)
+{
+    unsigned n = r->tail - r->submitted;
+    long rc;
+    do
+        rc = syscall(__NR_io_uring_enter, r->fd, n, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    r->submitted += (unsigned)rc;
+    return 0;
+}
+
+bool ring_next(ring_t *r, uint64_t *tag, int32_t *result)
+{
+    unsigned head = *r->cq_head;
+    if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
+        return false;
+    const struct io_uring_cqe *cqe = &r->cqes[head & r->cq_mask];
+    *tag = cqe->user_data;
+    *result = cqe->res;
+    __atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+#else /* no io_uring: every caller takes its other path */
+#include <errno.h>
+
+ring_t *ring_create(unsigned entries)
+{
+    (void)entries;
+    errno = ENOSYS;
+    return NULL;
+}
+void ring_destroy(ring_t *r) { (void)r; }
+int ring_wakeup_fd(const ring_t *r) { (void)r; return -1; }
+void ring_clear_wakeup(ring_t *r) { (void)r; }
+bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag) { (void)r; (void)fd; (void)msg; (void)tag; return false; }
+bool ring_cancel(ring_t *r, uint64_t tag) { (void)r; (void)tag; return false; }
+unsigned ring_queued(const ring_t *r) { (void)r; return 0; }
+int ring_submit(ring_t *r) { (void)r; return -ENOSYS; }
+bool ring_next(ring_t *r, uint64_t *tag, int32_t *result) { (void)r; (void)tag; (void)result; return false; }
+#endif

@@ -1,0 +1,44 @@
+/* ring: a minimal io_uring, through the raw system calls (no liburing at build or run time): one
+ * submission and one completion queue, used by one thread, to batch a loop's sends into one call.
+ * Where the kernel has no io_uring, or forbids it (sysctl, seccomp), ring_create() says so. */
+#ifndef SC_RING_H
+#define SC_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct ring ring_t;
+
+/* A ring of `entries` submissions, completions posted when the owner asks (deferred task work,
+ * where the kernel has it) and an eventfd that becomes readable when completions wait. NULL, with
+ * errno set, when io_uring is not available. */
+ring_t *ring_create(unsigned entries);
+
+/* Unmaps and closes. Requests still in the kernel complete there, their results unread. */
+void ring_destroy(ring_t *r);
+
+/* Readable when completions may be waiting (read it empty with ring_clear_wakeup). */
+int ring_wakeup_fd(const ring_t *r);
+void ring_clear_wakeup(ring_t *r);
+
+/* Queues sendmsg(fd, msg, MSG_NOSIGNAL) tagged `tag`; msg and what it points to must stay put
+ * until the completion. False when the queue is full (ring_submit() makes room). */
+bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag);
+
+/* Queues a cancellation of the request tagged `tag`; its own completion is tagged RING_TAG_NONE. */
+bool ring_cancel(ring_t *r, uint64_t tag);
+#define RING_TAG_NONE 0
+
+/* Submissions queued and not yet handed to the kernel. */
+unsigned ring_queued(const ring_t *r);
+
+/* Hands the queue to the kernel, which runs what it can at once, and has it post the completions
+ * of earlier requests that finished since. One system call. 0 or -errno. */
+int ring_submit(ring_t *r);
+
+/* Takes the next completion: false when none is waiting. */
+bool ring_next(ring_t *r, uint64_t *tag, int32_t *result);
+
+#endif
