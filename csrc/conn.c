@@ -199,14 +199,45 @@ static int _watch_pull(conn_t *c)
     }
 }
 
-/* The connection's own buffers, allocated on first need; NULL when out of memory. */
+/* The connection's own buffers, on first need: a spare of the owner's, or new. NULL when out of
+ * memory. A spare is as new but for its reply buffer's capacity (empty, refs lists empty). */
 static conn_io_t *_io(conn_t *c)
 {
-    if (c->io == NULL && (c->io = calloc(1, sizeof(conn_io_t))) != NULL) {
+    if (c->io != NULL)
+        return c->io;
+    conn_io_cache_t *cache = conn_owner(c)->io_cache;
+    if (cache && cache->n > 0) {
+        c->io = cache->spares[--cache->n];
+        return c->io;
+    }
+    if ((c->io = calloc(1, sizeof(conn_io_t))) != NULL) {
         bufref_attach(&c->io->out, &c->io->refs[0], value_out_release);
         bufref_attach(&c->io->writing, &c->io->refs[1], value_out_release);
     }
     return c->io;
+}
+
+/* An empty io back to the owner's spares, or freed. */
+static void _io_release(conn_t *c, conn_io_t *io)
+{
+    conn_io_cache_t *cache = conn_owner(c)->io_cache;
+    if (cache == NULL || cache->n == CONN_IO_SPARES) {
+        _io_free(io);
+        return;
+    }
+    buf_free(&io->writing);
+    if (io->out.cap > CONN_IO_KEEP)
+        buf_free(&io->out);
+    if (io->iov != io->iov_local)
+        free(io->iov);
+    io->iov = NULL;
+    cache->spares[cache->n++] = io;
+}
+
+void conn_io_cache_free(conn_io_cache_t *cache)
+{
+    while (cache->n > 0)
+        _io_free(cache->spares[--cache->n]);
 }
 
 /* Gives back what an idle connection does not need: the input buffer once empty, and everything
@@ -218,7 +249,7 @@ static void _io_trim(conn_t *c)
         return;
     buf_free(&io->in);
     if (buf_pending(&io->out) == 0 && buf_pending(&io->writing) == 0) {
-        _io_free(io);
+        _io_release(c, io);
         c->io = NULL;
     }
 }
@@ -595,6 +626,12 @@ static void _write_cb(uv_write_t *req, int status)
 static void _writing_done(conn_io_t *io)
 {
     bufref_drop(&io->writing);
+    /* Its buffer serves the next replies when they have none yet: no malloc per request. */
+    if (io->out.data == NULL && io->writing.cap <= CONN_IO_KEEP) {
+        io->out.data = io->writing.data;
+        io->out.cap = io->writing.cap;
+        io->writing.data = NULL;
+    }
     buf_free(&io->writing);
     if (io->iov != io->iov_local)
         free(io->iov);
@@ -648,7 +685,11 @@ void conn_ring_sent(void *conn, int result)
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     bufref_consume(&io->writing, (size_t)result);
     if (buf_pending(&io->writing) > 0) {
+        /* A part went: the rest goes on waiting for room, and commands held back at the output
+         * mark may run while what is owed is under it. */
         _ring_send(c);
+        if (!uv_is_closing((uv_handle_t *)&c->tcp))
+            _process(c);
         return;
     }
     _writing_done(io);
@@ -701,6 +742,10 @@ int conn_start(conn_t *c, const conn_owner_t *owner)
 {
     c->tcp.data = (void *)owner;
     c->session.out_high_water = CONN_OUTPUT_HIGH_WATER;
+    /* The ring's sends name the socket itself. */
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        c->fd = fd;
     engine_t *e = c->session.engine;
     if (e && __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED) > 1)
         logger_stderr(&e->logger, "<%d new auto-negotiating client connection", (int)c->session.fd);

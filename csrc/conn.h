@@ -51,6 +51,8 @@ typedef struct conn_owner {
     buf_t *out_scratch;
     /* The loop's io_uring, which carries every send (see conn_ring.h); NULL: libuv writes. */
     struct conn_ring *ring;
+    /* Buffers that connections gave back, for the next that needs them; NULL: none kept. */
+    struct conn_io_cache *io_cache;
 } conn_owner_t;
 
 /* What a connection holds only while it has work in progress: input that is not a complete
@@ -68,6 +70,19 @@ typedef struct conn_io {
     struct iovec *iov;
     struct iovec iov_local[CONN_IOV_LOCAL];
 } conn_io_t;
+
+/* A loop's spare conn_io_t, each with its reply buffer (of at most CONN_IO_KEEP bytes): with
+ * batched sends every request takes buffers until its reply is sent, and reusing them saves two
+ * malloc/free pairs per request. At most CONN_IO_SPARES are kept (about 170 KiB). */
+#define CONN_IO_SPARES 32
+#define CONN_IO_KEEP 4096
+typedef struct conn_io_cache {
+    conn_io_t *spares[CONN_IO_SPARES];
+    unsigned n;
+} conn_io_cache_t;
+
+/* Frees the spares; the owner calls it once its connections have closed. */
+void conn_io_cache_free(conn_io_cache_t *cache);
 
 /* Where a connection is in its life. It only moves forward (conn.c's _conn_advance() is the one
  * place that moves it, and asserts each step); a close (uv_close) may end it at any stage.

@@ -16,6 +16,15 @@
  * or replies that waited); more rounds would starve the loop's other work. */
 #define CONN_RING_ROUNDS 4
 
+/* Sends in flight keep the loop running, as libuv's write requests do; none, and the ring's
+ * handles alone do not. */
+static void _hold_loop(conn_ring_t *cr, bool hold)
+{
+    void (*set)(uv_handle_t *) = hold ? uv_ref : uv_unref;
+    set((uv_handle_t *)&cr->check);
+    set((uv_handle_t *)&cr->wakeup);
+}
+
 static void _reap(conn_ring_t *cr)
 {
     uint64_t tag;
@@ -23,24 +32,28 @@ static void _reap(conn_ring_t *cr)
     while (ring_next(cr->ring, &tag, &result)) {
         if (tag == RING_TAG_NONE)
             continue;
-        cr->in_flight--;
+        if (--cr->in_flight == 0)
+            _hold_loop(cr, false);
         cr->sent((void *)(uintptr_t)tag, result);
     }
 }
 
-/* Hands the kernel what is queued and takes what it finished, a few rounds at most. */
+/* Hands the kernel what is queued and takes what it finished, a few rounds at most. Completions
+ * posted by a submission made elsewhere (a cancel) are taken too: the eventfd is quiet for them. */
 static void _drive(conn_ring_t *cr, bool woken)
 {
     for (int round = 0; round < CONN_RING_ROUNDS; round++) {
-        if (ring_queued(cr->ring) == 0 && !woken)
-            break;
+        if (ring_queued(cr->ring) > 0 || woken) {
+            int rc = ring_submit(cr->ring);
+            /* EAGAIN/EBUSY: the kernel is short of memory or completions are backed up; what was
+             * not taken stays queued for the next turn. */
+            if (rc < 0 && rc != -EAGAIN && rc != -EBUSY)
+                break;
+        }
         woken = false;
-        int rc = ring_submit(cr->ring);
-        /* EAGAIN/EBUSY: the kernel is short of memory or completions are backed up; what was not
-         * taken stays queued for the next turn. */
-        if (rc < 0 && rc != -EAGAIN && rc != -EBUSY)
-            break;
         _reap(cr);
+        if (ring_queued(cr->ring) == 0)
+            break;
     }
 }
 
@@ -66,22 +79,21 @@ bool conn_ring_queue(conn_ring_t *cr, int fd, const struct msghdr *msg, void *co
         if (ring_submit(cr->ring) < 0 || !ring_sendmsg(cr->ring, fd, msg, tag))
             return false;
     }
-    cr->in_flight++;
+    if (cr->in_flight++ == 0)
+        _hold_loop(cr, true);
     return true;
 }
 
 void conn_ring_cancel(conn_ring_t *cr, void *conn)
 {
     /* Submitted at once: the send's socket may be closed right after, and the kernel takes its
-     * own reference to the socket only when it is handed the request. */
-    if (ring_cancel(cr->ring, (uint64_t)(uintptr_t)conn) || (ring_submit(cr->ring) == 0 && ring_cancel(cr->ring, (uint64_t)(uintptr_t)conn)))
+     * own reference to the socket only when it is handed the request. Its completion comes while
+     * the eventfd is quiet (ring_submit), so the eventfd is rung by hand: the loop comes back for
+     * it whatever phase this is. */
+    uint64_t tag = (uint64_t)(uintptr_t)conn;
+    if (ring_cancel(cr->ring, tag) || (ring_submit(cr->ring) == 0 && ring_cancel(cr->ring, tag)))
         (void)ring_submit(cr->ring);
-}
-
-void conn_ring_flush(conn_ring_t *cr)
-{
-    if (ring_queued(cr->ring) > 0)
-        (void)ring_submit(cr->ring);
+    ring_wake(cr->ring);
 }
 
 static bool _wanted(void)

@@ -34,9 +34,6 @@ bool conn_ring_queue(conn_ring_t *cr, int fd, const struct msghdr *msg, void *co
  * still follows, with -ECANCELED if it was given up. */
 void conn_ring_cancel(conn_ring_t *cr, void *conn);
 
-/* Submits what is queued now, so that a socket can be closed after (see conn_ring_cancel). */
-void conn_ring_flush(conn_ring_t *cr);
-
 /* Closes the ring's handles; `closed` is called once they are, and the ring is gone. Call it when
  * no connection has a send in flight (every connection of the loop has closed). */
 void conn_ring_close(conn_ring_t *cr, void (*closed)(conn_ring_t *cr, void *data), void *data);

@@ -15,6 +15,7 @@ static void _handle_closed(group_t *g)
     bufref_drop(&g->out_scratch);
     bufref_free(&g->out_scratch_refs);
     buf_free(&g->out_scratch);
+    conn_io_cache_free(&g->io_cache);
     /* Threaded, the loop now has nothing left and uv_run() returns in _thread_main. */
     if (!g->threaded) {
         uv_mutex_destroy(&g->lock);
@@ -250,7 +251,7 @@ int group_start(group_t *g, const group_owner_t *owner, void *owner_data, engine
     bufref_attach(&g->out_scratch, &g->out_scratch_refs, value_out_release);
     g->conn_owner = (conn_owner_t){.closed = _conn_closed, .lingering = _conn_lingering, .data = g,
                                    .read_scratch = g->scratch, .read_scratch_size = GROUP_SCRATCH_SIZE,
-                                   .out_scratch = &g->out_scratch};
+                                   .out_scratch = &g->out_scratch, .io_cache = &g->io_cache};
     g->open_handles += 2;
     uv_unref((uv_handle_t *)&g->tick_timer);
     engine_tick(engine);

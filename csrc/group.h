@@ -73,6 +73,7 @@ typedef struct group {
     buf_refs_t out_scratch_refs; /* the values those replies send from their items */
     conn_owner_t conn_owner;    /* this group, as its connections see it */
     conn_ring_t ring;           /* the loop's sends, when io_uring is there (conn_owner.ring) */
+    conn_io_cache_t io_cache;   /* its connections' spare buffers */
     char scratch[GROUP_SCRATCH_SIZE];
 } group_t;
 

@@ -23,6 +23,8 @@ struct ring {
     unsigned *sq_head, *sq_tail, sq_mask, sq_entries;
     unsigned *cq_head, *cq_tail, cq_mask;
     struct io_uring_cqe *cqes;
+    unsigned *sq_flags, *cq_flags;
+    bool taskrun_flag;           /* the kernel shows deferred work pending in *sq_flags */
     unsigned tail;               /* our copy of the submission tail, published at ring_submit() */
     unsigned submitted;          /* up to where the kernel has been handed the queue */
 };
@@ -32,6 +34,7 @@ static int _setup(unsigned entries, struct io_uring_params *p)
     /* Deferred task work (Linux 6.1) runs completions only when we ask, in a batch: without it the
      * kernel runs each as it comes, interrupting the loop. Older kernels get the plain ring. */
     static const unsigned flag_sets[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         0,
     };
@@ -79,6 +82,9 @@ static int _map(ring_t *r, const struct io_uring_params *p)
     r->cq_tail = (unsigned *)(cq + p->cq_off.tail);
     r->cq_mask = *(unsigned *)(cq + p->cq_off.ring_mask);
     r->cqes = (struct io_uring_cqe *)(cq + p->cq_off.cqes);
+    r->sq_flags = (unsigned *)(sq + p->sq_off.flags);
+    r->cq_flags = (unsigned *)(cq + p->cq_off.flags);
+    r->taskrun_flag = (p->flags & IORING_SETUP_TASKRUN_FLAG) != 0;
     /* Slot i always names submission i: the indirection array is set once. */
     unsigned *array = (unsigned *)(sq + p->sq_off.array);
     for (unsigned i = 0; i < p->sq_entries; i++)
@@ -134,6 +140,11 @@ void ring_clear_wakeup(ring_t *r)
     (void)eventfd_read(r->wakeup_fd, &ignored);
 }
 
+void ring_wake(ring_t *r)
+{
+    (void)eventfd_write(r->wakeup_fd, 1);
+}
+
 static struct io_uring_sqe *_next_sqe(ring_t *r)
 {
     if (r->tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE) >= r->sq_entries)
@@ -182,9 +193,8 @@ unsigned ring_queued(const ring_t *r)
     return r->tail - r->submitted;
 }
 
-int ring_submit(ring_t *r)
+static int _enter(ring_t *r, unsigned n)
 {
-    unsigned n = r->tail - r->submitted;
     long rc;
     do
         rc = syscall(__NR_io_uring_enter, r->fd, n, 0, IORING_ENTER_GETEVENTS, NULL, 0);
@@ -193,6 +203,29 @@ int ring_submit(ring_t *r)
         return -errno;
     r->submitted += (unsigned)rc;
     return 0;
+}
+
+/* While we are in the kernel anyway, what completes there is reaped right after: the eventfd is
+ * kept quiet for it, or every submission would wake the loop once more for nothing. Work that
+ * arrives in that window is seen in the flags after it (a full fence orders our store before our
+ * load, as the kernel's atomic ops order its own) and run at once. Without the flag the eventfd
+ * stays loud: a spare wakeup, never a missed one. */
+int ring_submit(ring_t *r)
+{
+    if (!r->taskrun_flag)
+        return _enter(r, r->tail - r->submitted);
+    __atomic_fetch_or(r->cq_flags, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
+    int rc = _enter(r, r->tail - r->submitted);
+    __atomic_fetch_and(r->cq_flags, ~(unsigned)IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
+    for (int tries = 0; rc == 0 && (__atomic_load_n(r->sq_flags, __ATOMIC_SEQ_CST) & IORING_SQ_TASKRUN); tries++) {
+        if (tries == 2) {
+            /* Still more: let the loop come back for it rather than spin here. */
+            ring_wake(r);
+            break;
+        }
+        rc = _enter(r, 0);
+    }
+    return rc;
 }
 
 bool ring_next(ring_t *r, uint64_t *tag, int32_t *result)
@@ -219,6 +252,7 @@ ring_t *ring_create(unsigned entries)
 void ring_destroy(ring_t *r) { (void)r; }
 int ring_wakeup_fd(const ring_t *r) { (void)r; return -1; }
 void ring_clear_wakeup(ring_t *r) { (void)r; }
+void ring_wake(ring_t *r) { (void)r; }
 bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag) { (void)r; (void)fd; (void)msg; (void)tag; return false; }
 bool ring_cancel(ring_t *r, uint64_t tag) { (void)r; (void)tag; return false; }
 unsigned ring_queued(const ring_t *r) { (void)r; return 0; }

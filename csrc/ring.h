@@ -22,6 +22,8 @@ void ring_destroy(ring_t *r);
 /* Readable when completions may be waiting (read it empty with ring_clear_wakeup). */
 int ring_wakeup_fd(const ring_t *r);
 void ring_clear_wakeup(ring_t *r);
+/* Makes the eventfd readable, for completions the caller leaves to the loop. */
+void ring_wake(ring_t *r);
 
 /* Queues sendmsg(fd, msg, MSG_NOSIGNAL) tagged `tag`; msg and what it points to must stay put
  * until the completion. False when the queue is full (ring_submit() makes room). */

@@ -138,7 +138,7 @@ static void _owner_lingering(conn_t *c, void *data)
     lingering_calls++;
 }
 
-static const conn_owner_t fake_owner = {.closed = _owner_closed, .lingering = _owner_lingering, .data = &engine,
+static conn_owner_t fake_owner = {.closed = _owner_closed, .lingering = _owner_lingering, .data = &engine,
                                          .read_scratch = read_scratch, .read_scratch_size = sizeof(read_scratch),
                                          .out_scratch = &out_scratch};
 
@@ -240,6 +240,28 @@ static void test_backpressure(void)
     WAIT(closed_calls > 0, "conn closes once the peer does");
 }
 
+/* A peer that reads nothing while a large reply is owed: with a ring the send waits in the kernel.
+ * Closing the connection then cancels it, and its owner hears closed once the kernel lets go. */
+static void test_abort_while_sending(void)
+{
+    enum { VALUE = 512 * 1024 };
+    static peer_t p;
+    static char cmds[VALUE + 64];
+    static uv_write_t req;
+    conn_t *c = _conn_open(&p, 64);
+    size_t n = (size_t)sprintf(cmds, "set big 0 0 %d noreply\r\n", VALUE);
+    memset(cmds + n, 'v', VALUE);
+    n += VALUE;
+    n += (size_t)sprintf(cmds + n, "\r\nget big\r\nget big\r\n");
+    uv_buf_t buf = uv_buf_init(cmds, (unsigned int)n);
+    CHECK(uv_write(&req, (uv_stream_t *)&p.tcp, &buf, 1, NULL) == 0, "peer write");
+    WAIT(conn_pending_output(c) > 0 && (fake_owner.ring == NULL || c->ring_sending), "a reply waits for the peer");
+    conn_abort(c);
+    WAIT(closed_calls > 0, "the owner hears closed");
+    CHECK(closed_calls == 1, "closed once");
+    _peer_close(&p);
+}
+
 /* The fake owner of a group. */
 static int group_conns_gone, group_closed, group_thread_ended;
 
@@ -309,15 +331,40 @@ static void test_group(bool threaded)
     free(g);
 }
 
+static bool ring_closed;
+
+static void _ring_closed(conn_ring_t *cr, void *data)
+{
+    (void)cr;
+    (void)data;
+    ring_closed = true;
+}
+
 int main(void)
 {
     engine_config_t config = {64u << 20, 1u << 20, 1, 1};
     CHECK(engine_init(&engine, &config) == 0, "engine_init");
     CHECK(uv_loop_init(&loop) == 0, "uv_loop_init");
     CHECK(uv_timer_init(&loop, &waker) == 0 && uv_timer_start(&waker, _waker_cb, 50, 50) == 0, "waker");
-    test_close_after_peer_eof();
-    test_linger_after_quit();
-    test_backpressure();
+    /* The connection tests run with libuv's writes, then (where the kernel has io_uring) with the
+     * sends batched on a ring, as a group serves them. */
+    static conn_ring_t ring;
+    for (int batched = 0; batched < 2; batched++) {
+        if (batched && conn_ring_start(&ring, &loop, conn_ring_sent) != 0) {
+            printf("transport_test: no io_uring here, ring-batched sends not tested\n");
+            break;
+        }
+        fake_owner.ring = batched ? &ring : NULL;
+        test_close_after_peer_eof();
+        test_linger_after_quit();
+        test_backpressure();
+        test_abort_while_sending();
+    }
+    if (fake_owner.ring) {
+        fake_owner.ring = NULL;
+        conn_ring_close(&ring, _ring_closed, NULL);
+        WAIT(ring_closed, "the ring closes");
+    }
     test_group(false);
     test_group(true);
     uv_close((uv_handle_t *)&waker, NULL);
