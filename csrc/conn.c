@@ -368,12 +368,10 @@ static int _write_now(conn_t *c, buf_t *b)
 }
 
 /* Sends replies composed in the owner's scratch; only what the socket does not take now is copied
- * into the connection's own output. The scratch is left empty for the next connection. With a
- * ring, every reply is moved to the connection's output and goes in the turn's batch of sends. */
+ * into the connection's own output. The scratch is left empty for the next connection. */
 static void _send_scratch(conn_t *c, buf_t *scratch)
 {
-    bool batched = conn_owner(c)->ring != NULL;
-    if (buf_pending(scratch) > 0 && (batched || (_write_now(c, scratch) == 0 && buf_pending(scratch) > 0))) {
+    if (buf_pending(scratch) > 0 && _write_now(c, scratch) == 0 && buf_pending(scratch) > 0) {
         conn_io_t *io = _io(c);
         if (io == NULL || bufref_move(&io->out, scratch) != 0)
             conn_abort(c);
@@ -384,12 +382,29 @@ static void _send_scratch(conn_t *c, buf_t *scratch)
         buf_free(scratch);
 }
 
+/* Where replies are composed: after earlier ones still waiting, to keep order; with batched sends,
+ * in the connection's own output, which the ring sends from; else in the owner's scratch, sent at
+ * once. NULL when out of memory. */
+static buf_t *_reply_buffer(conn_t *c)
+{
+    if (conn_pending_output(c) > 0)
+        return &c->io->out;
+    if (conn_owner(c)->ring == NULL)
+        return conn_owner(c)->out_scratch;
+    conn_io_t *io = _io(c);
+    return io ? &io->out : NULL;
+}
+
 /* Executes the complete commands in data[0..len) and sends their replies; returns the bytes
  * consumed. Replies go straight to the scratch unless earlier ones still wait, to keep order. */
 static size_t _execute(conn_t *c, const char *data, size_t len)
 {
     buf_t *scratch = conn_owner(c)->out_scratch;
-    buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : scratch;
+    buf_t *out = _reply_buffer(c);
+    if (out == NULL) {
+        conn_abort(c);
+        return 0;
+    }
     __atomic_store_n(&c->shown, SERVED_PARSE_CMD, __ATOMIC_RELAXED);
     size_t used = session_feed(&c->session, data, len, out);
     if (used > 0) {
@@ -553,7 +568,11 @@ static int _take_scratch(conn_t *c, size_t n)
 static void _take_value(conn_t *c, size_t n)
 {
     buf_t *scratch = conn_owner(c)->out_scratch;
-    buf_t *out = conn_pending_output(c) > 0 ? &c->io->out : scratch;
+    buf_t *out = _reply_buffer(c);
+    if (out == NULL) {
+        conn_abort(c);
+        return;
+    }
     session_value_landed(&c->session, n, out);
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     if (out == scratch)

@@ -71,11 +71,12 @@ typedef struct conn_io {
     struct iovec iov_local[CONN_IOV_LOCAL];
 } conn_io_t;
 
-/* A loop's spare conn_io_t, each with its reply buffer (of at most CONN_IO_KEEP bytes): with
- * batched sends every request takes buffers until its reply is sent, and reusing them saves two
- * malloc/free pairs per request. At most CONN_IO_SPARES are kept (about 170 KiB). */
+/* A loop's spare conn_io_t, each with its reply buffer (of at most CONN_IO_KEEP bytes, room for
+ * a reply with a value copied in, under VALUE_OUT_REF_MIN): with batched sends every request takes
+ * buffers until its reply is sent, and reusing them saves two malloc/free pairs and the buffer's
+ * regrowth per request. At most CONN_IO_SPARES are kept (about 0.5 MiB per loop). */
 #define CONN_IO_SPARES 32
-#define CONN_IO_KEEP 4096
+#define CONN_IO_KEEP (16 * 1024)
 typedef struct conn_io_cache {
     conn_io_t *spares[CONN_IO_SPARES];
     unsigned n;
