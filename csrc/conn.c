@@ -282,6 +282,21 @@ static void _show(conn_t *c)
     __atomic_store_n(&c->shown, shown, __ATOMIC_RELAXED);
 }
 
+/* Room for a read that continues an incomplete command: CONN_READ_SIZE, or for a long one (a
+ * seed set's value, which has no length to read it into its item by) what the socket holds, up
+ * to CONN_READ_MAX: one read and one buffer growth instead of a doubling, and its copy, per
+ * CONN_READ_SIZE. Asking costs a system call, paid only past CONN_BIG_VALUE. */
+static size_t _continuation_room(conn_t *c)
+{
+    size_t room = CONN_READ_SIZE;
+#if defined(FIONREAD)
+    int unread = 0;
+    if (buf_len(&c->io->in) >= CONN_BIG_VALUE && ioctl(c->fd, FIONREAD, &unread) == 0 && (size_t)unread > room)
+        room = (size_t)unread < CONN_READ_MAX ? (size_t)unread : CONN_READ_MAX;
+#endif
+    return room;
+}
+
 static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
@@ -311,7 +326,7 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
         return;
     }
     c->in_scratch = false;
-    if (buf_reserve(&c->io->in, CONN_READ_SIZE) != 0) {
+    if (buf_reserve(&c->io->in, _continuation_room(c)) != 0) {
         /* libuv turns an empty buffer into UV_ENOBUFS for the read callback, which closes. */
         *out = uv_buf_init(NULL, 0);
         return;

@@ -23,6 +23,8 @@ struct conn_ring;
 /* Free room offered to a read that continues an incomplete command. (A read with nothing pending
  * goes to the owner's shared scratch buffer instead.) */
 #define CONN_READ_SIZE (16 * 1024)
+/* The most room offered at once to a long incomplete command (see conn.c's _continuation_room). */
+#define CONN_READ_MAX (1024 * 1024)
 /* Bytes of a value left to an ordinary read instead of one straight into its item: a copy this
  * small saves the read that would bring the value's trailer alone. */
 #define CONN_VALUE_TAIL 256
