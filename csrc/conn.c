@@ -709,10 +709,14 @@ void conn_ring_sent(void *conn, int result)
         _close_cb((uv_handle_t *)&c->tcp);
         return;
     }
-    if (result < 0) {
+    if (result < 0 || uv_is_closing((uv_handle_t *)&c->tcp)) {
+        /* Closing already (the close callback is still to come): its socket is closed, and its
+         * number may be another's by now, so nothing more is sent. */
         _writing_done(io);
-        _log_failure(c, true, result);
-        conn_abort(c);
+        if (result < 0 && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+            _log_failure(c, true, result);
+            conn_abort(c);
+        }
         return;
     }
     stat_add(&c->session.stats->bytes_written, (uint64_t)result);
