@@ -14,7 +14,11 @@ cd "$tree"
 # of Node itself. Child processes (CLI servers, compilers, Python clients) inherit the preload
 # but not the leak check (see children.js). exitcode 86 tells a report from a failing test.
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-export ASAN_OPTIONS="detect_leaks=1:exitcode=86"
+# intercept_tls_get_addr=0: up to GCC 13 the runtime's __tls_get_addr interceptor can take a
+# malloc'd block for a pre-2.25 glibc TLS header by the coincidence of its address, and the leak
+# check's tracer then crashes at exit ("Tracer caught signal 11", no leak reported): seen once in
+# three runs here, and documented by other projects (Mudlet #9809/#9930).
+export ASAN_OPTIONS="detect_leaks=1:exitcode=86:intercept_tls_get_addr=0"
 export LSAN_OPTIONS="suppressions=$here/lsan-node.supp:print_suppressions=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86"
 
