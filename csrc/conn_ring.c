@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Entries in the submission queue: a turn rarely serves more connections than this; when it
  * does, the queue is submitted when full and filled again. */
 #define CONN_RING_ENTRIES 256
@@ -53,8 +52,10 @@ static void _drive(conn_ring_t *cr, bool woken)
         woken = false;
         _reap(cr);
         if (ring_queued(cr->ring) == 0)
-            break;
+            return;
     }
+    /* Sends the last completions queued: the loop must come back for them before it sleeps. */
+    ring_wake(cr->ring);
 }
 
 static void _check_cb(uv_check_t *check)
@@ -120,7 +121,7 @@ int conn_ring_start(conn_ring_t *cr, uv_loop_t *loop, void (*sent)(void *conn, i
     }
     cr->check.data = cr->wakeup.data = cr;
     cr->open_handles = 2;
-    /* Neither keeps the loop alive: the connections whose sends they carry do. */
+    /* Neither keeps the loop alive but while a send is in flight (_hold_loop). */
     uv_check_start(&cr->check, _check_cb);
     uv_poll_start(&cr->wakeup, UV_READABLE, _wakeup_cb);
     uv_unref((uv_handle_t *)&cr->check);
