@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@
 #include "conn_ring.h"
 #include "served.h"
 #include "value_out.h"
+
+/* A ring's sendmsg reads the uv_buf_t list _iov() makes as its struct iovec array. */
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec) && offsetof(uv_buf_t, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(uv_buf_t, len) == offsetof(struct iovec, iov_len),
+               "uv_buf_t is laid out as struct iovec");
 
 /* A watching connection's wakeup: any thread that logs a line for it sends the async, and its loop
  * moves the lines into its output. Allocated only for watchers. */
@@ -37,8 +43,6 @@ static void _out_free(buf_t *b)
 
 static void _io_free(conn_io_t *io)
 {
-    if (io->iov != io->iov_local)
-        free(io->iov);
     buf_free(&io->in);
     _out_free(&io->out);
     _out_free(&io->writing);
@@ -228,9 +232,6 @@ static void _io_release(conn_t *c, conn_io_t *io)
     buf_free(&io->writing);
     if (io->out.cap > CONN_IO_KEEP)
         buf_free(&io->out);
-    if (io->iov != io->iov_local)
-        free(io->iov);
-    io->iov = NULL;
     cache->spares[cache->n++] = io;
 }
 
@@ -650,25 +651,6 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
         _process(c);
 }
 
-static void _write_cb(uv_write_t *req, int status)
-{
-    conn_t *c = req->data;
-    conn_io_t *io = c->io;  /* kept while its write is in flight */
-    if (status == 0) {
-        stat_add(&c->session.stats->bytes_written, buf_pending(&io->writing));
-        c->active_ms = (uint32_t)uv_now(c->tcp.loop);
-    }
-    /* The items it referred to are given back now that the kernel has their bytes. */
-    bufref_drop(&io->writing);
-    buf_free(&io->writing);
-    if (status < 0) {
-        _log_failure(c, true, status);
-        conn_abort(c);
-        return;
-    }
-    _process(c);
-}
-
 /* Gives back a write's bytes and the items it sent from, once the kernel is done with them. */
 static void _writing_done(conn_io_t *io)
 {
@@ -680,31 +662,39 @@ static void _writing_done(conn_io_t *io)
         io->writing.data = NULL;
     }
     buf_free(&io->writing);
-    if (io->iov != io->iov_local)
-        free(io->iov);
-    io->iov = NULL;
+    if (io->bufs != io->bufs_local)
+        free(io->bufs);
+    io->bufs = NULL;
+}
+
+static void _write_cb(uv_write_t *req, int status)
+{
+    conn_t *c = req->data;
+    conn_io_t *io = c->io;  /* kept while its write is in flight */
+    if (status == 0) {
+        stat_add(&c->session.stats->bytes_written, buf_pending(&io->writing));
+        c->active_ms = (uint32_t)uv_now(c->tcp.loop);
+    }
+    /* The items it referred to are given back now that the kernel has their bytes. */
+    _writing_done(io);
+    if (status < 0) {
+        _log_failure(c, true, status);
+        conn_abort(c);
+        return;
+    }
+    _process(c);
 }
 
 /* Puts what io->writing still holds on the owner's ring, as one sendmsg. */
 static void _ring_send(conn_t *c)
 {
     conn_io_t *io = c->io;
-    size_t n = bufref_nchunks(&io->writing);
-    if (io->iov != io->iov_local)
-        free(io->iov);
-    io->iov = n <= CONN_IOV_LOCAL ? io->iov_local : malloc(n * sizeof(struct iovec));
-    buf_chunk_t local[CONN_IOV_LOCAL];
-    buf_chunk_t *chunks = n <= CONN_IOV_LOCAL ? local : malloc(n * sizeof(buf_chunk_t));
-    bool listed = io->iov != NULL && chunks != NULL;
-    if (listed) {
-        bufref_chunks(&io->writing, chunks, n);
-        for (size_t i = 0; i < n; i++)
-            io->iov[i] = (struct iovec){.iov_base = (void *)chunks[i].p, .iov_len = chunks[i].n};
-        io->msg = (struct msghdr){.msg_iov = io->iov, .msg_iovlen = n};
-    }
-    if (chunks != local)
-        free(chunks);
-    if (!listed || !conn_ring_queue(conn_owner(c)->ring, c->fd, &io->msg, c)) {
+    if (io->bufs != io->bufs_local)
+        free(io->bufs);
+    unsigned count;
+    io->bufs = _iov(&io->writing, io->bufs_local, &count);
+    io->msg = (struct msghdr){.msg_iov = (struct iovec *)io->bufs, .msg_iovlen = count};
+    if (io->bufs == NULL || !conn_ring_queue(conn_owner(c)->ring, c->fd, &io->msg, c)) {
         _writing_done(io);
         conn_abort(c);
         return;
@@ -783,8 +773,7 @@ static void _flush(conn_t *c)
     if (iov != local)
         free(iov);
     if (rc != 0) {
-        bufref_drop(&io->writing);
-        buf_free(&io->writing);
+        _writing_done(io);
         conn_abort(c);
     }
 }

@@ -67,10 +67,12 @@ typedef struct conn_io {
     buf_refs_t refs[2];         /* the values out and writing send from their items (the two
                                  * swap as out becomes writing) */
     uv_write_t req;
-    /* The send in flight on the ring: its message and list of chunks (in iov_local, or allocated). */
+    /* The send in flight on the ring: its message and list of chunks (in bufs_local, or
+     * allocated), set only while the send is out. libuv lays uv_buf_t out as struct iovec on
+     * Unix, so the list conn.c makes for uv_write serves sendmsg too. */
     struct msghdr msg;
-    struct iovec *iov;
-    struct iovec iov_local[CONN_IOV_LOCAL];
+    uv_buf_t *bufs;
+    uv_buf_t bufs_local[CONN_IOV_LOCAL];
 } conn_io_t;
 
 /* A loop's spare conn_io_t, each with its reply buffer (of at most CONN_IO_KEEP bytes, room for

@@ -74,12 +74,9 @@ static void _wakeup_cb(uv_poll_t *poll, int status, int events)
 
 bool conn_ring_queue(conn_ring_t *cr, int fd, const struct msghdr *msg, void *conn)
 {
-    uint64_t tag = (uint64_t)(uintptr_t)conn;
-    if (!ring_sendmsg(cr->ring, fd, msg, tag)) {
-        /* Full: hand the queue over now (its completions are reaped at the end of the turn). */
-        if (ring_submit(cr->ring) < 0 || !ring_sendmsg(cr->ring, fd, msg, tag))
-            return false;
-    }
+    /* A full queue is handed over on the way; its completions are reaped at the end of the turn. */
+    if (!ring_sendmsg(cr->ring, fd, msg, (uint64_t)(uintptr_t)conn))
+        return false;
     if (cr->in_flight++ == 0)
         _hold_loop(cr, true);
     return true;
@@ -91,8 +88,7 @@ void conn_ring_cancel(conn_ring_t *cr, void *conn)
      * own reference to the socket only when it is handed the request. Its completion comes while
      * the eventfd is quiet (ring_submit), so the eventfd is rung by hand: the loop comes back for
      * it whatever phase this is. */
-    uint64_t tag = (uint64_t)(uintptr_t)conn;
-    if (ring_cancel(cr->ring, tag) || (ring_submit(cr->ring) == 0 && ring_cancel(cr->ring, tag)))
+    if (ring_cancel(cr->ring, (uint64_t)(uintptr_t)conn))
         (void)ring_submit(cr->ring);
     ring_wake(cr->ring);
 }

@@ -145,9 +145,15 @@ void ring_wake(ring_t *r)
     (void)eventfd_write(r->wakeup_fd, 1);
 }
 
+static bool _sq_full(ring_t *r)
+{
+    return r->tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE) >= r->sq_entries;
+}
+
+/* The next free entry; a full queue is handed to the kernel first. NULL if it would not take it. */
 static struct io_uring_sqe *_next_sqe(ring_t *r)
 {
-    if (r->tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE) >= r->sq_entries)
+    if (_sq_full(r) && (ring_submit(r) != 0 || _sq_full(r)))
         return NULL;
     struct io_uring_sqe *sqe = &r->sqes[r->tail & r->sq_mask];
     memset(sqe, 0, sizeof(*sqe));

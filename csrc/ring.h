@@ -26,10 +26,12 @@ void ring_clear_wakeup(ring_t *r);
 void ring_wake(ring_t *r);
 
 /* Queues sendmsg(fd, msg, MSG_NOSIGNAL) tagged `tag`; msg and what it points to must stay put
- * until the completion. False when the queue is full (ring_submit() makes room). */
+ * until the completion. A full queue is submitted first to make room; false when the kernel
+ * would not take it. */
 bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag);
 
-/* Queues a cancellation of the request tagged `tag`; its own completion is tagged RING_TAG_NONE. */
+/* Queues a cancellation of the request tagged `tag` (making room as ring_sendmsg does); its own
+ * completion is tagged RING_TAG_NONE. */
 bool ring_cancel(ring_t *r, uint64_t tag);
 #define RING_TAG_NONE 0
 
