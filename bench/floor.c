@@ -1,5 +1,5 @@
 /* floor.c - the benchmark's floor: a server that only reads requests and writes replies of the right shape.
- * It stores nothing (every get hits with one fixed value) and sends large values by iovec, so its CPU per op is about the sockets' cost alone. */
+ * Values live in a flat array by key number (no table, no memory management); large ones go by iovec and readv, so its CPU per op is the sockets' and the values' memory traffic alone. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -31,22 +31,29 @@
 enum protocol { PROTO_SIMPLE, PROTO_TEXT, PROTO_BINARY };
 
 static enum protocol protocol = PROTO_SIMPLE;
-static char *value;         /* every get's value: letters, as loadgen sends */
+/* One slot of value_size bytes per key: "key:N" is slot N mod nkeys. With --keys as large as the
+ * benchmark's key space, values are sent from and read into memory as large as a store's, which
+ * the CPU cache does not hold; with one key, every value is the same hot bytes. */
+static char *values;
 static size_t value_size = 32;
+static size_t nkeys = 1;
 
 /* ---------------------------------------------------------------- output */
 
-/* A reply is pieces of the connection's own bytes (by offset, the buffer may move) or the value. */
+/* A reply is pieces of the connection's own bytes (by offset, the buffer may move) or a value. */
 struct piece {
     size_t off, len;
-    bool is_value;
+    const char *value;      /* NULL for own bytes */
 };
 
 struct conn {
     int fd;
     char head[HEAD_MAX];    /* the request head gathered so far */
     size_t nhead;
-    size_t skip;            /* request bytes still to drop: a set's value */
+    char *dest;             /* where a set's value goes: its slot, or NULL where the key was not seen */
+    size_t dest_left;       /* value bytes still to land there */
+    size_t skip;            /* request bytes to drop after them: the text CRLF, a value's excess */
+    int storing;            /* a set whose value is coming: 't' text, 'b' binary, 0 none */
     bool skip_line;         /* seed protocol: drop up to the end of the line (a set's value) */
     char *own;              /* reply bytes other than values */
     size_t nown, own_cap;
@@ -82,7 +89,7 @@ static void out_bytes(struct conn *c, const void *bytes, size_t n)
         c->own = xrealloc(c->own, c->own_cap);
     }
     memcpy(c->own + c->nown, bytes, n);
-    if (c->npieces > 0 && !c->pieces[c->npieces - 1].is_value)
+    if (c->npieces > 0 && c->pieces[c->npieces - 1].value == NULL)
         c->pieces[c->npieces - 1].len += n;
     else
         add_piece(c, (struct piece){.off = c->nown, .len = n});
@@ -94,12 +101,23 @@ static void out_text(struct conn *c, const char *s)
     out_bytes(c, s, strlen(s));
 }
 
-static void out_value(struct conn *c)
+/* The slot of a key "key:N": its digits, read as a number. */
+static char *slot_of(const char *key, size_t nkey)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < nkey; i++)
+        if (key[i] >= '0' && key[i] <= '9')
+            n = n * 10 + (size_t)(key[i] - '0');
+    return values + (n % nkeys) * value_size;
+}
+
+static void out_value(struct conn *c, const char *key, size_t nkey)
+{
+    const char *value = slot_of(key, nkey);
     if (value_size < COPY_BELOW)
         out_bytes(c, value, value_size);
     else
-        add_piece(c, (struct piece){.len = value_size, .is_value = true});
+        add_piece(c, (struct piece){.len = value_size, .value = value});
 }
 
 /* Writes what it can; false when the connection failed. */
@@ -111,7 +129,7 @@ static bool conn_flush(struct conn *c)
         for (size_t i = c->sent_piece; i < c->npieces && n < IOV_BATCH; i++, n++) {
             const struct piece *p = &c->pieces[i];
             size_t skip = i == c->sent_piece ? c->sent_in_piece : 0;
-            iov[n].iov_base = (p->is_value ? value : c->own + p->off) + skip;
+            iov[n].iov_base = (char *)(p->value ? p->value : c->own + p->off) + skip;
             iov[n].iov_len = p->len - skip;
         }
         ssize_t w = writev(c->fd, iov, n);
@@ -144,7 +162,7 @@ static void reply_simple_get(struct conn *c, const char *key, size_t nkey)
     out_text(c, "VALUE ");
     out_bytes(c, key, nkey);
     out_text(c, " ");
-    out_value(c);
+    out_value(c, key, nkey);
     out_text(c, "\r\nEND\r\n");
 }
 
@@ -155,29 +173,31 @@ static void reply_text_value(struct conn *c, const char *key, size_t nkey)
     out_text(c, "VALUE ");
     out_bytes(c, key, nkey);
     out_bytes(c, tail, (size_t)n);
-    out_value(c);
+    out_value(c, key, nkey);
     out_text(c, "\r\n");
 }
 
+/* A binary response; a hit's value is the key's, which only GETK and GETKQ echo. */
 static void reply_binary(struct conn *c, unsigned opcode, const char *key, size_t nkey, bool with_value)
 {
     char h[BIN_HEADER + BIN_GET_EXTRAS] = {0};
     size_t extras = with_value ? BIN_GET_EXTRAS : 0;
-    uint32_t body = (uint32_t)(extras + nkey + (with_value ? value_size : 0));
+    size_t echoed = opcode == BIN_GETKQ ? nkey : 0;
+    uint32_t body = (uint32_t)(extras + echoed + (with_value ? value_size : 0));
     h[0] = (char)BIN_RESPONSE;
     h[1] = (char)opcode;
-    h[2] = (char)(nkey >> 8);
-    h[3] = (char)nkey;
+    h[2] = (char)(echoed >> 8);
+    h[3] = (char)echoed;
     h[4] = (char)extras;
     h[8] = (char)(body >> 24);
     h[9] = (char)(body >> 16);
     h[10] = (char)(body >> 8);
     h[11] = (char)body;
     out_bytes(c, h, BIN_HEADER + extras);
-    if (nkey > 0)
-        out_bytes(c, key, nkey);
+    if (echoed > 0)
+        out_bytes(c, key, echoed);
     if (with_value)
-        out_value(c);
+        out_value(c, key, nkey);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -204,7 +224,17 @@ static size_t line_length(const char *line, size_t n)
     return n > 0 && line[n - 1] == '\r' ? n - 1 : n;
 }
 
-/* A text line: "get k1 .. kN" or "set k f e N" (whose N bytes and CRLF are then dropped). */
+/* A set's value of n bytes is to land in the slot of key[0..nkey) (as much of it as fits), and
+ * `after` bytes to be dropped behind it; the set is answered once all have come. */
+static void expect_value(struct conn *c, int kind, const char *key, size_t nkey, size_t n, size_t after)
+{
+    c->dest = key ? slot_of(key, nkey) : NULL;
+    c->dest_left = key && n <= value_size ? n : 0;
+    c->skip = n - c->dest_left + after;
+    c->storing = kind;
+}
+
+/* A text line: "get k1 .. kN" or "set k f e N" (whose N bytes land in k's slot, then a CRLF). */
 static void text_line(struct conn *c, const char *line, size_t n)
 {
     n = line_length(line, n);
@@ -212,8 +242,9 @@ static void text_line(struct conn *c, const char *line, size_t n)
         each_word(c, line, n, 1, reply_text_value);
         out_text(c, "END\r\n");
     } else if (n > 4 && memcmp(line, "set ", 4) == 0) {
-        const char *last = memrchr(line, ' ', n);
-        c->skip = strtoul(last + 1, NULL, 10) + 2;
+        const char *key = line + 4, *last = memrchr(line, ' ', n);
+        const char *key_end = memchr(key, ' ', n - 4);
+        expect_value(c, 't', key, key_end ? (size_t)(key_end - key) : 0, strtoul(last + 1, NULL, 10), 2);
     } else {
         out_text(c, "ERROR\r\n");
     }
@@ -236,8 +267,14 @@ static size_t drop_line(struct conn *c, const char *in, size_t len);
 static size_t feed_line(struct conn *c, const char *in, size_t len)
 {
     if (protocol == PROTO_SIMPLE && c->nhead == 0 && len >= 4 && memcmp(in, "set ", 4) == 0) {
-        c->skip_line = true;   /* the usual case: the set's head is in this read, nothing to keep */
-        return drop_line(c, in, len);
+        /* The usual case: the set's head is in this read, nothing to keep; its value is copied
+         * into the key's slot as it arrives (it has no length to read it there by). */
+        const char *key_end = memchr(in + 4, ' ', len - 4);
+        c->skip_line = true;
+        c->dest = key_end ? slot_of(in + 4, (size_t)(key_end - in - 4)) : NULL;
+        c->dest_left = key_end ? value_size : 0;
+        size_t head = key_end ? (size_t)(key_end - in) + 1 : 4;
+        return head + drop_line(c, in + head, len - head);
     }
     const char *nl = memchr(in, '\n', len);
     size_t take = nl ? (size_t)(nl - in) + 1 : len;
@@ -264,25 +301,54 @@ static size_t feed_line(struct conn *c, const char *in, size_t len)
     return take;
 }
 
-/* The rest of a seed-protocol set line, up to its end, which is answered. */
+/* The rest of a seed-protocol set line, its value copied into the slot, up to its end, which is
+ * answered. */
 static size_t drop_line(struct conn *c, const char *in, size_t len)
 {
     const char *nl = memchr(in, '\n', len);
-    if (!nl)
-        return len;
-    c->skip_line = false;
-    out_text(c, "STORED\r\n");
-    return (size_t)(nl - in) + 1;
+    size_t used = nl ? (size_t)(nl - in) + 1 : len;
+    size_t copy = used < c->dest_left ? used : c->dest_left;
+    if (c->dest && copy > 0) {
+        memcpy(c->dest, in, copy);
+        c->dest += copy;
+        c->dest_left -= copy;
+    }
+    if (nl) {
+        c->skip_line = false;
+        c->dest_left = 0;
+        out_text(c, "STORED\r\n");
+    }
+    return used;
 }
 
-/* A text set's value and its CRLF; a binary set's body. Answered once dropped whole. */
-static size_t drop_value(struct conn *c, size_t len)
+static void store_done(struct conn *c)
 {
-    size_t n = len < c->skip ? len : c->skip;
-    c->skip -= n;
-    if (c->skip == 0 && protocol == PROTO_TEXT)
+    if (c->storing == 't')
         out_text(c, "STORED\r\n");
-    return n;
+    else
+        reply_binary(c, BIN_SET, NULL, 0, false);
+    c->storing = 0;
+}
+
+/* `n` bytes of a set's value landed in its slot (read there directly). */
+static void value_landed(struct conn *c, size_t n)
+{
+    c->dest += n;
+    c->dest_left -= n;
+    if (c->dest_left == 0 && c->skip == 0)
+        store_done(c);
+}
+
+/* Of a text or binary set: its value's bytes into the slot, then what is dropped behind them. */
+static size_t take_value(struct conn *c, const char *in, size_t len)
+{
+    size_t n = len < c->dest_left ? len : c->dest_left;
+    if (n > 0)
+        memcpy(c->dest, in, n);
+    size_t d = len - n < c->skip ? len - n : c->skip;
+    c->skip -= d;
+    value_landed(c, n);
+    return n + d;
 }
 
 static uint32_t be32(const char *p)
@@ -302,35 +368,32 @@ static size_t gather(struct conn *c, const char *in, size_t len, size_t want)
     return n;
 }
 
-/* A binary request: a set is answered at its header and its body dropped (nothing is stored);
- * a get's extras and key are gathered, then answered. Returns bytes used, (size_t)-1 if too long. */
+/* A binary request: its header, extras and key are gathered; a set's value then lands in the
+ * key's slot and is answered once whole, anything else is answered at once. Returns bytes used,
+ * (size_t)-1 if too long. */
 static size_t feed_binary(struct conn *c, const char *in, size_t len)
 {
     size_t used = gather(c, in, len, BIN_HEADER);
     if (c->nhead < BIN_HEADER)
         return used;
     unsigned opcode = (unsigned char)c->head[1];
-    size_t body = be32(c->head + 8);
-    if (opcode == BIN_SET) {
-        reply_binary(c, opcode, NULL, 0, false);
-        c->nhead = 0;
-        c->skip = body;
-        return used;
-    }
-    if (BIN_HEADER + body > HEAD_MAX)
-        return (size_t)-1;
-    used += gather(c, in + used, len - used, BIN_HEADER + body);
-    if (c->nhead < BIN_HEADER + body)
-        return used;
     size_t nkey = (size_t)((unsigned char)c->head[2] << 8 | (unsigned char)c->head[3]);
-    const char *key = c->head + BIN_HEADER + (unsigned char)c->head[4];
-    if (opcode == BIN_GET)
-        reply_binary(c, opcode, NULL, 0, true);
-    else if (opcode == BIN_GETKQ)
-        reply_binary(c, opcode, key, nkey, true);
-    else
-        reply_binary(c, opcode, NULL, 0, false);
+    size_t extras = (unsigned char)c->head[4], body = be32(c->head + 8);
+    size_t head = opcode == BIN_SET && extras + nkey <= body ? BIN_HEADER + extras + nkey : BIN_HEADER + body;
+    if (head > HEAD_MAX)
+        return (size_t)-1;
+    used += gather(c, in + used, len - used, head);
+    if (c->nhead < head)
+        return used;
+    const char *key = c->head + BIN_HEADER + extras;
     c->nhead = 0;
+    if (opcode == BIN_SET) {
+        expect_value(c, 'b', key, nkey, BIN_HEADER + body - head, 0);
+        if (c->dest_left == 0 && c->skip == 0)
+            store_done(c);
+    } else {
+        reply_binary(c, opcode, key, nkey, opcode == BIN_GET || opcode == BIN_GETKQ);
+    }
     return used;
 }
 
@@ -339,8 +402,8 @@ static bool conn_feed(struct conn *c, const char *in, size_t len)
 {
     while (len > 0) {
         size_t used;
-        if (c->skip > 0)
-            used = drop_value(c, len);
+        if (c->storing)
+            used = take_value(c, in, len);
         else if (c->skip_line)
             used = drop_line(c, in, len);
         else if (protocol == PROTO_BINARY)
@@ -374,14 +437,25 @@ static bool set_events(int epfd, struct conn *c, bool want_write)
     return epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0;
 }
 
-/* One read (level-triggered epoll calls again while bytes remain), its replies written at once. */
+/* One read (level-triggered epoll calls again while bytes remain), its replies written at once.
+ * The rest of a set's value is read straight into its slot, what follows it into `in`. */
 static bool conn_readable(struct conn *c)
 {
     static char in[READ_SIZE];
-    ssize_t n = read(c->fd, in, sizeof in);
+    struct iovec iov[2];
+    int niov = 0;
+    if (c->storing && c->dest_left > 0)
+        iov[niov++] = (struct iovec){.iov_base = c->dest, .iov_len = c->dest_left};
+    iov[niov++] = (struct iovec){.iov_base = in, .iov_len = sizeof in};
+    ssize_t n = readv(c->fd, iov, niov);
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    return n > 0 && conn_feed(c, in, (size_t)n);
+    if (n == 0)
+        return false;
+    size_t direct = niov == 2 ? ((size_t)n < c->dest_left ? (size_t)n : c->dest_left) : 0;
+    if (direct > 0)
+        value_landed(c, direct);
+    return conn_feed(c, in, (size_t)n - direct);
 }
 
 static void conn_event(int epfd, struct conn *c, uint32_t events)
@@ -434,7 +508,7 @@ static void parse_options(int argc, char **argv, int *port)
 {
     static const struct option longopts[] = {
         {"port", required_argument, 0, 'p'}, {"protocol", required_argument, 0, 'r'},
-        {"value-size", required_argument, 0, 'v'}, {0, 0, 0, 0},
+        {"value-size", required_argument, 0, 'v'}, {"keys", required_argument, 0, 'k'}, {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -442,6 +516,8 @@ static void parse_options(int argc, char **argv, int *port)
             *port = atoi(optarg);
         else if (ch == 'v')
             value_size = strtoul(optarg, NULL, 10);
+        else if (ch == 'k' && strtoul(optarg, NULL, 10) > 0)
+            nkeys = strtoul(optarg, NULL, 10);
         else if (ch == 'r' && strcmp(optarg, "simple") == 0)
             protocol = PROTO_SIMPLE;
         else if (ch == 'r' && strcmp(optarg, "text") == 0)
@@ -454,7 +530,7 @@ static void parse_options(int argc, char **argv, int *port)
     if (*port > 0 && *port < 65536 && optind == argc)
         return;
 usage:
-    fprintf(stderr, "usage: floor --port N [--protocol simple|text|binary] [--value-size N]\n");
+    fprintf(stderr, "usage: floor --port N [--protocol simple|text|binary] [--value-size N] [--keys N]\n");
     exit(2);
 }
 
@@ -463,9 +539,15 @@ int main(int argc, char **argv)
     int port = 0;
     parse_options(argc, argv, &port);
     signal(SIGPIPE, SIG_IGN);
-    value = xrealloc(NULL, value_size ? value_size : 1);
+    if (value_size > 0 && nkeys > SIZE_MAX / value_size) {
+        fprintf(stderr, "floor: --keys times --value-size is too large\n");
+        return 2;
+    }
+    values = xrealloc(NULL, nkeys * value_size + 1);
     for (size_t i = 0; i < value_size; i++)
-        value[i] = (char)('a' + i % 26);
+        values[i] = (char)('a' + i % 26);
+    for (size_t k = 1; k < nkeys; k++)
+        memcpy(values + k * value_size, values, value_size);
     int listener = listen_on(port);
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};

@@ -94,7 +94,7 @@ function cellServers(cell, floorBinary) {
 		{ label: 'memcached', protocol: MEMCACHED_PROTOCOL[cell.protocol],
 			argv: (port) => ['memcached', '-u', 'root', '-l', '127.0.0.1', '-p', port, '-U', '0', '-t', '1', '-m', MEMORY_MB, '-c', '4096', ...ITEM_LIMIT] },
 		{ label: 'floor', protocol: LOADGEN_PROTOCOL[cell.protocol],
-			argv: (port) => [floorBinary, '--port', port, '--protocol', LOADGEN_PROTOCOL[cell.protocol], '--value-size', String(cell.valueSize)] },
+			argv: (port) => [floorBinary, '--port', port, '--protocol', LOADGEN_PROTOCOL[cell.protocol], '--value-size', String(cell.valueSize), '--keys', String(cell.keys)] },
 	];
 }
 
