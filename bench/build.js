@@ -8,13 +8,19 @@ const { spawnSync } = require('child_process');
 
 const BUILD_DIR = path.join(__dirname, 'build');
 const CFLAGS = ['-O2', '-std=c11', '-Wall', '-Wextra'];
+const CSRC = path.join(__dirname, '..', 'csrc');
+// Sources of the product a program is built with, and the flags they need (as binding.gyp gives
+// them): the floor's io_uring loop runs on csrc/ring.c.
+const SHARED = { floor: { files: ['ring.c', 'ring.h'], flags: ['-D_GNU_SOURCE', '-I', CSRC] } };
 
 // A program is bench/<name>/ (its .c files compiled, its .h files watched too) or bench/<name>.c.
 function programSources(name) {
   const dir = path.join(__dirname, name);
   if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
     const files = fs.readdirSync(dir).sort().map((file) => path.join(dir, file));
-    return { compile: files.filter((f) => f.endsWith('.c')), watch: files.filter((f) => /\.[ch]$/.test(f)) };
+    const shared = (SHARED[name] ? SHARED[name].files : []).map((file) => path.join(CSRC, file));
+    const all = [...files, ...shared];
+    return { compile: all.filter((f) => f.endsWith('.c')), watch: all.filter((f) => /\.[ch]$/.test(f)) };
   }
   const file = path.join(__dirname, `${name}.c`);
   return { compile: [file], watch: [file] };
@@ -36,7 +42,7 @@ function buildProgram(name) {
   const { compile, watch } = programSources(name);
   if (isCurrent(binary, watch)) return binary;
   fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const args = [...CFLAGS, '-o', binary, ...compile];
+  const args = [...CFLAGS, ...(SHARED[name] ? SHARED[name].flags : []), '-o', binary, ...compile];
   process.stderr.write(`bench: building ${name}: cc ${args.map((a) => path.relative(process.cwd(), a) || a).join(' ')}\n`);
   const result = spawnSync('cc', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) throw new Error(`could not compile bench/${name} (is a C compiler installed as cc?)`);

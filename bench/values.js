@@ -36,10 +36,11 @@ const USAGE = `usage: node bench/values.js [options]     (npm run bench -- --onl
   --sizes LIST        value sizes in bytes, k or m for KiB or MiB, up to 1m (32,1k,4k,16k,64k,256k,1m)
   --protocols LIST    of ${PROTOCOLS.join(',')} (all); the multi-get cells run with text and binary
   --no-multiget       leave out the multi-get cells
+  --uring-floor       a fourth server per cell: the floor on io_uring alone (bench/floor --uring)
   --json              one JSON document on stdout instead of the table`;
 
 function parseOptions(argv) {
-	const o = { duration: 2, warmup: 0.5, rounds: 3, sizes: SIZES, protocols: PROTOCOLS, multiget: true, json: false };
+	const o = { duration: 2, warmup: 0.5, rounds: 3, sizes: SIZES, protocols: PROTOCOLS, multiget: true, uringFloor: false, json: false };
 	const list = (text, known, name) => {
 		const items = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 		const bad = items.find((s) => !known.includes(s));
@@ -55,6 +56,7 @@ function parseOptions(argv) {
 			case '--sizes': o.sizes = next().split(',').map(sizeOption); break;
 			case '--protocols': o.protocols = list(next(), PROTOCOLS, 'protocols'); break;
 			case '--no-multiget': o.multiget = false; break;
+			case '--uring-floor': o.uringFloor = true; break;
 			case '--json': o.json = true; break;
 			case '-h': case '--help': console.log(USAGE); process.exit(0); break;
 			default: usageError(`unknown option ${argv[i]}`);
@@ -85,17 +87,19 @@ const log = (message) => process.stderr.write(`${message}\n`);
 
 // ---------------------------------------------------------------- programs and servers
 
-// The three servers of a cell, each an argv for a port.
-function cellServers(cell, floorBinary) {
+// The three servers of a cell (four with the io_uring floor), each an argv for a port.
+function cellServers(cell, floorBinary, options) {
 	const node = [process.execPath, path.join(ROOT, 'bin', 'server.js'), '-m', MEMORY_MB, ...ITEM_LIMIT];
-	return [
+	const floor = [floorBinary, '--protocol', LOADGEN_PROTOCOL[cell.protocol], '--value-size', String(cell.valueSize), '--keys', String(cell.keys)];
+	const servers = [
 		{ label: 'simplecached', protocol: LOADGEN_PROTOCOL[cell.protocol],
 			argv: (port) => [...node, ...(cell.protocol === 'seed' ? ['--port', port] : ['-p', 'off', '--memcached-port', port])] },
 		{ label: 'memcached', protocol: MEMCACHED_PROTOCOL[cell.protocol],
 			argv: (port) => ['memcached', '-u', 'root', '-l', '127.0.0.1', '-p', port, '-U', '0', '-t', '1', '-m', MEMORY_MB, '-c', '4096', ...ITEM_LIMIT] },
-		{ label: 'floor', protocol: LOADGEN_PROTOCOL[cell.protocol],
-			argv: (port) => [floorBinary, '--port', port, '--protocol', LOADGEN_PROTOCOL[cell.protocol], '--value-size', String(cell.valueSize), '--keys', String(cell.keys)] },
+		{ label: 'floor', protocol: LOADGEN_PROTOCOL[cell.protocol], argv: (port) => [...floor, '--port', port] },
 	];
+	if (options.uringFloor) servers.push({ label: 'uring floor', protocol: LOADGEN_PROTOCOL[cell.protocol], argv: (port) => [...floor, '--port', port, '--uring'] });
+	return servers;
 }
 
 async function start(server, children) {
@@ -167,6 +171,7 @@ function ratios(rounds) {
 		ops_ratio: per('ops_per_sec', 'simplecached', 'memcached'),
 		cpu_ratio: per('server_cpu_us_per_op', 'simplecached', 'memcached'),
 		floor_cpu_ratio: per('server_cpu_us_per_op', 'floor', 'memcached'),
+		...(rounds['uring floor'] ? { uring_floor_cpu_ratio: per('server_cpu_us_per_op', 'uring floor', 'memcached') } : {}),
 	};
 }
 
@@ -182,7 +187,7 @@ function verdict(r) {
 async function runCell(cell, loadgen, floorBinary, options, children) {
 	const servers = [];
 	try {
-		for (const server of cellServers(cell, floorBinary)) servers.push(await start(server, children));
+		for (const server of cellServers(cell, floorBinary, options)) servers.push(await start(server, children));
 		const rounds = Object.fromEntries(servers.map((server) => [server.label, []]));
 		for (let round = 0; round < options.rounds; round++) {
 			for (const server of servers) rounds[server.label].push(runLoadgen(loadgen, server, cell, options));
@@ -198,14 +203,17 @@ async function runCell(cell, loadgen, floorBinary, options, children) {
 // ---------------------------------------------------------------- report
 
 function formatTable(results) {
+	const uring = results.some((c) => c.uring_floor_cpu_ratio !== undefined);
 	const header = ['cell', 'memcached via', 'floor ops/s', 'µs/op', 'memcached ops/s', 'µs/op', 'CPU%',
-		'simplecached ops/s', 'µs/op', 'CPU%', 'ops ratio', 'CPU/op ratio', 'floor CPU/op ratio', 'goal'];
+		'simplecached ops/s', 'µs/op', 'CPU%', 'ops ratio', 'CPU/op ratio', 'floor CPU/op ratio',
+		...(uring ? ['uring floor µs/op', 'uring floor CPU/op ratio'] : []), 'goal'];
 	const rows = results.map((c) => {
 		const { floor, memcached: mc, simplecached: sim } = c.results;
+		const uringCells = uring ? [c.results['uring floor'].cpu_us_per_op.toFixed(1), `${c.uring_floor_cpu_ratio.toFixed(2)}x`] : [];
 		return [c.name, mc.protocol, String(Math.round(floor.ops_per_sec)), floor.cpu_us_per_op.toFixed(1),
 			String(Math.round(mc.ops_per_sec)), mc.cpu_us_per_op.toFixed(1), mc.cpu_percent.toFixed(0),
 			String(Math.round(sim.ops_per_sec)), sim.cpu_us_per_op.toFixed(1), sim.cpu_percent.toFixed(0),
-			`${c.ops_ratio.toFixed(2)}x`, `${c.cpu_ratio.toFixed(2)}x`, `${c.floor_cpu_ratio.toFixed(2)}x`, c.verdict];
+			`${c.ops_ratio.toFixed(2)}x`, `${c.cpu_ratio.toFixed(2)}x`, `${c.floor_cpu_ratio.toFixed(2)}x`, ...uringCells, c.verdict];
 	});
 	const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 	const line = (cells) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
@@ -222,7 +230,7 @@ function printReport(results, options) {
 		'\nµs/op = server CPU (all threads) per op; ops ratio = simplecached/memcached (higher is better),' +
 		'\nCPU/op ratio = simplecached/memcached (lower is better); memcached has no seed protocol: its seed cells use text;' +
 		'\nratios are medians of per-round ratios; floor CPU/op ratio = floor/memcached, the least CPU any server making' +
-		'\nthe same system calls needs;' +
+		'\nthe same system calls needs; uring floor CPU/op ratio (--uring-floor): the same on io_uring alone;' +
 		`\ngoal (issue 16): CPU/op ratio <= ${GOAL_CPU_RATIO} and ops ratio >= ${GOAL_OPS_RATIO}; "floor too": the floor misses it as well\n`);
 	console.log(formatTable(results));
 }

@@ -166,16 +166,39 @@ static void _push(ring_t *r)
     __atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
 }
 
-bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag)
+static bool _queue_msg(ring_t *r, uint8_t opcode, int fd, const struct msghdr *msg, unsigned flags, uint64_t tag)
 {
     struct io_uring_sqe *sqe = _next_sqe(r);
     if (sqe == NULL)
         return false;
-    sqe->opcode = IORING_OP_SENDMSG;
+    sqe->opcode = opcode;
     sqe->fd = fd;
     sqe->addr = (uint64_t)(uintptr_t)msg;
     sqe->len = 1;
-    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->msg_flags = flags;
+    sqe->user_data = tag;
+    _push(r);
+    return true;
+}
+
+bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag)
+{
+    return _queue_msg(r, IORING_OP_SENDMSG, fd, msg, MSG_NOSIGNAL, tag);
+}
+
+bool ring_recvmsg(ring_t *r, int fd, struct msghdr *msg, uint64_t tag)
+{
+    return _queue_msg(r, IORING_OP_RECVMSG, fd, msg, 0, tag);
+}
+
+bool ring_poll(ring_t *r, int fd, unsigned poll_events, uint64_t tag)
+{
+    struct io_uring_sqe *sqe = _next_sqe(r);
+    if (sqe == NULL)
+        return false;
+    sqe->opcode = IORING_OP_POLL_ADD;
+    sqe->fd = fd;
+    sqe->poll32_events = poll_events;
     sqe->user_data = tag;
     _push(r);
     return true;
@@ -199,11 +222,11 @@ unsigned ring_queued(const ring_t *r)
     return r->tail - r->submitted;
 }
 
-static int _enter(ring_t *r, unsigned n)
+static int _enter(ring_t *r, unsigned n, unsigned wait)
 {
     long rc;
     do
-        rc = syscall(__NR_io_uring_enter, r->fd, n, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+        rc = syscall(__NR_io_uring_enter, r->fd, n, wait, IORING_ENTER_GETEVENTS, NULL, 0);
     while (rc < 0 && errno == EINTR);
     if (rc < 0)
         return -errno;
@@ -219,9 +242,9 @@ static int _enter(ring_t *r, unsigned n)
 int ring_submit(ring_t *r)
 {
     if (!r->taskrun_flag)
-        return _enter(r, r->tail - r->submitted);
+        return _enter(r, r->tail - r->submitted, 0);
     __atomic_fetch_or(r->cq_flags, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
-    int rc = _enter(r, r->tail - r->submitted);
+    int rc = _enter(r, r->tail - r->submitted, 0);
     __atomic_fetch_and(r->cq_flags, ~(unsigned)IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
     for (int tries = 0; rc == 0 && (__atomic_load_n(r->sq_flags, __ATOMIC_SEQ_CST) & IORING_SQ_TASKRUN); tries++) {
         if (tries == 2) {
@@ -229,8 +252,20 @@ int ring_submit(ring_t *r)
             ring_wake(r);
             break;
         }
-        rc = _enter(r, 0);
+        rc = _enter(r, 0, 0);
     }
+    return rc;
+}
+
+int ring_wait(ring_t *r, unsigned wait)
+{
+    /* The eventfd wakes other loops for the ring; a thread asleep in the ring itself needs none
+     * (the flags word is known to be there where the task-run flag is). */
+    if (!r->taskrun_flag)
+        return _enter(r, r->tail - r->submitted, wait);
+    __atomic_fetch_or(r->cq_flags, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
+    int rc = _enter(r, r->tail - r->submitted, wait);
+    __atomic_fetch_and(r->cq_flags, ~(unsigned)IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
     return rc;
 }
 
@@ -260,6 +295,9 @@ int ring_wakeup_fd(const ring_t *r) { (void)r; return -1; }
 void ring_clear_wakeup(ring_t *r) { (void)r; }
 void ring_wake(ring_t *r) { (void)r; }
 bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag) { (void)r; (void)fd; (void)msg; (void)tag; return false; }
+bool ring_recvmsg(ring_t *r, int fd, struct msghdr *msg, uint64_t tag) { (void)r; (void)fd; (void)msg; (void)tag; return false; }
+bool ring_poll(ring_t *r, int fd, unsigned poll_events, uint64_t tag) { (void)r; (void)fd; (void)poll_events; (void)tag; return false; }
+int ring_wait(ring_t *r, unsigned wait) { (void)r; (void)wait; return -ENOSYS; }
 bool ring_cancel(ring_t *r, uint64_t tag) { (void)r; (void)tag; return false; }
 unsigned ring_queued(const ring_t *r) { (void)r; return 0; }
 int ring_submit(ring_t *r) { (void)r; return -ENOSYS; }

@@ -6,12 +6,16 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { execFileSync, spawnSync } = require('child_process');
+const { spawnSync } = require('child_process');
 
 const ROOT = path.join(__dirname, '..', '..');
 const SANITIZERS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=undefined'];
 
+// A program exits with this when what it tests is missing on this machine (it prints why).
+const UNAVAILABLE = 77;
+
 // files: the test's own C files (in test/c) and the csrc/ sources it links; libs: e.g. ['-luv'].
+// Returns null, or the program's reason when it exited UNAVAILABLE.
 function runCTest(name, files, libs) {
 	const binary = path.join(os.tmpdir(), `simplecached-${name}-${process.pid}`);
 	const build = (extraFlags) => spawnSync('cc', ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-O1', '-g',
@@ -20,14 +24,18 @@ function runCTest(name, files, libs) {
 	const sanitized = built.status === 0;
 	if (!sanitized) built = build([]);
 	assert.strictEqual(built.status, 0, built.stderr);
+	let run;
 	try {
-		const output = execFileSync(binary, { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
-		assert.match(output, new RegExp(`${name}: all checks passed`));
+		run = spawnSync(binary, { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
 	} finally {
 		fs.rmSync(binary, { force: true });
 	}
+	if (run.status === UNAVAILABLE) return run.stdout.trim();
+	assert.strictEqual(run.status, 0, `${name} exited ${run.status}:\n${run.stdout}${run.stderr}`);
+	assert.match(run.stdout, new RegExp(`${name}: all checks passed`));
 	// The sanitizers are part of the point: say so when they could not be used.
 	if (!sanitized) console.warn('    (built without sanitizers: the compiler could not link them)');
+	return null;
 }
 
 module.exports = { runCTest };
