@@ -84,6 +84,8 @@ export interface ServerOptions {
 	/** memcached's -A: a client's `shutdown [graceful]` emits 'shutdown', then closes the server
 	 * (default false: `ERROR: shutdown not enabled`). */
 	enableShutdown?: boolean;
+	/** memcached's -F: clients' `flush_all` is refused (default false). */
+	disableFlushAll?: boolean;
 }
 
 /** The options a Server runs with, once checked. */
@@ -109,6 +111,7 @@ export interface ServerSettings {
 	restartFile: string | null;
 	snapshotInterval: number;
 	enableShutdown: boolean;
+	disableFlushAll: boolean;
 }
 
 /** server.stats(): friendly names plus every counter under its memcached `stats` name. */
@@ -142,6 +145,8 @@ export interface EngineOptions {
 	shards?: number;
 	/** What get returns: Buffers (null, the default) or strings of this encoding. */
 	encoding?: BufferEncoding | 'buffer' | null;
+	/** memcached's -F for the servers that serve it: clients' `flush_all` is refused. */
+	disableFlushAll?: boolean;
 }
 
 export interface EngineStoreOptions {

@@ -83,6 +83,8 @@ private:
         shared_->engine.snapshots.shown = opts.Get("snapshots").ToBoolean().Value();
         // enableShutdown: memcached's -A, the "shutdown" command; set before any session exists.
         shared_->engine.shutdown_enabled = opts.Get("enableShutdown").ToBoolean();
+        // disableFlushAll: memcached's -F, flush_all refused on every protocol.
+        shared_->engine.flush_disabled = opts.Get("disableFlushAll").ToBoolean();
         // sasl: memcached's -S, SASL PLAIN on the binary protocol with auth's users.
         shared_->engine.sasl = with_auth && opts.Get("sasl").ToBoolean();
         return true;

@@ -156,6 +156,7 @@ typedef struct engine {
     bool sasl;                 /* memcached's -S: the memcached port speaks binary only, and SASL
                                 * PLAIN against auth's users opens it (set before serving) */
     bool shutdown_enabled;     /* memcached's -A: "shutdown" stops the servers (set before serving) */
+    bool flush_disabled;       /* memcached's -F: flush_all is refused (set before serving) */
     /* "lru tune|mode|temp_ttl": kept for "stats settings"; one CLOCK per class here has no
      * segments to tune. Relaxed atomics, any thread. */
     struct {

@@ -283,6 +283,11 @@ static bool _flush(binary_req_t *r)
     if (r->keylen != 0 || r->bodylen != r->extlen || (r->extlen != 0 && r->extlen != 4))
         return false;
     session_t *s = r->s;
+    /* -F: memcached refuses a well-formed flush with an auth error, and does not count it. */
+    if (s->engine->flush_disabled) {
+        binary_error(r, BINARY_ST_AUTH_ERROR, NULL);
+        return true;
+    }
     uint32_t delay = r->extlen == 4 ? binary_get32(r->extras) : 0;
     stat_add(&s->stats->cmd_flush, 1);
     cache_flush(s->engine->cache, delay > 0 ? engine_exptime(s->engine, delay) - 1 : 0);

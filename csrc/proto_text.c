@@ -427,6 +427,11 @@ static void _flush_all(cmd_t *c)
     session_t *s = c->s;
     _noreply_maybe(c);
     stat_add(&s->stats->cmd_flush, 1);
+    /* -F: refused before its argument is looked at, and counted all the same, as memcached does. */
+    if (s->engine->flush_disabled) {
+        REPLY(c, TEXT_FLUSH_DISABLED);
+        return;
+    }
     int32_t delay = 0;
     if (c->nt != (c->noreply ? 3u : 2u) && !_i32(&c->t[1], &delay)) {
         REPLY(c, TEXT_BAD_EXPTIME);

@@ -28,6 +28,7 @@
 #define TEXT_BAD_TERMINATION "CLIENT_ERROR bad command line termination"
 #define TEXT_BAD_DATA_CHUNK "CLIENT_ERROR bad data chunk"
 #define TEXT_BAD_EXPTIME "CLIENT_ERROR invalid exptime argument"
+#define TEXT_FLUSH_DISABLED "CLIENT_ERROR flush_all not allowed"
 #define TEXT_BAD_DELTA "CLIENT_ERROR invalid numeric delta argument"
 #define TEXT_NON_NUMERIC "CLIENT_ERROR cannot increment or decrement non-numeric value"
 #define TEXT_STATS_DETAIL_USAGE "CLIENT_ERROR usage: stats detail on|off|dump"

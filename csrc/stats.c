@@ -240,7 +240,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _u64(out, "lru_crawler_sleep", __atomic_load_n(&e->crawler.sleep, __ATOMIC_RELAXED));
     _u64(out, "lru_crawler_tocrawl", __atomic_load_n(&e->crawler.tocrawl, __ATOMIC_RELAXED));
     _u64(out, "tail_repair_time", 0);
-    _str(out, "flush_enabled", "yes");
+    _str(out, "flush_enabled", e->flush_disabled ? "no" : "yes");
     _str(out, "dump_enabled", "yes");
     _str(out, "hash_algorithm", "multiply-xorshift");
     _str(out, "lru_maintainer_thread", "no");

@@ -123,6 +123,8 @@ async function main(argv, io = { stdout: process.stdout, stderr: process.stderr,
 				if (report.error) io.stderr.write(`simplecached: ${report.error.message}; moved it to ${report.movedTo} and started empty\n`);
 				else say(`simplecached: restored ${report.items} items from ${parsed.server.restartFile} (${report.expired} expired, ${report.dropped} did not fit) in ${report.seconds.toFixed(3)} s`);
 			});
+			// Warnings of the start itself (a partial save removed) come before the banner.
+			s.on('warning', (err) => io.stderr.write(`simplecached: ${err.message}\n`));
 		});
 	} catch (err) {
 		// As memcached: an unreadable or malformed auth file is a failure to start, not a usage error.
@@ -132,7 +134,6 @@ async function main(argv, io = { stdout: process.stdout, stderr: process.stderr,
 		// Whatever the failed Server still holds must not keep the process alive.
 		return io.exit(1);
 	}
-	server.on('warning', (err) => io.stderr.write(`simplecached: ${err.message}\n`));
 	// Signals first: whoever waits for the banner may signal at once.
 	handleSignals(server, say, writeFiles(parsed, server, fail));
 	say(banner(server));

@@ -101,11 +101,13 @@ class Engine {
 		const maxItemSize = integerOption(options, 'maxItemSize', 1024 * 1024, 1, 1 << 30);
 		// auth: [[user, password], ...] makes memcached-protocol sessions authenticate first (lib/auth.js).
 		// restartFile: "stats" lists what the restart file loaded and how its saves go. enableShutdown:
-		// memcached's -A; only a Server acts on a client's "shutdown" (lib/server.js).
+		// memcached's -A; only a Server acts on a client's "shutdown" (lib/server.js). disableFlushAll:
+		// memcached's -F, clients' flush_all refused (engine.flush() still works in-process).
 		this[NATIVE] = new native.Engine({
 			memoryLimit, maxItemSize, shards: integerOption(options, 'shards', defaultShards(memoryLimit, maxItemSize), 1, 64),
 			auth: options.auth || undefined, snapshots: Boolean(options.restartFile),
 			enableShutdown: options.enableShutdown === true,
+			disableFlushAll: options.disableFlushAll === true,
 			// sasl: memcached's -S; the memcached protocol is then binary, opened by SASL PLAIN with auth's users.
 			sasl: options.sasl === true,
 		});

@@ -3,6 +3,7 @@
 'use strict';
 
 const fs = require('fs');
+const path = require('path');
 
 // Loads file into engine. Resolves the load's figures, or null when there is no file yet. A file
 // that is not a whole, valid snapshot is moved aside to <file>.bad, and resolves {error, movedTo}:
@@ -16,6 +17,34 @@ async function restore(engine, file) {
 		const movedTo = `${file}.bad`;
 		await fs.promises.rename(file, movedTo);
 		return { error: err, movedTo };
+	}
+}
+
+// The partial saves left beside file by processes that died while saving (<file>.tmp.<pid>.<n>,
+// csrc/snapshot_save.c): each is as large as the cache was, and nothing else would remove them. A
+// file whose process still runs (or whose pid has been reused) is left alone. Best effort: what
+// cannot be listed or removed stays. Resolves the paths removed.
+async function removeAbandonedSaves(file) {
+	const dir = path.dirname(file);
+	const prefix = `${path.basename(file)}.tmp.`;
+	const names = await fs.promises.readdir(dir).catch(() => []);
+	const removed = [];
+	for (const name of names) {
+		const pid = name.startsWith(prefix) && /^(\d+)\.\d+$/.exec(name.slice(prefix.length));
+		if (!pid || isRunning(Number(pid[1]))) continue;
+		const abandoned = path.join(dir, name);
+		if (await fs.promises.unlink(abandoned).then(() => true, () => false)) removed.push(abandoned);
+	}
+	return removed;
+}
+
+function isRunning(pid) {
+	if (pid === process.pid) return true;
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (err) {
+		return err.code === 'EPERM';
 	}
 }
 
@@ -53,4 +82,4 @@ class Snapshots {
 	}
 }
 
-module.exports = { restore, Snapshots };
+module.exports = { restore, removeAbandonedSaves, Snapshots };

@@ -11,7 +11,7 @@ const options = require('./options');
 const auth = require('./auth');
 const TlsListener = require('./tls_server');
 const MetricsListener = require('./metrics_listener');
-const { restore, Snapshots } = require('./restart');
+const { restore, removeAbandonedSaves, Snapshots } = require('./restart');
 const { callbackOrPromise } = require('./callback');
 const { connectionError } = require('./errors');
 
@@ -32,7 +32,7 @@ const DEFAULTS = {
 };
 
 // Every option a Server reads: any other key is refused (a typo would otherwise be ignored).
-const KNOWN_OPTIONS = [...Object.keys(DEFAULTS), 'maxConnections', 'restartFile', 'enableShutdown',
+const KNOWN_OPTIONS = [...Object.keys(DEFAULTS), 'maxConnections', 'restartFile', 'enableShutdown', 'disableFlushAll',
 	'authFile', 'allowUnauthenticatedSeed', 'tls', 'socketPath', 'seedSocketPath', 'sasl', 'engine'];
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
@@ -96,6 +96,8 @@ function validate(raw) {
 		restartFile: options.string(opts, 'restartFile', null),
 		snapshotInterval: options.integer(opts, 'snapshotInterval', DEFAULTS.snapshotInterval, 0, MAX_TIMEOUT),
 		enableShutdown: options.boolean(opts, 'enableShutdown', false),
+		// disableFlushAll: memcached's -F, clients' flush_all refused.
+		disableFlushAll: options.boolean(opts, 'disableFlushAll', false),
 		// socketPath / seedSocketPath: the memcached / seed protocol on a Unix domain socket too,
 		// its file's permissions socketMode (memcached's -a, 0o700 by default).
 		socketPath: options.string(opts, 'socketPath', null),
@@ -165,6 +167,7 @@ function givenEngine(opts, validated) {
 	if (!(engine instanceof Engine)) throw new TypeError('option engine must be an Engine');
 	if (engine.attached) throw new RangeError('option engine: serve an Engine from the thread that created it, not one from Engine.attach()');
 	if (validated.authFile !== null) throw new RangeError('option engine: an auth file needs the Server to create its engine');
+	if (validated.disableFlushAll) throw new RangeError('option engine: disableFlushAll is an option of the Engine given (new Engine({ disableFlushAll: true }))');
 	return engine;
 }
 
@@ -204,10 +207,15 @@ class Server extends EventEmitter {
 		});
 	}
 
-	// The restart file's items, before any client can see the store; 'restore' tells what came of it.
+	// The restart file's items, before any client can see the store; 'restore' tells what came of it,
+	// and a 'warning' each partial save left by a process that died while saving, removed first.
 	_restore(callback) {
 		if (this._snapshots === null) return callback(null);
-		this._restored = restore(this.engine, this.options.restartFile).then((report) => {
+		const file = this.options.restartFile;
+		this._restored = removeAbandonedSaves(file).then((removed) => {
+			for (const abandoned of removed) this.emit('warning', new Error(`removed ${abandoned}: a save its process did not finish`));
+			return restore(this.engine, file);
+		}).then((report) => {
 			if (report) this.emit('restore', report);
 			if (this.options.snapshotInterval > 0) {
 				this._snapshots.every(this.options.snapshotInterval, (err) => this.emit('warning', err));

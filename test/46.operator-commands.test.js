@@ -1,6 +1,6 @@
 // Operators' commands against a real memcached 1.6.18: "stats conns" (per socket: addresses,
-// memcached's state names, idle seconds), "lru tune|mode|temp_ttl", and "shutdown [graceful]" with
-// and without -A.
+// memcached's state names, idle seconds), "lru tune|mode|temp_ttl", "shutdown [graceful]" with
+// and without -A, and flush_all refused with -F.
 'use strict';
 
 const assert = require('assert');
@@ -10,6 +10,7 @@ const { spawn } = require('child_process');
 const { startServer, pipeline, statsPairs, waitFor, connect, freePort } = require('./helpers/server');
 const { withMemcached } = require('./helpers/memcached');
 const { needs } = require('./helpers/references');
+const { OP, request, BinaryPeer, u32 } = require('./helpers/binary');
 
 const CLI = path.join(__dirname, '..', 'bin', 'server.js');
 
@@ -180,6 +181,55 @@ describe('lru tune|mode|temp_ttl answer as memcached\'s and show in stats settin
 			for (const p of [port, reference.port]) assert.strictEqual(await pipeline(p, sequence), 'OK\r\n'.repeat(sequence.length));
 			assert.deepStrictEqual(await settings(port), await settings(reference.port), sequence.join(', '));
 		}
+	});
+});
+
+describe('flush_all refused, as memcached\'s -F', function () {
+	const reference = withMemcached(['-F']);
+	let server;
+	let port;
+	before(async () => {
+		server = await startServer({ port: false, memcachedPort: 0, disableFlushAll: true });
+		port = server.address('memcached').port;
+	});
+	after(() => server && server.close());
+
+	it('the text protocol: the same refusals, counted alike, and nothing is flushed', async function () {
+		const commands = ['set k 0 0 5', 'hello', 'flush_all', 'flush_all 0', 'flush_all noreply', 'flush_all x',
+			'flush_all 10 noreply', 'get k'];
+		const [ours, theirs] = await Promise.all([pipeline(port, commands), pipeline(reference.port, commands)]);
+		assert.strictEqual(ours, theirs);
+		assert.match(ours, /CLIENT_ERROR flush_all not allowed\r\n[\s\S]*VALUE k 0 5\r\nhello\r\n/);
+		const counted = async (p) => {
+			const stats = new Map(await statsPairs(p));
+			return ['cmd_flush', 'curr_items'].map((name) => `${name} ${stats.get(name)}`);
+		};
+		assert.deepStrictEqual(await counted(port), await counted(reference.port));
+		const flushEnabled = async (p) => new Map(await statsPairs(p, 'settings')).get('flush_enabled');
+		assert.strictEqual(await flushEnabled(port), 'no');
+		assert.strictEqual(await flushEnabled(reference.port), 'no');
+	});
+
+	it('the binary protocol: FLUSH and FLUSHQ answered with memcached\'s error, byte for byte, a malformed one as malformed', async function () {
+		const chunks = [request(OP.FLUSH, { opaque: 1 }), request(OP.FLUSHQ, { opaque: 2 }),
+			request(OP.FLUSH, { extras: u32(5), opaque: 3 }), request(OP.FLUSH, { extras: Buffer.alloc(2), opaque: 4 })];
+		const replies = await Promise.all([port, reference.port].map(async (p) => {
+			const peer = new BinaryPeer(p);
+			await peer.connect();
+			try {
+				return (await peer.round(chunks)).bytes;
+			} finally {
+				peer.close();
+			}
+		}));
+		assert.ok(replies[0].includes(Buffer.from('Auth failure.')), replies[0].toString('latin1'));
+		assert.deepStrictEqual(replies[0], replies[1]);
+	});
+
+	it('is refused as an option of a Server given an Engine, which has it as its own option', async function () {
+		const { Engine } = require('../lib/engine');
+		const { Server } = require('..');
+		assert.throws(() => new Server({ port: false, memcachedPort: 0, engine: new Engine(), disableFlushAll: true }), /disableFlushAll is an option of the Engine given/);
 	});
 });
 

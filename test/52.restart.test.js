@@ -183,6 +183,32 @@ describe('restart: snapshots while serving', function () {
 	});
 });
 
+describe('restart: partial saves of processes that died while saving', function () {
+	it("are removed at the next start, with a warning each; a running process's and other files stay", async function () {
+		const file = tmpFile('cache.snap');
+		const dead = spawnNode(['-e', '']);
+		await dead.exited;
+		const abandoned = [`${file}.tmp.${dead.child.pid}.1`, `${file}.tmp.${dead.child.pid}.7`];
+		// This test's process runs on while the server starts: its partial save may still be written.
+		const running = `${file}.tmp.${process.pid}.1`;
+		const others = [`${file}.tmp.notapid.1`, `${file}.bad`, `${file}x.tmp.${dead.child.pid}.1`];
+		for (const f of [...abandoned, running, ...others]) fs.writeFileSync(f, 'partial');
+		const cli = await startCli(['-p', '0', '--memcached-port', '0', '--restart-file', file]);
+		try {
+			for (const f of abandoned) {
+				assert.ok(!fs.existsSync(f), `${f} removed`);
+				// stderr and stdout are two pipes: the warning, written first, may be read after the banner.
+				await waitFor(() => cli.out.stderr.includes(`removed ${f}: a save its process did not finish`), { what: `the warning for ${f}` });
+			}
+			for (const f of [running, ...others]) assert.ok(fs.existsSync(f), `${f} left alone`);
+			assert.match(await run(memcachedPortOf(cli), ['set k 0 0 1', 'v']), /^STORED\r\n$/);
+		} finally {
+			await stopCli(cli);
+		}
+		assert.ok(fs.existsSync(file), 'the stop saved the file');
+	});
+});
+
 describe('restart: damaged files are refused whole', function () {
 	this.timeout(120000);
 	let file;
