@@ -86,6 +86,8 @@ export interface ServerOptions {
 	enableShutdown?: boolean;
 	/** memcached's -F: clients' `flush_all` is refused (default false). */
 	disableFlushAll?: boolean;
+	/** memcached's -M: a full cache refuses writes instead of evicting (default false). */
+	disableEvictions?: boolean;
 }
 
 /** The options a Server runs with, once checked. */
@@ -112,6 +114,7 @@ export interface ServerSettings {
 	snapshotInterval: number;
 	enableShutdown: boolean;
 	disableFlushAll: boolean;
+	disableEvictions: boolean;
 }
 
 /** server.stats(): friendly names plus every counter under its memcached `stats` name. */
@@ -147,6 +150,8 @@ export interface EngineOptions {
 	encoding?: BufferEncoding | 'buffer' | null;
 	/** memcached's -F for the servers that serve it: clients' `flush_all` is refused. */
 	disableFlushAll?: boolean;
+	/** memcached's -M: a full cache refuses writes (set throws) instead of evicting. */
+	disableEvictions?: boolean;
 }
 
 export interface EngineStoreOptions {

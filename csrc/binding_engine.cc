@@ -85,6 +85,8 @@ private:
         shared_->engine.shutdown_enabled = opts.Get("enableShutdown").ToBoolean();
         // disableFlushAll: memcached's -F, flush_all refused on every protocol.
         shared_->engine.flush_disabled = opts.Get("disableFlushAll").ToBoolean();
+        // disableEvictions: memcached's -M, a full cache refuses writes instead of evicting.
+        cache_set_evictions(shared_->engine.cache, !opts.Get("disableEvictions").ToBoolean());
         // sasl: memcached's -S, SASL PLAIN on the binary protocol with auth's users.
         shared_->engine.sasl = with_auth && opts.Get("sasl").ToBoolean();
         return true;

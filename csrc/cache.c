@@ -29,6 +29,7 @@ struct cache {
     _Atomic uint64_t clock_writes;
     _Atomic size_t memory_limit; /* cache_memlimit may change it from any thread */
     size_t max_item_size;
+    bool evictions_off;          /* memcached's -M (set before the cache is shared) */
     _Alignas(CACHE_LINE) store_cas_t cas; /* one counter for all shards: cas uniques are unique */
     _Alignas(CACHE_LINE) _Atomic unsigned sweep_next;
 };
@@ -333,6 +334,21 @@ void cache_stats_reset(cache_t *c)
 bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue)
 {
     return store_too_large(c->shards[0].store, nkey, flags, nvalue);
+}
+
+void cache_set_evictions(cache_t *c, bool on)
+{
+    c->evictions_off = !on;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        store_set_evictions(c->shards[i].store, on);
+        pthread_mutex_unlock(&c->shards[i].lock);
+    }
+}
+
+bool cache_evictions(const cache_t *c)
+{
+    return !c->evictions_off;
 }
 
 void cache_on_evict(cache_t *c, store_evict_fn fn, void *arg)

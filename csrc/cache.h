@@ -82,6 +82,9 @@ void cache_locked(cache_t *c, const char *key, size_t nkey, void (*fn)(store_t *
 bool cache_too_large(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 /* Every shard tells fn of its evictions (store_on_evict); set before the cache is shared. */
 void cache_on_evict(cache_t *c, store_evict_fn fn, void *arg);
+/* store_set_evictions on every shard; set before the cache is shared. */
+void cache_set_evictions(cache_t *c, bool on);
+bool cache_evictions(const cache_t *c);
 /* The size class (1-based) of an item of this shape: every shard has the same classes. */
 unsigned cache_class_id(const cache_t *c, size_t nkey, uint32_t flags, size_t nvalue);
 size_t cache_memory_limit(const cache_t *c);

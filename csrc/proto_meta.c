@@ -236,12 +236,11 @@ static void _ms_store(meta_req_t *r, meta_set_t *m, const ms_echo_t *e)
     case STORE_EXISTS: meta_put(&l, "EX", 2); break;
     case STORE_NOT_FOUND: meta_put(&l, "NF", 2); break;
     case STORE_TOO_LARGE:
+    case STORE_NO_MEMORY:
         if (concat) {
             meta_put(&l, "NS", 2);
             break;
         }
-        /* fall through */
-    case STORE_NO_MEMORY:
         stat_add(&s->stats->store_no_memory, 1);
         meta_error(c, TEXT_NO_MEMORY_STORING);
         return;

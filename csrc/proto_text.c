@@ -78,13 +78,13 @@ static void _complete_data(cmd_t *c, const store_write_t *w, bool ok)
         REPLY(c, TEXT_NOT_FOUND);
         break;
     case STORE_TOO_LARGE:
-        /* memcached fails to allocate an oversized append or prepend and stores nothing. */
+    case STORE_NO_MEMORY:
+        /* memcached fails to allocate an append's or prepend's joined item (too large, or no
+         * room: with -M) and answers "not stored", uncounted. */
         if (w->mode == STORE_MODE_APPEND || w->mode == STORE_MODE_PREPEND) {
             REPLY(c, TEXT_NOT_STORED);
             break;
         }
-        /* fall through */
-    case STORE_NO_MEMORY:
         stat_add(&s->stats->store_no_memory, 1);
         REPLY(c, TEXT_NO_MEMORY_STORING);
         break;

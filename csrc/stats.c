@@ -212,7 +212,7 @@ static void _settings(engine_t *e, stats_out_t *out)
     _str(out, "inter", sv->interface[0] ? sv->interface : "NULL");
     _u64(out, "verbosity", __atomic_load_n(&e->verbosity, __ATOMIC_RELAXED));
     _u64(out, "oldest", 0);
-    _str(out, "evictions", "on");
+    _str(out, "evictions", cache_evictions(e->cache) ? "on" : "off");
     _str(out, "domain_socket", sv->domain_socket[0] ? sv->domain_socket : "NULL");
     _stat(out, "umask", "%o", sv->domain_socket[0] ? sv->unix_mask : 0700u);
     _str(out, "shutdown_command", e->shutdown_enabled ? "yes" : "no");

@@ -72,10 +72,10 @@ static item_t **_find_live(store_t *s, uint64_t hash, const char *key, size_t nk
 }
 
 /* One step of the clock hand: the item under it is freed if it is dead; given a second chance (its
- * mark cleared) if it was used since the last visit and *chances < EVICT_CHANCES_MAX; else evicted.
- * Items a reader holds are passed over: freeing them gains nothing now. False when there is no item
- * at all. O(key). */
-bool store_hand_step(store_t *s, size_t *chances)
+ * mark cleared) if it was used since the last visit and *chances < EVICT_CHANCES_MAX; else evicted,
+ * or left alone when it may not be. Items a reader holds are passed over: freeing them gains nothing
+ * now. False when there is no item at all. O(key). */
+bool store_hand_step(store_t *s, size_t *chances, bool may_evict)
 {
     item_t *it = slab_hand_next(s->slab);
     if (it == NULL)
@@ -87,6 +87,8 @@ bool store_hand_step(store_t *s, size_t *chances)
         return true;
     }
     bool dead = store_dead(s, it);
+    if (!dead && !may_evict)
+        return true;
     store_class_stats_t *cs = store_class_of(s, it);
     if (!dead && (it->state & ITEM_USED) && *chances < EVICT_CHANCES_MAX) {
         item_unmark(it, ITEM_USED);
@@ -115,11 +117,13 @@ bool store_hand_step(store_t *s, size_t *chances)
  * leaves no room. Room comes at the latest once the hand has freed a whole page (16 KiB: at most 512
  * items, after the rest of the page it starts in), or for a big item the pages or big items its bytes
  * need, plus EVICT_CHANCES_MAX second chances; a full revolution without room (every item held by
- * a reader) gives up. NULL: no room, or no memory. */
+ * a reader) gives up, as does NO_EVICT_VISITS with evictions off. NULL: no room, or no memory. */
 static item_t *_item_alloc(store_t *s, size_t size)
 {
     size_t chances = 0;
     size_t revolution = s->blocks + EVICT_CHANCES_MAX; /* fixed now: evictions lower s->blocks */
+    if (s->no_evictions && revolution > NO_EVICT_VISITS)
+        revolution = NO_EVICT_VISITS;
     for (size_t visits = 0; visits <= revolution; visits++) {
         bool full;
         item_t *it = slab_alloc(s->slab, size, &full);
@@ -130,7 +134,7 @@ static item_t *_item_alloc(store_t *s, size_t size)
             s->stats.malloc_fails++;
             return NULL;
         }
-        if (!store_hand_step(s, &chances))
+        if (!store_hand_step(s, &chances, !s->no_evictions))
             break;
     }
     return NULL;
@@ -581,6 +585,11 @@ bool store_key_valid(const char *key, size_t nkey)
 bool store_too_large(const store_t *s, size_t nkey, uint32_t flags, size_t nvalue)
 {
     return nvalue > s->max_item_size || store_memcached_size(nkey, flags, nvalue) > s->max_item_size;
+}
+
+void store_set_evictions(store_t *s, bool on)
+{
+    s->no_evictions = !on;
 }
 
 void store_on_evict(store_t *s, store_evict_fn fn, void *arg)

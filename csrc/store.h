@@ -32,6 +32,10 @@ store_t *store_create(const store_config_t *config);
 typedef void (*store_evict_fn)(const item_t *it, unsigned clsid, uint32_t now, void *arg);
 void store_on_evict(store_t *s, store_evict_fn fn, void *arg);
 
+/* memcached's -M when off: a write that finds no room but in live items fails instead of evicting
+ * one (expired and flushed items still make room; a lowered limit still evicts). */
+void store_set_evictions(store_t *s, bool on);
+
 /* A hash seed from the clock and an address; never 0. */
 uint64_t store_random_seed(const void *salt);
 void store_destroy(store_t *s);

@@ -13,6 +13,9 @@
 #include "table.h"
 
 #define EVICT_CHANCES_MAX 64 /* second chances the hand gives per allocation, then evicts any */
+/* With evictions off, the items a failing allocation looks at for dead ones to free, at most: a
+ * full store must refuse a write in bounded time (memcached looks at 5 from an LRU's tail). */
+#define NO_EVICT_VISITS 1024
 
 struct store {
     table_t table;      /* the items by key */
@@ -24,6 +27,7 @@ struct store {
     uint32_t flush_at;  /* pending delayed flush, store clock; 0 = none */
     uint32_t now;
     size_t max_item_size;
+    bool no_evictions;  /* memcached's -M: a write finds room in dead items only, or fails */
     store_evict_fn on_evict;    /* NULL: nobody is told of evictions */
     void *on_evict_arg;
     store_stats_t stats;
@@ -58,6 +62,6 @@ void store_unlink(store_t *s, item_t **link);
 void store_unlink_dead(store_t *s, item_t **link);
 
 /* One step of the clock hand (see store.c); false when there is no item at all. */
-bool store_hand_step(store_t *s, size_t *chances);
+bool store_hand_step(store_t *s, size_t *chances, bool may_evict);
 
 #endif

@@ -84,7 +84,8 @@ size_t store_trim(store_t *s, size_t max_items)
 {
     size_t chances = EVICT_CHANCES_MAX; /* no second chances: memory is owed */
     size_t steps = 0;
-    while (steps < max_items && slab_over_limit(s->slab) && store_hand_step(s, &chances))
+    /* A lowered limit is kept even with evictions off, as memcached's page mover keeps it. */
+    while (steps < max_items && slab_over_limit(s->slab) && store_hand_step(s, &chances, true))
         steps++;
     return steps;
 }

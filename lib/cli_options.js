@@ -48,6 +48,7 @@ is taken (a system memcached) and --memcached-port was not given, it is left off
       --snapshot-interval <s>  also save it every this many seconds, while serving (default 0: off)
   -A, --enable-shutdown      allow the "shutdown [graceful]" command: the server closes, the process exits 0
   -F, --disable-flush-all    refuse clients' flush_all, as memcached -F
+  -M, --disable-evictions    when memory is full, refuse writes instead of evicting items (as memcached -M)
   -P, --pidfile <file>       write the process id there once listening; removed on exit
   -o, --extended <opts>      memcached's comma-separated extended options: idle_timeout=<s>,
                              port_file=<file> (the ports as memcached's MEMCACHED_PORT_FILENAME
@@ -85,7 +86,6 @@ const FLAGS = [
 // memcached flags refused, each with its one-line reason.
 const REFUSED = {
 	daemon: 'simplecached does not fork into the background; run it under a service manager (systemd, pm2) or with &',
-	'disable-evictions': 'not supported yet: the cache always evicts the least recently used items when full',
 	'disable-cas': 'not supported yet: cas is always enabled',
 	'listen-backlog': 'not adjustable here: the listen backlog is 1024, as memcached\'s default',
 	'max-reqs-per-event': 'not adjustable here: a connection yields once its pending replies reach a mark, not after a count of requests',
@@ -338,6 +338,7 @@ function parse(argv) {
 		snapshotInterval: wholeNumber(seen, 'snapshot-interval'),
 		enableShutdown: seen.has('enable-shutdown') || undefined,
 		disableFlushAll: seen.has('disable-flush-all') || undefined,
+		disableEvictions: seen.has('disable-evictions') || undefined,
 	};
 	if (extended.idleTimeout !== undefined && server.idleTimeout === undefined) server.idleTimeout = extended.idleTimeout;
 	if (server.port === undefined && authFile === undefined) server.port = SEED_PORT;

@@ -103,11 +103,13 @@ class Engine {
 		// restartFile: "stats" lists what the restart file loaded and how its saves go. enableShutdown:
 		// memcached's -A; only a Server acts on a client's "shutdown" (lib/server.js). disableFlushAll:
 		// memcached's -F, clients' flush_all refused (engine.flush() still works in-process).
+		// disableEvictions: memcached's -M, a write that finds the cache full fails instead of evicting.
 		this[NATIVE] = new native.Engine({
 			memoryLimit, maxItemSize, shards: integerOption(options, 'shards', defaultShards(memoryLimit, maxItemSize), 1, 64),
 			auth: options.auth || undefined, snapshots: Boolean(options.restartFile),
 			enableShutdown: options.enableShutdown === true,
 			disableFlushAll: options.disableFlushAll === true,
+			disableEvictions: options.disableEvictions === true,
 			// sasl: memcached's -S; the memcached protocol is then binary, opened by SASL PLAIN with auth's users.
 			sasl: options.sasl === true,
 		});

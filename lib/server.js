@@ -32,7 +32,7 @@ const DEFAULTS = {
 };
 
 // Every option a Server reads: any other key is refused (a typo would otherwise be ignored).
-const KNOWN_OPTIONS = [...Object.keys(DEFAULTS), 'maxConnections', 'restartFile', 'enableShutdown', 'disableFlushAll',
+const KNOWN_OPTIONS = [...Object.keys(DEFAULTS), 'maxConnections', 'restartFile', 'enableShutdown', 'disableFlushAll', 'disableEvictions',
 	'authFile', 'allowUnauthenticatedSeed', 'tls', 'socketPath', 'seedSocketPath', 'sasl', 'engine'];
 
 // Descriptors left for everything but connections: Node itself (stdio, its loop, its thread pool),
@@ -98,6 +98,8 @@ function validate(raw) {
 		enableShutdown: options.boolean(opts, 'enableShutdown', false),
 		// disableFlushAll: memcached's -F, clients' flush_all refused.
 		disableFlushAll: options.boolean(opts, 'disableFlushAll', false),
+		// disableEvictions: memcached's -M, a write that finds the cache full fails instead.
+		disableEvictions: options.boolean(opts, 'disableEvictions', false),
 		// socketPath / seedSocketPath: the memcached / seed protocol on a Unix domain socket too,
 		// its file's permissions socketMode (memcached's -a, 0o700 by default).
 		socketPath: options.string(opts, 'socketPath', null),
@@ -167,7 +169,9 @@ function givenEngine(opts, validated) {
 	if (!(engine instanceof Engine)) throw new TypeError('option engine must be an Engine');
 	if (engine.attached) throw new RangeError('option engine: serve an Engine from the thread that created it, not one from Engine.attach()');
 	if (validated.authFile !== null) throw new RangeError('option engine: an auth file needs the Server to create its engine');
-	if (validated.disableFlushAll) throw new RangeError('option engine: disableFlushAll is an option of the Engine given (new Engine({ disableFlushAll: true }))');
+	for (const name of ['disableFlushAll', 'disableEvictions']) {
+		if (validated[name]) throw new RangeError(`option engine: ${name} is an option of the Engine given (new Engine({ ${name}: true }))`);
+	}
 	return engine;
 }
 

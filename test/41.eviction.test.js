@@ -1,11 +1,13 @@
 // Eviction under a memory limit (a clock over the store's slab blocks, approximating LRU): the memory
-// stays under the limit, the newest and the recently read keys survive, the oldest go; and a server
-// process's RSS stays bounded while 10× its limit is written in mixed sizes, with 1 and 2 threads.
+// stays under the limit, the newest and the recently read keys survive, the oldest go; a server
+// process's RSS stays bounded while 10× its limit is written in mixed sizes, with 1 and 2 threads;
+// and with evictions off (memcached's -M) a full cache refuses writes as a real memcached -M does.
 'use strict';
 
 const assert = require('assert');
 const { Client } = require('..');
-const { startServer, exchange } = require('./helpers/server');
+const { startServer, exchange, pipeline, statsPairs } = require('./helpers/server');
+const { withMemcached } = require('./helpers/memcached');
 const { startCli, exitWithin, vmRss } = require('./helpers/process');
 
 const MiB = 1024 * 1024;
@@ -132,6 +134,56 @@ describe('eviction under memoryLimit (a clock, approximating LRU)', () => {
 			assert.strictEqual(small.stats().evictions, 2);
 		} finally {
 			await small.close();
+		}
+	});
+});
+
+describe('evictions off (memcached\'s -M): a full cache refuses writes and keeps every item', function () {
+	const reference = withMemcached(['-M', '-m', '2']);
+	let server;
+	before(async () => { server = await startServer({ port: false, memcachedPort: 0, memoryLimit: 2 * MiB, disableEvictions: true }); });
+	after(() => server && server.close());
+
+	// Sets of 50,000-byte values until the cache refuses one; then what each reply was.
+	async function fill(port) {
+		const value = 'v'.repeat(50000);
+		const stored = [];
+		for (let i = 0; i < 200; i++) {
+			const reply = await pipeline(port, [`set k${i} 0 0 ${value.length}`, value]);
+			if (reply !== 'STORED\r\n') return { stored, refusal: reply };
+			stored.push(`k${i}`);
+		}
+		return { stored, refusal: null };
+	}
+
+	it('answers as memcached -M: the same refusals, nothing evicted, the same settings line', async function () {
+		const sides = [];
+		for (const port of [server.address('memcached').port, reference.port]) {
+			const { stored, refusal } = await fill(port);
+			const gets = await pipeline(port, stored.map((k) => `mg ${k} k`));
+			const after = await pipeline(port, ['append k0 0 0 3', 'abc', 'set small 0 0 5', 'hello', 'get small']);
+			const stats = new Map(await statsPairs(port));
+			const settings = new Map(await statsPairs(port, 'settings'));
+			sides.push({ port, stored: stored.length, refusal, gets, after, evictions: stats.get('evictions'), setting: settings.get('evictions') });
+		}
+		const [ours, theirs] = sides;
+		// How many 50 KB items fit 2 MiB is each allocator's own; what a full cache answers is not.
+		assert.ok(ours.stored >= 20 && theirs.stored >= 20, `${ours.stored} and ${theirs.stored} stored`);
+		assert.strictEqual(ours.refusal, theirs.refusal);
+		assert.strictEqual(ours.refusal, 'SERVER_ERROR out of memory storing object\r\n');
+		assert.strictEqual(ours.gets, ours.stored === 0 ? '' : Array.from({ length: ours.stored }, (_, i) => `HD kk${i}\r\n`).join(''), 'every stored item is still there');
+		assert.strictEqual(ours.after, theirs.after);
+		assert.strictEqual(ours.evictions, '0');
+		assert.strictEqual(theirs.evictions, '0');
+		assert.strictEqual(ours.setting, 'off');
+		assert.strictEqual(theirs.setting, 'off');
+	});
+
+	it('makes room from flushed items, as memcached -M does', async function () {
+		for (const port of [server.address('memcached').port, reference.port]) {
+			assert.strictEqual(await pipeline(port, ['flush_all']), 'OK\r\n');
+			const { stored } = await fill(port);
+			assert.ok(stored.length >= 20, `${stored.length} stored after flush_all`);
 		}
 	});
 });

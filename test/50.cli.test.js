@@ -128,7 +128,6 @@ describe('cli: memcached habits', () => {
 		[['-m', '1'], /-I\/--max-item-size 1m \(the default\) is more than half of -m\/--memory-limit \(1 MiB\)/],
 		[['-m', '4096', '-I', '2048m'], /-I\/--max-item-size must be at most 1024m \(a gigabyte\), got 2048m/],
 		[['-d'], /^simplecached: -d\/--daemon: simplecached does not fork into the background/],
-		[['-M'], /^simplecached: -M\/--disable-evictions: /],
 		[['-C'], /^simplecached: -C\/--disable-cas: /],
 		[['-b', '10'], /^simplecached: -b\/--listen-backlog: /],
 		[['-R', '5'], /^simplecached: -R\/--max-reqs-per-event: /],
@@ -175,12 +174,12 @@ describe('cli: memcached habits', () => {
 		}
 	});
 
-	it('accepts -u (with a warning), -vv, -B auto, -o idle_timeout, -m 2 -I 1m, -F; writes -P and -o port_file', async () => {
+	it('accepts -u (with a warning), -vv, -B auto, -o idle_timeout, -m 2 -I 1m, -F, -M; writes -P and -o port_file', async () => {
 		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-cli-'));
 		const pidFile = path.join(dir, 'pid');
 		const portFile = path.join(dir, 'ports');
 		const server = await startCli(['-p', '0', '--memcached-port', '0', '-u', 'root', '-vv', '-B', 'auto', '-m', '2', '-I', '1m',
-			'-o', `idle_timeout=7,maxconns_fast,port_file=${portFile}`, '-P', pidFile, '-F']);
+			'-o', `idle_timeout=7,maxconns_fast,port_file=${portFile}`, '-P', pidFile, '-F', '-M']);
 		try {
 			assert.match(server.banner, /^simplecached \S+: seed protocol on 127\.0\.0\.1:\d+, memcached on 127\.0\.0\.1:\d+$/);
 			assert.strictEqual(fs.readFileSync(pidFile, 'utf8'), `${server.child.pid}\n`);
@@ -190,6 +189,7 @@ describe('cli: memcached habits', () => {
 			assert.match(settings, /STAT item_size_max 1048576\r\n/);
 			assert.match(settings, /STAT verbosity 2\r\n/);
 			assert.match(settings, /STAT flush_enabled no\r\n/);
+			assert.match(settings, /STAT evictions off\r\n/);
 			// "version" stays memcached's protocol version; simplecached_version tells which server answers.
 			const general = await exchange(server.ports.memcached, ['stats\r\n'], (t) => t.endsWith('END\r\n'));
 			assert.match(general, new RegExp(`STAT version 1\\.6\\.18\r\nSTAT simplecached_version ${pkg.version.replace(/\./g, '\\.')}\r\n`));

@@ -14,6 +14,7 @@
  * model then accepts that a key vanished, but only after the store counted an eviction. */
 #define CONFIG_SMALL_MEMORY 0x01
 #define CONFIG_SMALL_ITEMS 0x02
+#define CONFIG_NO_EVICTIONS 0x04 /* with CONFIG_SMALL_MEMORY: memcached's -M, a full store refuses */
 
 #define SMALL_MEMORY_LIMIT 4096
 #define LARGE_MEMORY_LIMIT ((size_t)64 << 20)
@@ -61,6 +62,7 @@ typedef struct diff {
     size_t memory_limit;
     size_t max_item_size;
     bool may_evict;
+    bool no_evictions;   /* the limit may be reached, and then writes fail: nothing is evicted */
     uint32_t now;
     uint32_t flush_at;   /* a delayed flush the model expects, 0 = none */
     model_item_t keys[NKEYS];
@@ -380,6 +382,9 @@ static bool _op_write(diff_t *d, store_mode_t mode)
      * The key keeps its old item, unless the search for room evicted it (which _observe allows). */
     if (st == STORE_NO_MEMORY && want == STORE_OK && d->may_evict && (d->nheld > 0 || _cannot_coexist(d, &w, m)))
         return true;
+    /* With evictions off a full store refuses any write that needs memory; the key keeps its item. */
+    if (st == STORE_NO_MEMORY && want == STORE_OK && d->no_evictions)
+        return true;
     /* An item larger than a slab class is malloc'd and counted with its allocation's overhead. */
     if (st == STORE_TOO_LARGE && want == STORE_OK && _new_size(&w, m) + ALLOCATION_ROUNDING > d->memory_limit)
         return true;
@@ -440,6 +445,9 @@ static bool _op_arith(diff_t *d, bool incr)
     if (m->nvalue == 0 || !mcnum_u64(m->value, m->nvalue, &old))
         return st == STORE_NON_NUMERIC ? true : _fail(d, "arith of non-numeric key %d: %s", k, store_status_name(st));
     uint64_t want = incr ? old + delta : delta > old ? 0 : old - delta;
+    /* A result that needs a new item may find no room with evictions off; the old one stays. */
+    if (st == STORE_NO_MEMORY && d->no_evictions)
+        return true;
     if (st != STORE_OK || result != want)
         return _fail(d, "arith of key %d: %s %llu, the model expects %llu", k, store_status_name(st),
                      (unsigned long long)result, (unsigned long long)want);
@@ -592,6 +600,11 @@ static bool _op_fill(diff_t *d)
     for (size_t i = 0; i < n; i++) {
         size_t nkey = (size_t)snprintf(key, sizeof(key), "f%zu", i);
         store_status_t st = store_set(d->store, key, nkey, "v", 1, 0, 0);
+        if (st == STORE_NO_MEMORY && d->no_evictions) {
+            /* Full: the fillers stored so far stay live (f0.. are always set in order). */
+            n = i > d->fillers ? i : d->fillers;
+            break;
+        }
         if (st != STORE_OK)
             return _fail(d, "filler %zu: %s", i, store_status_name(st));
     }
@@ -695,8 +708,10 @@ bool store_diff_run(const uint8_t *data, size_t size)
     d->in = data;
     d->left = size;
     uint8_t config = _byte(d);
-    d->may_evict = config & CONFIG_SMALL_MEMORY;
-    d->memory_limit = d->may_evict ? SMALL_MEMORY_LIMIT : LARGE_MEMORY_LIMIT;
+    bool small = config & CONFIG_SMALL_MEMORY;
+    d->no_evictions = small && (config & CONFIG_NO_EVICTIONS);
+    d->may_evict = small && !d->no_evictions;
+    d->memory_limit = small ? SMALL_MEMORY_LIMIT : LARGE_MEMORY_LIMIT;
     d->max_item_size = (config & CONFIG_SMALL_ITEMS) ? SMALL_MAX_ITEM : LARGE_MAX_ITEM;
     store_config_t store_config = {d->memory_limit, d->max_item_size, 0, NULL, 1};
     d->store = store_create(&store_config);
@@ -704,6 +719,7 @@ bool store_diff_run(const uint8_t *data, size_t size)
         fprintf(stderr, "store_diff: store_create failed\n");
         abort();
     }
+    store_set_evictions(d->store, !d->no_evictions);
     d->now = 1;
     store_set_clock(d->store, d->now);
     bool ok = true;
