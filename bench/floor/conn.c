@@ -2,6 +2,8 @@
  * into iovecs, and where a read lands (a set's value straight into its slot). */
 #include "floor.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +21,21 @@ void *xrealloc(void *p, size_t n)
     return q;
 }
 
-struct conn *conn_new(int fd)
+struct conn *conn_accept(int listener)
 {
-    struct conn *c = calloc(1, sizeof *c);
-    if (c)
-        c->fd = fd;
-    return c;
+    for (;;) {
+        int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return NULL;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct conn *c = calloc(1, sizeof *c);
+        if (c) {
+            c->fd = fd;
+            return c;
+        }
+        close(fd);
+    }
 }
 
 void conn_free(struct conn *c)

@@ -3,8 +3,6 @@
 #include "floor.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -63,19 +61,10 @@ static void conn_event(int epfd, struct conn *c, uint32_t events)
 
 static void accept_all(int epfd, int listener)
 {
-    for (;;) {
-        int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct conn *c = conn_new(fd);
-        if (!c) {
-            close(fd);
-            continue;
-        }
+    struct conn *c;
+    while ((c = conn_accept(listener)) != NULL) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
             conn_free(c);
     }
 }

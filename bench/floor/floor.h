@@ -52,7 +52,8 @@ struct conn {
 
 /* conn.c: a connection's buffers. */
 void *xrealloc(void *p, size_t n);
-struct conn *conn_new(int fd);
+/* The next connection waiting on the listener (TCP_NODELAY set), NULL when none is. */
+struct conn *conn_accept(int listener);
 void conn_free(struct conn *c);
 void out_bytes(struct conn *c, const void *bytes, size_t n);
 void out_text(struct conn *c, const char *s);

@@ -3,12 +3,9 @@
 #include "floor.h"
 #include "ring.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define RING_ENTRIES 4096
@@ -29,19 +26,10 @@ static bool queue_next(ring_t *r, struct conn *c)
 
 static void accept_all(ring_t *r, int listener)
 {
-    for (;;) {
-        int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            break;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct conn *c = conn_new(fd);
-        if (c && (c->rbuf = malloc(RECV_SIZE)) != NULL && queue_next(r, c))
-            continue;
-        if (c)
+    struct conn *c;
+    while ((c = conn_accept(listener)) != NULL) {
+        if ((c->rbuf = malloc(RECV_SIZE)) == NULL || !queue_next(r, c))
             conn_free(c);
-        else
-            close(fd);
     }
     if (!ring_poll(r, listener, POLLIN, TAG_LISTENER)) {
         fprintf(stderr, "floor: the ring would not take the listener's poll\n");
