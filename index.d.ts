@@ -148,6 +148,8 @@ export interface EngineOptions {
 	shards?: number;
 	/** What get returns: Buffers (null, the default) or strings of this encoding. */
 	encoding?: BufferEncoding | 'buffer' | null;
+	/** memcached's -A for the servers that serve it: a client's `shutdown` closes them. */
+	enableShutdown?: boolean;
 	/** memcached's -F for the servers that serve it: clients' `flush_all` is refused. */
 	disableFlushAll?: boolean;
 	/** memcached's -M: a full cache refuses writes (set throws) instead of evicting. */

@@ -169,7 +169,8 @@ function givenEngine(opts, validated) {
 	if (!(engine instanceof Engine)) throw new TypeError('option engine must be an Engine');
 	if (engine.attached) throw new RangeError('option engine: serve an Engine from the thread that created it, not one from Engine.attach()');
 	if (validated.authFile !== null) throw new RangeError('option engine: an auth file needs the Server to create its engine');
-	for (const name of ['disableFlushAll', 'disableEvictions']) {
+	// What the C engine holds as its own settings: given here, they would be silently ignored.
+	for (const name of ['enableShutdown', 'disableFlushAll', 'disableEvictions']) {
 		if (validated[name]) throw new RangeError(`option engine: ${name} is an option of the Engine given (new Engine({ ${name}: true }))`);
 	}
 	return engine;

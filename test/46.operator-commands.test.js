@@ -226,10 +226,12 @@ describe('flush_all refused, as memcached\'s -F', function () {
 		assert.deepStrictEqual(replies[0], replies[1]);
 	});
 
-	it('is refused as an option of a Server given an Engine, which has it as its own option', async function () {
+	it('is refused as an option of a Server given an Engine, which has it as its own option (as -A and -M are)', async function () {
 		const { Engine } = require('../lib/engine');
 		const { Server } = require('..');
-		assert.throws(() => new Server({ port: false, memcachedPort: 0, engine: new Engine(), disableFlushAll: true }), /disableFlushAll is an option of the Engine given/);
+		for (const name of ['disableFlushAll', 'enableShutdown', 'disableEvictions']) {
+			assert.throws(() => new Server({ port: false, memcachedPort: 0, engine: new Engine(), [name]: true }), new RegExp(`${name} is an option of the Engine given`));
+		}
 	});
 });
 
