@@ -155,66 +155,44 @@ static struct io_uring_sqe *_next_sqe(ring_t *r)
 {
     if (_sq_full(r) && (ring_submit(r) != 0 || _sq_full(r)))
         return NULL;
-    struct io_uring_sqe *sqe = &r->sqes[r->tail & r->sq_mask];
-    memset(sqe, 0, sizeof(*sqe));
-    return sqe;
+    return &r->sqes[r->tail & r->sq_mask];
 }
 
-static void _push(ring_t *r)
-{
-    r->tail++;
-    __atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
-}
-
-static bool _queue_msg(ring_t *r, uint8_t opcode, int fd, const struct msghdr *msg, unsigned flags, uint64_t tag)
+/* Queues the request *req describes (opcode, fd, tag and the fields of its kind), the entry's
+ * other fields zero. False when the queue is full and the kernel would not take it. */
+static bool _queue(ring_t *r, const struct io_uring_sqe *req)
 {
     struct io_uring_sqe *sqe = _next_sqe(r);
     if (sqe == NULL)
         return false;
-    sqe->opcode = opcode;
-    sqe->fd = fd;
-    sqe->addr = (uint64_t)(uintptr_t)msg;
-    sqe->len = 1;
-    sqe->msg_flags = flags;
-    sqe->user_data = tag;
-    _push(r);
+    *sqe = *req;
+    r->tail++;
+    __atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
     return true;
 }
 
 bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag)
 {
-    return _queue_msg(r, IORING_OP_SENDMSG, fd, msg, MSG_NOSIGNAL, tag);
+    return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_SENDMSG, .fd = fd, .addr = (uint64_t)(uintptr_t)msg,
+                                             .len = 1, .msg_flags = MSG_NOSIGNAL, .user_data = tag});
 }
 
 bool ring_recvmsg(ring_t *r, int fd, struct msghdr *msg, uint64_t tag)
 {
-    return _queue_msg(r, IORING_OP_RECVMSG, fd, msg, 0, tag);
+    return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_RECVMSG, .fd = fd, .addr = (uint64_t)(uintptr_t)msg,
+                                             .len = 1, .user_data = tag});
 }
 
 bool ring_poll(ring_t *r, int fd, unsigned poll_events, uint64_t tag)
 {
-    struct io_uring_sqe *sqe = _next_sqe(r);
-    if (sqe == NULL)
-        return false;
-    sqe->opcode = IORING_OP_POLL_ADD;
-    sqe->fd = fd;
-    sqe->poll32_events = poll_events;
-    sqe->user_data = tag;
-    _push(r);
-    return true;
+    return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_POLL_ADD, .fd = fd, .poll32_events = poll_events,
+                                             .user_data = tag});
 }
 
 bool ring_cancel(ring_t *r, uint64_t tag)
 {
-    struct io_uring_sqe *sqe = _next_sqe(r);
-    if (sqe == NULL)
-        return false;
-    sqe->opcode = IORING_OP_ASYNC_CANCEL;
-    sqe->fd = -1;
-    sqe->addr = tag;
-    sqe->user_data = RING_TAG_NONE;
-    _push(r);
-    return true;
+    return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_ASYNC_CANCEL, .fd = -1, .addr = tag,
+                                             .user_data = RING_TAG_NONE});
 }
 
 unsigned ring_queued(const ring_t *r)
@@ -234,18 +212,27 @@ static int _enter(ring_t *r, unsigned n, unsigned wait)
     return 0;
 }
 
-/* While we are in the kernel anyway, what completes there is reaped right after: the eventfd is
- * kept quiet for it, or every submission would wake the loop once more for nothing. Work that
- * arrives in that window is seen in the flags after it (a full fence orders our store before our
- * load, as the kernel's atomic ops order its own) and run at once. Without the flag the eventfd
- * stays loud: a spare wakeup, never a missed one. */
-int ring_submit(ring_t *r)
+/* Submits what is queued and waits for `wait` completions with the eventfd quiet: what completes
+ * while we are in the kernel is ours to reap right after, and would otherwise wake the loop once
+ * more for nothing. The flags word is known to be there only where the task-run flag is; without
+ * it the eventfd stays loud: a spare wakeup, never a missed one. */
+static int _enter_quietly(ring_t *r, unsigned wait)
 {
     if (!r->taskrun_flag)
-        return _enter(r, r->tail - r->submitted, 0);
+        return _enter(r, r->tail - r->submitted, wait);
     __atomic_fetch_or(r->cq_flags, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
-    int rc = _enter(r, r->tail - r->submitted, 0);
+    int rc = _enter(r, r->tail - r->submitted, wait);
     __atomic_fetch_and(r->cq_flags, ~(unsigned)IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+/* Work that arrives while the eventfd was quiet is seen in the flags after it (a full fence orders
+ * our store before our load, as the kernel's atomic ops order its own) and run at once. */
+int ring_submit(ring_t *r)
+{
+    int rc = _enter_quietly(r, 0);
+    if (!r->taskrun_flag)
+        return rc;
     for (int tries = 0; rc == 0 && (__atomic_load_n(r->sq_flags, __ATOMIC_SEQ_CST) & IORING_SQ_TASKRUN); tries++) {
         if (tries == 2) {
             /* Still more: let the loop come back for it rather than spin here. */
@@ -259,14 +246,8 @@ int ring_submit(ring_t *r)
 
 int ring_wait(ring_t *r, unsigned wait)
 {
-    /* The eventfd wakes other loops for the ring; a thread asleep in the ring itself needs none
-     * (the flags word is known to be there where the task-run flag is). */
-    if (!r->taskrun_flag)
-        return _enter(r, r->tail - r->submitted, wait);
-    __atomic_fetch_or(r->cq_flags, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
-    int rc = _enter(r, r->tail - r->submitted, wait);
-    __atomic_fetch_and(r->cq_flags, ~(unsigned)IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
-    return rc;
+    /* The eventfd wakes other loops for the ring; a thread asleep in the ring itself needs none. */
+    return _enter_quietly(r, wait);
 }
 
 bool ring_next(ring_t *r, uint64_t *tag, int32_t *result)
