@@ -247,7 +247,8 @@ static int _load_one(void *ctx, const saved_item_t *it)
     if (it->atime == pl->cutoff)
         pl->ties--;
     int64_t exptime = it->exptime == 0 ? 0 : it->exptime - pl->e->started;
-    int64_t atime = it->atime - pl->e->started;
+    /* A last access before the start (or a damaged one, however far back) is the clock's zero. */
+    int64_t atime = it->atime <= pl->e->started ? 0 : it->atime - pl->e->started;
     store_write_t w = {STORE_MODE_SET, it->key, it->nkey, it->value, it->nvalue, it->flags,
                        exptime > UINT32_MAX ? UINT32_MAX : (uint32_t)exptime, 0, NULL};
     if (cache_restore(pl->e->cache, &w, it->cas, atime < 0 ? 0 : atime > UINT32_MAX ? UINT32_MAX : (uint32_t)atime,
