@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,8 +55,9 @@ static void _watch_closed_cb(uv_handle_t *h);
 static void _close_cb(uv_handle_t *h)
 {
     conn_t *c = (conn_t *)h;
-    /* The kernel may still read the output of a send on the ring: wait for its completion. */
-    if (c->ring_sending) {
+    /* The kernel may still read the output of a send on the ring, or write a receive into the
+     * connection's buffers (its item's): wait for their completions. */
+    if (c->ring_sending || c->ring_receiving) {
         c->ring_closed = true;
         return;
     }
@@ -148,8 +150,8 @@ void conn_abort(conn_t *c)
         logger_watcher_detach(c->session.proto.text.watcher);
     if (c->stage < CONN_FINISHING)
         _log_closed(c);
-    if (c->ring_sending)
-        conn_ring_cancel(conn_owner(c)->ring, c);
+    if (c->ring_sending || c->ring_receiving)
+        conn_ring_cancel(conn_owner(c)->ring, c, c->ring_sending, c->ring_receiving);
     uv_close((uv_handle_t *)&c->tcp, _close_cb);
 }
 
@@ -241,12 +243,18 @@ void conn_io_cache_free(conn_io_cache_t *cache)
         _io_free(cache->spares[--cache->n]);
 }
 
+/* A receive on the ring lands in the connection's own input buffer, which must stay put. */
+static bool _receiving_into_input(const conn_t *c)
+{
+    return c->ring_receiving && !c->in_item && !c->in_scratch;
+}
+
 /* Gives back what an idle connection does not need: the input buffer once empty, and everything
  * once no output is waiting either. */
 static void _io_trim(conn_t *c)
 {
     conn_io_t *io = c->io;
-    if (io == NULL || buf_len(&io->in) > 0)
+    if (io == NULL || buf_len(&io->in) > 0 || _receiving_into_input(c))
         return;
     buf_free(&io->in);
     if (buf_pending(&io->out) == 0 && buf_pending(&io->writing) == 0) {
@@ -298,25 +306,46 @@ static size_t _continuation_room(conn_t *c)
     return room;
 }
 
+static bool _input_idle(const conn_t *c)
+{
+    return c->io == NULL || buf_len(&c->io->in) == 0;
+}
+
+/* Where the next read lands when a value is arriving: straight into its item (set in *out, and
+ * c->in_item). The value's last bytes are left to an ordinary read, which brings the trailer and
+ * the next command with them; so is a rest no larger than an ordinary read, which copying costs
+ * less than a read more. */
+static bool _item_room(conn_t *c, uv_buf_t *out)
+{
+    size_t due = 0;
+    char *room = _input_idle(c) && c->stage == CONN_OPEN ? session_value_room(&c->session, &due) : NULL;
+    c->in_item = room != NULL && due > CONN_READ_SIZE;
+    if (!c->in_item)
+        return false;
+    c->big_values |= c->session.proto.value->item->nvalue > CONN_BIG_VALUE;
+    due -= CONN_VALUE_TAIL;
+    *out = uv_buf_init(room, (unsigned int)(due < UINT_MAX ? due : UINT_MAX));
+    return true;
+}
+
+/* Room at the end of the connection's own input, where a command begun continues. */
+static bool _input_room(conn_t *c, uv_buf_t *out)
+{
+    conn_io_t *io = _io(c);
+    if (io == NULL || buf_reserve(&io->in, _continuation_room(c)) != 0)
+        return false;
+    *out = uv_buf_init(buf_tail(&io->in), (unsigned int)buf_space(&io->in));
+    return true;
+}
+
 static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
     conn_t *c = (conn_t *)h;
-    bool idle = c->io == NULL || buf_len(&c->io->in) == 0;
-    size_t due = 0;
-    char *room = idle && c->stage == CONN_OPEN ? session_value_room(&c->session, &due) : NULL;
-    if (room != NULL && due > CONN_READ_SIZE) {
-        /* The bulk of a value goes straight into its item. Its last bytes are left to an ordinary
-         * read, which brings the trailer and the next command with them; so is a rest no larger
-         * than an ordinary read, which copying costs less than a read more. */
-        c->in_item = true;
-        c->in_scratch = false;
-        c->big_values |= c->session.proto.value->item->nvalue > CONN_BIG_VALUE;
-        due -= CONN_VALUE_TAIL;
-        *out = uv_buf_init(room, (unsigned int)(due < UINT_MAX ? due : UINT_MAX));
+    c->in_scratch = false;
+    if (_item_room(c, out))
         return;
-    }
-    if (idle) {
+    if (_input_idle(c)) {
         /* Once values past CONN_BIG_VALUE have come, a read with nothing pending takes
          * CONN_READ_SIZE, as memcached's does, so that at most that much of the next is copied. */
         size_t size = conn_owner(c)->read_scratch_size;
@@ -326,13 +355,59 @@ static void _alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
         *out = uv_buf_init(conn_owner(c)->read_scratch, (unsigned int)size);
         return;
     }
-    c->in_scratch = false;
-    if (buf_reserve(&c->io->in, _continuation_room(c)) != 0) {
-        /* libuv turns an empty buffer into UV_ENOBUFS for the read callback, which closes. */
+    /* Else libuv turns an empty buffer into UV_ENOBUFS for the read callback, which closes. */
+    if (!_input_room(c, out))
         *out = uv_buf_init(NULL, 0);
-        return;
+}
+
+static bool _ring_reads(const conn_t *c)
+{
+    return conn_owner(c)->ring && conn_owner(c)->ring->receives;
+}
+
+/* Queues the connection's next receive on the ring: into a value's item, into its own input
+ * after a command begun, else (when `lend`) into a buffer the ring lends once bytes come, so that
+ * a connection waiting for its next request holds none. */
+static bool _ring_receive(conn_t *c, bool lend)
+{
+    conn_ring_t *cr = conn_owner(c)->ring;
+    uv_buf_t room;
+    c->in_scratch = false;
+    if (_item_room(c, &room) || !lend || !_input_idle(c)) {
+        c->ring_receiving = (c->in_item || _input_room(c, &room)) && conn_ring_receive_into(cr, c->fd, room.base, room.len, c);
+    } else {
+        c->in_scratch = true;
+        c->ring_receiving = conn_ring_receive(cr, c->fd, c);
     }
-    *out = uv_buf_init(buf_tail(&c->io->in), (unsigned int)buf_space(&c->io->in));
+    return c->ring_receiving;
+}
+
+/* Starts reading: libuv's reads, or receives on the ring, one at a time (the next is queued as
+ * each completes). 0 or a UV error. */
+static int _read_start(conn_t *c)
+{
+    if (c->reading)
+        return 0;
+    if (!_ring_reads(c)) {
+        int rc = uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb);
+        c->reading = rc == 0;
+        return rc;
+    }
+    if (!c->ring_receiving && !_ring_receive(c, true))
+        return UV_ENOMEM;
+    c->reading = true;
+    return 0;
+}
+
+/* Stops reading. A receive already on the ring stays there: what it brings is kept (or dropped,
+ * once input has ended), and no other follows it until reading starts again. */
+static void _read_stop(conn_t *c)
+{
+    if (!c->reading)
+        return;
+    c->reading = false;
+    if (!_ring_reads(c))
+        uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 /* b's whole stream as libuv buffers: in local, or in an array the caller frees when it is not
@@ -449,11 +524,8 @@ static void _shutdown_cb(uv_shutdown_t *req, int status)
     /* Told before anything can fail: the owner counts lingering connections, and uncounts one at
      * its close if it was lingering. */
     conn_owner(c)->lingering(c, conn_owner(c)->data);
-    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) != 0) {
+    if (_read_start(c) != 0)
         conn_abort(c);
-        return;
-    }
-    c->reading = true;
 }
 
 /* Every reply has been handed to the kernel: close, gracefully. After the peer's EOF a plain close
@@ -524,12 +596,10 @@ static void _process(conn_t *c)
     _io_trim(c);
     _show(c);
     bool want_input = c->stage == CONN_OPEN && _held_output(c) <= CONN_OUTPUT_HIGH_WATER;
-    if (!want_input && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    } else if (want_input && !c->reading && uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb) == 0) {
-        c->reading = true;
-    }
+    if (!want_input)
+        _read_stop(c);
+    else if (_read_start(c) != 0)
+        conn_abort(c);
 }
 
 void conn_shutdown(conn_t *c)
@@ -537,10 +607,7 @@ void conn_shutdown(conn_t *c)
     if (c->stage >= CONN_FINISHING || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     _conn_advance(c, CONN_INPUT_ENDED);
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    }
+    _read_stop(c);
     if (!_write_in_flight(c))
         _process(c);
 }
@@ -578,11 +645,11 @@ void conn_stop(conn_t *c)
     conn_abort(c);
 }
 
-/* Bytes read into the shared scratch are executed from there; only an incomplete command (or
- * what the output mark left unexecuted) is copied into the connection's own buffer. */
-static int _take_scratch(conn_t *c, size_t n)
+/* Bytes read into a lent buffer (the owner's scratch, the ring's) are executed from there; only an
+ * incomplete command (or what the output mark left unexecuted) is copied into the connection's own
+ * buffer. */
+static int _take_lent(conn_t *c, const char *data, size_t n)
 {
-    const char *data = conn_owner(c)->read_scratch;
     size_t used = 0;
     if (c->session.state == SESSION_OPEN && _held_output(c) <= CONN_OUTPUT_HIGH_WATER)
         used = _execute(c, data, n);
@@ -608,14 +675,10 @@ static void _take_value(conn_t *c, size_t n)
         _send_scratch(c, out);
 }
 
-static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
+/* A read ended: nread bytes landed in `lent` (a lent buffer), in the value's item, or else at the
+ * end of the connection's own input; or nread is UV_EOF or an error. */
+static void _received(conn_t *c, ssize_t nread, const char *lent, bool in_item)
 {
-    (void)unused;
-    conn_t *c = (conn_t *)stream;
-    bool scratch = c->in_scratch;
-    bool in_item = c->in_item;
-    c->in_scratch = false;
-    c->in_item = false;
     if (c->stage == CONN_LINGERING) {
         /* Only the peer's close matters now; what it still sends is dropped. */
         if (nread < 0)
@@ -633,22 +696,60 @@ static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
         return;
     }
     stat_add(&c->session.stats->bytes_read, (uint64_t)nread);
+    /* A receive that was on the ring when input ended (only there can bytes come after): dropped. */
+    if (c->stage != CONN_OPEN)
+        return;
     if (c->watch) {
         /* A watcher is read only to see its peer close. */
-        if (!scratch && !in_item)
+        if (lent == NULL && !in_item)
             buf_consume(&c->io->in, buf_len(&c->io->in));
         return;
     }
     if (in_item)
         _take_value(c, (size_t)nread);
-    else if (!scratch)
+    else if (lent == NULL)
         c->io->in.end += (size_t)nread;
-    else if (_take_scratch(c, (size_t)nread) != 0) {
+    else if (_take_lent(c, lent, (size_t)nread) != 0) {
         conn_abort(c);
         return;
     }
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
         _process(c);
+}
+
+static void _read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *unused)
+{
+    (void)unused;
+    conn_t *c = (conn_t *)stream;
+    const char *lent = c->in_scratch ? conn_owner(c)->read_scratch : NULL;
+    bool in_item = c->in_item;
+    c->in_scratch = false;
+    c->in_item = false;
+    _received(c, nread, lent, in_item);
+}
+
+void conn_ring_received(void *conn, int result, const char *data)
+{
+    conn_t *c = conn;
+    bool lent = c->in_scratch, in_item = c->in_item;
+    c->ring_receiving = false;
+    c->in_scratch = false;
+    c->in_item = false;
+    if (c->ring_closed) {
+        _close_cb((uv_handle_t *)&c->tcp);
+        return;
+    }
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    if (result == -ENOBUFS && lent) {
+        /* Every buffer of the ring is lent: this connection receives into its own. */
+        if (!_ring_receive(c, false))
+            conn_abort(c);
+        return;
+    }
+    _received(c, result == 0 ? UV_EOF : result < 0 ? uv_translate_sys_error(-result) : result, lent ? data : NULL, in_item);
+    if (c->reading && !c->ring_receiving && !uv_is_closing((uv_handle_t *)&c->tcp) && !_ring_receive(c, true))
+        conn_abort(c);
 }
 
 /* Gives back a write's bytes and the items it sent from, once the kernel is done with them. */
@@ -794,7 +895,5 @@ int conn_start(conn_t *c, const conn_owner_t *owner)
     c->active_ms = (uint32_t)uv_now(c->tcp.loop);
     if (c->tcp.type == UV_TCP)
         uv_tcp_nodelay(&c->tcp, 1);
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, _alloc_cb, _read_cb);
-    c->reading = rc == 0;
-    return rc;
+    return _read_start(c);
 }

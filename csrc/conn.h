@@ -118,14 +118,16 @@ typedef struct conn {
                                  * close); session.fd is the protocols' copy */
     uint8_t shown;              /* what "stats conns" shows (served_state_t); atomic, set by conn.c */
     uint8_t stage;              /* conn_stage_t */
-    bool in_scratch : 1;        /* the read in progress lands in the owner's scratch buffer */
+    bool in_scratch : 1;        /* the read in progress lands in a lent buffer (the owner's scratch,
+                                 * the ring's) */
     bool in_item : 1;           /* the read in progress lands in the item of the value arriving */
     bool big_values : 1;        /* a value past CONN_BIG_VALUE has come: idle reads are smaller */
     bool reading : 1;           /* uv_read_start is in effect */
     bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
     bool ran_cmd : 1;           /* a command has been executed (memcached's conn_new_cmd until then) */
     bool ring_sending : 1;      /* a send of io->writing is on the owner's ring */
-    bool ring_closed : 1;       /* the handle closed while that send was out: finish on its completion */
+    bool ring_receiving : 1;    /* a receive is on the owner's ring */
+    bool ring_closed : 1;       /* the handle closed while one of those was out: finish on completion */
 } conn_t;
 
 static inline const conn_owner_t *conn_owner(const conn_t *c) { return (const conn_owner_t *)c->tcp.data; }
@@ -154,6 +156,9 @@ void conn_abort(conn_t *c);
 /* The ring's send for a connection ended: result bytes were sent, or a negative errno (the
  * conn_ring's `sent`). */
 void conn_ring_sent(void *conn, int result);
+
+/* The ring's receive for a connection ended (the conn_ring's `received`). */
+void conn_ring_received(void *conn, int result, const char *data);
 
 /* How long a connection that has sent its last reply waits for the peer to close before the
  * server closes it anyway (group.c enforces it). Closing while the peer's bytes sit unread would

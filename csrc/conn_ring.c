@@ -1,6 +1,7 @@
-/* conn_ring: submits the sends a turn of the loop queued, once, after the turn's callbacks (a check
- * handle), and gives each completion to its connection; the ring's eventfd wakes the loop for sends
- * that finish later (a peer that reads slowly). Each system call saved costs ~1 µs on a VM. */
+/* conn_ring: submits the requests a turn of the loop queued, once, after the turn's callbacks (a
+ * check handle), and gives each completion to its connection; the ring's eventfd wakes the loop for
+ * those that finish later (bytes arriving, a peer that reads slowly). Each system call saved costs
+ * ~1 µs on a VM. */
 #include "conn_ring.h"
 
 #include <errno.h>
@@ -15,8 +16,12 @@
  * or replies that waited); more rounds would starve the loop's other work. */
 #define CONN_RING_ROUNDS 4
 
-/* Sends in flight keep the loop running, as libuv's write requests do; none, and the ring's
- * handles alone do not. */
+/* A request's tag is its connection's address, with the low bit set for a receive (a conn_t is
+ * aligned, so the bit is free). */
+#define TAG_RECEIVE 1u
+
+/* Requests in flight keep the loop running, as libuv's write requests and reading streams do;
+ * none, and the ring's handles alone do not. */
 static void _hold_loop(conn_ring_t *cr, bool hold)
 {
     void (*set)(uv_handle_t *) = hold ? uv_ref : uv_unref;
@@ -26,14 +31,23 @@ static void _hold_loop(conn_ring_t *cr, bool hold)
 
 static void _reap(conn_ring_t *cr)
 {
-    uint64_t tag;
-    int32_t result;
-    while (ring_next(cr->ring, &tag, &result)) {
-        if (tag == RING_TAG_NONE)
+    ring_done_t done;
+    while (ring_next(cr->ring, &done)) {
+        if (done.tag == RING_TAG_NONE) {
+            /* A cancel's own completion: no buffer is ever lent to it. */
             continue;
+        }
         if (--cr->in_flight == 0)
             _hold_loop(cr, false);
-        cr->sent((void *)(uintptr_t)tag, result);
+        void *conn = (void *)(uintptr_t)(done.tag & ~(uint64_t)TAG_RECEIVE);
+        if ((done.tag & TAG_RECEIVE) == 0) {
+            cr->sent(conn, done.result);
+            continue;
+        }
+        const char *data = done.buffer >= 0 ? ring_buffer(cr->ring, done.buffer) : NULL;
+        cr->received(conn, done.result, data);
+        if (done.buffer >= 0)
+            ring_give_back(cr->ring, done.buffer);
     }
 }
 
@@ -42,7 +56,7 @@ static void _reap(conn_ring_t *cr)
 static void _drive(conn_ring_t *cr, bool woken)
 {
     for (int round = 0; round < CONN_RING_ROUNDS; round++) {
-        if (ring_queued(cr->ring) > 0 || woken) {
+        if (ring_queued(cr->ring) > 0 || woken || ring_backlog(cr->ring)) {
             int rc = ring_submit(cr->ring);
             /* EAGAIN/EBUSY: the kernel is short of memory or completions are backed up; what was
              * not taken stays queued for the next turn. */
@@ -51,10 +65,11 @@ static void _drive(conn_ring_t *cr, bool woken)
         }
         woken = false;
         _reap(cr);
-        if (ring_queued(cr->ring) == 0)
+        if (ring_queued(cr->ring) == 0 && !ring_backlog(cr->ring))
             return;
     }
-    /* Sends the last completions queued: the loop must come back for them before it sleeps. */
+    /* Requests the last completions queued, or completions still in the kernel: the loop must come
+     * back for them before it sleeps. */
     ring_wake(cr->ring);
 }
 
@@ -72,41 +87,63 @@ static void _wakeup_cb(uv_poll_t *poll, int status, int events)
     _drive(cr, true);
 }
 
+/* Counts a request that was queued (ok); passes ok on. */
+static bool _queued(conn_ring_t *cr, bool ok)
+{
+    if (ok && cr->in_flight++ == 0)
+        _hold_loop(cr, true);
+    return ok;
+}
+
 bool conn_ring_queue(conn_ring_t *cr, int fd, const struct msghdr *msg, void *conn)
 {
     /* A full queue is handed over on the way; its completions are reaped at the end of the turn. */
-    if (!ring_sendmsg(cr->ring, fd, msg, (uint64_t)(uintptr_t)conn))
-        return false;
-    if (cr->in_flight++ == 0)
-        _hold_loop(cr, true);
-    return true;
+    return _queued(cr, ring_sendmsg(cr->ring, fd, msg, (uint64_t)(uintptr_t)conn));
 }
 
-void conn_ring_cancel(conn_ring_t *cr, void *conn)
+bool conn_ring_receive(conn_ring_t *cr, int fd, void *conn)
+{
+    return _queued(cr, ring_recv_provided(cr->ring, fd, (uint64_t)(uintptr_t)conn | TAG_RECEIVE));
+}
+
+bool conn_ring_receive_into(conn_ring_t *cr, int fd, char *buf, size_t len, void *conn)
+{
+    return _queued(cr, ring_recv(cr->ring, fd, buf, len, (uint64_t)(uintptr_t)conn | TAG_RECEIVE));
+}
+
+void conn_ring_cancel(conn_ring_t *cr, void *conn, bool send, bool receive)
 {
     /* Submitted at once: the send's socket may be closed right after, and the kernel takes its
      * own reference to the socket only when it is handed the request. Its completion comes while
      * the eventfd is quiet (ring_submit), so the eventfd is rung by hand: the loop comes back for
      * it whatever phase this is. */
-    if (ring_cancel(cr->ring, (uint64_t)(uintptr_t)conn))
+    uint64_t tag = (uint64_t)(uintptr_t)conn;
+    bool queued = send && ring_cancel(cr->ring, tag);
+    queued |= receive && ring_cancel(cr->ring, tag | TAG_RECEIVE);
+    if (queued)
         (void)ring_submit(cr->ring);
     ring_wake(cr->ring);
 }
 
-static bool _wanted(void)
+/* SIMPLECACHED_IO_URING: unset, the ring sends and receives; "sends", it only sends; "0", libuv
+ * does both. */
+static bool _wanted(const char *what)
 {
     const char *env = getenv("SIMPLECACHED_IO_URING");
-    return env == NULL || strcmp(env, "0") != 0;
+    return env == NULL || (strcmp(env, "0") != 0 && (strcmp(what, "sends") == 0 || strcmp(env, "sends") != 0));
 }
 
-int conn_ring_start(conn_ring_t *cr, uv_loop_t *loop, void (*sent)(void *conn, int result))
+int conn_ring_start(conn_ring_t *cr, uv_loop_t *loop, void (*sent)(void *conn, int result),
+                    void (*received)(void *conn, int result, const char *data))
 {
     memset(cr, 0, sizeof(*cr));
     cr->sent = sent;
-    if (!_wanted())
+    cr->received = received;
+    if (!_wanted("sends"))
         return -ENOTSUP;
-    if ((cr->ring = ring_create(CONN_RING_ENTRIES)) == NULL)
+    if ((cr->ring = ring_create(CONN_RING_ENTRIES, !_wanted("receives"))) == NULL)
         return -errno;
+    cr->receives = _wanted("receives") && ring_provide(cr->ring, CONN_RING_BUFFERS, CONN_RING_BUFFER_SIZE) == 0;
     int rc = uv_check_init(loop, &cr->check);
     if (rc == 0 && (rc = uv_poll_init(loop, &cr->wakeup, ring_wakeup_fd(cr->ring))) != 0)
         uv_close((uv_handle_t *)&cr->check, NULL);

@@ -34,10 +34,10 @@ static void _ring_closed(conn_ring_t *cr, void *data)
     _handle_closed(data);
 }
 
-/* On the loop's thread: batch the loop's sends on an io_uring where there is one. */
+/* On the loop's thread: batch the loop's sends (and receives) on an io_uring where there is one. */
 static void _ring_start(group_t *g)
 {
-    if (conn_ring_start(&g->ring, g->loop, conn_ring_sent) != 0)
+    if (conn_ring_start(&g->ring, g->loop, conn_ring_sent, conn_ring_received) != 0)
         return;
     g->conn_owner.ring = &g->ring;
     g->open_handles++;

@@ -25,23 +25,44 @@ struct ring {
     struct io_uring_cqe *cqes;
     unsigned *sq_flags, *cq_flags;
     bool taskrun_flag;           /* the kernel shows deferred work pending in *sq_flags */
+    struct io_uring_buf_ring *provided; /* ring_provide's buffer ring (NULL: none), then its memory */
+    size_t provided_map_size;
+    char *provided_memory;
+    size_t provided_size;
+    unsigned provided_mask;
     unsigned tail;               /* our copy of the submission tail, published at ring_submit() */
     unsigned submitted;          /* up to where the kernel has been handed the queue */
 };
 
-static int _setup(unsigned entries, struct io_uring_params *p)
+/* Completion entries per submission entry: 16 bytes each. */
+#define RING_CQ_PER_SQ 16
+
+static int _setup(unsigned entries, bool deferred, struct io_uring_params *p)
 {
     /* Deferred task work (Linux 6.1) runs completions only when we ask, in a batch: without it the
-     * kernel runs each as it comes, interrupting the loop. Older kernels get the plain ring. */
-    static const unsigned flag_sets[] = {
+     * kernel runs each as it comes, interrupting the thread. But its eventfd wakeup for a request
+     * that completes from the network (a receive) comes an RCU grace period late (~10-20 ms here,
+     * Linux 6.18), so a loop woken by the eventfd asks for cooperative task work instead: run at
+     * the thread's next entry to the kernel, which a sleeping thread is woken for. Older kernels
+     * get the plain ring. */
+    static const unsigned deferred_sets[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         0,
     };
+    static const unsigned prompt_sets[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        0,
+    };
+    const unsigned *flag_sets = deferred ? deferred_sets : prompt_sets;
     int fd = -1;
-    for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]) && fd < 0; i++) {
+    for (size_t i = 0; i < 3 && fd < 0; i++) {
         memset(p, 0, sizeof(*p));
-        p->flags = flag_sets[i];
+        /* Room for a completion per request of thousands of connections (a shutdown cancels them
+         * all at once); what does not fit waits in the kernel (ring_backlog). */
+        p->flags = flag_sets[i] | IORING_SETUP_CQSIZE;
+        p->cq_entries = entries * RING_CQ_PER_SQ;
         fd = (int)syscall(__NR_io_uring_setup, entries, p);
         if (fd < 0 && errno != EINVAL)
             break;
@@ -93,14 +114,14 @@ static int _map(ring_t *r, const struct io_uring_params *p)
     return 0;
 }
 
-ring_t *ring_create(unsigned entries)
+ring_t *ring_create(unsigned entries, bool deferred)
 {
     ring_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
     r->wakeup_fd = -1;
     struct io_uring_params p;
-    r->fd = _setup(entries, &p);
+    r->fd = _setup(entries, deferred, &p);
     int err = errno;
     if (r->fd >= 0 && _map(r, &p) == 0 && (r->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0 &&
         syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_EVENTFD, &r->wakeup_fd, 1) == 0)
@@ -116,6 +137,9 @@ void ring_destroy(ring_t *r)
 {
     if (r == NULL)
         return;
+    if (r->provided)
+        munmap(r->provided, r->provided_map_size);
+    free(r->provided_memory);
     if (r->sqes)
         munmap(r->sqes, r->sqes_size);
     if (r->cq_map && r->cq_map != r->sq_map)
@@ -183,6 +207,63 @@ bool ring_recvmsg(ring_t *r, int fd, struct msghdr *msg, uint64_t tag)
                                              .len = 1, .user_data = tag});
 }
 
+bool ring_recv(ring_t *r, int fd, void *buf, size_t len, uint64_t tag)
+{
+    return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_RECV, .fd = fd, .addr = (uint64_t)(uintptr_t)buf,
+                                             .len = (uint32_t)(len < UINT32_MAX ? len : UINT32_MAX), .user_data = tag});
+}
+
+/* The provided buffers' group: a ring has one. */
+#define RING_PROVIDED_GROUP 0
+
+int ring_provide(ring_t *r, unsigned count, size_t size)
+{
+    if (r->provided || count == 0 || (count & (count - 1)) != 0 || count > 32768 || size > UINT32_MAX)
+        return -EINVAL;
+    /* The kernel reads the ring of buffer addresses from our pages; the buffers are plain memory. */
+    size_t map_size = count * sizeof(struct io_uring_buf);
+    void *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return -errno;
+    char *memory = malloc(count * size);
+    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)map, .ring_entries = count, .bgid = RING_PROVIDED_GROUP};
+    if (memory == NULL || syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_PBUF_RING, &reg, 1) != 0) {
+        int err = memory == NULL ? ENOMEM : errno;
+        free(memory);
+        munmap(map, map_size);
+        return -err;
+    }
+    r->provided = map;
+    r->provided_map_size = map_size;
+    r->provided_memory = memory;
+    r->provided_size = size;
+    r->provided_mask = count - 1;
+    for (unsigned id = 0; id < count; id++)
+        ring_give_back(r, (int)id);
+    return 0;
+}
+
+bool ring_recv_provided(ring_t *r, int fd, uint64_t tag)
+{
+    return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_RECV, .fd = fd, .flags = IOSQE_BUFFER_SELECT,
+                                             .buf_group = RING_PROVIDED_GROUP, .user_data = tag});
+}
+
+char *ring_buffer(const ring_t *r, int id)
+{
+    return r->provided_memory + (size_t)id * r->provided_size;
+}
+
+/* The buffer goes back at the ring's tail; the kernel sees it once the tail is published. */
+void ring_give_back(ring_t *r, int id)
+{
+    struct io_uring_buf_ring *br = r->provided;
+    uint16_t tail = br->tail;
+    br->bufs[tail & r->provided_mask] = (struct io_uring_buf){
+        .addr = (uint64_t)(uintptr_t)ring_buffer(r, id), .len = (uint32_t)r->provided_size, .bid = (uint16_t)id};
+    __atomic_store_n(&br->tail, (uint16_t)(tail + 1), __ATOMIC_RELEASE);
+}
+
 bool ring_poll(ring_t *r, int fd, unsigned poll_events, uint64_t tag)
 {
     return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_POLL_ADD, .fd = fd, .poll32_events = poll_events,
@@ -193,6 +274,11 @@ bool ring_cancel(ring_t *r, uint64_t tag)
 {
     return _queue(r, &(struct io_uring_sqe){.opcode = IORING_OP_ASYNC_CANCEL, .fd = -1, .addr = tag,
                                              .user_data = RING_TAG_NONE});
+}
+
+bool ring_backlog(const ring_t *r)
+{
+    return (__atomic_load_n(r->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_CQ_OVERFLOW) != 0;
 }
 
 unsigned ring_queued(const ring_t *r)
@@ -250,14 +336,15 @@ int ring_wait(ring_t *r, unsigned wait)
     return _enter_quietly(r, wait);
 }
 
-bool ring_next(ring_t *r, uint64_t *tag, int32_t *result)
+bool ring_next(ring_t *r, ring_done_t *done)
 {
     unsigned head = *r->cq_head;
     if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
         return false;
     const struct io_uring_cqe *cqe = &r->cqes[head & r->cq_mask];
-    *tag = cqe->user_data;
-    *result = cqe->res;
+    done->tag = cqe->user_data;
+    done->result = cqe->res;
+    done->buffer = (cqe->flags & IORING_CQE_F_BUFFER) ? (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) : -1;
     __atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
     return true;
 }
@@ -265,9 +352,10 @@ bool ring_next(ring_t *r, uint64_t *tag, int32_t *result)
 #else /* no io_uring: every caller takes its other path */
 #include <errno.h>
 
-ring_t *ring_create(unsigned entries)
+ring_t *ring_create(unsigned entries, bool deferred)
 {
     (void)entries;
+    (void)deferred;
     errno = ENOSYS;
     return NULL;
 }
@@ -278,9 +366,15 @@ void ring_wake(ring_t *r) { (void)r; }
 bool ring_sendmsg(ring_t *r, int fd, const struct msghdr *msg, uint64_t tag) { (void)r; (void)fd; (void)msg; (void)tag; return false; }
 bool ring_recvmsg(ring_t *r, int fd, struct msghdr *msg, uint64_t tag) { (void)r; (void)fd; (void)msg; (void)tag; return false; }
 bool ring_poll(ring_t *r, int fd, unsigned poll_events, uint64_t tag) { (void)r; (void)fd; (void)poll_events; (void)tag; return false; }
+bool ring_recv(ring_t *r, int fd, void *buf, size_t len, uint64_t tag) { (void)r; (void)fd; (void)buf; (void)len; (void)tag; return false; }
+int ring_provide(ring_t *r, unsigned count, size_t size) { (void)r; (void)count; (void)size; return -ENOSYS; }
+bool ring_recv_provided(ring_t *r, int fd, uint64_t tag) { (void)r; (void)fd; (void)tag; return false; }
+char *ring_buffer(const ring_t *r, int id) { (void)r; (void)id; return NULL; }
+void ring_give_back(ring_t *r, int id) { (void)r; (void)id; }
 int ring_wait(ring_t *r, unsigned wait) { (void)r; (void)wait; return -ENOSYS; }
 bool ring_cancel(ring_t *r, uint64_t tag) { (void)r; (void)tag; return false; }
 unsigned ring_queued(const ring_t *r) { (void)r; return 0; }
+bool ring_backlog(const ring_t *r) { (void)r; return false; }
 int ring_submit(ring_t *r) { (void)r; return -ENOSYS; }
-bool ring_next(ring_t *r, uint64_t *tag, int32_t *result) { (void)r; (void)tag; (void)result; return false; }
+bool ring_next(ring_t *r, ring_done_t *done) { (void)r; (void)done; return false; }
 #endif

@@ -51,7 +51,7 @@ static void completed(ring_t *r, struct conn *c, int32_t result)
 
 void serve_uring(int listener)
 {
-    ring_t *r = ring_create(RING_ENTRIES);
+    ring_t *r = ring_create(RING_ENTRIES, true);
     if (r == NULL)
         return;
     accept_all(r, listener);
@@ -60,13 +60,12 @@ void serve_uring(int listener)
             perror("floor: io_uring_enter");
             exit(1);
         }
-        uint64_t tag;
-        int32_t result;
-        while (ring_next(r, &tag, &result)) {
-            if (tag == TAG_LISTENER)
+        ring_done_t done;
+        while (ring_next(r, &done)) {
+            if (done.tag == TAG_LISTENER)
                 accept_all(r, listener);
             else
-                completed(r, (struct conn *)(uintptr_t)tag, result);
+                completed(r, (struct conn *)(uintptr_t)done.tag, done.result);
         }
     }
 }

@@ -1,5 +1,5 @@
 /* ring_test: csrc/ring.c on a socket pair — sendmsg, recvmsg into two buffers, a poll, waiting in
- * the ring, cancelling a receive that would never complete, and a full queue handed over. */
+ * the ring, cancelling a receive that would never complete, provided buffers, a full queue. */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -13,17 +13,23 @@
 
 #define UNAVAILABLE 77
 
+/* Waits for the next completion, which must be tagged `tag`. */
+static ring_done_t next_done(ring_t *r, uint64_t tag)
+{
+    ring_done_t done = {0};
+    if (!ring_next(r, &done)) {
+        CHECK(ring_wait(r, 1) == 0, "wait");
+        CHECK(ring_next(r, &done), "a completion after waiting for one");
+    }
+    CHECK(done.tag == tag, "completion tagged %llu, expected %llu", (unsigned long long)done.tag,
+          (unsigned long long)tag);
+    return done;
+}
+
 /* Waits for the next completion, which must be tagged `tag`; its result. */
 static int32_t next_of(ring_t *r, uint64_t tag)
 {
-    uint64_t got = 0;
-    int32_t result = 0;
-    if (!ring_next(r, &got, &result)) {
-        CHECK(ring_wait(r, 1) == 0, "wait");
-        CHECK(ring_next(r, &got, &result), "a completion after waiting for one");
-    }
-    CHECK(got == tag, "completion tagged %llu, expected %llu", (unsigned long long)got, (unsigned long long)tag);
-    return result;
+    return next_done(r, tag).result;
 }
 
 static void test_send_poll_recv(ring_t *r, int a, int b)
@@ -56,28 +62,61 @@ static void test_cancel(ring_t *r, int b)
     struct msghdr msg = {.msg_iov = &in, .msg_iovlen = 1};
     CHECK(ring_recvmsg(r, b, &msg, 4), "recvmsg queued");
     CHECK(ring_submit(r) == 0, "submitted");
-    uint64_t tag;
-    int32_t result;
-    CHECK(!ring_next(r, &tag, &result), "no completion while nothing is sent");
+    ring_done_t done;
+    CHECK(!ring_next(r, &done), "no completion while nothing is sent");
     CHECK(ring_cancel(r, 4), "cancel queued");
     bool cancelled = false, answered = false;
     for (int i = 0; i < 2 && !(cancelled && answered); i++) {
         CHECK(ring_wait(r, 1) == 0, "wait");
-        while (ring_next(r, &tag, &result)) {
-            if (tag == 4)
-                cancelled = result == -ECANCELED || result == -EINTR;
-            else if (tag == RING_TAG_NONE)
-                answered = result == 0;
+        while (ring_next(r, &done)) {
+            if (done.tag == 4)
+                cancelled = done.result == -ECANCELED || done.result == -EINTR;
+            else if (done.tag == RING_TAG_NONE)
+                answered = done.result == 0;
         }
     }
     CHECK(cancelled, "the receive ends cancelled");
     CHECK(answered, "the cancel completes");
 }
 
+/* recv into a given buffer, and into provided buffers: each completion names the buffer it
+ * filled, none is free until given back (-ENOBUFS), and a buffer given back is picked again. */
+static void test_recv_provided(ring_t *r, int a, int b)
+{
+    char given[4];
+    CHECK(write(a, "abcdef", 6) == 6, "write");
+    CHECK(ring_recv(r, b, given, sizeof given, 5), "recv queued");
+    CHECK(next_of(r, 5) == 4 && memcmp(given, "abcd", 4) == 0, "recv fills the given buffer");
+
+    int rc = ring_provide(r, 2, 8);
+    if (rc != 0) {
+        printf("ring_test: no provided buffers here (%s); skipped\n", strerror(-rc));
+        return;
+    }
+    CHECK(ring_provide(r, 2, 8) == -EINVAL, "one group per ring");
+    CHECK(ring_recv_provided(r, b, 6), "provided recv queued");
+    ring_done_t first = next_done(r, 6);
+    CHECK(first.result == 2 && first.buffer >= 0 && memcmp(ring_buffer(r, first.buffer), "ef", 2) == 0,
+          "the rest lands in a provided buffer (%d bytes, buffer %d)", first.result, first.buffer);
+
+    CHECK(write(a, "0123456789", 10) == 10, "write");
+    CHECK(ring_recv_provided(r, b, 7), "provided recv queued");
+    ring_done_t second = next_done(r, 7);
+    CHECK(second.result == 8 && second.buffer >= 0 && second.buffer != first.buffer, "a buffer's worth, in the other");
+    CHECK(ring_recv_provided(r, b, 8), "provided recv queued");
+    CHECK(next_done(r, 8).result == -ENOBUFS, "none free: ENOBUFS");
+
+    ring_give_back(r, first.buffer);
+    CHECK(ring_recv_provided(r, b, 9), "provided recv queued");
+    ring_done_t third = next_done(r, 9);
+    CHECK(third.result == 2 && third.buffer == first.buffer && memcmp(ring_buffer(r, third.buffer), "89", 2) == 0,
+          "the buffer given back is picked again");
+}
+
 /* More sends than the queue holds: the full queue is handed over on the way, none is lost. */
 static void test_full_queue(int a, int b)
 {
-    ring_t *r = ring_create(4);
+    ring_t *r = ring_create(4, false);
     CHECK(r != NULL, "small ring");
     if (r == NULL)
         return;
@@ -89,11 +128,10 @@ static void test_full_queue(int a, int b)
         CHECK(ring_sendmsg(r, a, &msg, (uint64_t)(100 + i)), "send %d queued", i);
     int done = 0, bytes = 0;
     while (done < SENDS) {
-        uint64_t tag;
-        int32_t result;
-        while (ring_next(r, &tag, &result)) {
+        ring_done_t one;
+        while (ring_next(r, &one)) {
             done++;
-            bytes += result;
+            bytes += one.result;
         }
         if (done < SENDS && ring_wait(r, 1) != 0)
             break;
@@ -108,7 +146,7 @@ int main(void)
 {
     /* A completion that never comes would wait forever: fail instead. */
     alarm(60);
-    ring_t *r = ring_create(64);
+    ring_t *r = ring_create(64, true);
     if (r == NULL) {
         printf("ring_test: io_uring unavailable here: %s\n", strerror(errno));
         return UNAVAILABLE;
@@ -117,6 +155,7 @@ int main(void)
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0, "socketpair");
     test_send_poll_recv(r, pair[0], pair[1]);
     test_cancel(r, pair[1]);
+    test_recv_provided(r, pair[0], pair[1]);
     test_full_queue(pair[0], pair[1]);
     ring_destroy(r);
     close(pair[0]);

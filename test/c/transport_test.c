@@ -346,15 +346,23 @@ int main(void)
     CHECK(engine_init(&engine, &config) == 0, "engine_init");
     CHECK(uv_loop_init(&loop) == 0, "uv_loop_init");
     CHECK(uv_timer_init(&loop, &waker) == 0 && uv_timer_start(&waker, _waker_cb, 50, 50) == 0, "waker");
-    /* The connection tests run with libuv's writes, then (where the kernel has io_uring) with the
-     * sends batched on a ring, as a group serves them. */
+    /* The connection tests run with libuv's reads and writes, then (where the kernel has io_uring)
+     * with the sends batched on a ring, then with the receives on it too, as a group serves them. */
     static conn_ring_t ring;
-    for (int batched = 0; batched < 2; batched++) {
-        if (batched && conn_ring_start(&ring, &loop, conn_ring_sent) != 0) {
+    bool ring_receives = false;
+    for (int mode = 0; mode < 3; mode++) {
+        if (mode == 1 && conn_ring_start(&ring, &loop, conn_ring_sent, conn_ring_received) != 0) {
             printf("transport_test: no io_uring here, ring-batched sends not tested\n");
             break;
         }
-        fake_owner.ring = batched ? &ring : NULL;
+        if (mode == 1)
+            ring_receives = ring.receives;
+        if (mode == 2 && !ring_receives) {
+            printf("transport_test: no provided buffers here, receives on the ring not tested\n");
+            break;
+        }
+        ring.receives = mode == 2;
+        fake_owner.ring = mode > 0 ? &ring : NULL;
         test_close_after_peer_eof();
         test_linger_after_quit();
         test_backpressure();
