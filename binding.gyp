@@ -39,6 +39,8 @@
         "csrc/proto_text_getline.c",
         "csrc/logger.c",
         "csrc/conn.c",
+        "csrc/conn_read.c",
+        "csrc/conn_write.c",
         "csrc/conn_ring.c",
         "csrc/ring.c",
         "csrc/group.c",

@@ -138,6 +138,18 @@ static inline size_t conn_pending_output(const conn_t *c)
     return c->io ? buf_pending(&c->io->out) + buf_pending(&c->io->writing) : 0;
 }
 
+/* A write is in flight (libuv's, or a send on the ring). */
+static inline bool conn_write_in_flight(const conn_t *c)
+{
+    return c->io && buf_pending(&c->io->writing) > 0;
+}
+
+/* A receive on the ring lands in the connection's own input buffer, which must stay put. */
+static inline bool conn_receiving_into_input(const conn_t *c)
+{
+    return c->ring_receiving && !c->in_item && !c->in_scratch;
+}
+
 /* Starts serving an accepted, initialised tcp or pipe handle embedded in c, for owner. Returns 0 or a UV
  * error; either way the owner hears of c's close (conn_abort() it on error). */
 int conn_start(conn_t *c, const conn_owner_t *owner);
