@@ -125,12 +125,15 @@ void conn_ring_cancel(conn_ring_t *cr, void *conn, bool send, bool receive)
     ring_wake(cr->ring);
 }
 
-/* SIMPLECACHED_IO_URING: unset, the ring sends and receives; "sends", it only sends; "0", libuv
- * does both. */
+/* SIMPLECACHED_IO_URING: unset (or "sends"), the ring sends and libuv reads; "receives", the ring
+ * does both; "0", libuv does both. Receives stay opt-in until a seed protocol value of 1 MiB, which
+ * the ring receives in many small pieces, costs no more than with libuv's reads (issue 16). */
 static bool _wanted(const char *what)
 {
     const char *env = getenv("SIMPLECACHED_IO_URING");
-    return env == NULL || (strcmp(env, "0") != 0 && (strcmp(what, "sends") == 0 || strcmp(env, "sends") != 0));
+    if (strcmp(what, "receives") == 0)
+        return env != NULL && strcmp(env, "receives") == 0;
+    return env == NULL || strcmp(env, "0") != 0;
 }
 
 int conn_ring_start(conn_ring_t *cr, uv_loop_t *loop, void (*sent)(void *conn, int result),

@@ -35,8 +35,8 @@ typedef struct conn_ring {
 /* Sets up the ring on loop, from the thread that runs loop (the ring accepts submissions from that
  * thread alone). 0, or a negative errno: io_uring is missing or forbidden here, or
  * SIMPLECACHED_IO_URING=0 asked for plain writes; the loop's connections then write with libuv.
- * cr->receives tells whether they receive on it too (not with SIMPLECACHED_IO_URING=sends, nor on
- * a kernel older than 5.19). */
+ * cr->receives tells whether they receive on it too (with SIMPLECACHED_IO_URING=receives, on a
+ * kernel from 5.19). */
 int conn_ring_start(conn_ring_t *cr, uv_loop_t *loop, void (*sent)(void *conn, int result),
                     void (*received)(void *conn, int result, const char *data));
 
