@@ -51,7 +51,8 @@ typedef struct conn_owner {
     size_t read_scratch_size;
     /* The loop's reply buffer: replies of the connection being served, until sent. */
     buf_t *out_scratch;
-    /* The loop's io_uring, which carries every send (see conn_ring.h); NULL: libuv writes. */
+    /* The loop's io_uring, which carries every send, and the receives when ring->receives (see
+     * conn_ring.h); NULL: libuv writes and reads. */
     struct conn_ring *ring;
     /* Buffers that connections gave back, for the next that needs them; NULL: none kept. */
     struct conn_io_cache *io_cache;

@@ -137,9 +137,6 @@ void ring_destroy(ring_t *r)
 {
     if (r == NULL)
         return;
-    if (r->provided)
-        munmap(r->provided, r->provided_map_size);
-    free(r->provided_memory);
     if (r->sqes)
         munmap(r->sqes, r->sqes_size);
     if (r->cq_map && r->cq_map != r->sq_map)
@@ -150,6 +147,10 @@ void ring_destroy(ring_t *r)
         close(r->wakeup_fd);
     if (r->fd >= 0)
         close(r->fd);
+    /* After the ring: the kernel lets go of the buffers when it is closed. */
+    if (r->provided)
+        munmap(r->provided, r->provided_map_size);
+    free(r->provided_memory);
     free(r);
 }
 
