@@ -226,7 +226,9 @@ int ring_provide(ring_t *r, unsigned count, size_t size)
     void *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED)
         return -errno;
-    char *memory = malloc(count * size);
+    /* Zeroed: the kernel's writes into them are invisible to valgrind, which would otherwise take
+     * every received byte for uninitialised memory. */
+    char *memory = calloc(count, size);
     struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)map, .ring_entries = count, .bgid = RING_PROVIDED_GROUP};
     if (memory == NULL || syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_PBUF_RING, &reg, 1) != 0) {
         int err = memory == NULL ? ENOMEM : errno;
