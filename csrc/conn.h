@@ -123,7 +123,8 @@ typedef struct conn {
                                  * the ring's) */
     bool in_item : 1;           /* the read in progress lands in the item of the value arriving */
     bool big_values : 1;        /* a value past CONN_BIG_VALUE has come: idle reads are smaller */
-    bool reading : 1;           /* uv_read_start is in effect */
+    bool reading : 1;           /* input is wanted: uv_read_start is in effect, or each ring receive
+                                 * is followed by the next */
     bool peer_eof : 1;          /* the peer has closed its side: no FIN, no linger needed */
     bool ran_cmd : 1;           /* a command has been executed (memcached's conn_new_cmd until then) */
     bool ring_sending : 1;      /* a send of io->writing is on the owner's ring */
