@@ -132,11 +132,13 @@ static bool _seed_line(const char *rest, size_t nrest)
  * which are not themselves a seed command. A memcached client writes its data block together
  * with its command line, so it is there (or its first bytes are: then wait for the rest); a
  * seed client sends nothing more before it has its reply, or sends further commands. */
-static guard_verdict_t _guard_set(const simple_request_t *req, const char *rest, size_t nrest,
-                                  size_t max_item_size)
+static guard_verdict_t _guard_set(session_t *s, const simple_request_t *req, const char *rest, size_t nrest)
 {
     size_t bytes;
-    if (nrest == 0 || !_storage_tail(req->value, req->nvalue, &bytes) || bytes > max_item_size)
+    if (!_storage_tail(req->value, req->nvalue, &bytes) || bytes > s->engine->max_item_size)
+        return GUARD_SEED;
+    s->proto.simple.guard_guessed = true;
+    if (nrest == 0)
         return GUARD_SEED;
     if (nrest < bytes + 2)
         return memchr(rest, '\n', nrest) == NULL ? GUARD_WAIT : GUARD_SEED;
@@ -313,7 +315,7 @@ size_t proto_simple_step(session_t *s, const char *in, size_t len, buf_t *out)
     if (req.cmd == SIMPLE_INVALID && _memcached_word(in, used))
         return _guard_refuse(s, used, out);
     if (req.cmd == SIMPLE_SET) {
-        guard_verdict_t verdict = _guard_set(&req, in + used, len - used, s->engine->max_item_size);
+        guard_verdict_t verdict = _guard_set(s, &req, in + used, len - used);
         if (verdict == GUARD_WAIT)
             return 0;
         if (verdict == GUARD_MEMCACHED)

@@ -63,6 +63,9 @@ typedef struct text_session {
 typedef struct simple_session {
     struct session_value *value_slot; /* session.h's proto.value while s->receiving */
     bool discarding;           /* the rest of an overlong line is thrown away as it arrives */
+    bool guard_guessed;        /* the seed-port guard judged a set by the bytes that had arrived
+                                * after it, which another cut of the same stream could change
+                                * (test/fuzz/fuzz_protocol.c excuses such runs) */
 } simple_session_t;
 
 typedef struct binary_session {
