@@ -227,6 +227,67 @@ void conn_io_cache_free(conn_io_cache_t *cache)
 {
     while (cache->n > 0)
         _io_free(cache->spares[--cache->n]);
+    while (cache->n_long > 0)
+        buf_free(&cache->long_in[--cache->n_long]);
+}
+
+/* Room for n more bytes of input, in place or grown. A line that outgrows CONN_BIG_VALUE moves
+ * into one of the loop's kept long buffers if one is large enough (conn.h's CONN_LONG_SPARES). */
+int conn_input_reserve(conn_t *c, size_t n)
+{
+    buf_t *in = &c->io->in;
+    conn_io_cache_t *cache = conn_owner(c)->io_cache;
+    size_t live = buf_len(in);
+    if (buf_space(in) >= n || live < CONN_BIG_VALUE || cache == NULL)
+        return buf_reserve(in, n);
+    for (unsigned i = 0; i < cache->n_long; i++) {
+        if (cache->long_in[i].cap < live + n)
+            continue;
+        buf_t spare = cache->long_in[i];
+        cache->long_in[i] = cache->long_in[--cache->n_long];
+        memcpy(spare.data, buf_head(in), live);
+        spare.end = live;
+        buf_free(in);
+        *in = spare;
+        return 0;
+    }
+    return buf_reserve(in, n);
+}
+
+/* An emptied input buffer that a long line grew is kept by the loop, in place of a smaller one
+ * when all CONN_LONG_SPARES are taken; any other is freed. */
+static void _input_free(conn_t *c, buf_t *in)
+{
+    conn_io_cache_t *cache = conn_owner(c)->io_cache;
+    if (cache == NULL || in->cap <= CONN_BIG_VALUE || in->cap > CONN_LONG_KEEP) {
+        buf_free(in);
+        return;
+    }
+    unsigned slot = cache->n_long;
+    if (slot == CONN_LONG_SPARES) {
+        slot = 0;
+        for (unsigned i = 1; i < CONN_LONG_SPARES; i++)
+            if (cache->long_in[i].cap < cache->long_in[slot].cap)
+                slot = i;
+        if (cache->long_in[slot].cap >= in->cap) {
+            buf_free(in);
+            return;
+        }
+        buf_free(&cache->long_in[slot]);
+    } else {
+        cache->n_long++;
+    }
+    buf_t *spare = &cache->long_in[slot];
+    buf_init(spare);
+    spare->data = in->data;
+    spare->cap = in->cap;
+    buf_init(in);
+}
+
+/* A receive on the ring lands in the connection's own input buffer, which must stay put. */
+static bool _receiving_into_input(const conn_t *c)
+{
+    return c->ring_receiving && !c->in_item && !c->in_scratch;
 }
 
 /* Gives back what an idle connection does not need: the input buffer once empty, and everything
@@ -234,9 +295,9 @@ void conn_io_cache_free(conn_io_cache_t *cache)
 static void _io_trim(conn_t *c)
 {
     conn_io_t *io = c->io;
-    if (io == NULL || buf_len(&io->in) > 0 || conn_receiving_into_input(c))
+    if (io == NULL || buf_len(&io->in) > 0 || _receiving_into_input(c))
         return;
-    buf_free(&io->in);
+    _input_free(c, &io->in);
     if (buf_pending(&io->out) == 0 && buf_pending(&io->writing) == 0) {
         _io_release(c, io);
         c->io = NULL;
@@ -324,6 +385,7 @@ static void _finish(conn_t *c)
     }
 }
 
+/* Every reply is out: a closing connection moves on to its FIN. */
 void conn_drained(conn_t *c)
 {
     if (c->stage != CONN_CLOSING)

@@ -18,6 +18,7 @@ struct conn_io;
 void conn_close_cb(uv_handle_t *h);                    /* the handle closed (or a ring request ended after) */
 void conn_log_failure(struct conn *c, bool writing, int err);
 struct conn_io *conn_io_get(struct conn *c);           /* its own buffers, on first need; NULL: no memory */
+int conn_input_reserve(struct conn *c, size_t n);      /* room for n more input bytes; 0 or -1 */
 size_t conn_execute(struct conn *c, const char *data, size_t len); /* runs commands, sends replies */
 size_t conn_held_output(const struct conn *c);         /* output that holds back reading */
 void conn_process(struct conn *c);                     /* executes what is buffered, sends, reads on */

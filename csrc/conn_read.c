@@ -52,7 +52,7 @@ static bool _item_room(conn_t *c, uv_buf_t *out)
 static bool _input_room(conn_t *c, uv_buf_t *out)
 {
     conn_io_t *io = conn_io_get(c);
-    if (io == NULL || buf_reserve(&io->in, _continuation_room(c)) != 0)
+    if (io == NULL || conn_input_reserve(c, _continuation_room(c)) != 0)
         return false;
     *out = uv_buf_init(buf_tail(&io->in), (unsigned int)buf_space(&io->in));
     return true;

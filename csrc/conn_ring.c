@@ -126,14 +126,16 @@ void conn_ring_cancel(conn_ring_t *cr, void *conn, bool send, bool receive)
 }
 
 /* SIMPLECACHED_IO_URING: unset (or "sends"), the ring sends and libuv reads; "receives", the ring
- * does both; "0", libuv does both. Receives stay opt-in until a seed protocol value of 1 MiB, which
- * the ring receives in many small pieces, costs no more than with libuv's reads (issue 16). */
-static bool _wanted(const char *what)
+ * does both; "0", libuv does both. Receives stay opt-in until they cost less than libuv's reads in
+ * every cell of bench/values.js (issue 16). */
+typedef enum ring_use { RING_UNUSED, RING_SENDS, RING_SENDS_AND_RECEIVES } ring_use_t;
+
+static ring_use_t _ring_use(void)
 {
     const char *env = getenv("SIMPLECACHED_IO_URING");
-    if (strcmp(what, "receives") == 0)
-        return env != NULL && strcmp(env, "receives") == 0;
-    return env == NULL || strcmp(env, "0") != 0;
+    if (env != NULL && strcmp(env, "0") == 0)
+        return RING_UNUSED;
+    return env != NULL && strcmp(env, "receives") == 0 ? RING_SENDS_AND_RECEIVES : RING_SENDS;
 }
 
 int conn_ring_start(conn_ring_t *cr, uv_loop_t *loop, void (*sent)(void *conn, int result),
@@ -142,11 +144,13 @@ int conn_ring_start(conn_ring_t *cr, uv_loop_t *loop, void (*sent)(void *conn, i
     memset(cr, 0, sizeof(*cr));
     cr->sent = sent;
     cr->received = received;
-    if (!_wanted("sends"))
+    ring_use_t use = _ring_use();
+    if (use == RING_UNUSED)
         return -ENOTSUP;
-    if ((cr->ring = ring_create(CONN_RING_ENTRIES, !_wanted("receives"))) == NULL)
+    bool receives = use == RING_SENDS_AND_RECEIVES;
+    if ((cr->ring = ring_create(CONN_RING_ENTRIES, !receives)) == NULL)
         return -errno;
-    cr->receives = _wanted("receives") && ring_provide(cr->ring, CONN_RING_BUFFERS, CONN_RING_BUFFER_SIZE) == 0;
+    cr->receives = receives && ring_provide(cr->ring, CONN_RING_BUFFERS, CONN_RING_BUFFER_SIZE) == 0;
     int rc = uv_check_init(loop, &cr->check);
     if (rc == 0 && (rc = uv_poll_init(loop, &cr->wakeup, ring_wakeup_fd(cr->ring))) != 0)
         uv_close((uv_handle_t *)&cr->check, NULL);

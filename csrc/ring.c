@@ -55,9 +55,10 @@ static int _setup(unsigned entries, bool deferred, struct io_uring_params *p)
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         0,
     };
+    _Static_assert(sizeof(deferred_sets) == sizeof(prompt_sets), "one loop walks either table");
     const unsigned *flag_sets = deferred ? deferred_sets : prompt_sets;
     int fd = -1;
-    for (size_t i = 0; i < 3 && fd < 0; i++) {
+    for (size_t i = 0; i < sizeof(deferred_sets) / sizeof(deferred_sets[0]) && fd < 0; i++) {
         memset(p, 0, sizeof(*p));
         /* Room for a completion per request of thousands of connections (a shutdown cancels them
          * all at once); what does not fit waits in the kernel (ring_backlog). */

@@ -4,7 +4,7 @@
 
 const assert = require('assert');
 const net = require('net');
-const { startServer, waitFor } = require('./helpers/server');
+const { startServer, waitFor, connect } = require('./helpers/server');
 const { startMemcached } = require('./helpers/memcached');
 const { needs } = require('./helpers/references');
 const { OP, request, storeExtras, normalize: normalizeBinary } = require('./helpers/binary');
@@ -368,6 +368,36 @@ describe('values of every size, cut at read boundaries, in the seed protocol', f
 			}
 		} finally {
 			conn.close();
+		}
+	});
+
+	// A seed value has no length: it gathers in its connection's input, and the loop keeps the
+	// largest such buffers for the next long line, on whichever connection (csrc/conn.c).
+	it('stores long values sent on eight connections at once, each read back byte-identical', async () => {
+		const port = server.address('simple').port;
+		const sizes = [40 << 10, 900 << 10, 300 << 10, 64 << 10];
+		const letters = (n, seed) => Buffer.from(Array.from({ length: n }, (_, i) => 97 + ((i * 7 + seed * 13 + (i >> 12)) % 26)));
+		const conns = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
+		try {
+			await Promise.all(conns.map(async (conn, c) => {
+				for (const [i, size] of sizes.entries()) {
+					const line = Buffer.concat([Buffer.from(`set long:${c}:${i} `), letters(size + c, c * 4 + i), Buffer.from('\r\n')]);
+					for (let at = 0; at < line.length; at += 48 << 10) {
+						await new Promise((resolve) => conn.socket.write(line.subarray(at, at + (48 << 10)), resolve));
+					}
+					assert.strictEqual(await conn.read(8), 'STORED\r\n');
+				}
+			}));
+			await Promise.all(conns.map(async (conn, c) => {
+				for (const [i, size] of sizes.entries()) {
+					const key = `long:${c}:${i}`;
+					conn.write(`get ${key}\r\n`);
+					const reply = await conn.read(`VALUE ${key} `.length + size + c + 7);
+					assert.ok(reply === `VALUE ${key} ${letters(size + c, c * 4 + i).toString('latin1')}\r\nEND\r\n`, `${key}: ${reply.slice(0, 60)}`);
+				}
+			}));
+		} finally {
+			await Promise.all(conns.map((conn) => conn.end()));
 		}
 	});
 

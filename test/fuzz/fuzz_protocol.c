@@ -248,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (whole.guard_guessed || cut.guard_guessed) {
         /* On the seed port a "set <key> <n> <n> <n>" is memcached's set only if its data block came
          * with it (proto_simple.c's _guard_set): that judges arrival, so a cut may change it. The
-         * store was still checked; test/58.seed-guard.test.js checks the verdicts. */
+         * store was still checked; test/53.seed-guard.test.js checks the verdicts. */
     } else if (!same) {
         _report_difference(&whole.replies, &cut.replies);
         _die("replies depend on how the input is cut");
