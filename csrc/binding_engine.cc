@@ -147,6 +147,17 @@ private:
         return &shared_->engine;
     }
 
+    // The item operations' start: an open Engine, the key at `index`, and the clock brought up to
+    // date; nullptr when a JavaScript error is pending.
+    engine_t *OpenForKey(const Napi::CallbackInfo &info, size_t index, Key *k)
+    {
+        engine_t *e = Open(info.Env());
+        if (e == nullptr || !KeyArg(info, index, k))
+            return nullptr;
+        engine_tick(e);
+        return e;
+    }
+
     Napi::Value Close(const Napi::CallbackInfo &info)
     {
         Release();
@@ -209,10 +220,9 @@ private:
     {
         Napi::Env env = info.Env();
         Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 0, &k))
+        engine_t *e = OpenForKey(info, 0, &k);
+        if (e == nullptr)
             return env.Undefined();
-        engine_tick(e);
         item_t *it = cache_get(e->cache, k.data, k.len);
         engine_count_get(stats_, false, it != NULL);
         if (it == NULL)
@@ -236,12 +246,11 @@ private:
     {
         Napi::Env env = info.Env();
         Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 1, &k))
+        engine_t *e = OpenForKey(info, 1, &k);
+        if (e == nullptr)
             return env.Undefined();
         bool incr = FlagArg(info, 0);
         uint64_t value;
-        engine_tick(e);
         switch (cache_arith(e->cache, k.data, k.len, incr, U64Arg(info, 2), &value)) {
         case STORE_OK:
             stat_add(incr ? &stats_->incr_hits : &stats_->decr_hits, 1);
@@ -261,10 +270,9 @@ private:
     {
         Napi::Env env = info.Env();
         Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 0, &k))
+        engine_t *e = OpenForKey(info, 0, &k);
+        if (e == nullptr)
             return env.Undefined();
-        engine_tick(e);
         bool hit = cache_touch(e->cache, k.data, k.len, engine_exptime(e, I64Arg(info, 1))) == STORE_OK;
         engine_count_get(stats_, true, hit);
         return Napi::Boolean::New(env, hit);
@@ -292,8 +300,8 @@ private:
     {
         Napi::Env env = info.Env();
         Key k;
-        engine_t *e = Open(env);
-        if (e == nullptr || !KeyArg(info, 0, &k))
+        engine_t *e = OpenForKey(info, 0, &k);
+        if (e == nullptr)
             return env.Undefined();
         if (info.Length() < 3 || !info[2].IsFunction()) {
             Napi::TypeError::New(env, "compute must be a function").ThrowAsJavaScriptException();
@@ -303,7 +311,6 @@ private:
         unsigned wait_ms = (unsigned)I64Arg(info, 4);
         flight_status_t flight = FLIGHT_BUSY;
         for (int round = 0; round < 3; round++) {
-            engine_tick(e);
             item_t *it = cache_get(e->cache, k.data, k.len);
             engine_count_get(stats_, false, it != NULL);
             if (it != NULL) {
@@ -314,6 +321,7 @@ private:
             flight = flight_begin(shared_->flight, k.data, k.len, wait_ms);
             if (flight != FLIGHT_LANDED)
                 break;  // owned, or busy: compute (FLIGHT_LANDED without a value: its compute failed)
+            engine_tick(e);  // the wait may have been long
         }
         std::string key(k.data, k.len);  // compute may run anything, even close() on this Engine
         SharedEngine *shared = shared_;

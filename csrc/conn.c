@@ -254,8 +254,9 @@ int conn_input_reserve(conn_t *c, size_t n)
     return buf_reserve(in, n);
 }
 
-/* An emptied input buffer that a long line grew is kept by the loop, in place of a smaller one
- * when all CONN_LONG_SPARES are taken; any other is freed. */
+/* An emptied input buffer past CONN_BIG_VALUE (only an incomplete command grows one: in practice a
+ * long seed line) and within CONN_LONG_KEEP is kept by the loop, in place of a smaller one when all
+ * CONN_LONG_SPARES are taken; any other is freed. */
 static void _input_free(conn_t *c, buf_t *in)
 {
     conn_io_cache_t *cache = conn_owner(c)->io_cache;
