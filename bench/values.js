@@ -37,10 +37,12 @@ const USAGE = `usage: node bench/values.js [options]     (npm run bench -- --onl
   --protocols LIST    of ${PROTOCOLS.join(',')} (all); the multi-get cells run with text and binary
   --no-multiget       leave out the multi-get cells
   --uring-floor       a fourth server per cell: the floor on io_uring alone (bench/floor --uring)
+  --also-env NAME=VAL one more simplecached per cell, with NAME=VAL in its environment (e.g.
+                      SIMPLECACHED_IO_URING=receives): two modes compared round by round
   --json              one JSON document on stdout instead of the table`;
 
 function parseOptions(argv) {
-	const o = { duration: 2, warmup: 0.5, rounds: 3, sizes: SIZES, protocols: PROTOCOLS, multiget: true, uringFloor: false, json: false };
+	const o = { duration: 2, warmup: 0.5, rounds: 3, sizes: SIZES, protocols: PROTOCOLS, multiget: true, uringFloor: false, alsoEnv: null, json: false };
 	const list = (text, known, name) => {
 		const items = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 		const bad = items.find((s) => !known.includes(s));
@@ -57,12 +59,19 @@ function parseOptions(argv) {
 			case '--protocols': o.protocols = list(next(), PROTOCOLS, 'protocols'); break;
 			case '--no-multiget': o.multiget = false; break;
 			case '--uring-floor': o.uringFloor = true; break;
+			case '--also-env': o.alsoEnv = envOption(next()); break;
 			case '--json': o.json = true; break;
 			case '-h': case '--help': console.log(USAGE); process.exit(0); break;
 			default: usageError(`unknown option ${argv[i]}`);
 		}
 	}
 	return o;
+}
+
+function envOption(text) {
+	const eq = text.indexOf('=');
+	if (eq <= 0) usageError(`--also-env wants NAME=VALUE, got ${text}`);
+	return { name: text.slice(0, eq), value: text.slice(eq + 1), label: `simplecached ${text}` };
 }
 
 function sizeOption(text) {
@@ -91,21 +100,24 @@ const log = (message) => process.stderr.write(`${message}\n`);
 function cellServers(cell, floorBinary, options) {
 	const node = [process.execPath, path.join(ROOT, 'bin', 'server.js'), '-m', MEMORY_MB, ...ITEM_LIMIT];
 	const floor = [floorBinary, '--protocol', LOADGEN_PROTOCOL[cell.protocol], '--value-size', String(cell.valueSize), '--keys', String(cell.keys)];
+	const simplecached = (port) => [...node, ...(cell.protocol === 'seed' ? ['--port', port, '--memcached-port', 'off'] : ['-p', 'off', '--memcached-port', port])];
 	const servers = [
-		{ label: 'simplecached', protocol: LOADGEN_PROTOCOL[cell.protocol],
-			argv: (port) => [...node, ...(cell.protocol === 'seed' ? ['--port', port] : ['-p', 'off', '--memcached-port', port])] },
+		{ label: 'simplecached', protocol: LOADGEN_PROTOCOL[cell.protocol], argv: simplecached },
 		{ label: 'memcached', protocol: MEMCACHED_PROTOCOL[cell.protocol],
 			argv: (port) => ['memcached', '-u', 'root', '-l', '127.0.0.1', '-p', port, '-U', '0', '-t', '1', '-m', MEMORY_MB, '-c', '4096', ...ITEM_LIMIT] },
 		{ label: 'floor', protocol: LOADGEN_PROTOCOL[cell.protocol], argv: (port) => [...floor, '--port', port] },
 	];
 	if (options.uringFloor) servers.push({ label: 'uring floor', protocol: LOADGEN_PROTOCOL[cell.protocol], argv: (port) => [...floor, '--port', port, '--uring'] });
+	const also = options.alsoEnv;
+	if (also) servers.push({ label: also.label, protocol: LOADGEN_PROTOCOL[cell.protocol], argv: simplecached, env: { [also.name]: also.value } });
 	return servers;
 }
 
 async function start(server, children) {
 	const port = String(await freePort());
 	const [command, ...args] = server.argv(port);
-	const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+	const env = server.env ? { ...process.env, ...server.env } : process.env;
+	const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
 	children.add(child);
 	child.once('exit', () => children.delete(child));
 	let stderr = '';
@@ -165,13 +177,15 @@ function summarize(server, rounds) {
 // The ratios are taken within each round (its three runs are back to back, so they share what the
 // machine was doing then) and their median reported: steadier than a ratio of two medians. The
 // floor's CPU ratio to memcached is the best any server that makes the same system calls can do.
-function ratios(rounds) {
+function ratios(rounds, options) {
 	const per = (key, a, b) => median(rounds.simplecached.map((_, i) => rounds[a][i][key] / rounds[b][i][key]));
+	const also = options.alsoEnv;
 	return {
 		ops_ratio: per('ops_per_sec', 'simplecached', 'memcached'),
 		cpu_ratio: per('server_cpu_us_per_op', 'simplecached', 'memcached'),
 		floor_cpu_ratio: per('server_cpu_us_per_op', 'floor', 'memcached'),
 		...(rounds['uring floor'] ? { uring_floor_cpu_ratio: per('server_cpu_us_per_op', 'uring floor', 'memcached') } : {}),
+		...(also ? { also_env_cpu_ratio: per('server_cpu_us_per_op', also.label, 'memcached') } : {}),
 	};
 }
 
@@ -193,7 +207,7 @@ async function runCell(cell, loadgen, floorBinary, options, children) {
 			for (const server of servers) rounds[server.label].push(runLoadgen(loadgen, server, cell, options));
 		}
 		const results = Object.fromEntries(servers.map((server) => [server.label, summarize(server, rounds[server.label])]));
-		const r = ratios(rounds);
+		const r = ratios(rounds, options);
 		return { ...cell, results, ...r, verdict: verdict(r), goal_met: verdict(r) === 'met' };
 	} finally {
 		await Promise.all(servers.map(stopServer));
@@ -202,18 +216,21 @@ async function runCell(cell, loadgen, floorBinary, options, children) {
 
 // ---------------------------------------------------------------- report
 
-function formatTable(results) {
+function formatTable(results, options) {
 	const uring = results.some((c) => c.uring_floor_cpu_ratio !== undefined);
+	const also = options.alsoEnv;
 	const header = ['cell', 'memcached via', 'floor ops/s', 'µs/op', 'memcached ops/s', 'µs/op', 'CPU%',
 		'simplecached ops/s', 'µs/op', 'CPU%', 'ops ratio', 'CPU/op ratio', 'floor CPU/op ratio',
-		...(uring ? ['uring floor µs/op', 'uring floor CPU/op ratio'] : []), 'goal'];
+		...(uring ? ['uring floor µs/op', 'uring floor CPU/op ratio'] : []),
+		...(also ? [`${also.name}=${also.value} µs/op`, 'its CPU/op ratio'] : []), 'goal'];
 	const rows = results.map((c) => {
 		const { floor, memcached: mc, simplecached: sim } = c.results;
 		const uringCells = uring ? [c.results['uring floor'].cpu_us_per_op.toFixed(1), `${c.uring_floor_cpu_ratio.toFixed(2)}x`] : [];
+		const alsoCells = also ? [c.results[also.label].cpu_us_per_op.toFixed(1), `${c.also_env_cpu_ratio.toFixed(2)}x`] : [];
 		return [c.name, mc.protocol, String(Math.round(floor.ops_per_sec)), floor.cpu_us_per_op.toFixed(1),
 			String(Math.round(mc.ops_per_sec)), mc.cpu_us_per_op.toFixed(1), mc.cpu_percent.toFixed(0),
 			String(Math.round(sim.ops_per_sec)), sim.cpu_us_per_op.toFixed(1), sim.cpu_percent.toFixed(0),
-			`${c.ops_ratio.toFixed(2)}x`, `${c.cpu_ratio.toFixed(2)}x`, `${c.floor_cpu_ratio.toFixed(2)}x`, ...uringCells, c.verdict];
+			`${c.ops_ratio.toFixed(2)}x`, `${c.cpu_ratio.toFixed(2)}x`, `${c.floor_cpu_ratio.toFixed(2)}x`, ...uringCells, ...alsoCells, c.verdict];
 	});
 	const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 	const line = (cells) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
@@ -231,8 +248,9 @@ function printReport(results, options) {
 		'\nCPU/op ratio = simplecached/memcached (lower is better); memcached has no seed protocol: its seed cells use text;' +
 		'\nratios are medians of per-round ratios; floor CPU/op ratio = floor/memcached, the least CPU any server making' +
 		'\nthe same system calls needs; uring floor CPU/op ratio (--uring-floor): the same on io_uring alone;' +
+		(options.alsoEnv ? `\nits CPU/op ratio (--also-env): ${options.alsoEnv.label}/memcached, the same rounds;` : '') +
 		`\ngoal (issue 16): CPU/op ratio <= ${GOAL_CPU_RATIO} and ops ratio >= ${GOAL_OPS_RATIO}; "floor too": the floor misses it as well\n`);
-	console.log(formatTable(results));
+	console.log(formatTable(results, options));
 }
 
 async function main() {
