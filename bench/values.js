@@ -174,8 +174,8 @@ function summarize(server, rounds) {
 		cpu_percent: pick.server_cpu_percent, p99_us: pick.p99_us, hit_ratio: pick.hit_ratio, rounds };
 }
 
-// The ratios are taken within each round (its three runs are back to back, so they share what the
-// machine was doing then) and their median reported: steadier than a ratio of two medians. The
+// The ratios are taken within each round (its runs, one per server, are back to back, so they
+// share what the machine was doing then) and their median reported: steadier than a ratio of two medians. The
 // floor's CPU ratio to memcached is the best any server that makes the same system calls can do.
 function ratios(rounds, options) {
 	const per = (key, a, b) => median(rounds.simplecached.map((_, i) => rounds[a][i][key] / rounds[b][i][key]));
